@@ -1,0 +1,208 @@
+//! `paylinks serve`: the whole service in one process, handing each HTTP request to the same
+//! handlers the Lambda functions run, shaped as API Gateway would shape it.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use paylinks_core::api::{self, MAX_BODY_BYTES};
+use paylinks_core::auth::{NewMerchant, hash_key};
+use paylinks_core::store::{Store, StoreError};
+use paylinks_core::{App, Config};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use crate::setup::{data_dir, open_store};
+
+pub async fn run() -> Result<(), String> {
+    let addr: SocketAddr = std::env::var("PAYLINKS_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
+        .parse()
+        .map_err(|e| format!("PAYLINKS_ADDR must be host:port: {e}"))?;
+    let store = open_store().await?;
+    let demo = ensure_demo_merchant(store.as_ref()).await?;
+    let mut config = Config::from_env();
+    let public_url = config
+        .public_url
+        .get_or_insert_with(|| format!("http://{addr}"))
+        .clone();
+    let app = Arc::new(App::new(store, config));
+
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("Payment links is running at {public_url} (listening on {addr})");
+    println!("Demo merchant: {}", demo.id);
+    println!("  X-API-KEY:       {}", demo.vault_key);
+    println!("  X-OZURA-API-KEY: {}", demo.merchant_key);
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, Infallible>(respond(request, peer, &app).await) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+}
+
+async fn respond(
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    app: &App,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = read_body_capped(body).await;
+    let query = parts.uri.query().map(parse_query).unwrap_or_default();
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.request_id = Some(ulid::Ulid::new().to_string());
+    context.http.method = parts.method.clone();
+    context.http.path = Some(parts.uri.path().to_owned());
+    context.http.source_ip = Some(peer.ip().to_string());
+    let request = lambda_http::http::Request::from_parts(parts, Body::from(body))
+        .with_query_string_parameters(query)
+        .with_request_context(RequestContext::ApiGatewayV2(context));
+
+    let (parts, body) = api::handle_routed(request, app).await.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Reads at most one byte more than the handlers accept: enough for them to answer 413
+/// without this process buffering an arbitrarily large upload.
+async fn read_body_capped(mut body: Incoming) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    while bytes.len() <= MAX_BODY_BYTES {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    bytes.extend_from_slice(data);
+                }
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
+    bytes.truncate(MAX_BODY_BYTES + 1);
+    bytes
+}
+
+fn parse_query(query: &str) -> std::collections::HashMap<String, Vec<String>> {
+    let mut parameters = std::collections::HashMap::<String, Vec<String>>::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        parameters
+            .entry(key.into_owned())
+            .or_default()
+            .push(value.into_owned());
+    }
+    parameters
+}
+
+/// The local demo merchant's keys, kept in the data directory so they survive restarts.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoMerchant {
+    id: String,
+    vault_key: String,
+    merchant_key: String,
+}
+
+const DEMO_MERCHANT_NAME: &str = "Demo Store";
+
+/// `PAYLINKS_DEMO_MERCHANT="id:vaultKey:merchantKey"` fixes the demo merchant's keys;
+/// otherwise they are generated on first start and kept in `<data>/demo-merchant.json`.
+async fn ensure_demo_merchant(store: &dyn Store) -> Result<DemoMerchant, String> {
+    let demo = match std::env::var("PAYLINKS_DEMO_MERCHANT") {
+        Ok(spec) => parse_demo_spec(&spec)?,
+        Err(_) => load_or_generate_demo(&data_dir().join("demo-merchant.json"))?,
+    };
+    let new = NewMerchant::with_keys(
+        &demo.id,
+        DEMO_MERCHANT_NAME,
+        demo.vault_key.clone(),
+        demo.merchant_key.clone(),
+        chrono::Utc::now(),
+    );
+    match store.create_merchant(&new.merchant).await {
+        Ok(()) => Ok(demo),
+        Err(StoreError::Conflict(_)) => {
+            let existing = store
+                .find_merchant_by_key(&hash_key(&demo.merchant_key))
+                .await
+                .map_err(|e| e.to_string())?;
+            match existing {
+                Some(m) if m.id == demo.id && m.vault_key_hash == new.merchant.vault_key_hash => {
+                    Ok(demo)
+                }
+                _ => Err(format!(
+                    "merchant {} exists with other keys; choose another id",
+                    demo.id
+                )),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_demo_spec(spec: &str) -> Result<DemoMerchant, String> {
+    match spec.split(':').collect::<Vec<_>>()[..] {
+        [id, vault, merchant] if !id.is_empty() && !vault.is_empty() && !merchant.is_empty() => {
+            Ok(DemoMerchant {
+                id: id.to_owned(),
+                vault_key: vault.to_owned(),
+                merchant_key: merchant.to_owned(),
+            })
+        }
+        _ => Err("PAYLINKS_DEMO_MERCHANT must be \"id:vaultKey:merchantKey\"".to_owned()),
+    }
+}
+
+fn load_or_generate_demo(path: &Path) -> Result<DemoMerchant, String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not valid: {e}", path.display()));
+    }
+    let generated = NewMerchant::generate("demo_merchant", DEMO_MERCHANT_NAME, chrono::Utc::now());
+    let demo = DemoMerchant {
+        id: generated.merchant.id,
+        vault_key: generated.vault_key,
+        merchant_key: generated.merchant_key,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(&demo).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(demo)
+}

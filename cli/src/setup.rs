@@ -1,0 +1,55 @@
+//! Store selection and provisioning: which store to use, merchants, the DynamoDB table.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use paylinks_core::auth::NewMerchant;
+use paylinks_core::store::dynamo::{self, DynamoStore};
+use paylinks_core::store::embedded::EmbeddedStore;
+use paylinks_core::store::{Store, StoreError};
+
+/// The data directory of the embedded store (`PAYLINKS_DATA`, default `./data`).
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("PAYLINKS_DATA").map_or_else(|| PathBuf::from("data"), PathBuf::from)
+}
+
+/// The store chosen by `PAYLINKS_STORE` (`embedded`, the default, or `dynamodb`).
+pub async fn open_store() -> Result<Arc<dyn Store>, String> {
+    match std::env::var("PAYLINKS_STORE").as_deref() {
+        Err(_) | Ok("embedded") => {
+            let path = data_dir().join("paylinks.redb");
+            let store = EmbeddedStore::open(&path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        Ok("dynamodb") => Ok(Arc::new(DynamoStore::from_env().await?)),
+        Ok(other) => Err(format!(
+            "PAYLINKS_STORE must be \"embedded\" or \"dynamodb\", not {other:?}"
+        )),
+    }
+}
+
+pub async fn create_merchant(id: &str, name: &str) -> Result<(), String> {
+    let store = open_store().await?;
+    let new = NewMerchant::generate(id, name, chrono::Utc::now());
+    match store.create_merchant(&new.merchant).await {
+        Ok(()) => {
+            println!("Merchant {id} created. Keep these keys: they are shown only once.");
+            println!("X-API-KEY:       {}", new.vault_key);
+            println!("X-OZURA-API-KEY: {}", new.merchant_key);
+            Ok(())
+        }
+        Err(StoreError::Conflict(_)) => Err(format!("merchant {id} exists already")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub async fn create_table(name: &str) -> Result<(), String> {
+    let client = dynamo::client_from_env().await;
+    dynamo::create_table(&client, name).await?;
+    println!(
+        "Table {name} is ready (TTL on ttl, index {}).",
+        dynamo::GSI1
+    );
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! Every failure a client can see, with its stable code, mapped to HTTP in exactly one place.
+
+use lambda_http::http::StatusCode;
+
+use crate::model::Unavailable;
+use crate::store::StoreError;
+use crate::validate::ValidationErrors;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("The request is invalid: fix the fields listed in details.")]
+    Validation(#[from] ValidationErrors),
+    #[error("The {0} header is required.")]
+    MissingKey(&'static str),
+    #[error("The API keys are not valid.")]
+    InvalidKeys,
+    #[error("These API keys do not belong to merchant {0}.")]
+    WrongMerchant(String),
+    #[error("No payment link with this id.")]
+    LinkNotFound,
+    #[error("No checkout session with this id.")]
+    SessionNotFound,
+    #[error("No such route.")]
+    RouteNotFound,
+    #[error("This route does not accept that method.")]
+    MethodNotAllowed,
+    #[error("{}", unavailable_sentence(*.0))]
+    LinkUnavailable(Unavailable),
+    #[error("The request body is larger than {0} bytes.")]
+    BodyTooLarge(usize),
+    #[error("Send the body as JSON with Content-Type: application/json.")]
+    UnsupportedMediaType,
+    #[error("The service is busy or its store is unreachable; retry shortly.")]
+    StoreUnavailable,
+    /// A bug or broken data on our side. The detail goes to the log, never to the client.
+    #[error("Something went wrong on our side; it has been logged.")]
+    Internal(String),
+}
+
+/// The seed's sentences for a link that cannot take payments.
+pub fn unavailable_sentence(reason: Unavailable) -> &'static str {
+    match reason {
+        Unavailable::LimitReached => "Payment link usage limit reached",
+        Unavailable::Expired => "Payment link has expired",
+        Unavailable::Inactive => "Payment link is inactive",
+    }
+}
+
+pub fn unavailable_code(reason: Unavailable) -> &'static str {
+    match reason {
+        Unavailable::LimitReached => "link_usage_limit_reached",
+        Unavailable::Expired => "link_expired",
+        Unavailable::Inactive => "link_inactive",
+    }
+}
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::MissingKey(_) | ApiError::InvalidKeys => StatusCode::UNAUTHORIZED,
+            ApiError::WrongMerchant(_) => StatusCode::FORBIDDEN,
+            ApiError::LinkNotFound | ApiError::SessionNotFound | ApiError::RouteNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::LinkUnavailable(_) => StatusCode::GONE,
+            ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable, machine-readable: clients branch on this, never on the sentence.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::MissingKey(_) => "missing_api_key",
+            ApiError::InvalidKeys => "invalid_api_key",
+            ApiError::WrongMerchant(_) => "merchant_mismatch",
+            ApiError::LinkNotFound => "link_not_found",
+            ApiError::SessionNotFound => "session_not_found",
+            ApiError::RouteNotFound => "route_not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::LinkUnavailable(reason) => unavailable_code(*reason),
+            ApiError::BodyTooLarge(_) => "body_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::StoreUnavailable => "store_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The body every JSON error shares: `{"success":false,"error","code"[,"details"]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut body =
+            serde_json::json!({ "success": false, "error": self.to_string(), "code": self.code() });
+        if let ApiError::Validation(ValidationErrors(details)) = self {
+            body["details"] = serde_json::json!(details);
+        }
+        body
+    }
+
+    /// What the log should say beyond the code: internal detail stays here.
+    pub fn log_detail(&self) -> Option<&str> {
+        match self {
+            ApiError::Internal(detail) => Some(detail),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(store_error = %detail, "store unavailable");
+                ApiError::StoreUnavailable
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Payment links: the library every binary uses.
+//!
+//! Handlers take an `http::Request` and an `&App` and never know whether they run in Lambda
+//! or in `paylinks serve`.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod logging;
+pub mod model;
+pub mod money;
+pub mod store;
+pub mod validate;
+
+pub use app::{App, Clock, Config, SystemClock};

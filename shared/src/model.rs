@@ -1,0 +1,273 @@
+//! What is stored: merchants, payment links and checkout sessions.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use crate::money::{Currency, MinorUnits};
+
+/// Defines an id type written as `<prefix><ULID>`: 80 random bits, so ids can't be guessed.
+macro_rules! prefixed_id {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, Ulid::new()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            /// Accepts only `<prefix><26 Crockford base32 chars>`, so a path segment is
+            /// checked before it reaches the store.
+            fn from_str(text: &str) -> Result<Self, InvalidId> {
+                let ulid = text.strip_prefix($prefix).ok_or(InvalidId)?;
+                Ulid::from_string(ulid).map_err(|_| InvalidId)?;
+                Ok(Self(text.to_owned()))
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(text: String) -> Result<Self, InvalidId> {
+                text.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(LinkId, "pl_");
+prefixed_id!(SessionId, "cs_");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid id")]
+pub struct InvalidId;
+
+/// A merchant account. Keys are never stored, only their SHA-256 hashes (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    pub vault_key_hash: String,
+    pub merchant_key_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One line of an itemised cart; prices in minor units of the link's currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    pub product_id: Option<String>,
+    pub name: String,
+    pub price: MinorUnits,
+    pub quantity: u32,
+    pub image_url: Option<String>,
+    pub original_price: Option<MinorUnits>,
+    pub discount_label: Option<String>,
+}
+
+impl Item {
+    /// price x quantity, or None on overflow.
+    pub fn line_total(&self) -> Option<MinorUnits> {
+        self.price.checked_mul(i64::from(self.quantity))
+    }
+}
+
+/// How a donation page offers amounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DonationConfig {
+    pub presets: Vec<MinorUnits>,
+    pub default_amount: Option<MinorUnits>,
+    pub allow_custom_amount: bool,
+    pub min_amount: Option<MinorUnits>,
+    pub max_amount: Option<MinorUnits>,
+}
+
+/// What the customer is asked to pay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Cart {
+    /// A fixed amount.
+    Amount { amount: MinorUnits },
+    /// An itemised cart; `total` is the exact sum of the line totals.
+    Items { items: Vec<Item>, total: MinorUnits },
+    /// The customer chooses the amount.
+    Donation { donation: DonationConfig },
+}
+
+impl Cart {
+    /// The amount to charge when it is fixed by the merchant (not for donations).
+    pub fn fixed_total(&self) -> Option<MinorUnits> {
+        match self {
+            Cart::Amount { amount } => Some(*amount),
+            Cart::Items { total, .. } => Some(*total),
+            Cart::Donation { .. } => None,
+        }
+    }
+
+    /// The seed's `checkoutMode`.
+    pub fn checkout_mode(&self) -> &'static str {
+        match self {
+            Cart::Donation { .. } => "donation",
+            Cart::Amount { .. } | Cart::Items { .. } => "payment",
+        }
+    }
+}
+
+/// Everything a checkout needs, fixed when the link is created and copied into each session,
+/// so a session charges exactly what the customer was shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkout {
+    pub merchant_name: String,
+    pub currency: Currency,
+    pub cart: Cart,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub error_url: String,
+    /// The merchant's metadata, kept as JSON text so any value round-trips through any store.
+    pub metadata: String,
+}
+
+/// A payment link as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentLink {
+    pub id: LinkId,
+    pub merchant_id: String,
+    pub checkout: Checkout,
+    /// Completed payments allowed; None means unlimited.
+    pub usage_limit: Option<u64>,
+    /// Completed payments so far. Written as 0 at creation so conditions can compare it.
+    pub used: u64,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a link cannot take a payment right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    Inactive,
+    Expired,
+    LimitReached,
+}
+
+impl PaymentLink {
+    /// Decided on every read against the clock: TTL deletion may lag by days.
+    pub fn availability(&self, now: DateTime<Utc>) -> Result<(), Unavailable> {
+        if !self.active {
+            Err(Unavailable::Inactive)
+        } else if now >= self.expires_at {
+            Err(Unavailable::Expired)
+        } else if self.usage_limit.is_some_and(|limit| self.used >= limit) {
+            Err(Unavailable::LimitReached)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Lifecycle of a checkout session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Pending,
+    Completed,
+    Failed,
+    Cancelled,
+    Expired,
+}
+
+/// One customer's visit to a link: created on every open of `/pay/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutSession {
+    pub id: SessionId,
+    pub link_id: LinkId,
+    pub merchant_id: String,
+    pub checkout: Checkout,
+    pub status: SessionStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl CheckoutSession {
+    /// How long a customer has to pay once they open a link.
+    pub const LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
+
+    /// A fresh pending session for `link`, never outliving the link itself.
+    pub fn open(link: &PaymentLink, now: DateTime<Utc>) -> Self {
+        CheckoutSession {
+            id: SessionId::generate(),
+            link_id: link.id.clone(),
+            merchant_id: link.merchant_id.clone(),
+            checkout: link.checkout.clone(),
+            status: SessionStatus::Pending,
+            created_at: now,
+            expires_at: (now + Self::LIFETIME).min(link.expires_at),
+        }
+    }
+
+    /// The status as of `now`: a pending session past its expiry is expired.
+    pub fn status_at(&self, now: DateTime<Utc>) -> SessionStatus {
+        match self.status {
+            SessionStatus::Pending if now >= self.expires_at => SessionStatus::Expired,
+            status => status,
+        }
+    }
+
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.status_at(now) == SessionStatus::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_prefix_and_reject_anything_else() {
+        let id = LinkId::generate();
+        assert!(id.as_str().starts_with("pl_"));
+        assert_eq!(id.as_str().len(), 3 + 26);
+        assert_eq!(id.as_str().parse::<LinkId>(), Ok(id.clone()));
+        assert!(id.as_str().parse::<SessionId>().is_err());
+        for bad in [
+            "",
+            "pl_",
+            "pl_123",
+            "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "pl_01ARZ3NDEKTSV4RRFFQ69G5FA/",
+            "../etc",
+        ] {
+            assert!(bad.parse::<LinkId>().is_err(), "{bad}");
+        }
+    }
+}

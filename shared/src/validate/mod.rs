@@ -1,0 +1,565 @@
+//! Raw request JSON -> a typed `CreateLink`, or every field error at once.
+//!
+//! Fields are read from their raw JSON text, so prices like `149.99` become minor units
+//! exactly, never through f64. Every message starts with the field's path.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::model::{Cart, Checkout, DonationConfig, Item};
+use crate::money::{Currency, MinorUnits, MoneyError, parse_amount};
+
+pub const DEFAULT_EXPIRES_IN_DAYS: u32 = 7;
+pub const MAX_EXPIRES_IN_DAYS: u32 = 3650;
+const MAX_ITEMS: usize = 100;
+const MAX_ITEM_QUANTITY: u64 = 10_000;
+const MAX_PRESETS: usize = 10;
+const MAX_USAGE_LIMIT: u64 = 1_000_000_000;
+const MAX_METADATA_KEYS: usize = 50;
+const MAX_METADATA_KEY_CHARS: usize = 40;
+const MAX_METADATA_VALUE_CHARS: usize = 500;
+const MAX_METADATA_BYTES: usize = 10 * 1024;
+const MAX_URL_CHARS: usize = 2048;
+
+/// A valid create request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateLink {
+    pub merchant_id: String,
+    pub checkout: Checkout,
+    pub usage_limit: Option<u64>,
+    pub expires_in_days: u32,
+}
+
+/// Every problem found in a request, each `"<path>: <what is wrong>"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+pub struct ValidationErrors(pub Vec<String>);
+
+type RawObject = BTreeMap<String, Box<RawValue>>;
+
+/// Reads the fields of one JSON object, collecting errors under a path prefix.
+struct Fields<'e> {
+    prefix: String,
+    object: RawObject,
+    errors: &'e mut Vec<String>,
+}
+
+impl<'e> Fields<'e> {
+    fn new(prefix: &str, object: RawObject, errors: &'e mut Vec<String>) -> Self {
+        Fields {
+            prefix: prefix.to_owned(),
+            object,
+            errors,
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
+    }
+
+    fn error(&mut self, name: &str, message: impl std::fmt::Display) {
+        let path = self.path(name);
+        self.errors.push(format!("{path}: {message}"));
+    }
+
+    /// The field's value, treating JSON `null` as absent.
+    fn take(&mut self, name: &str) -> Option<Value> {
+        let raw = self.object.remove(name)?;
+        // RawValue always holds valid JSON, so this parse cannot fail.
+        serde_json::from_str::<Value>(raw.get())
+            .ok()
+            .filter(|v| !v.is_null())
+    }
+
+    /// The raw JSON text of a field (for exact numbers), treating `null` as absent.
+    fn take_raw(&mut self, name: &str) -> Option<Box<RawValue>> {
+        self.object.remove(name).filter(|raw| raw.get() != "null")
+    }
+
+    fn required<T>(&mut self, name: &str, value: Option<T>) -> Option<T> {
+        if value.is_none()
+            && !self
+                .errors
+                .iter()
+                .any(|e| e.starts_with(&format!("{}:", self.path(name))))
+        {
+            self.error(name, "is required");
+        }
+        value
+    }
+
+    fn string(&mut self, name: &str, max_chars: usize) -> Option<String> {
+        match self.take(name)? {
+            Value::String(s) if s.trim().is_empty() => self.error(name, "must not be empty"),
+            Value::String(s) if s.chars().count() > max_chars => {
+                self.error(name, format!("must be at most {max_chars} characters"))
+            }
+            Value::String(s) => return Some(s),
+            _ => self.error(name, "must be a string"),
+        }
+        None
+    }
+
+    fn boolean(&mut self, name: &str) -> Option<bool> {
+        match self.take(name)? {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.error(name, "must be true or false");
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, name: &str, min: u64, max: u64) -> Option<u64> {
+        let value = self.take(name)?;
+        match value.as_u64() {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ if value.is_number() && value.as_i64().is_none() && value.as_u64().is_none() => {
+                self.error(name, "must be a whole number");
+                None
+            }
+            _ if value.is_number() => {
+                self.error(name, format!("must be between {min} and {max}"));
+                None
+            }
+            _ => {
+                self.error(name, "must be a whole number");
+                None
+            }
+        }
+    }
+
+    /// A positive amount written as a JSON number (`149.99`) or a decimal string (`"149.99"`).
+    fn money(&mut self, name: &str, currency: Option<Currency>) -> Option<MinorUnits> {
+        let raw = self.take_raw(name)?;
+        let text = match serde_json::from_str::<Value>(raw.get()) {
+            Ok(Value::String(s)) => s,
+            Ok(Value::Number(_)) => raw.get().to_owned(),
+            _ => {
+                self.error(name, MoneyError::NotADecimal);
+                return None;
+            }
+        };
+        // Without a valid currency the amount cannot be checked; currency reports its own error.
+        let currency = currency?;
+        parse_amount(&text, currency)
+            .map_err(|e| self.error(name, e))
+            .ok()
+    }
+
+    fn url(&mut self, name: &str) -> Option<String> {
+        let text = self.string(name, MAX_URL_CHARS)?;
+        match check_redirect_url(&text) {
+            Ok(()) => Some(text),
+            Err(message) => {
+                self.error(name, message);
+                None
+            }
+        }
+    }
+
+    fn object(&mut self, name: &str) -> Option<RawObject> {
+        let raw = self.take_raw(name)?;
+        serde_json::from_str::<RawObject>(raw.get())
+            .map_err(|_| self.error(name, "must be an object"))
+            .ok()
+    }
+
+    fn array(&mut self, name: &str) -> Option<Vec<Box<RawValue>>> {
+        let raw = self.take_raw(name)?;
+        serde_json::from_str::<Vec<Box<RawValue>>>(raw.get())
+            .map_err(|_| self.error(name, "must be an array"))
+            .ok()
+    }
+
+    /// Reports every field nobody asked for: a typo such as `usagelimit` must not silently
+    /// create an unlimited link.
+    fn reject_unknown(self) {
+        for name in self.object.keys() {
+            let path = if self.prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{}.{name}", self.prefix)
+            };
+            self.errors.push(format!("{path}: is not a known field"));
+        }
+    }
+}
+
+/// Checks a URL the customer will be sent to (or an image the page will load): absolute
+/// https (plain http only for localhost), no credentials, no other scheme.
+pub fn check_redirect_url(text: &str) -> Result<(), &'static str> {
+    let url = url::Url::parse(text)
+        .map_err(|_| "must be an absolute URL such as https://example.com/thanks")?;
+    let is_local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => {}
+        "http" if is_local => {}
+        "http" => return Err("must use https (plain http is allowed only for localhost)"),
+        _ => return Err("must be an https URL"),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password");
+    }
+    Ok(())
+}
+
+/// Validates a create request body.
+pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
+    let object: RawObject = serde_json::from_slice(body)
+        .map_err(|_| ValidationErrors(vec!["body: must be a JSON object".to_owned()]))?;
+    let mut errors = Vec::new();
+    let mut fields = Fields::new("", object, &mut errors);
+
+    let merchant_id = fields.string("merchantId", 64);
+    let merchant_id = fields.required("merchantId", merchant_id);
+    let merchant_name = fields.string("merchantName", 100);
+    let merchant_name = fields.required("merchantName", merchant_name);
+
+    let currency = match fields.string("currency", 3) {
+        None if fields.errors.iter().any(|e| e.starts_with("currency:")) => None,
+        None => Some(Currency::USD),
+        Some(code) => code
+            .parse::<Currency>()
+            .map_err(|e| fields.error("currency", e))
+            .ok(),
+    };
+
+    let success_url = fields.url("successUrl");
+    let success_url = fields.required("successUrl", success_url);
+    let cancel_url = fields.url("cancelUrl");
+    let cancel_url = fields.required("cancelUrl", cancel_url);
+    let error_url = fields.url("errorUrl");
+    let error_url = fields.required("errorUrl", error_url);
+
+    let expires_in_days = fields
+        .integer("expiresInDays", 1, u64::from(MAX_EXPIRES_IN_DAYS))
+        .map_or(DEFAULT_EXPIRES_IN_DAYS, |days| days as u32);
+    let usage_limit = fields.integer("usageLimit", 1, MAX_USAGE_LIMIT);
+    let metadata = read_metadata(&mut fields);
+    let cart = read_cart(&mut fields, currency);
+    fields.reject_unknown();
+
+    match (
+        merchant_id,
+        merchant_name,
+        currency,
+        success_url,
+        cancel_url,
+        error_url,
+        cart,
+    ) {
+        (
+            Some(merchant_id),
+            Some(merchant_name),
+            Some(currency),
+            Some(success_url),
+            Some(cancel_url),
+            Some(error_url),
+            Some(cart),
+        ) if errors.is_empty() => Ok(CreateLink {
+            merchant_id,
+            checkout: Checkout {
+                merchant_name,
+                currency,
+                cart,
+                success_url,
+                cancel_url,
+                error_url,
+                metadata,
+            },
+            usage_limit,
+            expires_in_days,
+        }),
+        _ => Err(ValidationErrors(errors)),
+    }
+}
+
+fn read_metadata(fields: &mut Fields<'_>) -> String {
+    let Some(object) = fields.object("metadata") else {
+        return "{}".to_owned();
+    };
+    if object.len() > MAX_METADATA_KEYS {
+        fields.error(
+            "metadata",
+            format!("must have at most {MAX_METADATA_KEYS} keys"),
+        );
+    }
+    for (key, raw) in &object {
+        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_CHARS {
+            fields.error(
+                &format!("metadata.{key}"),
+                format!("key must be 1 to {MAX_METADATA_KEY_CHARS} characters"),
+            );
+        }
+        match serde_json::from_str::<Value>(raw.get()) {
+            Ok(Value::String(s)) if s.chars().count() > MAX_METADATA_VALUE_CHARS => fields.error(
+                &format!("metadata.{key}"),
+                format!("must be at most {MAX_METADATA_VALUE_CHARS} characters"),
+            ),
+            Ok(Value::String(_) | Value::Number(_) | Value::Bool(_)) => {}
+            _ => fields.error(
+                &format!("metadata.{key}"),
+                "must be a string, number or boolean",
+            ),
+        }
+    }
+    let text = serde_json::to_string(&object).unwrap_or_else(|_| "{}".to_owned());
+    if text.len() > MAX_METADATA_BYTES {
+        fields.error(
+            "metadata",
+            format!("must be at most {MAX_METADATA_BYTES} bytes as JSON"),
+        );
+    }
+    text
+}
+
+/// Reads `amount`, `items`, `checkoutMode` and `donationConfig` into what the customer pays.
+fn read_cart(fields: &mut Fields<'_>, currency: Option<Currency>) -> Option<Cart> {
+    let mode = fields.string("checkoutMode", 20);
+    let is_donation = match mode.as_deref() {
+        None | Some("payment") => false,
+        Some("donation") => true,
+        Some(_) => {
+            fields.error("checkoutMode", "must be \"payment\" or \"donation\"");
+            return None;
+        }
+    };
+    let amount_given = fields.object.contains_key("amount");
+    let amount = fields.money("amount", currency);
+    let items = read_items(fields, currency);
+    let donation_raw = fields.object("donationConfig");
+
+    if is_donation {
+        if amount_given {
+            fields.error(
+                "amount",
+                "is not allowed with checkoutMode \"donation\": use donationConfig",
+            );
+        }
+        if items.is_some() {
+            fields.error("items", "is not allowed with checkoutMode \"donation\"");
+        }
+        let Some(raw) = donation_raw else {
+            if !fields
+                .errors
+                .iter()
+                .any(|e| e.starts_with("donationConfig:"))
+            {
+                fields.error(
+                    "donationConfig",
+                    "is required with checkoutMode \"donation\"",
+                );
+            }
+            return None;
+        };
+        let donation = read_donation(fields.path("donationConfig"), raw, fields.errors, currency)?;
+        return Some(Cart::Donation { donation });
+    }
+    if donation_raw.is_some() {
+        fields.error(
+            "donationConfig",
+            "is allowed only with checkoutMode \"donation\"",
+        );
+    }
+    match (amount, items) {
+        (_, Some(Err(()))) => None,
+        (amount, Some(Ok(items))) => {
+            let total = cart_total(&items, currency?)
+                .map_err(|e| fields.error("items", e))
+                .ok()?;
+            if amount.is_some_and(|amount| amount != total) {
+                let total = total.to_decimal_string(currency?);
+                fields.error(
+                    "amount",
+                    format!("must equal the items total ({total}) or be omitted"),
+                );
+                return None;
+            }
+            Some(Cart::Items { items, total })
+        }
+        (Some(amount), None) => Some(Cart::Amount { amount }),
+        (None, None) => {
+            if !amount_given {
+                fields.error(
+                    "amount",
+                    "is required unless items are given or checkoutMode is \"donation\"",
+                );
+            }
+            None
+        }
+    }
+}
+
+/// Σ price × quantity, exact, within the currency's maximum.
+fn cart_total(items: &[Item], currency: Currency) -> Result<MinorUnits, String> {
+    let too_large = || {
+        let max = MinorUnits(currency.max_minor()).to_decimal_string(currency);
+        format!("total must not exceed {max} {currency}")
+    };
+    let total = items
+        .iter()
+        .try_fold(MinorUnits(0), |sum, item| {
+            sum.checked_add(item.line_total()?)
+        })
+        .ok_or_else(too_large)?;
+    if total.0 > currency.max_minor() {
+        Err(too_large())
+    } else {
+        Ok(total)
+    }
+}
+
+/// `Some(Ok(items))` when valid, `Some(Err(()))` when given but invalid, `None` when absent.
+fn read_items(
+    fields: &mut Fields<'_>,
+    currency: Option<Currency>,
+) -> Option<Result<Vec<Item>, ()>> {
+    let raw_items = fields.array("items");
+    if raw_items.is_none() {
+        return fields
+            .errors
+            .iter()
+            .any(|e| e.starts_with("items:"))
+            .then_some(Err(()));
+    }
+    let raw_items = raw_items?;
+    if raw_items.is_empty() || raw_items.len() > MAX_ITEMS {
+        fields.error("items", format!("must list 1 to {MAX_ITEMS} items"));
+        return Some(Err(()));
+    }
+    let errors_before = fields.errors.len();
+    let mut items = Vec::with_capacity(raw_items.len());
+    for (index, raw) in raw_items.iter().enumerate() {
+        let path = fields.path(&format!("items[{index}]"));
+        match serde_json::from_str::<RawObject>(raw.get()) {
+            Ok(object) => items.extend(read_item(
+                Fields::new(&path, object, fields.errors),
+                currency,
+            )),
+            Err(_) => fields.errors.push(format!("{path}: must be an object")),
+        }
+    }
+    Some(if fields.errors.len() == errors_before {
+        Ok(items)
+    } else {
+        Err(())
+    })
+}
+
+fn read_item(mut fields: Fields<'_>, currency: Option<Currency>) -> Option<Item> {
+    let product_id = fields.string("productId", 100);
+    let name = fields.string("name", 200);
+    let name = fields.required("name", name);
+    let price = fields.money("price", currency);
+    let price = if currency.is_some() {
+        fields.required("price", price)
+    } else {
+        price
+    };
+    let quantity = fields
+        .integer("quantity", 1, MAX_ITEM_QUANTITY)
+        .unwrap_or(1) as u32;
+    let image_url = fields.url("imageUrl");
+    let original_price = fields.money("originalPrice", currency);
+    let discount_label = fields.string("discountLabel", 40);
+    if let (Some(price), Some(original)) = (price, original_price)
+        && original <= price
+    {
+        fields.error(
+            "originalPrice",
+            "must be greater than price (it is shown struck through)",
+        );
+    }
+    fields.reject_unknown();
+    Some(Item {
+        product_id,
+        name: name?,
+        price: price?,
+        quantity,
+        image_url,
+        original_price,
+        discount_label,
+    })
+}
+
+fn read_donation(
+    prefix: String,
+    object: RawObject,
+    errors: &mut Vec<String>,
+    currency: Option<Currency>,
+) -> Option<DonationConfig> {
+    let mut fields = Fields::new(&prefix, object, errors);
+    let mut presets = Vec::new();
+    if let Some(raw_presets) = fields.array("presets") {
+        if raw_presets.len() > MAX_PRESETS {
+            fields.error(
+                "presets",
+                format!("must list at most {MAX_PRESETS} amounts"),
+            );
+        }
+        for (index, raw) in raw_presets.into_iter().enumerate() {
+            let name = format!("presets[{index}]");
+            let mut one = RawObject::new();
+            one.insert(name.clone(), raw);
+            let mut preset_fields = Fields::new(&prefix, one, fields.errors);
+            presets.extend(preset_fields.money(&name, currency));
+        }
+    }
+    let default_amount = fields.money("defaultAmount", currency);
+    let allow_custom_amount = fields.boolean("allowCustomAmount").unwrap_or(false);
+    let min_amount = fields.money("minAmount", currency);
+    let max_amount = fields.money("maxAmount", currency);
+    fields.reject_unknown();
+    let mut fields = Fields::new(&prefix, RawObject::new(), errors);
+
+    if presets.is_empty() && !allow_custom_amount {
+        fields.error(
+            "presets",
+            "must list at least one amount when allowCustomAmount is false",
+        );
+    }
+    if let (Some(min), Some(max)) = (min_amount, max_amount)
+        && min > max
+    {
+        fields.error("minAmount", "must not be greater than maxAmount");
+    }
+    let in_range = |amount: MinorUnits| {
+        min_amount.is_none_or(|min| amount >= min) && max_amount.is_none_or(|max| amount <= max)
+    };
+    if presets.iter().any(|p| !in_range(*p)) {
+        fields.error("presets", "must all lie between minAmount and maxAmount");
+    }
+    if let Some(default) = default_amount {
+        if !allow_custom_amount && !presets.contains(&default) {
+            fields.error(
+                "defaultAmount",
+                "must be one of the presets when allowCustomAmount is false",
+            );
+        } else if !in_range(default) {
+            fields.error("defaultAmount", "must lie between minAmount and maxAmount");
+        }
+    }
+    if fields.errors.iter().any(|e| e.starts_with(&prefix)) {
+        return None;
+    }
+    Some(DonationConfig {
+        presets,
+        default_amount,
+        allow_custom_amount,
+        min_amount,
+        max_amount,
+    })
+}
+
+#[cfg(test)]
+mod tests;
