@@ -8,11 +8,7 @@ mod serve;
 mod setup;
 
 #[derive(Parser)]
-#[command(
-    name = "paylinks",
-    version,
-    about = "Payment links: run locally, manage merchants, create the table"
-)]
+#[command(name = "paylinks", version, about = "Payment links: run locally, manage merchants, create the table")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,12 +55,8 @@ async fn main() -> ExitCode {
     paylinks_core::logging::init();
     let result = match Cli::parse().command {
         Command::Serve => serve::run().await,
-        Command::Merchant {
-            command: MerchantCommand::Create { id, name },
-        } => setup::create_merchant(&id, &name).await,
-        Command::Table {
-            command: TableCommand::Create { name },
-        } => setup::create_table(&name).await,
+        Command::Merchant { command: MerchantCommand::Create { id, name } } => setup::create_merchant(&id, &name).await,
+        Command::Table { command: TableCommand::Create { name } } => setup::create_table(&name).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

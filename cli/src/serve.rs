@@ -31,15 +31,10 @@ pub async fn run() -> Result<(), String> {
     let store = open_store().await?;
     let demo = ensure_demo_merchant(store.as_ref()).await?;
     let mut config = Config::from_env();
-    let public_url = config
-        .public_url
-        .get_or_insert_with(|| format!("http://{addr}"))
-        .clone();
+    let public_url = config.public_url.get_or_insert_with(|| format!("http://{addr}")).clone();
     let app = Arc::new(App::new(store, config));
 
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("Payment links is running at {public_url} (listening on {addr})");
     println!("Demo merchant: {}", demo.id);
     println!("  X-API-KEY:       {}", demo.vault_key);
@@ -62,21 +57,14 @@ pub async fn run() -> Result<(), String> {
                 let app = Arc::clone(&app);
                 async move { Ok::<_, Infallible>(respond(request, peer, &app).await) }
             });
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
         });
     }
 }
 
-async fn respond(
-    request: hyper::Request<Incoming>,
-    peer: SocketAddr,
-    app: &App,
-) -> hyper::Response<Full<Bytes>> {
+async fn respond(request: hyper::Request<Incoming>, peer: SocketAddr, app: &App) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let body = read_body_capped(body).await;
     let query = parts.uri.query().map(parse_query).unwrap_or_default();
@@ -120,10 +108,7 @@ async fn read_body_capped(mut body: Incoming) -> Vec<u8> {
 fn parse_query(query: &str) -> std::collections::HashMap<String, Vec<String>> {
     let mut parameters = std::collections::HashMap::<String, Vec<String>>::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        parameters
-            .entry(key.into_owned())
-            .or_default()
-            .push(value.into_owned());
+        parameters.entry(key.into_owned()).or_default().push(value.into_owned());
     }
     parameters
 }
@@ -156,18 +141,11 @@ async fn ensure_demo_merchant(store: &dyn Store) -> Result<DemoMerchant, String>
     match store.create_merchant(&new.merchant).await {
         Ok(()) => Ok(demo),
         Err(StoreError::Conflict(_)) => {
-            let existing = store
-                .find_merchant_by_key(&hash_key(&demo.merchant_key))
-                .await
-                .map_err(|e| e.to_string())?;
+            let existing =
+                store.find_merchant_by_key(&hash_key(&demo.merchant_key)).await.map_err(|e| e.to_string())?;
             match existing {
-                Some(m) if m.id == demo.id && m.vault_key_hash == new.merchant.vault_key_hash => {
-                    Ok(demo)
-                }
-                _ => Err(format!(
-                    "merchant {} exists with other keys; choose another id",
-                    demo.id
-                )),
+                Some(m) if m.id == demo.id && m.vault_key_hash == new.merchant.vault_key_hash => Ok(demo),
+                _ => Err(format!("merchant {} exists with other keys; choose another id", demo.id)),
             }
         }
         Err(e) => Err(e.to_string()),
@@ -177,11 +155,7 @@ async fn ensure_demo_merchant(store: &dyn Store) -> Result<DemoMerchant, String>
 fn parse_demo_spec(spec: &str) -> Result<DemoMerchant, String> {
     match spec.split(':').collect::<Vec<_>>()[..] {
         [id, vault, merchant] if !id.is_empty() && !vault.is_empty() && !merchant.is_empty() => {
-            Ok(DemoMerchant {
-                id: id.to_owned(),
-                vault_key: vault.to_owned(),
-                merchant_key: merchant.to_owned(),
-            })
+            Ok(DemoMerchant { id: id.to_owned(), vault_key: vault.to_owned(), merchant_key: merchant.to_owned() })
         }
         _ => Err("PAYLINKS_DEMO_MERCHANT must be \"id:vaultKey:merchantKey\"".to_owned()),
     }
@@ -189,8 +163,7 @@ fn parse_demo_spec(spec: &str) -> Result<DemoMerchant, String> {
 
 fn load_or_generate_demo(path: &Path) -> Result<DemoMerchant, String> {
     if let Ok(text) = std::fs::read_to_string(path) {
-        return serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not valid: {e}", path.display()));
+        return serde_json::from_str(&text).map_err(|e| format!("{} is not valid: {e}", path.display()));
     }
     let generated = NewMerchant::generate("demo_merchant", DEMO_MERCHANT_NAME, chrono::Utc::now());
     let demo = DemoMerchant {
@@ -199,8 +172,7 @@ fn load_or_generate_demo(path: &Path) -> Result<DemoMerchant, String> {
         merchant_key: generated.merchant_key,
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let text = serde_json::to_string_pretty(&demo).map_err(|e| e.to_string())?;
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

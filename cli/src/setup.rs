@@ -18,14 +18,11 @@ pub async fn open_store() -> Result<Arc<dyn Store>, String> {
     match std::env::var("PAYLINKS_STORE").as_deref() {
         Err(_) | Ok("embedded") => {
             let path = data_dir().join("paylinks.redb");
-            let store = EmbeddedStore::open(&path)
-                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            let store = EmbeddedStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
             Ok(Arc::new(store))
         }
         Ok("dynamodb") => Ok(Arc::new(DynamoStore::from_env().await?)),
-        Ok(other) => Err(format!(
-            "PAYLINKS_STORE must be \"embedded\" or \"dynamodb\", not {other:?}"
-        )),
+        Ok(other) => Err(format!("PAYLINKS_STORE must be \"embedded\" or \"dynamodb\", not {other:?}")),
     }
 }
 
@@ -47,9 +44,6 @@ pub async fn create_merchant(id: &str, name: &str) -> Result<(), String> {
 pub async fn create_table(name: &str) -> Result<(), String> {
     let client = dynamo::client_from_env().await;
     dynamo::create_table(&client, name).await?;
-    println!(
-        "Table {name} is ready (TTL on ttl, index {}).",
-        dynamo::GSI1
-    );
+    println!("Table {name} is ready (TTL on ttl, index {}).", dynamo::GSI1);
     Ok(())
 }

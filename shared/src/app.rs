@@ -47,11 +47,7 @@ pub struct App {
 
 impl App {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
-        App {
-            store,
-            clock: Arc::new(SystemClock),
-            config,
-        }
+        App { store, clock: Arc::new(SystemClock), config }
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -43,11 +43,7 @@ impl NewMerchant {
             merchant_key_hash: hash_key(&merchant_key),
             created_at: now,
         };
-        NewMerchant {
-            merchant,
-            vault_key,
-            merchant_key,
-        }
+        NewMerchant { merchant, vault_key, merchant_key }
     }
 
     pub fn generate(id: &str, name: &str, now: chrono::DateTime<chrono::Utc>) -> Self {
@@ -56,30 +52,13 @@ impl NewMerchant {
 }
 
 /// The merchant whose two keys are on the request, or 401.
-pub async fn authenticate(
-    headers: &lambda_http::http::HeaderMap,
-    store: &dyn Store,
-) -> Result<Merchant, ApiError> {
+pub async fn authenticate(headers: &lambda_http::http::HeaderMap, store: &dyn Store) -> Result<Merchant, ApiError> {
     let header = |name: &'static str, shown: &'static str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .ok_or(ApiError::MissingKey(shown))
+        headers.get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()).ok_or(ApiError::MissingKey(shown))
     };
     let vault_key = header(VAULT_KEY_HEADER, "X-API-KEY")?;
     let merchant_key = header(MERCHANT_KEY_HEADER, "X-OZURA-API-KEY")?;
-    let merchant = store
-        .find_merchant_by_key(&hash_key(merchant_key))
-        .await?
-        .ok_or(ApiError::InvalidKeys)?;
-    let vault_matches: bool = hash_key(vault_key)
-        .as_bytes()
-        .ct_eq(merchant.vault_key_hash.as_bytes())
-        .into();
-    if vault_matches {
-        Ok(merchant)
-    } else {
-        Err(ApiError::InvalidKeys)
-    }
+    let merchant = store.find_merchant_by_key(&hash_key(merchant_key)).await?.ok_or(ApiError::InvalidKeys)?;
+    let vault_matches: bool = hash_key(vault_key).as_bytes().ct_eq(merchant.vault_key_hash.as_bytes()).into();
+    if vault_matches { Ok(merchant) } else { Err(ApiError::InvalidKeys) }
 }

@@ -63,9 +63,7 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::MissingKey(_) | ApiError::InvalidKeys => StatusCode::UNAUTHORIZED,
             ApiError::WrongMerchant(_) => StatusCode::FORBIDDEN,
-            ApiError::LinkNotFound | ApiError::SessionNotFound | ApiError::RouteNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::LinkNotFound | ApiError::SessionNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::LinkUnavailable(_) => StatusCode::GONE,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -96,8 +94,7 @@ impl ApiError {
 
     /// The body every JSON error shares: `{"success":false,"error","code"[,"details"]}`.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut body =
-            serde_json::json!({ "success": false, "error": self.to_string(), "code": self.code() });
+        let mut body = serde_json::json!({ "success": false, "error": self.to_string(), "code": self.code() });
         if let ApiError::Validation(ValidationErrors(details)) = self {
             body["details"] = serde_json::json!(details);
         }

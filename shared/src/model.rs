@@ -259,14 +259,7 @@ mod tests {
         assert_eq!(id.as_str().len(), 3 + 26);
         assert_eq!(id.as_str().parse::<LinkId>(), Ok(id.clone()));
         assert!(id.as_str().parse::<SessionId>().is_err());
-        for bad in [
-            "",
-            "pl_",
-            "pl_123",
-            "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV",
-            "pl_01ARZ3NDEKTSV4RRFFQ69G5FA/",
-            "../etc",
-        ] {
+        for bad in ["", "pl_", "pl_123", "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV", "pl_01ARZ3NDEKTSV4RRFFQ69G5FA/", "../etc"] {
             assert!(bad.parse::<LinkId>().is_err(), "{bad}");
         }
     }

@@ -114,10 +114,8 @@ pub fn parse_amount(text: &str, currency: Currency) -> Result<MinorUnits, MoneyE
     if decimal.scale() > exponent {
         return Err(MoneyError::TooPrecise { currency, exponent });
     }
-    let too_large = || MoneyError::TooLarge {
-        currency,
-        max: MinorUnits(currency.max_minor()).to_decimal_string(currency),
-    };
+    let too_large =
+        || MoneyError::TooLarge { currency, max: MinorUnits(currency.max_minor()).to_decimal_string(currency) };
     // scale <= exponent, so mantissa * 10^(exponent - scale) is the exact minor amount.
     let minor = i64::try_from(decimal.mantissa())
         .ok()
@@ -176,11 +174,7 @@ mod tests {
             ("0.001", "KWD", 1),
         ];
         for (text, code, minor) in cases {
-            assert_eq!(
-                parse_amount(text, currency(code)),
-                Ok(MinorUnits(minor)),
-                "{text} {code}"
-            );
+            assert_eq!(parse_amount(text, currency(code)), Ok(MinorUnits(minor)), "{text} {code}");
         }
     }
 
@@ -198,50 +192,26 @@ mod tests {
             let c = currency(code);
             for minor in [1, 7, 10, 99, 100, 12345, c.max_minor()] {
                 let text = MinorUnits(minor).to_decimal_string(c);
-                assert_eq!(
-                    parse_amount(&text, c),
-                    Ok(MinorUnits(minor)),
-                    "{text} {code}"
-                );
+                assert_eq!(parse_amount(&text, c), Ok(MinorUnits(minor)), "{text} {code}");
             }
         }
     }
 
     #[test]
     fn refuses_too_many_decimals_for_the_currency() {
-        assert!(matches!(
-            parse_amount("1.001", currency("USD")),
-            Err(MoneyError::TooPrecise { exponent: 2, .. })
-        ));
-        assert!(matches!(
-            parse_amount("1.5", currency("JPY")),
-            Err(MoneyError::TooPrecise { exponent: 0, .. })
-        ));
-        assert!(matches!(
-            parse_amount("1.0001", currency("KWD")),
-            Err(MoneyError::TooPrecise { exponent: 3, .. })
-        ));
+        assert!(matches!(parse_amount("1.001", currency("USD")), Err(MoneyError::TooPrecise { exponent: 2, .. })));
+        assert!(matches!(parse_amount("1.5", currency("JPY")), Err(MoneyError::TooPrecise { exponent: 0, .. })));
+        assert!(matches!(parse_amount("1.0001", currency("KWD")), Err(MoneyError::TooPrecise { exponent: 3, .. })));
     }
 
     #[test]
     fn refuses_zero_negative_and_text_that_is_not_a_plain_decimal() {
         let usd = currency("USD");
         for text in ["0", "0.00", "-1", "-0.01"] {
-            assert_eq!(
-                parse_amount(text, usd),
-                Err(MoneyError::NotPositive),
-                "{text}"
-            );
+            assert_eq!(parse_amount(text, usd), Err(MoneyError::NotPositive), "{text}");
         }
-        for text in [
-            "", "abc", "NaN", "inf", "+1", "1_000", " 1", "1 ", ".5", "5.", "1,00", "0x10", "1e",
-            "--1",
-        ] {
-            assert_eq!(
-                parse_amount(text, usd),
-                Err(MoneyError::NotADecimal),
-                "{text:?}"
-            );
+        for text in ["", "abc", "NaN", "inf", "+1", "1_000", " 1", "1 ", ".5", "5.", "1,00", "0x10", "1e", "--1"] {
+            assert_eq!(parse_amount(text, usd), Err(MoneyError::NotADecimal), "{text:?}");
         }
     }
 
@@ -249,26 +219,11 @@ mod tests {
     fn refuses_amounts_above_the_maximum_and_overflow() {
         let usd = currency("USD");
         assert_eq!(parse_amount("999999.99", usd), Ok(MinorUnits(99_999_999)));
-        assert!(matches!(
-            parse_amount("1000000.00", usd),
-            Err(MoneyError::TooLarge { .. })
-        ));
-        assert!(matches!(
-            parse_amount("1e30", usd),
-            Err(MoneyError::TooLarge { .. })
-        ));
-        assert!(matches!(
-            parse_amount("99999999999999999999999999999999999", usd),
-            Err(MoneyError::NotADecimal)
-        ));
-        assert_eq!(
-            parse_amount("999999", currency("JPY")),
-            Ok(MinorUnits(999_999))
-        );
-        assert!(matches!(
-            parse_amount("1000000", currency("JPY")),
-            Err(MoneyError::TooLarge { .. })
-        ));
+        assert!(matches!(parse_amount("1000000.00", usd), Err(MoneyError::TooLarge { .. })));
+        assert!(matches!(parse_amount("1e30", usd), Err(MoneyError::TooLarge { .. })));
+        assert!(matches!(parse_amount("99999999999999999999999999999999999", usd), Err(MoneyError::NotADecimal)));
+        assert_eq!(parse_amount("999999", currency("JPY")), Ok(MinorUnits(999_999)));
+        assert!(matches!(parse_amount("1000000", currency("JPY")), Err(MoneyError::TooLarge { .. })));
     }
 
     #[test]

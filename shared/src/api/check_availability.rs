@@ -28,8 +28,6 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
 
 /// The link named by the `{id}` path parameter; malformed ids are simply not found.
 pub(crate) async fn find_link(request: &Request, app: &App) -> Result<PaymentLink, ApiError> {
-    let id = path_parameter(request, "id")
-        .and_then(|id| id.parse::<LinkId>().ok())
-        .ok_or(ApiError::LinkNotFound)?;
+    let id = path_parameter(request, "id").and_then(|id| id.parse::<LinkId>().ok()).ok_or(ApiError::LinkNotFound)?;
     app.store.get_link(&id).await?.ok_or(ApiError::LinkNotFound)
 }

@@ -13,10 +13,6 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
     let id = path_parameter(request, "sessionId")
         .and_then(|id| id.parse::<SessionId>().ok())
         .ok_or(ApiError::SessionNotFound)?;
-    let session = app
-        .store
-        .get_session(&id)
-        .await?
-        .ok_or(ApiError::SessionNotFound)?;
+    let session = app.store.get_session(&id).await?.ok_or(ApiError::SessionNotFound)?;
     Ok(html(StatusCode::OK, pages::checkout_summary(&session)?))
 }

@@ -41,31 +41,15 @@ pub struct Route {
 }
 
 pub const ROUTES: &[Route] = &[
-    Route {
-        method: Method::POST,
-        path: "/api/payment-links/create",
-        endpoint: Endpoint::CreateLink,
-    },
+    Route { method: Method::POST, path: "/api/payment-links/create", endpoint: Endpoint::CreateLink },
     Route {
         method: Method::GET,
         path: "/api/payment-links/{id}/check-availability",
         endpoint: Endpoint::CheckAvailability,
     },
-    Route {
-        method: Method::GET,
-        path: "/pay/{id}",
-        endpoint: Endpoint::OpenLink,
-    },
-    Route {
-        method: Method::GET,
-        path: "/checkout/{sessionId}",
-        endpoint: Endpoint::CheckoutPage,
-    },
-    Route {
-        method: Method::GET,
-        path: "/assets/checkout.css",
-        endpoint: Endpoint::Stylesheet,
-    },
+    Route { method: Method::GET, path: "/pay/{id}", endpoint: Endpoint::OpenLink },
+    Route { method: Method::GET, path: "/checkout/{sessionId}", endpoint: Endpoint::CheckoutPage },
+    Route { method: Method::GET, path: "/assets/checkout.css", endpoint: Endpoint::Stylesheet },
 ];
 
 impl Endpoint {
@@ -99,13 +83,7 @@ pub async fn handle(endpoint: Endpoint, request: Request, app: &App) -> Response
         Err(error) => (error_response(endpoint, &error), Some(error)),
     };
     add_security_headers(&mut response);
-    log_request(
-        endpoint.name(),
-        &request,
-        &response,
-        error.as_ref(),
-        started,
-    );
+    log_request(endpoint.name(), &request, &response, error.as_ref(), started);
     response
 }
 
@@ -113,14 +91,7 @@ pub async fn handle(endpoint: Endpoint, request: Request, app: &App) -> Response
 /// and the Lambda runtime do together in production, for `paylinks serve` and tests.
 pub async fn handle_routed(request: Request, app: &App) -> Response<Body> {
     match resolve(request.method(), request.uri().path()) {
-        Ok(route) => {
-            handle(
-                route.endpoint,
-                request.with_path_parameters(route.path_parameters),
-                app,
-            )
-            .await
-        }
+        Ok(route) => handle(route.endpoint, request.with_path_parameters(route.path_parameters), app).await,
         Err(error) => {
             let started = Instant::now();
             let mut response = json(error.status(), &error.to_json());
@@ -131,11 +102,7 @@ pub async fn handle_routed(request: Request, app: &App) -> Response<Body> {
     }
 }
 
-async fn dispatch(
-    endpoint: Endpoint,
-    request: &Request,
-    app: &App,
-) -> Result<Response<Body>, ApiError> {
+async fn dispatch(endpoint: Endpoint, request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
     match endpoint {
         Endpoint::CreateLink => create::handle(request, app).await,
         Endpoint::CheckAvailability => check_availability::handle(request, app).await,
@@ -147,16 +114,11 @@ async fn dispatch(
 
 /// The one place an `ApiError` becomes a response.
 pub fn error_response(endpoint: Endpoint, error: &ApiError) -> Response<Body> {
-    let mut response = if endpoint.serves_html() {
-        pages::error_page(error)
-    } else {
-        json(error.status(), &error.to_json())
-    };
+    let mut response =
+        if endpoint.serves_html() { pages::error_page(error) } else { json(error.status(), &error.to_json()) };
     if matches!(error, ApiError::StoreUnavailable) {
         let retry_after = HeaderValue::from(crate::error::RETRY_AFTER_SECONDS);
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after);
+        response.headers_mut().insert(header::RETRY_AFTER, retry_after);
     }
     response
 }
@@ -164,26 +126,15 @@ pub fn error_response(endpoint: Endpoint, error: &ApiError) -> Response<Body> {
 fn add_security_headers(response: &mut Response<Body>) {
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: &'static str| {
-        headers
-            .entry(name)
-            .or_insert(HeaderValue::from_static(value));
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
     };
     set("x-content-type-options", "nosniff");
     set("referrer-policy", "no-referrer");
     set("cache-control", "no-store");
-    set(
-        "content-security-policy",
-        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-    );
+    set("content-security-policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'");
 }
 
-fn log_request(
-    route: &str,
-    request: &Request,
-    response: &Response<Body>,
-    error: Option<&ApiError>,
-    started: Instant,
-) {
+fn log_request(route: &str, request: &Request, response: &Response<Body>, error: Option<&ApiError>, started: Instant) {
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let request_id = request_id(request);
     let status = response.status().as_u16();
@@ -210,10 +161,7 @@ pub fn request_id(request: &Request) -> String {
 
 /// A path parameter by name; a missing one means the route table and handler disagree.
 pub(crate) fn path_parameter(request: &Request, name: &str) -> Option<String> {
-    request
-        .path_parameters_ref()
-        .and_then(|params| params.first(name))
-        .map(str::to_owned)
+    request.path_parameters_ref().and_then(|params| params.first(name)).map(str::to_owned)
 }
 
 /// The base URL customers are sent to: configured, or the request's own host over https.
@@ -221,11 +169,7 @@ pub(crate) fn public_base_url(request: &Request, app: &App) -> String {
     if let Some(url) = &app.config.public_url {
         return url.clone();
     }
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     format!("https://{host}")
 }
 

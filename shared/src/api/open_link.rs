@@ -15,9 +15,5 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
     link.availability(now).map_err(ApiError::LinkUnavailable)?;
     let session = CheckoutSession::open(&link, now);
     app.store.create_session(&session).await?;
-    see_other(&format!(
-        "{}/checkout/{}",
-        public_base_url(request, app),
-        session.id
-    ))
+    see_other(&format!("{}/checkout/{}", public_base_url(request, app), session.id))
 }

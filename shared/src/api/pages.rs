@@ -23,30 +23,22 @@ pub fn error_page(error: &ApiError) -> Response<Body> {
                 Unavailable::LimitReached => {
                     "This payment link has already been used the maximum number of times. Contact the merchant for a new link."
                 }
-                Unavailable::Expired => {
-                    "This payment link is no longer valid. Contact the merchant for a new link."
-                }
+                Unavailable::Expired => "This payment link is no longer valid. Contact the merchant for a new link.",
                 Unavailable::Inactive => {
                     "The merchant has switched this payment link off. Contact the merchant for a new link."
                 }
             },
         ),
-        ApiError::LinkNotFound => (
-            "Payment link not found",
-            "Check that the address is complete, or ask the merchant for the link again.",
-        ),
-        ApiError::SessionNotFound => (
-            "Checkout not found",
-            "This checkout does not exist. Open the payment link again to start over.",
-        ),
-        ApiError::StoreUnavailable => (
-            "Please try again",
-            "We could not load this page just now. Wait a moment and reload.",
-        ),
-        _ => (
-            "Something went wrong",
-            "We could not load this page. Wait a moment and reload.",
-        ),
+        ApiError::LinkNotFound => {
+            ("Payment link not found", "Check that the address is complete, or ask the merchant for the link again.")
+        }
+        ApiError::SessionNotFound => {
+            ("Checkout not found", "This checkout does not exist. Open the payment link again to start over.")
+        }
+        ApiError::StoreUnavailable => {
+            ("Please try again", "We could not load this page just now. Wait a moment and reload.")
+        }
+        _ => ("Something went wrong", "We could not load this page. Wait a moment and reload."),
     };
     let page = MessagePage { title, message };
     let body = page.render().unwrap_or_else(|_| title.to_owned());
@@ -70,11 +62,6 @@ pub fn checkout_summary(session: &CheckoutSession) -> Result<String, ApiError> {
         }
         Cart::Donation { .. } => None,
     };
-    let page = SummaryPage {
-        merchant_name: &checkout.merchant_name,
-        amount,
-        currency: checkout.currency.code(),
-    };
-    page.render()
-        .map_err(|e| ApiError::Internal(format!("render checkout page: {e}")))
+    let page = SummaryPage { merchant_name: &checkout.merchant_name, amount, currency: checkout.currency.code() };
+    page.render().map_err(|e| ApiError::Internal(format!("render checkout page: {e}")))
 }

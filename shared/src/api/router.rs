@@ -25,9 +25,7 @@ static ROUTER: LazyLock<matchit::Router<Vec<(Method, Endpoint)>>> = LazyLock::ne
     }
     let mut router = matchit::Router::new();
     for (path, methods) in paths {
-        router
-            .insert(path, methods)
-            .expect("ROUTES holds distinct, valid paths");
+        router.insert(path, methods).expect("ROUTES holds distinct, valid paths");
     }
     router
 });
@@ -38,18 +36,9 @@ pub fn resolve(method: &Method, path: &str) -> Result<ResolvedRoute, ApiError> {
     let endpoint = matched
         .value
         .iter()
-        .find(|(allowed, _)| {
-            allowed == method || (method == Method::HEAD && allowed == Method::GET)
-        })
+        .find(|(allowed, _)| allowed == method || (method == Method::HEAD && allowed == Method::GET))
         .map(|(_, endpoint)| *endpoint)
         .ok_or(ApiError::MethodNotAllowed)?;
-    let path_parameters = matched
-        .params
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    Ok(ResolvedRoute {
-        endpoint,
-        path_parameters,
-    })
+    let path_parameters = matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    Ok(ResolvedRoute { endpoint, path_parameters })
 }

@@ -11,9 +11,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -34,10 +33,7 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore {
-            client,
-            table: table.into(),
-        }
+        DynamoStore { client, table: table.into() }
     }
 
     /// Configured the standard AWS way (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`),
@@ -89,27 +85,15 @@ pub async fn client_from_env() -> Client {
 
 /// Creates the table with its TTL and GSI, or leaves it as it is if it exists.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
-    let string_attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-    };
-    let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-    };
+    let string_attribute =
+        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
+    let key =
+        |name: &str, key_type: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(key_type).build();
     let gsi = GlobalSecondaryIndex::builder()
         .index_name(GSI1)
         .key_schema(key("gsi1pk", KeyType::Hash).map_err(|e| e.to_string())?)
         .key_schema(key("gsi1sk", KeyType::Range).map_err(|e| e.to_string())?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
         .map_err(|e| e.to_string())?;
     let created = client
@@ -159,9 +143,7 @@ where
 {
     let condition_failed = match error.code() {
         Some("ConditionalCheckFailedException") => true,
-        Some("TransactionCanceledException") => error
-            .message()
-            .is_some_and(|m| m.contains("ConditionalCheckFailed")),
+        Some("TransactionCanceledException") => error.message().is_some_and(|m| m.contains("ConditionalCheckFailed")),
         _ => false,
     };
     if condition_failed {
@@ -179,10 +161,7 @@ fn to_item<T: Serialize>(pk: String, value: &T) -> Item {
 }
 
 fn from_item<T: DeserializeOwned>(pk: &str, item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
-        key: pk.to_owned(),
-        detail: e.to_string(),
-    })
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt { key: pk.to_owned(), detail: e.to_string() })
 }
 
 fn with_ttl(mut item: Item, expires_at: DateTime<Utc>) -> Item {
@@ -207,10 +186,7 @@ impl Store for DynamoStore {
         // The id and the key lookup are written together or not at all.
         self.client
             .transact_write_items()
-            .transact_items(put_new_request(
-                &self.table,
-                to_item(keys::merchant(&merchant.id), merchant),
-            )?)
+            .transact_items(put_new_request(&self.table, to_item(keys::merchant(&merchant.id), merchant))?)
             .transact_items(put_new_request(
                 &self.table,
                 to_item(keys::merchant_key(&merchant.merchant_key_hash), merchant),
@@ -221,19 +197,13 @@ impl Store for DynamoStore {
             .map_err(|e| classify(e, "merchant exists"))
     }
 
-    async fn find_merchant_by_key(
-        &self,
-        merchant_key_hash: &str,
-    ) -> Result<Option<Merchant>, StoreError> {
+    async fn find_merchant_by_key(&self, merchant_key_hash: &str) -> Result<Option<Merchant>, StoreError> {
         self.get(keys::merchant_key(merchant_key_hash)).await
     }
 
     async fn create_link(&self, link: &PaymentLink) -> Result<(), StoreError> {
         let mut item = with_ttl(to_item(keys::link(&link.id), link), link.expires_at);
-        item.insert(
-            "gsi1pk".to_owned(),
-            AttributeValue::S(keys::merchant(&link.merchant_id)),
-        );
+        item.insert("gsi1pk".to_owned(), AttributeValue::S(keys::merchant(&link.merchant_id)));
         // ULIDs sort by creation time, so the id orders a merchant's links newest-last.
         item.insert("gsi1sk".to_owned(), AttributeValue::S(link.id.to_string()));
         self.put_new(item, "link exists").await
@@ -244,10 +214,7 @@ impl Store for DynamoStore {
     }
 
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
-        let item = with_ttl(
-            to_item(keys::session(&session.id), session),
-            session.expires_at,
-        );
+        let item = with_ttl(to_item(keys::session(&session.id), session), session.expires_at);
         self.put_new(item, "session exists").await
     }
 

@@ -47,10 +47,7 @@ impl EmbeddedStore {
             .map_err(|e| StoreError::Unavailable(format!("embedded store task failed: {e}")))?
     }
 
-    async fn read<T: DeserializeOwned + Send + 'static>(
-        &self,
-        key: String,
-    ) -> Result<Option<T>, StoreError> {
+    async fn read<T: DeserializeOwned + Send + 'static>(&self, key: String) -> Result<Option<T>, StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(|e| unavailable(&e))?;
             let table = txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
@@ -63,28 +60,18 @@ impl EmbeddedStore {
     }
 
     /// Writes all items in one transaction, only if none of the keys exists yet.
-    async fn insert_new(
-        &self,
-        items: Vec<(String, Vec<u8>)>,
-        conflict: &'static str,
-    ) -> Result<(), StoreError> {
+    async fn insert_new(&self, items: Vec<(String, Vec<u8>)>, conflict: &'static str) -> Result<(), StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(|e| unavailable(&e))?;
             {
                 let mut table = txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
                 for (key, _) in &items {
-                    if table
-                        .get(key.as_str())
-                        .map_err(|e| unavailable(&e))?
-                        .is_some()
-                    {
+                    if table.get(key.as_str()).map_err(|e| unavailable(&e))?.is_some() {
                         return Err(StoreError::Conflict(conflict));
                     }
                 }
                 for (key, value) in &items {
-                    table
-                        .insert(key.as_str(), value.as_slice())
-                        .map_err(|e| unavailable(&e))?;
+                    table.insert(key.as_str(), value.as_slice()).map_err(|e| unavailable(&e))?;
                 }
             }
             txn.commit().map_err(|e| unavailable(&e))
@@ -103,10 +90,7 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        key: key.to_owned(),
-        detail: e.to_string(),
-    })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: key.to_owned(), detail: e.to_string() })
 }
 
 #[async_trait]
@@ -120,16 +104,12 @@ impl Store for EmbeddedStore {
         self.insert_new(items, "merchant exists").await
     }
 
-    async fn find_merchant_by_key(
-        &self,
-        merchant_key_hash: &str,
-    ) -> Result<Option<Merchant>, StoreError> {
+    async fn find_merchant_by_key(&self, merchant_key_hash: &str) -> Result<Option<Merchant>, StoreError> {
         self.read(keys::merchant_key(merchant_key_hash)).await
     }
 
     async fn create_link(&self, link: &PaymentLink) -> Result<(), StoreError> {
-        self.insert_new(vec![(keys::link(&link.id), encode(link))], "link exists")
-            .await
+        self.insert_new(vec![(keys::link(&link.id), encode(link))], "link exists").await
     }
 
     async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError> {
@@ -137,11 +117,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
-        self.insert_new(
-            vec![(keys::session(&session.id), encode(session))],
-            "session exists",
-        )
-        .await
+        self.insert_new(vec![(keys::session(&session.id), encode(session))], "session exists").await
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {

@@ -28,10 +28,7 @@ pub trait Store: Send + Sync {
     /// Creates a merchant and the lookup of its key; `Conflict` if the id or key exists.
     async fn create_merchant(&self, merchant: &Merchant) -> Result<(), StoreError>;
     /// The merchant holding the merchant key with this SHA-256 hash.
-    async fn find_merchant_by_key(
-        &self,
-        merchant_key_hash: &str,
-    ) -> Result<Option<Merchant>, StoreError>;
+    async fn find_merchant_by_key(&self, merchant_key_hash: &str) -> Result<Option<Merchant>, StoreError>;
 
     /// Stores a new link; `Conflict` if the id exists (never overwrites).
     async fn create_link(&self, link: &PaymentLink) -> Result<(), StoreError>;

@@ -48,19 +48,11 @@ struct Fields<'e> {
 
 impl<'e> Fields<'e> {
     fn new(prefix: &str, object: RawObject, errors: &'e mut Vec<String>) -> Self {
-        Fields {
-            prefix: prefix.to_owned(),
-            object,
-            errors,
-        }
+        Fields { prefix: prefix.to_owned(), object, errors }
     }
 
     fn path(&self, name: &str) -> String {
-        if self.prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}.{name}", self.prefix)
-        }
+        if self.prefix.is_empty() { name.to_owned() } else { format!("{}.{name}", self.prefix) }
     }
 
     fn error(&mut self, name: &str, message: impl std::fmt::Display) {
@@ -72,9 +64,7 @@ impl<'e> Fields<'e> {
     fn take(&mut self, name: &str) -> Option<Value> {
         let raw = self.object.remove(name)?;
         // RawValue always holds valid JSON, so this parse cannot fail.
-        serde_json::from_str::<Value>(raw.get())
-            .ok()
-            .filter(|v| !v.is_null())
+        serde_json::from_str::<Value>(raw.get()).ok().filter(|v| !v.is_null())
     }
 
     /// The raw JSON text of a field (for exact numbers), treating `null` as absent.
@@ -83,12 +73,7 @@ impl<'e> Fields<'e> {
     }
 
     fn required<T>(&mut self, name: &str, value: Option<T>) -> Option<T> {
-        if value.is_none()
-            && !self
-                .errors
-                .iter()
-                .any(|e| e.starts_with(&format!("{}:", self.path(name))))
-        {
+        if value.is_none() && !self.errors.iter().any(|e| e.starts_with(&format!("{}:", self.path(name)))) {
             self.error(name, "is required");
         }
         value
@@ -148,9 +133,7 @@ impl<'e> Fields<'e> {
         };
         // Without a valid currency the amount cannot be checked; currency reports its own error.
         let currency = currency?;
-        parse_amount(&text, currency)
-            .map_err(|e| self.error(name, e))
-            .ok()
+        parse_amount(&text, currency).map_err(|e| self.error(name, e)).ok()
     }
 
     fn url(&mut self, name: &str) -> Option<String> {
@@ -166,27 +149,19 @@ impl<'e> Fields<'e> {
 
     fn object(&mut self, name: &str) -> Option<RawObject> {
         let raw = self.take_raw(name)?;
-        serde_json::from_str::<RawObject>(raw.get())
-            .map_err(|_| self.error(name, "must be an object"))
-            .ok()
+        serde_json::from_str::<RawObject>(raw.get()).map_err(|_| self.error(name, "must be an object")).ok()
     }
 
     fn array(&mut self, name: &str) -> Option<Vec<Box<RawValue>>> {
         let raw = self.take_raw(name)?;
-        serde_json::from_str::<Vec<Box<RawValue>>>(raw.get())
-            .map_err(|_| self.error(name, "must be an array"))
-            .ok()
+        serde_json::from_str::<Vec<Box<RawValue>>>(raw.get()).map_err(|_| self.error(name, "must be an array")).ok()
     }
 
     /// Reports every field nobody asked for: a typo such as `usagelimit` must not silently
     /// create an unlimited link.
     fn reject_unknown(self) {
         for name in self.object.keys() {
-            let path = if self.prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{}.{name}", self.prefix)
-            };
+            let path = if self.prefix.is_empty() { name.clone() } else { format!("{}.{name}", self.prefix) };
             self.errors.push(format!("{path}: is not a known field"));
         }
     }
@@ -195,8 +170,7 @@ impl<'e> Fields<'e> {
 /// Checks a URL the customer will be sent to (or an image the page will load): absolute
 /// https (plain http only for localhost), no credentials, no other scheme.
 pub fn check_redirect_url(text: &str) -> Result<(), &'static str> {
-    let url = url::Url::parse(text)
-        .map_err(|_| "must be an absolute URL such as https://example.com/thanks")?;
+    let url = url::Url::parse(text).map_err(|_| "must be an absolute URL such as https://example.com/thanks")?;
     let is_local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     match url.scheme() {
         "https" => {}
@@ -215,8 +189,8 @@ pub fn check_redirect_url(text: &str) -> Result<(), &'static str> {
 
 /// Validates a create request body.
 pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
-    let object: RawObject = serde_json::from_slice(body)
-        .map_err(|_| ValidationErrors(vec!["body: must be a JSON object".to_owned()]))?;
+    let object: RawObject =
+        serde_json::from_slice(body).map_err(|_| ValidationErrors(vec!["body: must be a JSON object".to_owned()]))?;
     let mut errors = Vec::new();
     let mut fields = Fields::new("", object, &mut errors);
 
@@ -228,10 +202,7 @@ pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
     let currency = match fields.string("currency", 3) {
         None if fields.errors.iter().any(|e| e.starts_with("currency:")) => None,
         None => Some(Currency::USD),
-        Some(code) => code
-            .parse::<Currency>()
-            .map_err(|e| fields.error("currency", e))
-            .ok(),
+        Some(code) => code.parse::<Currency>().map_err(|e| fields.error("currency", e)).ok(),
     };
 
     let success_url = fields.url("successUrl");
@@ -249,15 +220,7 @@ pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
     let cart = read_cart(&mut fields, currency);
     fields.reject_unknown();
 
-    match (
-        merchant_id,
-        merchant_name,
-        currency,
-        success_url,
-        cancel_url,
-        error_url,
-        cart,
-    ) {
+    match (merchant_id, merchant_name, currency, success_url, cancel_url, error_url, cart) {
         (
             Some(merchant_id),
             Some(merchant_name),
@@ -268,15 +231,7 @@ pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
             Some(cart),
         ) if errors.is_empty() => Ok(CreateLink {
             merchant_id,
-            checkout: Checkout {
-                merchant_name,
-                currency,
-                cart,
-                success_url,
-                cancel_url,
-                error_url,
-                metadata,
-            },
+            checkout: Checkout { merchant_name, currency, cart, success_url, cancel_url, error_url, metadata },
             usage_limit,
             expires_in_days,
         }),
@@ -289,36 +244,22 @@ fn read_metadata(fields: &mut Fields<'_>) -> String {
         return "{}".to_owned();
     };
     if object.len() > MAX_METADATA_KEYS {
-        fields.error(
-            "metadata",
-            format!("must have at most {MAX_METADATA_KEYS} keys"),
-        );
+        fields.error("metadata", format!("must have at most {MAX_METADATA_KEYS} keys"));
     }
     for (key, raw) in &object {
         if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_CHARS {
-            fields.error(
-                &format!("metadata.{key}"),
-                format!("key must be 1 to {MAX_METADATA_KEY_CHARS} characters"),
-            );
+            fields.error(&format!("metadata.{key}"), format!("key must be 1 to {MAX_METADATA_KEY_CHARS} characters"));
         }
         match serde_json::from_str::<Value>(raw.get()) {
-            Ok(Value::String(s)) if s.chars().count() > MAX_METADATA_VALUE_CHARS => fields.error(
-                &format!("metadata.{key}"),
-                format!("must be at most {MAX_METADATA_VALUE_CHARS} characters"),
-            ),
+            Ok(Value::String(s)) if s.chars().count() > MAX_METADATA_VALUE_CHARS => fields
+                .error(&format!("metadata.{key}"), format!("must be at most {MAX_METADATA_VALUE_CHARS} characters")),
             Ok(Value::String(_) | Value::Number(_) | Value::Bool(_)) => {}
-            _ => fields.error(
-                &format!("metadata.{key}"),
-                "must be a string, number or boolean",
-            ),
+            _ => fields.error(&format!("metadata.{key}"), "must be a string, number or boolean"),
         }
     }
     let text = serde_json::to_string(&object).unwrap_or_else(|_| "{}".to_owned());
     if text.len() > MAX_METADATA_BYTES {
-        fields.error(
-            "metadata",
-            format!("must be at most {MAX_METADATA_BYTES} bytes as JSON"),
-        );
+        fields.error("metadata", format!("must be at most {MAX_METADATA_BYTES} bytes as JSON"));
     }
     text
 }
@@ -341,24 +282,14 @@ fn read_cart(fields: &mut Fields<'_>, currency: Option<Currency>) -> Option<Cart
 
     if is_donation {
         if amount_given {
-            fields.error(
-                "amount",
-                "is not allowed with checkoutMode \"donation\": use donationConfig",
-            );
+            fields.error("amount", "is not allowed with checkoutMode \"donation\": use donationConfig");
         }
         if items.is_some() {
             fields.error("items", "is not allowed with checkoutMode \"donation\"");
         }
         let Some(raw) = donation_raw else {
-            if !fields
-                .errors
-                .iter()
-                .any(|e| e.starts_with("donationConfig:"))
-            {
-                fields.error(
-                    "donationConfig",
-                    "is required with checkoutMode \"donation\"",
-                );
+            if !fields.errors.iter().any(|e| e.starts_with("donationConfig:")) {
+                fields.error("donationConfig", "is required with checkoutMode \"donation\"");
             }
             return None;
         };
@@ -366,23 +297,15 @@ fn read_cart(fields: &mut Fields<'_>, currency: Option<Currency>) -> Option<Cart
         return Some(Cart::Donation { donation });
     }
     if donation_raw.is_some() {
-        fields.error(
-            "donationConfig",
-            "is allowed only with checkoutMode \"donation\"",
-        );
+        fields.error("donationConfig", "is allowed only with checkoutMode \"donation\"");
     }
     match (amount, items) {
         (_, Some(Err(()))) => None,
         (amount, Some(Ok(items))) => {
-            let total = cart_total(&items, currency?)
-                .map_err(|e| fields.error("items", e))
-                .ok()?;
+            let total = cart_total(&items, currency?).map_err(|e| fields.error("items", e)).ok()?;
             if amount.is_some_and(|amount| amount != total) {
                 let total = total.to_decimal_string(currency?);
-                fields.error(
-                    "amount",
-                    format!("must equal the items total ({total}) or be omitted"),
-                );
+                fields.error("amount", format!("must equal the items total ({total}) or be omitted"));
                 return None;
             }
             Some(Cart::Items { items, total })
@@ -390,10 +313,7 @@ fn read_cart(fields: &mut Fields<'_>, currency: Option<Currency>) -> Option<Cart
         (Some(amount), None) => Some(Cart::Amount { amount }),
         (None, None) => {
             if !amount_given {
-                fields.error(
-                    "amount",
-                    "is required unless items are given or checkoutMode is \"donation\"",
-                );
+                fields.error("amount", "is required unless items are given or checkoutMode is \"donation\"");
             }
             None
         }
@@ -406,31 +326,16 @@ fn cart_total(items: &[Item], currency: Currency) -> Result<MinorUnits, String> 
         let max = MinorUnits(currency.max_minor()).to_decimal_string(currency);
         format!("total must not exceed {max} {currency}")
     };
-    let total = items
-        .iter()
-        .try_fold(MinorUnits(0), |sum, item| {
-            sum.checked_add(item.line_total()?)
-        })
-        .ok_or_else(too_large)?;
-    if total.0 > currency.max_minor() {
-        Err(too_large())
-    } else {
-        Ok(total)
-    }
+    let total =
+        items.iter().try_fold(MinorUnits(0), |sum, item| sum.checked_add(item.line_total()?)).ok_or_else(too_large)?;
+    if total.0 > currency.max_minor() { Err(too_large()) } else { Ok(total) }
 }
 
 /// `Some(Ok(items))` when valid, `Some(Err(()))` when given but invalid, `None` when absent.
-fn read_items(
-    fields: &mut Fields<'_>,
-    currency: Option<Currency>,
-) -> Option<Result<Vec<Item>, ()>> {
+fn read_items(fields: &mut Fields<'_>, currency: Option<Currency>) -> Option<Result<Vec<Item>, ()>> {
     let raw_items = fields.array("items");
     if raw_items.is_none() {
-        return fields
-            .errors
-            .iter()
-            .any(|e| e.starts_with("items:"))
-            .then_some(Err(()));
+        return fields.errors.iter().any(|e| e.starts_with("items:")).then_some(Err(()));
     }
     let raw_items = raw_items?;
     if raw_items.is_empty() || raw_items.len() > MAX_ITEMS {
@@ -442,18 +347,11 @@ fn read_items(
     for (index, raw) in raw_items.iter().enumerate() {
         let path = fields.path(&format!("items[{index}]"));
         match serde_json::from_str::<RawObject>(raw.get()) {
-            Ok(object) => items.extend(read_item(
-                Fields::new(&path, object, fields.errors),
-                currency,
-            )),
+            Ok(object) => items.extend(read_item(Fields::new(&path, object, fields.errors), currency)),
             Err(_) => fields.errors.push(format!("{path}: must be an object")),
         }
     }
-    Some(if fields.errors.len() == errors_before {
-        Ok(items)
-    } else {
-        Err(())
-    })
+    Some(if fields.errors.len() == errors_before { Ok(items) } else { Err(()) })
 }
 
 fn read_item(mut fields: Fields<'_>, currency: Option<Currency>) -> Option<Item> {
@@ -461,35 +359,18 @@ fn read_item(mut fields: Fields<'_>, currency: Option<Currency>) -> Option<Item>
     let name = fields.string("name", 200);
     let name = fields.required("name", name);
     let price = fields.money("price", currency);
-    let price = if currency.is_some() {
-        fields.required("price", price)
-    } else {
-        price
-    };
-    let quantity = fields
-        .integer("quantity", 1, MAX_ITEM_QUANTITY)
-        .unwrap_or(1) as u32;
+    let price = if currency.is_some() { fields.required("price", price) } else { price };
+    let quantity = fields.integer("quantity", 1, MAX_ITEM_QUANTITY).unwrap_or(1) as u32;
     let image_url = fields.url("imageUrl");
     let original_price = fields.money("originalPrice", currency);
     let discount_label = fields.string("discountLabel", 40);
     if let (Some(price), Some(original)) = (price, original_price)
         && original <= price
     {
-        fields.error(
-            "originalPrice",
-            "must be greater than price (it is shown struck through)",
-        );
+        fields.error("originalPrice", "must be greater than price (it is shown struck through)");
     }
     fields.reject_unknown();
-    Some(Item {
-        product_id,
-        name: name?,
-        price: price?,
-        quantity,
-        image_url,
-        original_price,
-        discount_label,
-    })
+    Some(Item { product_id, name: name?, price: price?, quantity, image_url, original_price, discount_label })
 }
 
 fn read_donation(
@@ -502,10 +383,7 @@ fn read_donation(
     let mut presets = Vec::new();
     if let Some(raw_presets) = fields.array("presets") {
         if raw_presets.len() > MAX_PRESETS {
-            fields.error(
-                "presets",
-                format!("must list at most {MAX_PRESETS} amounts"),
-            );
+            fields.error("presets", format!("must list at most {MAX_PRESETS} amounts"));
         }
         for (index, raw) in raw_presets.into_iter().enumerate() {
             let name = format!("presets[{index}]");
@@ -523,28 +401,21 @@ fn read_donation(
     let mut fields = Fields::new(&prefix, RawObject::new(), errors);
 
     if presets.is_empty() && !allow_custom_amount {
-        fields.error(
-            "presets",
-            "must list at least one amount when allowCustomAmount is false",
-        );
+        fields.error("presets", "must list at least one amount when allowCustomAmount is false");
     }
     if let (Some(min), Some(max)) = (min_amount, max_amount)
         && min > max
     {
         fields.error("minAmount", "must not be greater than maxAmount");
     }
-    let in_range = |amount: MinorUnits| {
-        min_amount.is_none_or(|min| amount >= min) && max_amount.is_none_or(|max| amount <= max)
-    };
+    let in_range =
+        |amount: MinorUnits| min_amount.is_none_or(|min| amount >= min) && max_amount.is_none_or(|max| amount <= max);
     if presets.iter().any(|p| !in_range(*p)) {
         fields.error("presets", "must all lie between minAmount and maxAmount");
     }
     if let Some(default) = default_amount {
         if !allow_custom_amount && !presets.contains(&default) {
-            fields.error(
-                "defaultAmount",
-                "must be one of the presets when allowCustomAmount is false",
-            );
+            fields.error("defaultAmount", "must be one of the presets when allowCustomAmount is false");
         } else if !in_range(default) {
             fields.error("defaultAmount", "must lie between minAmount and maxAmount");
         }
@@ -552,13 +423,7 @@ fn read_donation(
     if fields.errors.iter().any(|e| e.starts_with(&prefix)) {
         return None;
     }
-    Some(DonationConfig {
-        presets,
-        default_amount,
-        allow_custom_amount,
-        min_amount,
-        max_amount,
-    })
+    Some(DonationConfig { presets, default_amount, allow_custom_amount, min_amount, max_amount })
 }
 
 #[cfg(test)]
