@@ -11,6 +11,8 @@ pub mod logging;
 pub mod model;
 pub mod money;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod validate;
 
 pub use app::{App, Clock, Config, SystemClock};

@@ -105,51 +105,99 @@ pub enum MoneyError {
 
 /// Parses a positive decimal amount (a JSON string such as `"25.00"`, or the exact text of a
 /// JSON number such as `149.99` or `1.5e2`) into minor units of `currency`.
+///
+/// Well-formed text is judged by its value, however long it is: `1e30` is too large and
+/// `1e-30` too precise, never "not a decimal".
 pub fn parse_amount(text: &str, currency: Currency) -> Result<MinorUnits, MoneyError> {
-    let decimal = parse_decimal_text(text)?.normalize();
-    if decimal.is_sign_negative() || decimal.is_zero() {
+    let decimal = parse_decimal_text(text)?;
+    if decimal.negative || decimal.digits.is_empty() {
         return Err(MoneyError::NotPositive);
     }
     let exponent = currency.exponent();
-    if decimal.scale() > exponent {
+    if decimal.scale > i64::from(exponent) {
         return Err(MoneyError::TooPrecise { currency, exponent });
     }
     let too_large =
         || MoneyError::TooLarge { currency, max: MinorUnits(currency.max_minor()).to_decimal_string(currency) };
-    // scale <= exponent, so mantissa * 10^(exponent - scale) is the exact minor amount.
-    let minor = i64::try_from(decimal.mantissa())
-        .ok()
-        .and_then(|m| m.checked_mul(10_i64.checked_pow(exponent - decimal.scale())?))
-        .ok_or_else(too_large)?;
+    // scale <= exponent, so digits * 10^(exponent - scale) is the exact minor amount; more than
+    // 18 digits cannot fit an i64 and is far above any maximum.
+    let zeros = i64::from(exponent) - decimal.scale;
+    if decimal.digits.len() as i64 + zeros > 18 {
+        return Err(too_large());
+    }
+    let minor = decimal.digits.bytes().fold(0_i64, |n, b| n * 10 + i64::from(b - b'0')) * 10_i64.pow(zeros as u32);
     if minor > currency.max_minor() {
         return Err(too_large());
     }
     Ok(MinorUnits(minor))
 }
 
+/// Reads the exact text of a JSON number that must be a whole number (a count, a number of
+/// days): `Ok(Some(n))`; `Ok(None)` when it is whole but negative or beyond `u64` (`-1`,
+/// `1e400`); `Err(NotADecimal)` for fractions (`7.5`) and anything that is not a number.
+/// `7.0` and `1e2` are whole numbers.
+pub fn parse_whole_number(text: &str) -> Result<Option<u64>, MoneyError> {
+    let decimal = parse_decimal_text(text)?;
+    if decimal.digits.is_empty() {
+        return Ok(Some(0));
+    }
+    if decimal.scale > 0 {
+        return Err(MoneyError::NotADecimal);
+    }
+    let zeros = -decimal.scale;
+    if decimal.negative || decimal.digits.len() as i64 + zeros > 20 {
+        return Ok(None);
+    }
+    let digits = decimal.digits.bytes().fold(0_u128, |n, b| n * 10 + u128::from(b - b'0'));
+    Ok(u64::try_from(digits * 10_u128.pow(zeros as u32)).ok())
+}
+
+/// A decimal number as `(-1)^negative × digits × 10^-scale`, with `digits` free of leading
+/// and trailing zeros (empty for zero).
+struct DecimalText {
+    negative: bool,
+    digits: String,
+    scale: i64,
+}
+
 /// Accepts plain decimals (`12`, `12.5`, `-3`) and JSON exponent notation (`1.5e2`); refuses
-/// what `Decimal` would otherwise tolerate in user input (`+1`, `1_000`, ` 1`, `.5`, `NaN`).
-fn parse_decimal_text(text: &str) -> Result<Decimal, MoneyError> {
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
+/// anything else a user might type (`+1`, `1_000`, ` 1`, `.5`, `5.`, `NaN`, `inf`).
+fn parse_decimal_text(text: &str) -> Result<DecimalText, MoneyError> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
     let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
         Some((m, e)) => (m, Some(e)),
         None => (unsigned, None),
     };
     let digits_only = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some((whole, fraction)) => digits_only(whole) && digits_only(fraction),
-        None => digits_only(mantissa),
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, "0"));
+    let mantissa_ok = digits_only(whole) && digits_only(fraction);
+    let exponent = match exponent {
+        None => 0,
+        Some(e) => {
+            let (sign, magnitude) = match e.strip_prefix('-') {
+                Some(m) => (-1, m),
+                None => (1, e.strip_prefix('+').unwrap_or(e)),
+            };
+            if !digits_only(magnitude) {
+                return Err(MoneyError::NotADecimal);
+            }
+            // Saturate: an exponent beyond a billion decides the outcome by its sign alone.
+            let magnitude = magnitude.trim_start_matches('0');
+            let value = if magnitude.len() > 10 { 1_000_000_000_000 } else { magnitude.parse::<i64>().unwrap_or(0) };
+            sign * value
+        }
     };
-    let exponent_ok = exponent.is_none_or(|e| digits_only(e.strip_prefix(['+', '-']).unwrap_or(e)));
-    if !mantissa_ok || !exponent_ok {
+    if !mantissa_ok {
         return Err(MoneyError::NotADecimal);
     }
-    let parsed = match exponent {
-        Some(_) => Decimal::from_scientific(text),
-        None => Decimal::from_str_exact(text),
-    };
-    // Text too long or too precise for 96 bits is far beyond any acceptable amount.
-    parsed.map_err(|_| MoneyError::NotADecimal)
+    let all_digits = format!("{whole}{fraction}");
+    let significant = all_digits.trim_start_matches('0');
+    let trimmed = significant.trim_end_matches('0');
+    let scale = fraction.len() as i64 - exponent - (significant.len() - trimmed.len()) as i64;
+    Ok(DecimalText { negative, digits: trimmed.to_owned(), scale })
 }
 
 #[cfg(test)]
@@ -172,6 +220,14 @@ mod tests {
             ("500.0", "JPY", 500),
             ("1.234", "KWD", 1234),
             ("0.001", "KWD", 1),
+            // Exponent notation and trailing zeros are read exactly.
+            ("1E2", "USD", 10000),
+            ("1e+2", "USD", 10000),
+            ("1999e-2", "USD", 1999),
+            ("1.500", "USD", 150),
+            ("1.000000000000000000000000000000000", "USD", 100),
+            ("0000000000000000000000000000000012.50", "USD", 1250),
+            ("5e1", "JPY", 50),
         ];
         for (text, code, minor) in cases {
             assert_eq!(parse_amount(text, currency(code)), Ok(MinorUnits(minor)), "{text} {code}");
@@ -202,15 +258,21 @@ mod tests {
         assert!(matches!(parse_amount("1.001", currency("USD")), Err(MoneyError::TooPrecise { exponent: 2, .. })));
         assert!(matches!(parse_amount("1.5", currency("JPY")), Err(MoneyError::TooPrecise { exponent: 0, .. })));
         assert!(matches!(parse_amount("1.0001", currency("KWD")), Err(MoneyError::TooPrecise { exponent: 3, .. })));
+        for text in ["1e-3", "1e-30", "1e-99999999999999999999", "0.0000000000000000000000000000001"] {
+            assert!(matches!(parse_amount(text, currency("USD")), Err(MoneyError::TooPrecise { .. })), "{text}");
+        }
     }
 
     #[test]
     fn refuses_zero_negative_and_text_that_is_not_a_plain_decimal() {
         let usd = currency("USD");
-        for text in ["0", "0.00", "-1", "-0.01"] {
+        for text in ["0", "0.00", "-0", "-1", "-0.01", "0e5", "-1e30", "0.000000000000000000000000000000000"] {
             assert_eq!(parse_amount(text, usd), Err(MoneyError::NotPositive), "{text}");
         }
-        for text in ["", "abc", "NaN", "inf", "+1", "1_000", " 1", "1 ", ".5", "5.", "1,00", "0x10", "1e", "--1"] {
+        for text in [
+            "", "abc", "NaN", "inf", "+1", "1_000", " 1", "1 ", ".5", "5.", "1,00", "0x10", "1e", "--1", "1e+-2",
+            "1.2.3", "1e2.5", "e5", "-",
+        ] {
             assert_eq!(parse_amount(text, usd), Err(MoneyError::NotADecimal), "{text:?}");
         }
     }
@@ -220,10 +282,51 @@ mod tests {
         let usd = currency("USD");
         assert_eq!(parse_amount("999999.99", usd), Ok(MinorUnits(99_999_999)));
         assert!(matches!(parse_amount("1000000.00", usd), Err(MoneyError::TooLarge { .. })));
-        assert!(matches!(parse_amount("1e30", usd), Err(MoneyError::TooLarge { .. })));
-        assert!(matches!(parse_amount("99999999999999999999999999999999999", usd), Err(MoneyError::NotADecimal)));
+        // Well-formed but huge text is too large, not "not a decimal", however many digits it has.
+        for text in ["1e30", "1e400", "1E99999999999999999999", "99999999999999999999999999999999999", "1000000"] {
+            assert!(matches!(parse_amount(text, usd), Err(MoneyError::TooLarge { .. })), "{text}");
+        }
         assert_eq!(parse_amount("999999", currency("JPY")), Ok(MinorUnits(999_999)));
         assert!(matches!(parse_amount("1000000", currency("JPY")), Err(MoneyError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn whole_numbers_are_read_exactly_and_out_of_range_is_not_confused_with_fractions() {
+        let cases = [
+            ("7", Ok(Some(7))),
+            ("7.0", Ok(Some(7))),
+            ("1e2", Ok(Some(100))),
+            ("0", Ok(Some(0))),
+            ("18446744073709551615", Ok(Some(u64::MAX))),
+            ("18446744073709551616", Ok(None)),
+            ("1e400", Ok(None)),
+            ("-1", Ok(None)),
+            ("7.5", Err(MoneyError::NotADecimal)),
+            ("1e-1", Err(MoneyError::NotADecimal)),
+            ("\"7\"", Err(MoneyError::NotADecimal)),
+            ("true", Err(MoneyError::NotADecimal)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_whole_number(text), expected, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_parsed_or_refused_without_panicking(text in "\\PC{0,40}|-?[0-9]{0,30}(\\.[0-9]{0,30})?([eE][+-]?[0-9]{0,25})?") {
+            for code in ["USD", "JPY", "KWD"] {
+                let _ = parse_amount(&text, currency(code));
+            }
+            let _ = parse_whole_number(&text);
+        }
+
+        #[test]
+        fn every_amount_up_to_the_maximum_round_trips(minor in 1_i64..=999_999_999, code in "USD|JPY|KWD|EUR|BHD") {
+            let c = currency(&code);
+            let minor = minor.min(c.max_minor());
+            let text = MinorUnits(minor).to_decimal_string(c);
+            proptest::prop_assert_eq!(parse_amount(&text, c), Ok(MinorUnits(minor)));
+        }
     }
 
     #[test]

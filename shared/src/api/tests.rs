@@ -1,1 +1,406 @@
+//! Handler tests fed real API Gateway HTTP API (v2) event JSON, as Lambda delivers it.
 
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+use super::{Endpoint, handle, handle_routed};
+use crate::app::{App, Clock, Config};
+use crate::auth::NewMerchant;
+use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, SessionId, SessionStatus};
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{Store, StoreError};
+
+const HOST: &str = "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com";
+const MERCHANT_ID: &str = "your_merchant_id";
+const VAULT_KEY: &str = "vk_test_vault";
+const MERCHANT_KEY: &str = "mk_test_merchant";
+
+/// A clock tests can move forward.
+struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+struct Harness {
+    app: App,
+    clock: Arc<ManualClock>,
+    _dir: TempDir,
+}
+
+/// A directory removed when the test ends.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Harness {
+    /// The embedded store in a fresh directory, with one merchant and a fixed clock.
+    async fn new() -> Self {
+        let dir = TempDir(std::env::temp_dir().join(format!("paylinks-api-{}", ulid::Ulid::new())));
+        let store = EmbeddedStore::open(&dir.0.join("store.redb")).unwrap();
+        let clock = Arc::new(ManualClock(Mutex::new("2026-01-07T12:00:00.250Z".parse().unwrap())));
+        let app = App { store: Arc::new(store), clock: clock.clone(), config: Config::default() };
+        let merchant =
+            NewMerchant::with_keys(MERCHANT_ID, "My Store", VAULT_KEY.into(), MERCHANT_KEY.into(), app.now());
+        app.store.create_merchant(&merchant.merchant).await.unwrap();
+        Harness { app, clock, _dir: dir }
+    }
+
+    fn advance(&self, by: TimeDelta) {
+        *self.clock.0.lock().unwrap() += by;
+    }
+
+    async fn call(&self, endpoint: Endpoint, request: Request) -> (StatusCode, Response<Body>) {
+        let response = handle(endpoint, request, &self.app).await;
+        (response.status(), response)
+    }
+
+    /// Creates the seed's fixed-amount link through the create fixture; returns its id.
+    async fn create_seed_link(&self) -> LinkId {
+        let (status, response) = self.call(Endpoint::CreateLink, create_event(|_| {})).await;
+        assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
+        body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap()
+    }
+
+    async fn store_link(&self, change: impl FnOnce(&mut PaymentLink)) -> LinkId {
+        let id = self.create_seed_link().await;
+        let mut link = self.app.store.get_link(&id).await.unwrap().unwrap();
+        change(&mut link);
+        link.id = LinkId::generate();
+        self.app.store.create_link(&link).await.unwrap();
+        link.id
+    }
+}
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/fixtures/apigw/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn event(name: &str, replacements: &[(&str, &str)]) -> Request {
+    let mut text = fixture(name);
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    lambda_http::request::from_str(&text).expect("fixture is a valid API Gateway v2 event")
+}
+
+/// The create fixture with the seed's body, edited by `edit`.
+fn create_event(edit: impl FnOnce(&mut Value)) -> Request {
+    let raw: Value = serde_json::from_str(&fixture("create-link.json")).unwrap();
+    let mut body: Value = serde_json::from_str(raw["body"].as_str().unwrap()).unwrap();
+    body["merchantId"] = json!(MERCHANT_ID);
+    edit(&mut body);
+    let mut raw = raw;
+    raw["body"] = json!(body.to_string());
+    let text = raw.to_string().replace("{{VAULT_KEY}}", VAULT_KEY).replace("{{MERCHANT_KEY}}", MERCHANT_KEY);
+    lambda_http::request::from_str(&text).unwrap()
+}
+
+fn with_header(mut request: Request, name: &'static str, value: &str) -> Request {
+    request.headers_mut().insert(name, value.parse().unwrap());
+    request
+}
+
+fn body_text(response: &Response<Body>) -> String {
+    String::from_utf8_lossy(response.body()).into_owned()
+}
+
+fn body_json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body()).unwrap_or_else(|_| panic!("not JSON: {}", body_text(response)))
+}
+
+fn check_event(id: &str) -> Request {
+    event("check-availability.json", &[("{{LINK_ID}}", id)])
+}
+
+fn open_event(id: &str) -> Request {
+    event("open-link.json", &[("{{LINK_ID}}", id)])
+}
+
+#[tokio::test]
+async fn create_answers_the_seed_response_with_a_url_on_the_api_host() {
+    let h = Harness::new().await;
+    let (status, response) = h.call(Endpoint::CreateLink, create_event(|_| {})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body = body_json(&response);
+    assert_eq!(body["success"], json!(true));
+    let id = body["data"]["paymentLinkId"].as_str().unwrap();
+    assert!(id.starts_with("pl_") && id.len() == 29, "{id}");
+    assert_eq!(body["data"]["url"], json!(format!("https://{HOST}/pay/{id}")));
+    // now + expiresInDays (7), written as the seed writes timestamps.
+    assert_eq!(body["data"]["expiresAt"], json!("2026-01-14T12:00:00.250Z"));
+
+    let stored = h.app.store.get_link(&id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.checkout.cart.fixed_total().map(|m| m.0), Some(5000));
+    assert_eq!((stored.usage_limit, stored.used, stored.active), (Some(1), 0, true));
+    assert_eq!(stored.checkout.metadata, r#"{"invoiceId":"INV-12345"}"#);
+}
+
+#[tokio::test]
+async fn create_uses_the_configured_public_url_for_links() {
+    let mut h = Harness::new().await;
+    h.app.config.public_url = Some("https://pay.example.com".to_owned());
+    let (_, response) = h.call(Endpoint::CreateLink, create_event(|_| {})).await;
+    let url = body_json(&response)["data"]["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("https://pay.example.com/pay/pl_"), "{url}");
+}
+
+#[tokio::test]
+async fn create_without_keys_is_401_naming_the_header() {
+    let h = Harness::new().await;
+    let mut request = create_event(|_| {});
+    request.headers_mut().remove("x-api-key");
+    let (status, response) = h.call(Endpoint::CreateLink, request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let body = body_json(&response);
+    assert_eq!(body["code"], json!("missing_api_key"));
+    assert!(body["error"].as_str().unwrap().contains("X-API-KEY"));
+
+    let mut request = create_event(|_| {});
+    request.headers_mut().remove("x-ozura-api-key");
+    let (status, response) = h.call(Endpoint::CreateLink, request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body_json(&response)["error"].as_str().unwrap().contains("X-OZURA-API-KEY"));
+}
+
+#[tokio::test]
+async fn create_with_a_wrong_key_is_401() {
+    let h = Harness::new().await;
+    for (header_name, value) in [("x-api-key", "vk_wrong"), ("x-ozura-api-key", "mk_wrong")] {
+        let (status, response) =
+            h.call(Endpoint::CreateLink, with_header(create_event(|_| {}), header_name, value)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{header_name}");
+        assert_eq!(body_json(&response)["code"], json!("invalid_api_key"));
+    }
+}
+
+#[tokio::test]
+async fn keys_of_one_merchant_cannot_create_links_for_another() {
+    let h = Harness::new().await;
+    let other = NewMerchant::generate("other_merchant", "Other", h.app.now());
+    h.app.store.create_merchant(&other.merchant).await.unwrap();
+    let (status, response) =
+        h.call(Endpoint::CreateLink, create_event(|body| body["merchantId"] = json!("other_merchant"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body_json(&response)["code"], json!("merchant_mismatch"));
+}
+
+#[tokio::test]
+async fn create_reports_every_bad_field_at_once() {
+    let h = Harness::new().await;
+    let request = create_event(|body| {
+        body["amount"] = json!("50.001");
+        body["successUrl"] = json!("javascript:alert(1)");
+        body["expiresInDays"] = json!(0);
+    });
+    let (status, response) = h.call(Endpoint::CreateLink, request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body = body_json(&response);
+    assert_eq!(body["code"], json!("validation_failed"));
+    let details: Vec<&str> = body["details"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    assert_eq!(details.len(), 3, "{details:?}");
+    for field in ["amount: ", "successUrl: ", "expiresInDays: "] {
+        assert!(details.iter().any(|d| d.starts_with(field)), "{field} missing from {details:?}");
+    }
+}
+
+#[tokio::test]
+async fn create_refuses_bodies_that_are_not_json_or_too_large() {
+    let h = Harness::new().await;
+    let (status, response) =
+        h.call(Endpoint::CreateLink, with_header(create_event(|_| {}), "content-type", "text/plain")).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(body_json(&response)["code"], json!("unsupported_media_type"));
+
+    let request = create_event(|body| body["merchantName"] = json!("x".repeat(70 * 1024)));
+    let (status, response) = h.call(Endpoint::CreateLink, request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body_json(&response)["code"], json!("body_too_large"));
+}
+
+#[tokio::test]
+async fn check_availability_answers_in_the_seed_shapes() {
+    let h = Harness::new().await;
+    let id = h.create_seed_link().await;
+    let (status, response) = h.call(Endpoint::CheckAvailability, check_event(id.as_str())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body_json(&response),
+        json!({"success": true, "available": true, "message": "Payment link is available"})
+    );
+
+    let cases: [(&str, fn(&mut PaymentLink), &str); 3] = [
+        ("Payment link usage limit reached", |l| l.used = 1, "link_usage_limit_reached"),
+        ("Payment link is inactive", |l| l.active = false, "link_inactive"),
+        ("Payment link has expired", |l| l.expires_at = l.created_at, "link_expired"),
+    ];
+    for (sentence, change, code) in cases {
+        let id = h.store_link(change).await;
+        let (status, response) = h.call(Endpoint::CheckAvailability, check_event(id.as_str())).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body_json(&response),
+            json!({"success": false, "available": false, "error": sentence, "code": code})
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_link_expires_by_the_clock_on_read() {
+    let h = Harness::new().await;
+    let id = h.create_seed_link().await;
+    h.advance(TimeDelta::days(7) - TimeDelta::milliseconds(1));
+    let (_, response) = h.call(Endpoint::CheckAvailability, check_event(id.as_str())).await;
+    assert_eq!(body_json(&response)["available"], json!(true));
+    h.advance(TimeDelta::milliseconds(1));
+    let (_, response) = h.call(Endpoint::CheckAvailability, check_event(id.as_str())).await;
+    assert_eq!(body_json(&response)["error"], json!("Payment link has expired"));
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_link_ids_are_404() {
+    let h = Harness::new().await;
+    for id in [LinkId::generate().to_string(), "pl_nope".to_owned(), "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV".to_owned()] {
+        let (status, response) = h.call(Endpoint::CheckAvailability, check_event(&id)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}");
+        assert_eq!(body_json(&response)["code"], json!("link_not_found"));
+    }
+}
+
+#[tokio::test]
+async fn opening_a_link_creates_a_session_and_redirects_without_using_it_up() {
+    let h = Harness::new().await;
+    let id = h.create_seed_link().await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let (status, response) = h.call(Endpoint::OpenLink, open_event(id.as_str())).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        let session_id = location.strip_prefix(&format!("https://{HOST}/checkout/")).expect(&location);
+        sessions.push(session_id.parse::<SessionId>().unwrap());
+    }
+    sessions.dedup();
+    assert_eq!(sessions.len(), 3, "every open gets a fresh session");
+
+    let session = h.app.store.get_session(&sessions[0]).await.unwrap().unwrap();
+    assert_eq!(session.status, SessionStatus::Pending);
+    assert_eq!(session.link_id, id);
+    assert_eq!(session.expires_at - session.created_at, CheckoutSession::LIFETIME);
+    assert_eq!(session.checkout.metadata, r#"{"invoiceId":"INV-12345"}"#);
+    let link = h.app.store.get_link(&id).await.unwrap().unwrap();
+    assert_eq!(link.used, 0, "opening never consumes a use");
+    assert_eq!(session.checkout, link.checkout, "the session snapshots what to charge");
+}
+
+#[tokio::test]
+async fn a_session_never_outlives_its_link() {
+    let h = Harness::new().await;
+    let id = h.store_link(|l| l.expires_at = l.created_at + TimeDelta::minutes(10)).await;
+    let (_, response) = h.call(Endpoint::OpenLink, open_event(id.as_str())).await;
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    let session_id: SessionId = location.rsplit('/').next().unwrap().parse().unwrap();
+    let session = h.app.store.get_session(&session_id).await.unwrap().unwrap();
+    assert_eq!(session.expires_at, h.app.now() + TimeDelta::minutes(10));
+}
+
+#[tokio::test]
+async fn unavailable_links_get_a_human_page_not_json() {
+    let h = Harness::new().await;
+    let cases: [(fn(&mut PaymentLink), StatusCode, &str); 3] = [
+        (|l| l.used = 1, StatusCode::GONE, "Payment link usage limit reached"),
+        (|l| l.active = false, StatusCode::GONE, "Payment link is inactive"),
+        (|l| l.expires_at = l.created_at, StatusCode::GONE, "Payment link has expired"),
+    ];
+    for (change, expected_status, sentence) in cases {
+        let id = h.store_link(change).await;
+        let (status, response) = h.call(Endpoint::OpenLink, open_event(id.as_str())).await;
+        assert_eq!(status, expected_status);
+        assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        let page = body_text(&response);
+        assert!(page.contains(sentence) && page.contains("<html"), "{page}");
+    }
+    let (status, response) = h.call(Endpoint::OpenLink, open_event(LinkId::generate().as_str())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body_text(&response).contains("Payment link not found"));
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let h = Harness::new().await;
+    let id = h.create_seed_link().await;
+    let (_, response) = h.call(Endpoint::OpenLink, open_event(id.as_str())).await;
+    let headers = response.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(headers.contains_key("referrer-policy"));
+}
+
+#[tokio::test]
+async fn routing_answers_404_and_405_as_json() {
+    let h = Harness::new().await;
+    let request = event("check-availability.json", &[("{{LINK_ID}}", "x")]);
+    let (mut parts, body) = request.into_parts();
+    parts.uri = "/api/nothing-here".parse().unwrap();
+    let response = handle_routed(Request::from_parts(parts, body), &h.app).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(body_json(&response)["code"], json!("route_not_found"));
+
+    let (mut parts, body) = create_event(|_| {}).into_parts();
+    parts.method = lambda_http::http::Method::DELETE;
+    let response = handle_routed(Request::from_parts(parts, body), &h.app).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// A store whose every call fails as a throttled or unreachable DynamoDB would.
+struct UnreachableStore;
+
+#[async_trait]
+impl Store for UnreachableStore {
+    async fn create_merchant(&self, _: &Merchant) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("throttled".into()))
+    }
+    async fn find_merchant_by_key(&self, _: &str) -> Result<Option<Merchant>, StoreError> {
+        Err(StoreError::Unavailable("throttled".into()))
+    }
+    async fn create_link(&self, _: &PaymentLink) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("throttled".into()))
+    }
+    async fn get_link(&self, _: &LinkId) -> Result<Option<PaymentLink>, StoreError> {
+        Err(StoreError::Unavailable("throttled".into()))
+    }
+    async fn create_session(&self, _: &CheckoutSession) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("throttled".into()))
+    }
+    async fn get_session(&self, _: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
+        Err(StoreError::Unavailable("throttled".into()))
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_store_is_503_with_retry_after_never_500() {
+    let app = App::new(Arc::new(UnreachableStore), Config::default());
+    let id = LinkId::generate();
+    for (endpoint, request) in [
+        (Endpoint::CreateLink, create_event(|_| {})),
+        (Endpoint::CheckAvailability, check_event(id.as_str())),
+        (Endpoint::OpenLink, open_event(id.as_str())),
+    ] {
+        let response = handle(endpoint, request, &app).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{endpoint:?}");
+        assert!(response.headers().contains_key(header::RETRY_AFTER), "{endpoint:?}");
+    }
+}

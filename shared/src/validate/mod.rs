@@ -9,7 +9,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::model::{Cart, Checkout, DonationConfig, Item};
-use crate::money::{Currency, MinorUnits, MoneyError, parse_amount};
+use crate::money::{Currency, MinorUnits, parse_amount, parse_whole_number};
 
 pub const DEFAULT_EXPIRES_IN_DAYS: u32 = 7;
 pub const MAX_EXPIRES_IN_DAYS: u32 = 3650;
@@ -60,14 +60,9 @@ impl<'e> Fields<'e> {
         self.errors.push(format!("{path}: {message}"));
     }
 
-    /// The field's value, treating JSON `null` as absent.
-    fn take(&mut self, name: &str) -> Option<Value> {
-        let raw = self.object.remove(name)?;
-        // RawValue always holds valid JSON, so this parse cannot fail.
-        serde_json::from_str::<Value>(raw.get()).ok().filter(|v| !v.is_null())
-    }
-
-    /// The raw JSON text of a field (for exact numbers), treating `null` as absent.
+    /// The raw JSON text of a field, treating `null` as absent. Fields are read from this text
+    /// rather than a parsed `Value`: a number beyond f64 or nesting deeper than serde_json's
+    /// limit cannot become a `Value`, and must be refused, never mistaken for an absent field.
     fn take_raw(&mut self, name: &str) -> Option<Box<RawValue>> {
         self.object.remove(name).filter(|raw| raw.get() != "null")
     }
@@ -80,20 +75,22 @@ impl<'e> Fields<'e> {
     }
 
     fn string(&mut self, name: &str, max_chars: usize) -> Option<String> {
-        match self.take(name)? {
-            Value::String(s) if s.trim().is_empty() => self.error(name, "must not be empty"),
-            Value::String(s) if s.chars().count() > max_chars => {
+        let raw = self.take_raw(name)?;
+        match serde_json::from_str::<String>(raw.get()) {
+            Ok(s) if s.trim().is_empty() => self.error(name, "must not be empty"),
+            Ok(s) if s.chars().count() > max_chars => {
                 self.error(name, format!("must be at most {max_chars} characters"))
             }
-            Value::String(s) => return Some(s),
-            _ => self.error(name, "must be a string"),
+            Ok(s) => return Some(s),
+            Err(_) => self.error(name, "must be a string"),
         }
         None
     }
 
     fn boolean(&mut self, name: &str) -> Option<bool> {
-        match self.take(name)? {
-            Value::Bool(b) => Some(b),
+        match self.take_raw(name)?.get() {
+            "true" => Some(true),
+            "false" => Some(false),
             _ => {
                 self.error(name, "must be true or false");
                 None
@@ -101,19 +98,17 @@ impl<'e> Fields<'e> {
         }
     }
 
+    /// A whole number read from its exact text (`7`, `7.0`, `1e2`); a whole number out of range,
+    /// however large (`1e400`), is reported as out of range rather than as not a number.
     fn integer(&mut self, name: &str, min: u64, max: u64) -> Option<u64> {
-        let value = self.take(name)?;
-        match value.as_u64() {
-            Some(n) if (min..=max).contains(&n) => Some(n),
-            _ if value.is_number() && value.as_i64().is_none() && value.as_u64().is_none() => {
-                self.error(name, "must be a whole number");
-                None
-            }
-            _ if value.is_number() => {
+        let raw = self.take_raw(name)?;
+        match parse_whole_number(raw.get()) {
+            Ok(Some(n)) if (min..=max).contains(&n) => Some(n),
+            Ok(_) => {
                 self.error(name, format!("must be between {min} and {max}"));
                 None
             }
-            _ => {
+            Err(_) => {
                 self.error(name, "must be a whole number");
                 None
             }
@@ -123,14 +118,9 @@ impl<'e> Fields<'e> {
     /// A positive amount written as a JSON number (`149.99`) or a decimal string (`"149.99"`).
     fn money(&mut self, name: &str, currency: Option<Currency>) -> Option<MinorUnits> {
         let raw = self.take_raw(name)?;
-        let text = match serde_json::from_str::<Value>(raw.get()) {
-            Ok(Value::String(s)) => s,
-            Ok(Value::Number(_)) => raw.get().to_owned(),
-            _ => {
-                self.error(name, MoneyError::NotADecimal);
-                return None;
-            }
-        };
+        // A JSON string holds the decimal text; anything else is judged by its own text, so a
+        // number is read exactly (even beyond f64) and `true`, `[]` or `{}` are not decimals.
+        let text = serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned());
         // Without a valid currency the amount cannot be checked; currency reports its own error.
         let currency = currency?;
         parse_amount(&text, currency).map_err(|e| self.error(name, e)).ok()
@@ -170,6 +160,12 @@ impl<'e> Fields<'e> {
 /// Checks a URL the customer will be sent to (or an image the page will load): absolute
 /// https (plain http only for localhost), no credentials, no other scheme.
 pub fn check_redirect_url(text: &str) -> Result<(), &'static str> {
+    // The URL parser silently drops surrounding spaces and tabs or newlines anywhere, but the
+    // text is stored and sent as given: it must be exactly what was checked (and a newline
+    // must never reach a Location header).
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters (percent-encode them)");
+    }
     let url = url::Url::parse(text).map_err(|_| "must be an absolute URL such as https://example.com/thanks")?;
     let is_local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     match url.scheme() {
@@ -250,10 +246,14 @@ fn read_metadata(fields: &mut Fields<'_>) -> String {
         if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_CHARS {
             fields.error(&format!("metadata.{key}"), format!("key must be 1 to {MAX_METADATA_KEY_CHARS} characters"));
         }
+        // Numbers must fit a double: whoever reads the metadata back must be able to parse it.
         match serde_json::from_str::<Value>(raw.get()) {
             Ok(Value::String(s)) if s.chars().count() > MAX_METADATA_VALUE_CHARS => fields
                 .error(&format!("metadata.{key}"), format!("must be at most {MAX_METADATA_VALUE_CHARS} characters")),
             Ok(Value::String(_) | Value::Number(_) | Value::Bool(_)) => {}
+            Err(_) if raw.get().starts_with(|c: char| c == '-' || c.is_ascii_digit()) => {
+                fields.error(&format!("metadata.{key}"), "must be a number of ordinary size")
+            }
             _ => fields.error(&format!("metadata.{key}"), "must be a string, number or boolean"),
         }
     }
@@ -272,13 +272,19 @@ fn read_cart(fields: &mut Fields<'_>, currency: Option<Currency>) -> Option<Cart
         Some("donation") => true,
         Some(_) => {
             fields.error("checkoutMode", "must be \"payment\" or \"donation\"");
-            return None;
+            false
         }
     };
-    let amount_given = fields.object.contains_key("amount");
+    let mode_is_valid = !fields.errors.iter().any(|e| e.starts_with("checkoutMode:"));
+    let amount_given = fields.object.get("amount").is_some_and(|raw| raw.get() != "null");
     let amount = fields.money("amount", currency);
     let items = read_items(fields, currency);
     let donation_raw = fields.object("donationConfig");
+    // Without a valid mode the rules tying amount, items and donationConfig together are
+    // unknown: each was checked on its own above, and guessing would only add false errors.
+    if !mode_is_valid {
+        return None;
+    }
 
     if is_donation {
         if amount_given {
@@ -398,6 +404,8 @@ fn read_donation(
     let min_amount = fields.money("minAmount", currency);
     let max_amount = fields.money("maxAmount", currency);
     fields.reject_unknown();
+    // Without a valid currency no amount could be read: currency reports its own error.
+    currency?;
     let mut fields = Fields::new(&prefix, RawObject::new(), errors);
 
     if presets.is_empty() && !allow_custom_amount {
@@ -408,8 +416,11 @@ fn read_donation(
     {
         fields.error("minAmount", "must not be greater than maxAmount");
     }
-    let in_range =
-        |amount: MinorUnits| min_amount.is_none_or(|min| amount >= min) && max_amount.is_none_or(|max| amount <= max);
+    // With minAmount above maxAmount no amount lies between them: that one error says it all.
+    let range_is_valid = !matches!((min_amount, max_amount), (Some(min), Some(max)) if min > max);
+    let in_range = |amount: MinorUnits| {
+        !range_is_valid || min_amount.is_none_or(|min| amount >= min) && max_amount.is_none_or(|max| amount <= max)
+    };
     if presets.iter().any(|p| !in_range(*p)) {
         fields.error("presets", "must all lie between minAmount and maxAmount");
     }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or this one: installs and starts what the tests
+# need (moto_server for DynamoDB on loopback), builds the binaries the flow tests run, then
+# runs every test with cargo-nextest (cargo test where nextest is missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+moto_pid=""
+cleanup() {
+    if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
+endpoint=$(scripts/moto.sh)
+port=${endpoint##*:}
+moto_pid=$(cat "${TMPDIR:-/tmp}/paylinks-moto-$port.pid")
+export PAYLINKS_TEST_DYNAMODB_ENDPOINT="$endpoint"
+echo "test.sh: moto_server at $endpoint"
+
+# The flow tests start the real binaries: build them once, up front.
+cargo build --locked --workspace --bins
+
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked --workspace --no-fail-fast "$@"
+else
+    cargo test --locked --workspace --no-fail-fast "$@"
+fi

@@ -1,0 +1,172 @@
+//! Fixtures for tests of the stores and of anything built on them: a DynamoDB store on a
+//! moto_server over loopback, and an embedded store in a temporary directory.
+//!
+//! The moto_server is either the one named by `PAYLINKS_TEST_DYNAMODB_ENDPOINT` (the test script
+//! starts one with `scripts/moto.sh`) or one started here, once per test process, which dies with
+//! the process. Every store gets its own table, so tests never see each other's items.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use tempfile::TempDir;
+use tokio::sync::OnceCell;
+use ulid::Ulid;
+
+use crate::store::dynamo::{DynamoStore, create_table};
+use crate::store::embedded::EmbeddedStore;
+
+/// Names the endpoint of a running moto_server (or DynamoDB Local) to use instead of starting one.
+pub const ENDPOINT_ENV: &str = "PAYLINKS_TEST_DYNAMODB_ENDPOINT";
+
+const NOT_INSTALLED: &str = "moto_server is not installed: run the test script, which installs moto[server] 5.2.x \
+     with pip (scripts/moto.sh), or set PAYLINKS_TEST_DYNAMODB_ENDPOINT to a running moto_server";
+
+/// Runs moto_server with its requests serialized, as real DynamoDB serializes writes to an item
+/// (plain moto_server lets racing conditional writes both win); see the script.
+const MOTO_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/moto.sh");
+
+/// How long a freshly started moto_server may take to listen (it usually needs 0.5-2 s).
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts moto_server and stays its parent; kills it as soon as our end of its stdin closes,
+/// which the OS does when the test process exits however it exits (even SIGKILL). Exits with
+/// moto_server's status if the server dies on its own (e.g. the port was taken), 127 if missing.
+const WATCHDOG: &str = r#"[ -f "$1" ] || { echo "no such script: $1" >&2; exit 2; }
+exec 3<&0 </dev/null
+bash "$1" --foreground "$2" &
+pid=$!
+(read -r _ <&3; kill "$pid" 2>/dev/null) &
+wait "$pid""#;
+
+struct Moto {
+    endpoint: String,
+    /// The watchdog shell; held (never dropped: statics are not) so its stdin stays open.
+    _watchdog: Option<Child>,
+}
+
+static MOTO: OnceCell<Moto> = OnceCell::const_new();
+
+/// The endpoint of the moto_server for this test process, started on first use.
+///
+/// Panics when moto_server is not installed: DynamoDB tests are never silently skipped.
+pub async fn moto_endpoint() -> String {
+    MOTO.get_or_init(|| async {
+        match std::env::var(ENDPOINT_ENV) {
+            Ok(endpoint) if !endpoint.trim().is_empty() => {
+                Moto { endpoint: endpoint.trim().trim_end_matches('/').to_owned(), _watchdog: None }
+            }
+            _ => start_moto().await,
+        }
+    })
+    .await
+    .endpoint
+    .clone()
+}
+
+async fn start_moto() -> Moto {
+    let mut last_failure = String::new();
+    // A free port can be taken between our probe and moto's bind: try a few.
+    for _ in 0..3 {
+        let port = free_port();
+        let log_path = std::env::temp_dir().join(format!("paylinks-moto-{}-{port}.log", std::process::id()));
+        let log = File::create(&log_path).unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
+        let mut watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg("sh")
+            .arg(MOTO_SCRIPT)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().expect("log file handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run sh to start moto_server: {e}"));
+        match wait_until_listening(&mut watchdog, port, &log_path).await {
+            Ok(()) => {
+                // moto logs every request; nothing reads it once the server is up.
+                let _ = std::fs::remove_file(&log_path);
+                return Moto { endpoint: format!("http://127.0.0.1:{port}"), _watchdog: Some(watchdog) };
+            }
+            Err(failure) => {
+                let _ = watchdog.kill();
+                let _ = watchdog.wait();
+                last_failure = failure;
+            }
+        }
+    }
+    panic!("moto_server did not start: {last_failure}");
+}
+
+/// Polls until moto_server accepts connections on `port`.
+async fn wait_until_listening(watchdog: &mut Child, port: u16, log_path: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if let Some(status) = watchdog.try_wait().map_err(|e| e.to_string())? {
+            if status.code() == Some(127) {
+                panic!("{NOT_INSTALLED}");
+            }
+            let log = std::fs::read_to_string(log_path).unwrap_or_default();
+            return Err(format!("moto_server exited ({status}) on port {port}; log {}:\n{log}", log_path.display()));
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("moto_server not listening on port {port} after {STARTUP_TIMEOUT:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// An SDK client for `endpoint` with a fixed region and dummy credentials, independent of the
+/// process environment (no real AWS account can ever be reached through it by accident).
+pub fn dynamo_client(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("x", "x", None, None, "paylinks-test"))
+        .timeout_config(TimeoutConfig::builder().operation_timeout(Duration::from_secs(30)).build())
+        .build();
+    Client::from_conf(config)
+}
+
+/// A client for the test process's moto_server.
+///
+/// Make one per tokio runtime (each `#[tokio::test]` has its own): the SDK's connection pool
+/// belongs to the runtime that first used it.
+pub async fn moto_client() -> Client {
+    dynamo_client(&moto_endpoint().await)
+}
+
+/// A DynamoDB store on a new, uniquely named table (with its TTL and GSI) in moto_server.
+pub async fn fresh_dynamo_store() -> DynamoStore {
+    let client = moto_client().await;
+    let table = format!("t_{}", Ulid::new());
+    create_table(&client, &table).await.unwrap_or_else(|e| panic!("cannot create table {table}: {e}"));
+    DynamoStore::new(client, table)
+}
+
+/// An embedded store in a new temporary directory, removed when the `TempDir` is dropped
+/// (keep it alive as long as the store).
+pub fn fresh_embedded_store() -> (EmbeddedStore, TempDir) {
+    let dir = tempfile::Builder::new().prefix("paylinks-store-").tempdir().expect("create a temporary directory");
+    let store = EmbeddedStore::open(&embedded_store_path(&dir)).expect("open the embedded store");
+    (store, dir)
+}
+
+/// Where `fresh_embedded_store` keeps its file inside `dir`, to reopen it.
+pub fn embedded_store_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("paylinks.redb")
+}
