@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod checkout;
 pub mod auth;
 pub mod error;
 pub mod logging;

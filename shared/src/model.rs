@@ -1,5 +1,6 @@
 //! What is stored: merchants, payment links and checkout sessions.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -166,6 +167,14 @@ pub struct PaymentLink {
     pub usage_limit: Option<u64>,
     /// Completed payments so far. Written as 0 at creation so conditions can compare it.
     pub used: u64,
+    /// Uses held for limited links: completed payments plus payments in progress. Never above
+    /// `usage_limit`; claimed before a card is charged, so a link can never be oversold.
+    #[serde(default)]
+    pub reserved: u64,
+    /// Payments in progress on a limited link: session id -> when the hold lapses. A session
+    /// that dies mid-payment gives its use back once its hold lapses.
+    #[serde(default)]
+    pub claims: BTreeMap<String, DateTime<Utc>>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -216,6 +225,50 @@ pub struct CheckoutSession {
     pub status: SessionStatus,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Random per session, carried by the pay form and checked on every POST.
+    #[serde(default)]
+    pub form_token: String,
+    /// Payment attempts started so far; numbers the processor idempotency keys.
+    #[serde(default)]
+    pub attempts: u32,
+    /// The attempt being charged right now, if any. At most one per session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<PaymentAttempt>,
+    /// Set once, when the session is completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentResult>,
+    /// Why a failed session failed (`SYSTEM_ERROR`, `SESSION_FAILED`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_code: Option<String>,
+}
+
+/// A charge in progress on a session: who holds it and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentAttempt {
+    pub number: u32,
+    pub amount: MinorUnits,
+    /// Past this instant the attempt is presumed dead (its process crashed) and a retry may
+    /// take it over, with the same idempotency key so the card is never charged twice.
+    pub lease_until: DateTime<Utc>,
+}
+
+impl PaymentAttempt {
+    /// The key the processor deduplicates charges by.
+    pub fn idempotency_key(&self, session: &SessionId) -> String {
+        format!("{session}:{}", self.number)
+    }
+}
+
+/// What a completed payment charged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentResult {
+    pub transaction_id: String,
+    pub amount: MinorUnits,
+    pub card_brand: String,
+    pub card_last_four: String,
+    pub completed_at: DateTime<Utc>,
 }
 
 impl CheckoutSession {
@@ -232,6 +285,11 @@ impl CheckoutSession {
             status: SessionStatus::Pending,
             created_at: now,
             expires_at: (now + Self::LIFETIME).min(link.expires_at),
+            form_token: hex::encode(rand::random::<[u8; 16]>()),
+            attempts: 0,
+            in_flight: None,
+            payment: None,
+            failure_code: None,
         }
     }
 

@@ -26,6 +26,8 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
         checkout: create.checkout,
         usage_limit: create.usage_limit,
         used: 0,
+        reserved: 0,
+        claims: Default::default(),
         active: true,
         created_at: now,
         expires_at: now + chrono::TimeDelta::days(i64::from(create.expires_in_days)),

@@ -197,6 +197,8 @@ fn link(cart: Cart, usage_limit: Option<u64>) -> PaymentLink {
         checkout: checkout(cart, METADATA),
         usage_limit,
         used: 0,
+        reserved: 0,
+        claims: Default::default(),
         active: true,
         created_at: instant(1_767_225_600, 123_456_789),
         expires_at: instant(1_769_904_000, 987_654_321),

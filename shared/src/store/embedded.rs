@@ -12,8 +12,14 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Store, StoreError, keys};
-use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, SessionId};
+use chrono::{DateTime, Utc};
+
+use super::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Store, StoreError, keys};
+use crate::checkout::processor::ChargeRecord;
+use crate::model::{
+    CheckoutSession, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable,
+};
+use crate::money::MinorUnits;
 
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 
@@ -80,6 +86,44 @@ impl EmbeddedStore {
     }
 }
 
+/// Reads and writes inside one redb write transaction: what a closure decides from what it
+/// reads is committed atomically, like a DynamoDB condition or transaction.
+struct Txn<'t> {
+    table: redb::Table<'t, &'static str, &'static [u8]>,
+}
+
+impl Txn<'_> {
+    fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.table.get(key).map_err(|e| unavailable(&e))? {
+            Some(bytes) => decode(key, bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.table.insert(key, encode(value).as_slice()).map(|_| ()).map_err(|e| unavailable(&e))
+    }
+}
+
+impl EmbeddedStore {
+    /// Runs `work` in a write transaction, committed only when it returns Ok.
+    async fn write<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Txn<'_>) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(|e| unavailable(&e))?;
+            let result = {
+                let table = txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
+                work(&mut Txn { table })?
+            };
+            txn.commit().map_err(|e| unavailable(&e))?;
+            Ok(result)
+        })
+        .await
+    }
+}
+
 fn unavailable(error: &dyn std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("embedded store: {error}"))
 }
@@ -122,5 +166,178 @@ impl Store for EmbeddedStore {
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         self.read(keys::session(id)).await
+    }
+
+    async fn begin_attempt(
+        &self,
+        session: &SessionId,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        let key = keys::session(session);
+        self.write(move |txn| {
+            let Some(mut session) = txn.get::<CheckoutSession>(&key)? else { return Ok(BeginAttempt::NotFound) };
+            if !session.is_open(now) {
+                return Ok(BeginAttempt::Closed(session));
+            }
+            let attempt = match session.in_flight.take() {
+                Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
+                Some(lapsed) => PaymentAttempt { lease_until, ..lapsed },
+                None => {
+                    session.attempts += 1;
+                    PaymentAttempt { number: session.attempts, amount, lease_until }
+                }
+            };
+            session.in_flight = Some(attempt.clone());
+            txn.put(&key, &session)?;
+            Ok(BeginAttempt::Started(attempt))
+        })
+        .await
+    }
+
+    async fn claim_use(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        now: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
+    ) -> Result<ClaimUse, StoreError> {
+        let (key, session) = (keys::link(link), session.to_string());
+        self.write(move |txn| {
+            let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(ClaimUse::NotFound) };
+            if !link.active {
+                return Ok(ClaimUse::Unavailable(Unavailable::Inactive));
+            }
+            if now >= link.expires_at {
+                return Ok(ClaimUse::Unavailable(Unavailable::Expired));
+            }
+            let Some(limit) = link.usage_limit else { return Ok(ClaimUse::Claimed) };
+            let lapsed = link.claims.len();
+            link.claims.retain(|holder, until| *until > now || *holder == session);
+            link.reserved -= (lapsed - link.claims.len()) as u64;
+            if !link.claims.contains_key(&session) {
+                if link.reserved >= limit {
+                    return Ok(ClaimUse::Unavailable(Unavailable::LimitReached));
+                }
+                link.reserved += 1;
+            }
+            link.claims.insert(session, hold_until);
+            txn.put(&key, &link)?;
+            Ok(ClaimUse::Claimed)
+        })
+        .await
+    }
+
+    async fn release_use(&self, link: &LinkId, session: &SessionId) -> Result<(), StoreError> {
+        let (key, session) = (keys::link(link), session.to_string());
+        self.write(move |txn| {
+            let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(()) };
+            if link.claims.remove(&session).is_some() {
+                link.reserved -= 1;
+                txn.put(&key, &link)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn complete_payment(
+        &self,
+        session: &SessionId,
+        attempt: u32,
+        link: &LinkId,
+        result: &PaymentResult,
+    ) -> Result<CompletePayment, StoreError> {
+        let (session_key, link_key, holder, result) =
+            (keys::session(session), keys::link(link), session.to_string(), result.clone());
+        self.write(move |txn| {
+            let Some(mut session) = txn.get::<CheckoutSession>(&session_key)? else {
+                return Ok(CompletePayment::SessionChanged);
+            };
+            let attempt_in_flight = session.in_flight.as_ref().is_some_and(|a| a.number == attempt);
+            if session.status != SessionStatus::Pending || !attempt_in_flight {
+                return Ok(CompletePayment::SessionChanged);
+            }
+            let Some(mut link) = txn.get::<PaymentLink>(&link_key)? else {
+                return Err(StoreError::Corrupt { key: link_key, detail: "session of a missing link".into() });
+            };
+            if let Some(limit) = link.usage_limit
+                && link.claims.remove(&holder).is_none()
+            {
+                // The hold lapsed: count this payment only if a use is still free.
+                if link.reserved >= limit {
+                    return Ok(CompletePayment::LimitReached);
+                }
+                link.reserved += 1;
+            }
+            link.used += 1;
+            session.status = SessionStatus::Completed;
+            session.in_flight = None;
+            session.payment = Some(result);
+            txn.put(&link_key, &link)?;
+            txn.put(&session_key, &session)?;
+            Ok(CompletePayment::Completed)
+        })
+        .await
+    }
+
+    async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
+        let key = keys::session(session);
+        self.write(move |txn| {
+            let Some(mut session) = txn.get::<CheckoutSession>(&key)? else { return Ok(()) };
+            if session.status != SessionStatus::Pending || session.in_flight.as_ref().is_none_or(|a| a.number != attempt) {
+                return Ok(());
+            }
+            session.in_flight = None;
+            if let AttemptEnd::Failed { failure_code } = end {
+                session.status = SessionStatus::Failed;
+                session.failure_code = Some(failure_code);
+            }
+            txn.put(&key, &session)
+        })
+        .await
+    }
+
+    async fn cancel_session(
+        &self,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CheckoutSession>, StoreError> {
+        let key = keys::session(session);
+        self.write(move |txn| {
+            let Some(mut session) = txn.get::<CheckoutSession>(&key)? else { return Ok(None) };
+            let being_paid = session.in_flight.as_ref().is_some_and(|a| a.lease_until > now);
+            if session.is_open(now) && !being_paid {
+                session.status = SessionStatus::Cancelled;
+                session.in_flight = None;
+                txn.put(&key, &session)?;
+            }
+            Ok(Some(session))
+        })
+        .await
+    }
+
+    async fn record_charge(&self, record: &ChargeRecord) -> Result<ChargeRecord, StoreError> {
+        let (key, record) = (keys::charge(&record.idempotency_key), record.clone());
+        self.write(move |txn| match txn.get::<ChargeRecord>(&key)? {
+            Some(existing) => Ok(existing),
+            None => txn.put(&key, &record).map(|()| record),
+        })
+        .await
+    }
+
+    async fn void_charge(&self, idempotency_key: &str) -> Result<(), StoreError> {
+        let key = keys::charge(idempotency_key);
+        self.write(move |txn| {
+            let Some(mut record) = txn.get::<ChargeRecord>(&key)? else { return Ok(()) };
+            record.voided = true;
+            txn.put(&key, &record)
+        })
+        .await
+    }
+
+    async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError> {
+        self.read(keys::charge(idempotency_key)).await
     }
 }

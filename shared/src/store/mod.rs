@@ -3,7 +3,13 @@
 
 use async_trait::async_trait;
 
-use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, SessionId};
+use chrono::{DateTime, Utc};
+
+use crate::checkout::processor::ChargeRecord;
+use crate::model::{
+    CheckoutSession, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable,
+};
+use crate::money::MinorUnits;
 
 #[cfg(test)]
 pub(crate) mod contract;
@@ -39,6 +45,98 @@ pub trait Store: Send + Sync {
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;
     /// Strongly consistent read of a session.
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError>;
+
+    // --- Paying: each call below is one atomic decision (a conditional write or transaction).
+
+    /// Starts a payment attempt on a session that is pending, unexpired at `now` and not being
+    /// paid: `attempts += 1`, `in_flight = {attempts, amount, lease_until}`. An attempt whose
+    /// lease has lapsed (its process died) is taken over with its number and amount unchanged,
+    /// so the processor sees the same idempotency key.
+    async fn begin_attempt(
+        &self,
+        session: &SessionId,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError>;
+
+    /// Holds one use of a link for `session` until `hold_until`. Refused when the link is
+    /// inactive or expired at `now`, or when `reserved` has reached `usage_limit` after lapsed
+    /// holds are returned. Holding again (a takeover) only renews the hold. Links without a
+    /// limit hold nothing; they are only checked.
+    async fn claim_use(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        now: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
+    ) -> Result<ClaimUse, StoreError>;
+
+    /// Gives back the use `session` holds, if it still holds one.
+    async fn release_use(&self, link: &LinkId, session: &SessionId) -> Result<(), StoreError>;
+
+    /// Atomically: the link counts a completed payment (`used += 1`, the session's hold
+    /// becomes the use; if the hold had lapsed, a free use is taken instead) and the session
+    /// becomes `completed` with `result`, provided it is still pending with attempt `attempt`
+    /// in flight.
+    async fn complete_payment(
+        &self,
+        session: &SessionId,
+        attempt: u32,
+        link: &LinkId,
+        result: &PaymentResult,
+    ) -> Result<CompletePayment, StoreError>;
+
+    /// Ends attempt `attempt` without a payment: on a decline the session stays pending for
+    /// another try; on an unrecoverable error it becomes `failed` with `failure_code`.
+    async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError>;
+
+    /// Cancels a pending session that is not being paid. Returns the session as it now is.
+    async fn cancel_session(&self, session: &SessionId, now: DateTime<Utc>)
+    -> Result<Option<CheckoutSession>, StoreError>;
+
+    /// The sandbox processor's idempotency record: stores `record` unless a record with its
+    /// key exists, and returns whichever record is stored.
+    async fn record_charge(&self, record: &ChargeRecord) -> Result<ChargeRecord, StoreError>;
+
+    /// Marks a recorded charge voided (refunded before settlement).
+    async fn void_charge(&self, idempotency_key: &str) -> Result<(), StoreError>;
+
+    /// The processor's record of a charge, if any.
+    async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeginAttempt {
+    /// This caller now holds the attempt and may charge it.
+    Started(PaymentAttempt),
+    /// Another request is charging this session right now.
+    Busy,
+    /// Not pending any more (or expired); here is the session as it is.
+    Closed(CheckoutSession),
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimUse {
+    Claimed,
+    Unavailable(Unavailable),
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompletePayment {
+    Completed,
+    /// The hold had lapsed and the link filled up meanwhile: the charge must be voided.
+    LimitReached,
+    /// The session is no longer pending with this attempt (completed by an earlier try).
+    SessionChanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptEnd {
+    Declined,
+    Failed { failure_code: String },
 }
 
 /// Partition keys of the single table, one prefix per item kind.
@@ -56,6 +154,9 @@ pub(crate) mod keys {
     }
     pub fn session(id: &SessionId) -> String {
         format!("SESSION#{id}")
+    }
+    pub fn charge(idempotency_key: &str) -> String {
+        format!("CHARGE#{idempotency_key}")
     }
 }
 

@@ -1,0 +1,5 @@
+//! The hosted checkout: cards, the payment processor and the pay flow.
+
+pub mod card;
+pub mod pay;
+pub mod processor;

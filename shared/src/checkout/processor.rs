@@ -1,0 +1,137 @@
+//! Payment processors. The built-in `sandbox` is test mode, like every provider's: a handful
+//! of test cards with known outcomes, and any other number refused, so no real card data is
+//! ever taken.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::card::Card;
+use crate::money::{Currency, MinorUnits};
+use crate::store::{Store, StoreError};
+
+/// One charge, sent with a key derived from the session attempt: the same key always gets
+/// the same outcome, so a retried pay can never charge twice.
+pub struct ChargeRequest<'a> {
+    pub idempotency_key: String,
+    pub amount: MinorUnits,
+    pub currency: Currency,
+    pub card: &'a Card,
+}
+
+/// What the processor decided. Stored as the processor's idempotency record, so it holds
+/// the brand and last four digits only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ChargeOutcome {
+    Approved { transaction_id: String, card_brand: String, card_last_four: String },
+    Declined { reason: DeclineReason },
+}
+
+/// Declines the customer can fix by trying again, perhaps with another card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclineReason {
+    Declined,
+    InsufficientFunds,
+    NotATestCard,
+}
+
+impl DeclineReason {
+    pub fn message(self) -> &'static str {
+        match self {
+            DeclineReason::Declined => "Your card was declined. Try another card.",
+            DeclineReason::InsufficientFunds => "Your card has insufficient funds. Try another card.",
+            DeclineReason::NotATestCard => {
+                "This checkout is in test mode: no real card is charged. Use a test card such as 4242 4242 4242 4242."
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessorError {
+    /// The processor failed the charge for reasons the customer cannot fix.
+    #[error("processing error: {0}")]
+    Processing(String),
+    /// The processor (or its record keeping) could not be reached; nothing is known to be charged.
+    #[error("processor unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for ProcessorError {
+    fn from(error: StoreError) -> Self {
+        ProcessorError::Unavailable(error.to_string())
+    }
+}
+
+#[async_trait]
+pub trait PaymentProcessor: Send + Sync {
+    /// Charges the card, or returns the outcome already recorded under the same key.
+    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError>;
+    /// Reverses an approved charge (used when a use could not be committed after charging).
+    async fn void(&self, idempotency_key: &str) -> Result<(), ProcessorError>;
+}
+
+/// What the sandbox keeps per idempotency key, as a real provider does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargeRecord {
+    pub idempotency_key: String,
+    pub amount: MinorUnits,
+    pub currency: Currency,
+    pub outcome: ChargeOutcome,
+    pub voided: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Test-mode processor: outcomes by card number, idempotency records in the service's store.
+pub struct SandboxProcessor {
+    store: Arc<dyn Store>,
+}
+
+pub const TEST_CARD_SUCCESS: &str = "4242424242424242";
+pub const TEST_CARD_DECLINED: &str = "4000000000000002";
+pub const TEST_CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
+pub const TEST_CARD_PROCESSING_ERROR: &str = "4000000000000119";
+
+impl SandboxProcessor {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        SandboxProcessor { store }
+    }
+}
+
+#[async_trait]
+impl PaymentProcessor for SandboxProcessor {
+    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
+        let outcome = match request.card.number() {
+            TEST_CARD_SUCCESS => ChargeOutcome::Approved {
+                transaction_id: format!("txn_{}", ulid::Ulid::new()),
+                card_brand: request.card.brand.to_owned(),
+                card_last_four: request.card.last_four.clone(),
+            },
+            TEST_CARD_DECLINED => ChargeOutcome::Declined { reason: DeclineReason::Declined },
+            TEST_CARD_INSUFFICIENT_FUNDS => ChargeOutcome::Declined { reason: DeclineReason::InsufficientFunds },
+            TEST_CARD_PROCESSING_ERROR => return Err(ProcessorError::Processing("sandbox processing error card".into())),
+            _ => ChargeOutcome::Declined { reason: DeclineReason::NotATestCard },
+        };
+        let record = ChargeRecord {
+            idempotency_key: request.idempotency_key.clone(),
+            amount: request.amount,
+            currency: request.currency,
+            outcome,
+            voided: false,
+            created_at: Utc::now(),
+        };
+        // The first record under a key wins; a retry gets the original outcome back.
+        let recorded = self.store.record_charge(&record).await?;
+        Ok(recorded.outcome)
+    }
+
+    async fn void(&self, idempotency_key: &str) -> Result<(), ProcessorError> {
+        self.store.void_charge(idempotency_key).await?;
+        Ok(())
+    }
+}
