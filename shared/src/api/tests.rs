@@ -11,9 +11,11 @@ use serde_json::{Value, json};
 use super::{Endpoint, handle, handle_routed};
 use crate::app::{App, Clock, Config};
 use crate::auth::NewMerchant;
-use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, SessionId, SessionStatus};
+use crate::checkout::processor::ChargeRecord;
+use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, PaymentResult, SessionId, SessionStatus};
+use crate::money::MinorUnits;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::{Store, StoreError};
+use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Store, StoreError};
 
 const HOST: &str = "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com";
 const MERCHANT_ID: &str = "your_merchant_id";
@@ -368,25 +370,74 @@ async fn routing_answers_404_and_405_as_json() {
 /// A store whose every call fails as a throttled or unreachable DynamoDB would.
 struct UnreachableStore;
 
+fn throttled<T>() -> Result<T, StoreError> {
+    Err(StoreError::Unavailable("throttled".into()))
+}
+
 #[async_trait]
 impl Store for UnreachableStore {
     async fn create_merchant(&self, _: &Merchant) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("throttled".into()))
+        throttled()
     }
     async fn find_merchant_by_key(&self, _: &str) -> Result<Option<Merchant>, StoreError> {
-        Err(StoreError::Unavailable("throttled".into()))
+        throttled()
     }
     async fn create_link(&self, _: &PaymentLink) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("throttled".into()))
+        throttled()
     }
     async fn get_link(&self, _: &LinkId) -> Result<Option<PaymentLink>, StoreError> {
-        Err(StoreError::Unavailable("throttled".into()))
+        throttled()
     }
     async fn create_session(&self, _: &CheckoutSession) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("throttled".into()))
+        throttled()
     }
     async fn get_session(&self, _: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
-        Err(StoreError::Unavailable("throttled".into()))
+        throttled()
+    }
+    async fn begin_attempt(
+        &self,
+        _: &SessionId,
+        _: MinorUnits,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        throttled()
+    }
+    async fn claim_use(
+        &self,
+        _: &LinkId,
+        _: &SessionId,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<ClaimUse, StoreError> {
+        throttled()
+    }
+    async fn release_use(&self, _: &LinkId, _: &SessionId) -> Result<(), StoreError> {
+        throttled()
+    }
+    async fn complete_payment(
+        &self,
+        _: &SessionId,
+        _: u32,
+        _: &LinkId,
+        _: &PaymentResult,
+    ) -> Result<CompletePayment, StoreError> {
+        throttled()
+    }
+    async fn end_attempt(&self, _: &SessionId, _: u32, _: AttemptEnd) -> Result<(), StoreError> {
+        throttled()
+    }
+    async fn cancel_session(&self, _: &SessionId, _: DateTime<Utc>) -> Result<Option<CheckoutSession>, StoreError> {
+        throttled()
+    }
+    async fn record_charge(&self, _: &ChargeRecord) -> Result<ChargeRecord, StoreError> {
+        throttled()
+    }
+    async fn void_charge(&self, _: &str) -> Result<(), StoreError> {
+        throttled()
+    }
+    async fn get_charge(&self, _: &str) -> Result<Option<ChargeRecord>, StoreError> {
+        throttled()
     }
 }
 
