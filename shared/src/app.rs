@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::checkout::processor::{PaymentProcessor, SandboxProcessor};
 use crate::store::Store;
 
 /// The time source, so tests can move time (expiry) without sleeping.
@@ -43,11 +44,14 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
+    pub processor: Arc<dyn PaymentProcessor>,
 }
 
 impl App {
+    /// The system clock and the sandbox (test-mode) processor.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
-        App { store, clock: Arc::new(SystemClock), config }
+        let processor = Arc::new(SandboxProcessor::new(Arc::clone(&store)));
+        App { store, clock: Arc::new(SystemClock), config, processor }
     }
 
     pub fn now(&self) -> DateTime<Utc> {

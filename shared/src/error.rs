@@ -24,6 +24,8 @@ pub enum ApiError {
     RouteNotFound,
     #[error("This route does not accept that method.")]
     MethodNotAllowed,
+    #[error("This checkout form is out of date. Reload the page and try again.")]
+    StaleForm,
     #[error("{}", unavailable_sentence(*.0))]
     LinkUnavailable(Unavailable),
     #[error("The request body is larger than {0} bytes.")]
@@ -62,7 +64,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::MissingKey(_) | ApiError::InvalidKeys => StatusCode::UNAUTHORIZED,
-            ApiError::WrongMerchant(_) => StatusCode::FORBIDDEN,
+            ApiError::WrongMerchant(_) | ApiError::StaleForm => StatusCode::FORBIDDEN,
             ApiError::LinkNotFound | ApiError::SessionNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::LinkUnavailable(_) => StatusCode::GONE,
@@ -80,6 +82,7 @@ impl ApiError {
             ApiError::MissingKey(_) => "missing_api_key",
             ApiError::InvalidKeys => "invalid_api_key",
             ApiError::WrongMerchant(_) => "merchant_mismatch",
+            ApiError::StaleForm => "stale_form",
             ApiError::LinkNotFound => "link_not_found",
             ApiError::SessionNotFound => "session_not_found",
             ApiError::RouteNotFound => "route_not_found",

@@ -79,6 +79,14 @@ impl MinorUnits {
         Decimal::new(self.0, currency.exponent()).to_string()
     }
 
+    /// For people: `$50.00`, `€9.99`, `¥500`, or `1.234 KWD` where no short symbol exists.
+    pub fn display(self, currency: Currency) -> String {
+        let amount = self.to_decimal_string(currency);
+        let symbol = currency.0.symbol().symbol;
+        let short_sign = symbol.chars().count() <= 2 && !symbol.chars().any(|c| c.is_ascii_alphanumeric());
+        if short_sign { format!("{symbol}{amount}") } else { format!("{amount} {currency}") }
+    }
+
     pub fn checked_add(self, other: MinorUnits) -> Option<MinorUnits> {
         self.0.checked_add(other.0).map(MinorUnits)
     }

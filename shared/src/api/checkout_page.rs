@@ -1,18 +1,27 @@
-//! `GET /checkout/{sessionId}`: the hosted checkout page.
-//! Until the payment form lands this shows what the customer is about to pay.
+//! `GET /checkout/{sessionId}`: the hosted checkout page, or why it can't be paid.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use super::{html, pages, path_parameter};
+use super::{pages, path_parameter};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::model::SessionId;
+use crate::model::{CheckoutSession, SessionId};
 
 pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
-    let id = path_parameter(request, "sessionId")
-        .and_then(|id| id.parse::<SessionId>().ok())
-        .ok_or(ApiError::SessionNotFound)?;
-    let session = app.store.get_session(&id).await?.ok_or(ApiError::SessionNotFound)?;
-    Ok(html(StatusCode::OK, pages::checkout_summary(&session)?))
+    let session = find_session(request, app).await?;
+    if !session.is_open(app.now()) {
+        return Ok(pages::closed_page(&session, app.now()));
+    }
+    pages::checkout_page(&session, StatusCode::OK, None, None, "")
+}
+
+/// The session named by the `{sessionId}` path parameter; malformed ids are not found.
+pub(crate) async fn find_session(request: &Request, app: &App) -> Result<CheckoutSession, ApiError> {
+    let id = session_id(request)?;
+    app.store.get_session(&id).await?.ok_or(ApiError::SessionNotFound)
+}
+
+pub(crate) fn session_id(request: &Request) -> Result<SessionId, ApiError> {
+    path_parameter(request, "sessionId").and_then(|id| id.parse().ok()).ok_or(ApiError::SessionNotFound)
 }

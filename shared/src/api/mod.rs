@@ -10,12 +10,15 @@ use crate::app::App;
 use crate::error::ApiError;
 
 pub mod assets;
+pub mod cancel;
 pub mod check_availability;
 pub mod checkout_page;
 pub mod create;
 pub mod open_link;
+pub mod pay;
 mod pages;
 mod router;
+pub mod session_status;
 
 pub use router::{ResolvedRoute, resolve};
 
@@ -29,6 +32,9 @@ pub enum Endpoint {
     CheckAvailability,
     OpenLink,
     CheckoutPage,
+    Pay,
+    Cancel,
+    SessionStatus,
     Stylesheet,
 }
 
@@ -49,6 +55,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route { method: Method::GET, path: "/pay/{id}", endpoint: Endpoint::OpenLink },
     Route { method: Method::GET, path: "/checkout/{sessionId}", endpoint: Endpoint::CheckoutPage },
+    Route { method: Method::POST, path: "/checkout/{sessionId}/pay", endpoint: Endpoint::Pay },
+    Route { method: Method::GET, path: "/checkout/{sessionId}/cancel", endpoint: Endpoint::Cancel },
+    Route { method: Method::GET, path: "/api/sessions/{sessionId}", endpoint: Endpoint::SessionStatus },
     Route { method: Method::GET, path: "/assets/checkout.css", endpoint: Endpoint::Stylesheet },
 ];
 
@@ -60,13 +69,22 @@ impl Endpoint {
             Endpoint::CheckAvailability => "check-availability",
             Endpoint::OpenLink => "redirect",
             Endpoint::CheckoutPage => "checkout-page",
+            Endpoint::Pay => "pay",
+            Endpoint::Cancel => "cancel",
+            Endpoint::SessionStatus => "session-status",
             Endpoint::Stylesheet => "assets",
         }
     }
 
+    /// The Lambda function serving this endpoint in production: the binary built by
+    /// `functions/<function>` and the `Binary` of its function in template.yaml.
+    pub fn function(self) -> &'static str {
+        self.name()
+    }
+
     /// Customers' browsers get HTML pages, even for errors; API clients get JSON.
     fn serves_html(self) -> bool {
-        matches!(self, Endpoint::OpenLink | Endpoint::CheckoutPage)
+        matches!(self, Endpoint::OpenLink | Endpoint::CheckoutPage | Endpoint::Pay | Endpoint::Cancel)
     }
 }
 
@@ -108,6 +126,9 @@ async fn dispatch(endpoint: Endpoint, request: &Request, app: &App) -> Result<Re
         Endpoint::CheckAvailability => check_availability::handle(request, app).await,
         Endpoint::OpenLink => open_link::handle(request, app).await,
         Endpoint::CheckoutPage => checkout_page::handle(request, app).await,
+        Endpoint::Pay => pay::handle(request, app).await,
+        Endpoint::Cancel => cancel::handle(request, app).await,
+        Endpoint::SessionStatus => session_status::handle(request, app).await,
         Endpoint::Stylesheet => Ok(assets::stylesheet()),
     }
 }

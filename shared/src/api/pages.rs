@@ -1,67 +1,237 @@
-//! HTML pages for customers, rendered by askama (compile-time, auto-escaping).
+//! HTML pages for customers, rendered by askama (compile-time, auto-escaping: everything a
+//! merchant supplied is escaped).
 
 use askama::Template;
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 
 use super::html;
-use crate::error::{ApiError, unavailable_sentence};
-use crate::model::{Cart, CheckoutSession, Unavailable};
+use crate::error::{unavailable_sentence, ApiError};
+use crate::model::{Cart, CheckoutSession, SessionStatus, Unavailable};
+use crate::money::MinorUnits;
 
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {
     title: &'a str,
     message: &'a str,
+    /// An optional button: (label, href).
+    action: Option<(&'a str, &'a str)>,
+}
+
+fn message_page(status: StatusCode, title: &str, message: &str, action: Option<(&str, &str)>) -> Response<Body> {
+    let page = MessagePage { title, message, action };
+    html(status, page.render().unwrap_or_else(|_| title.to_owned()))
 }
 
 /// A short human page for any error a customer can meet: never JSON, never a stack trace.
 pub fn error_page(error: &ApiError) -> Response<Body> {
     let (title, message) = match error {
-        ApiError::LinkUnavailable(reason) => (
-            unavailable_sentence(*reason),
-            match reason {
-                Unavailable::LimitReached => {
-                    "This payment link has already been used the maximum number of times. Contact the merchant for a new link."
-                }
-                Unavailable::Expired => "This payment link is no longer valid. Contact the merchant for a new link.",
-                Unavailable::Inactive => {
-                    "The merchant has switched this payment link off. Contact the merchant for a new link."
-                }
-            },
-        ),
+        ApiError::LinkUnavailable(reason) => (unavailable_sentence(*reason), unavailable_advice(*reason)),
         ApiError::LinkNotFound => {
             ("Payment link not found", "Check that the address is complete, or ask the merchant for the link again.")
         }
         ApiError::SessionNotFound => {
             ("Checkout not found", "This checkout does not exist. Open the payment link again to start over.")
         }
-        ApiError::StoreUnavailable => {
-            ("Please try again", "We could not load this page just now. Wait a moment and reload.")
-        }
+        ApiError::StaleForm => ("Please reload the page", "This checkout form is out of date. Reload the page and try again."),
+        ApiError::StoreUnavailable => ("Please try again", "We could not complete this just now. Wait a moment and try again."),
         _ => ("Something went wrong", "We could not load this page. Wait a moment and reload."),
     };
-    let page = MessagePage { title, message };
-    let body = page.render().unwrap_or_else(|_| title.to_owned());
-    html(error.status(), body)
+    message_page(error.status(), title, message, None)
+}
+
+fn unavailable_advice(reason: Unavailable) -> &'static str {
+    match reason {
+        Unavailable::LimitReached => {
+            "This payment link has already been used the maximum number of times. Contact the merchant for a new link."
+        }
+        Unavailable::Expired => "This payment link is no longer valid. Contact the merchant for a new link.",
+        Unavailable::Inactive => "The merchant has switched this payment link off. Contact the merchant for a new link.",
+    }
+}
+
+/// The link stopped taking payments while the customer was on the page.
+pub fn link_unavailable_page(session: &CheckoutSession, reason: Unavailable) -> Response<Body> {
+    let message = format!("{} You have not been charged.", unavailable_advice(reason));
+    message_page(
+        StatusCode::CONFLICT,
+        unavailable_sentence(reason),
+        &message,
+        Some(("Back to the merchant", &session.checkout.cancel_url)),
+    )
+}
+
+pub fn in_progress_page() -> Response<Body> {
+    message_page(
+        StatusCode::CONFLICT,
+        "Payment in progress",
+        "Your payment is being processed. Reload this page in a moment to see the result; do not pay again.",
+        None,
+    )
+}
+
+/// What a session that can no longer be paid shows: paid, expired, cancelled or failed.
+pub fn closed_page(session: &CheckoutSession, now: chrono::DateTime<chrono::Utc>) -> Response<Body> {
+    let back = Some(("Back to the merchant", session.checkout.cancel_url.as_str()));
+    match session.status_at(now) {
+        SessionStatus::Completed => {
+            let amount = session.payment.as_ref().map(|p| p.amount.display(session.checkout.currency));
+            let message = match amount {
+                Some(amount) => format!("This checkout has already been paid ({amount}). There is nothing more to pay."),
+                None => "This checkout has already been paid. There is nothing more to pay.".to_owned(),
+            };
+            message_page(StatusCode::OK, "Already paid", &message, None)
+        }
+        SessionStatus::Expired => message_page(
+            StatusCode::GONE,
+            "This checkout has expired",
+            "You have not been charged. Open the payment link again to start a new checkout.",
+            back,
+        ),
+        SessionStatus::Cancelled => message_page(StatusCode::GONE, "Checkout cancelled", "You have not been charged.", back),
+        SessionStatus::Failed | SessionStatus::Pending => message_page(
+            StatusCode::GONE,
+            "This checkout could not be completed",
+            "You have not been charged. Open the payment link again to start over.",
+            back,
+        ),
+    }
+}
+
+struct ItemView {
+    name: String,
+    quantity: u32,
+    image_url: Option<String>,
+    line_total: String,
+    unit_price: String,
+    original_price: Option<String>,
+    discount_label: Option<String>,
+}
+
+struct PresetView {
+    value: String,
+    label: String,
+    checked: bool,
+}
+
+struct DonationView {
+    presets: Vec<PresetView>,
+    allow_custom: bool,
+    custom_value: String,
+    hint: Option<String>,
 }
 
 #[derive(Template)]
-#[template(path = "summary.html")]
-struct SummaryPage<'a> {
+#[template(path = "checkout.html")]
+struct CheckoutPage<'a> {
     merchant_name: &'a str,
-    amount: Option<String>,
-    currency: &'a str,
+    pay_action: String,
+    cancel_href: String,
+    form_token: &'a str,
+    total: Option<String>,
+    items: Vec<ItemView>,
+    donation: Option<DonationView>,
+    pay_label: String,
+    error: Option<&'a str>,
+    cardholder_name: &'a str,
 }
 
-/// Placeholder checkout page: the merchant and the amount, escaped.
-pub fn checkout_summary(session: &CheckoutSession) -> Result<String, ApiError> {
+/// The checkout form for an open session, with an inline `error` after a failed try.
+/// `chosen` keeps a donor's previous choice on a re-render.
+pub fn checkout_page(
+    session: &CheckoutSession,
+    status: StatusCode,
+    error: Option<&str>,
+    chosen: Option<&str>,
+    cardholder_name: &str,
+) -> Result<Response<Body>, ApiError> {
     let checkout = &session.checkout;
-    let amount = match &checkout.cart {
-        Cart::Amount { amount } | Cart::Items { total: amount, .. } => {
-            Some(amount.to_decimal_string(checkout.currency))
-        }
-        Cart::Donation { .. } => None,
+    let currency = checkout.currency;
+    let show = |amount: MinorUnits| amount.display(currency);
+    let items = match &checkout.cart {
+        Cart::Items { items, .. } => items
+            .iter()
+            .map(|item| ItemView {
+                name: item.name.clone(),
+                quantity: item.quantity,
+                image_url: item.image_url.clone(),
+                line_total: item.line_total().map(show).unwrap_or_default(),
+                unit_price: show(item.price),
+                original_price: item.original_price.map(|p| show(p.checked_mul(i64::from(item.quantity)).unwrap_or(p))),
+                discount_label: item.discount_label.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
     };
-    let page = SummaryPage { merchant_name: &checkout.merchant_name, amount, currency: checkout.currency.code() };
-    page.render().map_err(|e| ApiError::Internal(format!("render checkout page: {e}")))
+    let donation = match &checkout.cart {
+        Cart::Donation { donation } => {
+            let chosen_preset = chosen.and_then(|c| donation.presets.iter().find(|p| p.to_decimal_string(currency) == c));
+            let custom_value = match (chosen, chosen_preset) {
+                (Some(text), None) => text.to_owned(),
+                _ => String::new(),
+            };
+            let default = chosen_preset.copied().or(if custom_value.is_empty() { donation.default_amount } else { None });
+            let hint = match (donation.min_amount, donation.max_amount) {
+                (Some(min), Some(max)) => Some(format!("Between {} and {}", show(min), show(max))),
+                (Some(min), None) => Some(format!("At least {}", show(min))),
+                (None, Some(max)) => Some(format!("At most {}", show(max))),
+                (None, None) => None,
+            };
+            Some(DonationView {
+                presets: donation
+                    .presets
+                    .iter()
+                    .map(|p| PresetView { value: p.to_decimal_string(currency), label: show(*p), checked: Some(*p) == default })
+                    .collect(),
+                allow_custom: donation.allow_custom_amount,
+                custom_value,
+                hint,
+            })
+        }
+        _ => None,
+    };
+    let total = checkout.cart.fixed_total().map(show);
+    let pay_label = match &total {
+        Some(total) => format!("Pay {total}"),
+        None => "Donate".to_owned(),
+    };
+    let page = CheckoutPage {
+        merchant_name: &checkout.merchant_name,
+        pay_action: format!("/checkout/{}/pay", session.id),
+        cancel_href: format!("/checkout/{}/cancel", session.id),
+        form_token: &session.form_token,
+        total,
+        items,
+        donation,
+        pay_label,
+        error,
+        cardholder_name,
+    };
+    let body = page.render().map_err(|e| ApiError::Internal(format!("render checkout page: {e}")))?;
+    let mut response = html(status, body);
+    let csp = checkout_csp(session);
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert("content-security-policy", value);
+    }
+    Ok(response)
+}
+
+/// The checkout page's policy: nothing but our own stylesheet, merchant images over https,
+/// and the form may post only to us, whose answer redirects to the merchant's URLs.
+fn checkout_csp(session: &CheckoutSession) -> String {
+    let checkout = &session.checkout;
+    let mut form_targets = vec!["'self'".to_owned()];
+    for url in [&checkout.success_url, &checkout.error_url, &checkout.cancel_url] {
+        if let Ok(url) = url::Url::parse(url) {
+            let origin = url.origin().ascii_serialization();
+            if !form_targets.contains(&origin) {
+                form_targets.push(origin);
+            }
+        }
+    }
+    format!(
+        "default-src 'self'; img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action {}",
+        form_targets.join(" ")
+    )
 }

@@ -52,7 +52,8 @@ impl Harness {
         let dir = TempDir(std::env::temp_dir().join(format!("paylinks-api-{}", ulid::Ulid::new())));
         let store = EmbeddedStore::open(&dir.0.join("store.redb")).unwrap();
         let clock = Arc::new(ManualClock(Mutex::new("2026-01-07T12:00:00.250Z".parse().unwrap())));
-        let app = App { store: Arc::new(store), clock: clock.clone(), config: Config::default() };
+        let mut app = App::new(Arc::new(store), Config::default());
+        app.clock = clock.clone();
         let merchant =
             NewMerchant::with_keys(MERCHANT_ID, "My Store", VAULT_KEY.into(), MERCHANT_KEY.into(), app.now());
         app.store.create_merchant(&merchant.merchant).await.unwrap();

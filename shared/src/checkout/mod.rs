@@ -3,3 +3,4 @@
 pub mod card;
 pub mod pay;
 pub mod processor;
+pub mod redirect;

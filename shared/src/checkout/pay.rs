@@ -1,0 +1,230 @@
+//! The pay flow: one POST of the checkout form, from form fields to an outcome.
+//!
+//! Order of decisions, each one atomic in the store:
+//! 1. `begin_attempt` — this request (and only this one) may charge the session;
+//! 2. `claim_use` — a use of the link is held *before* the card is charged;
+//! 3. the processor charges with a key derived from the attempt, so a retry after a crash
+//!    gets the original outcome instead of a second charge;
+//! 4. `complete_payment` turns the hold into a use and completes the session together; a
+//!    decline or error gives the hold back. A process that dies mid-way leaves a lease and a
+//!    hold that lapse by themselves, so nothing leaks.
+
+use chrono::TimeDelta;
+use subtle::ConstantTimeEq;
+
+use super::card::parse_card;
+use super::processor::{ChargeOutcome, ChargeRequest, ProcessorError};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::model::{Cart, CheckoutSession, PaymentAttempt, PaymentResult, SessionId, SessionStatus, Unavailable};
+use crate::money::{parse_amount, MinorUnits};
+use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment};
+
+/// How long one attempt may hold a session and a use before it is presumed dead. Far above
+/// the Lambda timeout, so a live attempt is never taken over.
+pub const ATTEMPT_LEASE: TimeDelta = TimeDelta::seconds(60);
+
+/// The checkout form as posted. Its `Debug` never shows the card.
+#[derive(Default)]
+pub struct PayForm {
+    pub card_number: String,
+    pub expiry: String,
+    pub cvc: String,
+    pub cardholder_name: String,
+    /// Donations: a preset or a decimal string.
+    pub amount: Option<String>,
+    /// Donations: the custom amount field; wins over `amount` when filled in.
+    pub custom_amount: Option<String>,
+    pub form_token: String,
+}
+
+impl std::fmt::Debug for PayForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayForm").field("amount", &self.amount).field("custom_amount", &self.custom_amount).finish()
+    }
+}
+
+impl PayForm {
+    /// Parses an `application/x-www-form-urlencoded` body; unknown fields are ignored.
+    pub fn parse(body: &[u8]) -> PayForm {
+        let mut form = PayForm::default();
+        for (name, value) in url::form_urlencoded::parse(body) {
+            let value = value.into_owned();
+            match name.as_ref() {
+                "cardNumber" => form.card_number = value,
+                "expiry" => form.expiry = value,
+                "cvc" => form.cvc = value,
+                "cardholderName" => form.cardholder_name = value,
+                "amount" => form.amount = Some(value).filter(|v| !v.trim().is_empty()),
+                "customAmount" => form.custom_amount = Some(value).filter(|v| !v.trim().is_empty()),
+                "formToken" => form.form_token = value,
+                _ => {}
+            }
+        }
+        form
+    }
+
+    /// The donation amount chosen on the form, as typed.
+    fn chosen_amount(&self) -> Option<&str> {
+        self.custom_amount.as_deref().or(self.amount.as_deref()).map(str::trim)
+    }
+}
+
+/// What the customer's browser is shown after a pay.
+#[derive(Debug)]
+pub enum PayOutcome {
+    /// Paid (now or by an earlier submit of the same session): 303 to the success URL.
+    Paid(CheckoutSession),
+    /// A problem the customer can fix: the page again, with this message.
+    TryAgain { session: CheckoutSession, message: String },
+    /// Unrecoverable: 303 to the error URL with this code and message.
+    Failed { session: CheckoutSession, error_code: &'static str, message: &'static str },
+    /// The session cannot be paid any more (expired, cancelled, failed).
+    Closed(CheckoutSession),
+    /// The link stopped taking payments while the customer was on the page; not charged.
+    LinkUnavailable { session: CheckoutSession, reason: Unavailable },
+    /// Another submit of this session is being charged right now.
+    InProgress(CheckoutSession),
+}
+
+pub async fn pay(app: &App, session_id: &SessionId, form: &PayForm) -> Result<PayOutcome, ApiError> {
+    let now = app.now();
+    let session = app.store.get_session(session_id).await?.ok_or(ApiError::SessionNotFound)?;
+    if session.status == SessionStatus::Completed {
+        return Ok(PayOutcome::Paid(session));
+    }
+    if !session.is_open(now) {
+        return Ok(PayOutcome::Closed(session));
+    }
+    let token_matches: bool = form.form_token.as_bytes().ct_eq(session.form_token.as_bytes()).into();
+    if !token_matches {
+        return Err(ApiError::StaleForm);
+    }
+    let amount = match charge_amount(&session, form) {
+        Ok(amount) => amount,
+        Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
+    };
+    let card = match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now) {
+        Ok(card) => card,
+        Err(error) => return Ok(PayOutcome::TryAgain { session, message: error.to_string() }),
+    };
+
+    let attempt = match app.store.begin_attempt(session_id, amount, now, now + ATTEMPT_LEASE).await? {
+        BeginAttempt::Started(attempt) => attempt,
+        BeginAttempt::Busy => return Ok(PayOutcome::InProgress(session)),
+        BeginAttempt::Closed(session) if session.status == SessionStatus::Completed => {
+            return Ok(PayOutcome::Paid(session));
+        }
+        BeginAttempt::Closed(session) => return Ok(PayOutcome::Closed(session)),
+        BeginAttempt::NotFound => return Err(ApiError::SessionNotFound),
+    };
+    let end_attempt = |end: AttemptEnd| app.store.end_attempt(session_id, attempt.number, end);
+
+    match app.store.claim_use(&session.link_id, session_id, now, attempt.lease_until).await? {
+        ClaimUse::Claimed => {}
+        ClaimUse::Unavailable(reason) => {
+            end_attempt(AttemptEnd::Declined).await?;
+            return Ok(PayOutcome::LinkUnavailable { session, reason });
+        }
+        ClaimUse::NotFound => return fail(app, session, attempt.number, "SESSION_FAILED").await,
+    }
+
+    let request = ChargeRequest {
+        idempotency_key: attempt.idempotency_key(session_id),
+        amount: attempt.amount,
+        currency: session.checkout.currency,
+        card: &card,
+    };
+    match app.processor.charge(&request).await {
+        Ok(ChargeOutcome::Approved { transaction_id, card_brand, card_last_four }) => {
+            let result = PaymentResult { transaction_id, amount: attempt.amount, card_brand, card_last_four, completed_at: now };
+            complete(app, session, &attempt, &result, &request.idempotency_key).await
+        }
+        Ok(ChargeOutcome::Declined { reason }) => {
+            app.store.release_use(&session.link_id, session_id).await?;
+            end_attempt(AttemptEnd::Declined).await?;
+            Ok(PayOutcome::TryAgain { session, message: reason.message().to_owned() })
+        }
+        Err(ProcessorError::Processing(detail)) => {
+            tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
+            app.store.release_use(&session.link_id, session_id).await?;
+            fail(app, session, attempt.number, "SYSTEM_ERROR").await
+        }
+        // Unknown whether it charged: keep the lease and the hold. A retry after the lease
+        // lapses takes the attempt over with the same key and learns the real outcome.
+        Err(ProcessorError::Unavailable(detail)) => {
+            tracing::warn!(session_id = %session_id, detail, "processor unreachable");
+            Err(ApiError::StoreUnavailable)
+        }
+    }
+}
+
+async fn complete(
+    app: &App,
+    session: CheckoutSession,
+    attempt: &PaymentAttempt,
+    result: &PaymentResult,
+    idempotency_key: &str,
+) -> Result<PayOutcome, ApiError> {
+    match app.store.complete_payment(&session.id, attempt.number, &session.link_id, result).await? {
+        CompletePayment::Completed => {
+            let session = CheckoutSession {
+                status: SessionStatus::Completed,
+                payment: Some(result.clone()),
+                in_flight: None,
+                ..session
+            };
+            Ok(PayOutcome::Paid(session))
+        }
+        // Our hold lapsed and the link filled meanwhile: give the money back.
+        CompletePayment::LimitReached => {
+            app.processor.void(idempotency_key).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+            app.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
+            Ok(PayOutcome::LinkUnavailable { session, reason: Unavailable::LimitReached })
+        }
+        // An earlier submit of this very attempt completed it (same key, same charge).
+        CompletePayment::SessionChanged => {
+            let current = app.store.get_session(&session.id).await?.ok_or(ApiError::SessionNotFound)?;
+            match current.status {
+                SessionStatus::Completed => Ok(PayOutcome::Paid(current)),
+                _ => Ok(PayOutcome::Closed(current)),
+            }
+        }
+    }
+}
+
+async fn fail(app: &App, session: CheckoutSession, attempt: u32, error_code: &'static str) -> Result<PayOutcome, ApiError> {
+    let end = AttemptEnd::Failed { failure_code: error_code.to_owned() };
+    app.store.end_attempt(&session.id, attempt, end).await?;
+    let message = match error_code {
+        "SYSTEM_ERROR" => "The payment could not be processed. You have not been charged.",
+        _ => "This checkout session can no longer be paid. You have not been charged.",
+    };
+    Ok(PayOutcome::Failed { session, error_code, message })
+}
+
+/// The amount to charge, always from the stored session; for donations the form's choice is
+/// checked against the presets and the merchant's bounds.
+fn charge_amount(session: &CheckoutSession, form: &PayForm) -> Result<MinorUnits, String> {
+    let currency = session.checkout.currency;
+    let donation = match &session.checkout.cart {
+        Cart::Amount { amount } => return Ok(*amount),
+        Cart::Items { total, .. } => return Ok(*total),
+        Cart::Donation { donation } => donation,
+    };
+    let text = form.chosen_amount().ok_or("Choose an amount to give.")?;
+    let amount = parse_amount(text, currency).map_err(|e| format!("The amount {e}."))?;
+    if donation.presets.contains(&amount) {
+        return Ok(amount);
+    }
+    if !donation.allow_custom_amount {
+        return Err("Choose one of the amounts shown.".to_owned());
+    }
+    if let Some(min) = donation.min_amount.filter(|min| amount < *min) {
+        return Err(format!("The smallest amount you can give is {}.", min.to_decimal_string(currency)));
+    }
+    if let Some(max) = donation.max_amount.filter(|max| amount > *max) {
+        return Err(format!("The largest amount you can give is {}.", max.to_decimal_string(currency)));
+    }
+    Ok(amount)
+}

@@ -114,7 +114,9 @@ impl PaymentProcessor for SandboxProcessor {
             },
             TEST_CARD_DECLINED => ChargeOutcome::Declined { reason: DeclineReason::Declined },
             TEST_CARD_INSUFFICIENT_FUNDS => ChargeOutcome::Declined { reason: DeclineReason::InsufficientFunds },
-            TEST_CARD_PROCESSING_ERROR => return Err(ProcessorError::Processing("sandbox processing error card".into())),
+            TEST_CARD_PROCESSING_ERROR => {
+                return Err(ProcessorError::Processing("sandbox processing error card".into()));
+            }
             _ => ChargeOutcome::Declined { reason: DeclineReason::NotATestCard },
         };
         let record = ChargeRecord {

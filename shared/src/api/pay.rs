@@ -1,0 +1,34 @@
+//! `POST /checkout/{sessionId}/pay`: the checkout form. Answers the browser with a redirect
+//! to the merchant or the page again; what happens to money is in `checkout::pay`.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+use super::checkout_page::session_id;
+use super::{pages, see_other};
+use crate::app::App;
+use crate::checkout::pay::{pay, PayForm, PayOutcome};
+use crate::checkout::redirect::{error_url, success_url};
+use crate::error::ApiError;
+
+pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
+    let id = session_id(request)?;
+    let form = PayForm::parse(request.body());
+    match pay(app, &id, &form).await? {
+        PayOutcome::Paid(session) => match &session.payment {
+            Some(payment) => see_other(&success_url(&session, payment)),
+            None => Err(ApiError::Internal(format!("completed session {id} has no payment"))),
+        },
+        PayOutcome::TryAgain { session, message } => pages::checkout_page(
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&message),
+            form.custom_amount.as_deref().or(form.amount.as_deref()),
+            &form.cardholder_name,
+        ),
+        PayOutcome::Failed { session, error_code, message } => see_other(&error_url(&session, error_code, message)),
+        PayOutcome::Closed(session) => Ok(pages::closed_page(&session, app.now())),
+        PayOutcome::LinkUnavailable { session, reason } => Ok(pages::link_unavailable_page(&session, reason)),
+        PayOutcome::InProgress(_) => Ok(pages::in_progress_page()),
+    }
+}
