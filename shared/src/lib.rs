@@ -5,8 +5,8 @@
 
 pub mod api;
 pub mod app;
-pub mod checkout;
 pub mod auth;
+pub mod checkout;
 pub mod error;
 pub mod logging;
 pub mod model;

@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use super::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Store, StoreError, keys};
 use crate::checkout::processor::ChargeRecord;
 use crate::model::{
-    CheckoutSession, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable,
+    CheckoutSession, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus,
+    Unavailable,
 };
 use crate::money::MinorUnits;
 
@@ -286,7 +287,9 @@ impl Store for EmbeddedStore {
         let key = keys::session(session);
         self.write(move |txn| {
             let Some(mut session) = txn.get::<CheckoutSession>(&key)? else { return Ok(()) };
-            if session.status != SessionStatus::Pending || session.in_flight.as_ref().is_none_or(|a| a.number != attempt) {
+            if session.status != SessionStatus::Pending
+                || session.in_flight.as_ref().is_none_or(|a| a.number != attempt)
+            {
                 return Ok(());
             }
             session.in_flight = None;

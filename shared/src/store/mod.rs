@@ -92,8 +92,11 @@ pub trait Store: Send + Sync {
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError>;
 
     /// Cancels a pending session that is not being paid. Returns the session as it now is.
-    async fn cancel_session(&self, session: &SessionId, now: DateTime<Utc>)
-    -> Result<Option<CheckoutSession>, StoreError>;
+    async fn cancel_session(
+        &self,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CheckoutSession>, StoreError>;
 
     /// The sandbox processor's idempotency record: stores `record` unless a record with its
     /// key exists, and returns whichever record is stored.
