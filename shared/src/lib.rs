@@ -16,4 +16,4 @@ pub mod store;
 pub mod test_support;
 pub mod validate;
 
-pub use app::{App, Clock, Config, SystemClock};
+pub use app::{App, Clock, Config, ManualClock, SystemClock};

@@ -1,6 +1,6 @@
 //! Handler tests fed real API Gateway HTTP API (v2) event JSON, as Lambda delivers it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use super::{Endpoint, handle, handle_routed};
-use crate::app::{App, Clock, Config};
+use crate::app::{App, Config, ManualClock};
 use crate::auth::NewMerchant;
 use crate::checkout::processor::ChargeRecord;
 use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, PaymentResult, SessionId, SessionStatus};
@@ -21,15 +21,6 @@ const HOST: &str = "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com";
 const MERCHANT_ID: &str = "your_merchant_id";
 const VAULT_KEY: &str = "vk_test_vault";
 const MERCHANT_KEY: &str = "mk_test_merchant";
-
-/// A clock tests can move forward.
-struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
 
 struct Harness {
     app: App,
@@ -51,7 +42,7 @@ impl Harness {
     async fn new() -> Self {
         let dir = TempDir(std::env::temp_dir().join(format!("paylinks-api-{}", ulid::Ulid::new())));
         let store = EmbeddedStore::open(&dir.0.join("store.redb")).unwrap();
-        let clock = Arc::new(ManualClock(Mutex::new("2026-01-07T12:00:00.250Z".parse().unwrap())));
+        let clock = Arc::new(ManualClock::new("2026-01-07T12:00:00.250Z".parse().unwrap()));
         let mut app = App::new(Arc::new(store), Config::default());
         app.clock = clock.clone();
         let merchant =
@@ -61,7 +52,7 @@ impl Harness {
     }
 
     fn advance(&self, by: TimeDelta) {
-        *self.clock.0.lock().unwrap() += by;
+        self.clock.advance(by);
     }
 
     async fn call(&self, endpoint: Endpoint, request: Request) -> (StatusCode, Response<Body>) {

@@ -4,3 +4,6 @@ pub mod card;
 pub mod pay;
 pub mod processor;
 pub mod redirect;
+
+#[cfg(test)]
+mod tests;

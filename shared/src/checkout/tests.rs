@@ -1,0 +1,438 @@
+//! The pay flow against both stores: what a customer and a merchant would notice.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+
+use super::pay::{ATTEMPT_LEASE, PayForm, PayOutcome, pay};
+use super::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, SandboxProcessor};
+use crate::app::{App, Config, ManualClock};
+use crate::error::ApiError;
+use crate::model::{Cart, Checkout, CheckoutSession, DonationConfig, LinkId, PaymentLink, SessionStatus, Unavailable};
+use crate::money::MinorUnits;
+use crate::store::{BeginAttempt, ClaimUse, Store};
+
+const SUCCESS: &str = "4242 4242 4242 4242";
+const DECLINED: &str = "4000 0000 0000 0002";
+const INSUFFICIENT: &str = "4000 0000 0000 9995";
+const PROCESSING_ERROR: &str = "4000 0000 0000 0119";
+
+struct Harness {
+    app: App,
+    clock: Arc<ManualClock>,
+    _keep: Option<tempfile::TempDir>,
+}
+
+impl Harness {
+    fn with_store(store: Arc<dyn Store>, keep: Option<tempfile::TempDir>) -> Harness {
+        let clock = Arc::new(ManualClock::new("2026-03-01T09:00:00Z".parse().unwrap()));
+        let mut app = App::new(store, Config::default());
+        app.clock = clock.clone();
+        Harness { app, clock, _keep: keep }
+    }
+
+    async fn link(&self, cart: Cart, usage_limit: Option<u64>) -> PaymentLink {
+        let now = self.app.now();
+        let link = PaymentLink {
+            id: LinkId::generate(),
+            merchant_id: "m_pay".into(),
+            checkout: Checkout {
+                merchant_name: "Shop".into(),
+                currency: "USD".parse().unwrap(),
+                cart,
+                success_url: "https://shop.example/ok".into(),
+                cancel_url: "https://shop.example/cancel".into(),
+                error_url: "https://shop.example/error".into(),
+                metadata: "{}".into(),
+            },
+            usage_limit,
+            used: 0,
+            reserved: 0,
+            claims: Default::default(),
+            active: true,
+            created_at: now,
+            expires_at: now + TimeDelta::days(7),
+        };
+        self.app.store.create_link(&link).await.unwrap();
+        link
+    }
+
+    async fn fixed_link(&self, usage_limit: Option<u64>) -> PaymentLink {
+        self.link(Cart::Amount { amount: MinorUnits(5000) }, usage_limit).await
+    }
+
+    async fn open(&self, link: &PaymentLink) -> CheckoutSession {
+        let session = CheckoutSession::open(link, self.app.now());
+        self.app.store.create_session(&session).await.unwrap();
+        session
+    }
+
+    async fn pay(&self, session: &CheckoutSession, card: &str) -> PayOutcome {
+        self.pay_form(session, form(session, card)).await.unwrap()
+    }
+
+    async fn pay_form(&self, session: &CheckoutSession, form: PayForm) -> Result<PayOutcome, ApiError> {
+        pay(&self.app, &session.id, &form).await
+    }
+
+    async fn link_now(&self, link: &PaymentLink) -> PaymentLink {
+        self.app.store.get_link(&link.id).await.unwrap().unwrap()
+    }
+
+    async fn session_now(&self, session: &CheckoutSession) -> CheckoutSession {
+        self.app.store.get_session(&session.id).await.unwrap().unwrap()
+    }
+
+    /// Every approved, not voided charge the processor recorded for this session.
+    async fn approved_charges(&self, session: &CheckoutSession) -> Vec<String> {
+        let attempts = self.session_now(session).await.attempts;
+        let mut approved = Vec::new();
+        for number in 1..=attempts {
+            let record = self.app.store.get_charge(&format!("{}:{number}", session.id)).await.unwrap();
+            if let Some(record) = record.filter(|r| !r.voided)
+                && let ChargeOutcome::Approved { transaction_id, .. } = record.outcome
+            {
+                approved.push(transaction_id);
+            }
+        }
+        approved
+    }
+}
+
+fn form(session: &CheckoutSession, card: &str) -> PayForm {
+    PayForm {
+        card_number: card.into(),
+        expiry: "12/34".into(),
+        cvc: "123".into(),
+        cardholder_name: "Ada Lovelace".into(),
+        form_token: session.form_token.clone(),
+        ..PayForm::default()
+    }
+}
+
+fn assert_paid(outcome: &PayOutcome) -> String {
+    match outcome {
+        PayOutcome::Paid(session) => {
+            session.payment.as_ref().expect("paid sessions carry their payment").transaction_id.clone()
+        }
+        other => panic!("expected Paid, got {other:?}"),
+    }
+}
+
+fn assert_try_again(outcome: PayOutcome, phrase: &str) {
+    match outcome {
+        PayOutcome::TryAgain { session, message } => {
+            assert!(message.contains(phrase), "{message:?} lacks {phrase:?}");
+            assert_eq!(session.status, SessionStatus::Pending);
+        }
+        other => panic!("expected TryAgain({phrase}), got {other:?}"),
+    }
+}
+
+/// Runs each test body once per store.
+macro_rules! pay_flow_tests {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (store, dir) = crate::test_support::fresh_embedded_store();
+                    super::$name(super::Harness::with_store(std::sync::Arc::new(store), Some(dir))).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let store = crate::test_support::fresh_dynamo_store().await;
+                    super::$name(super::Harness::with_store(std::sync::Arc::new(store), None)).await;
+                }
+            )*
+        }
+    };
+}
+
+pay_flow_tests!(
+    a_success_completes_the_session_and_uses_the_link_once,
+    a_decline_keeps_the_session_pending_and_uses_nothing,
+    insufficient_funds_and_bad_cards_ask_the_customer_to_fix_them,
+    a_processing_error_fails_the_session_and_returns_the_use,
+    a_stale_form_token_is_refused,
+    the_amount_charged_is_never_taken_from_the_form_for_fixed_links,
+    donations_accept_presets_and_allowed_custom_amounts_only,
+    closed_sessions_cannot_be_paid,
+    deactivating_a_link_refuses_pays_on_open_sessions_without_charging,
+    a_link_that_fills_up_while_the_customer_is_on_the_page_charges_nothing,
+    a_crashed_attempt_is_taken_over_with_the_same_charge,
+    an_abandoned_hold_is_returned_when_its_lease_lapses,
+    fifty_concurrent_pays_on_a_link_limited_to_five_complete_exactly_five,
+    one_session_submitted_ten_times_at_once_is_charged_once,
+);
+
+async fn a_success_completes_the_session_and_uses_the_link_once(h: Harness) {
+    let link = h.fixed_link(Some(2)).await;
+    let session = h.open(&link).await;
+    let transaction_id = assert_paid(&h.pay(&session, SUCCESS).await);
+    let stored = h.session_now(&session).await;
+    assert_eq!(stored.status, SessionStatus::Completed);
+    let payment = stored.payment.unwrap();
+    assert_eq!(
+        (payment.amount, payment.card_brand.as_str(), payment.card_last_four.as_str()),
+        (MinorUnits(5000), "visa", "4242")
+    );
+    assert_eq!(payment.transaction_id, transaction_id);
+    let link = h.link_now(&link).await;
+    assert_eq!((link.used, link.reserved, link.claims.len()), (1, 1, 0));
+    // Paying again returns the same outcome and charges nothing more.
+    assert_eq!(assert_paid(&h.pay(&session, SUCCESS).await), transaction_id);
+    assert_eq!(h.link_now(&link).await.used, 1);
+    assert_eq!(h.approved_charges(&session).await, vec![transaction_id]);
+}
+
+async fn a_decline_keeps_the_session_pending_and_uses_nothing(h: Harness) {
+    let link = h.fixed_link(Some(1)).await;
+    let session = h.open(&link).await;
+    assert_try_again(h.pay(&session, DECLINED).await, "declined");
+    let stored = h.session_now(&session).await;
+    assert_eq!((stored.status, stored.in_flight.is_none()), (SessionStatus::Pending, true));
+    assert_eq!(h.link_now(&link).await.reserved, 0, "a decline never consumes a use");
+    assert!(h.approved_charges(&session).await.is_empty());
+    // The customer tries another card on the same session.
+    assert_paid(&h.pay(&session, SUCCESS).await);
+    assert_eq!(h.link_now(&link).await.used, 1);
+}
+
+async fn insufficient_funds_and_bad_cards_ask_the_customer_to_fix_them(h: Harness) {
+    let link = h.fixed_link(Some(1)).await;
+    let session = h.open(&link).await;
+    assert_try_again(h.pay(&session, INSUFFICIENT).await, "insufficient funds");
+    assert_try_again(h.pay(&session, "4242 4242 4242 4241").await, "not valid");
+    assert_try_again(h.pay(&session, "5555 5555 5555 4444").await, "test mode");
+    let mut expired = form(&session, SUCCESS);
+    expired.expiry = "01/25".into();
+    assert_try_again(h.pay_form(&session, expired).await.unwrap(), "expired");
+    assert_eq!(h.link_now(&link).await.reserved, 0);
+}
+
+async fn a_processing_error_fails_the_session_and_returns_the_use(h: Harness) {
+    let link = h.fixed_link(Some(1)).await;
+    let session = h.open(&link).await;
+    match h.pay(&session, PROCESSING_ERROR).await {
+        PayOutcome::Failed { error_code, .. } => assert_eq!(error_code, "SYSTEM_ERROR"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    let stored = h.session_now(&session).await;
+    assert_eq!((stored.status, stored.failure_code.as_deref()), (SessionStatus::Failed, Some("SYSTEM_ERROR")));
+    assert_eq!(h.link_now(&link).await.reserved, 0);
+    // The use is still there for the next customer.
+    assert_paid(&h.pay(&h.open(&link).await, SUCCESS).await);
+}
+
+async fn a_stale_form_token_is_refused(h: Harness) {
+    let link = h.fixed_link(None).await;
+    let session = h.open(&link).await;
+    let mut stale = form(&session, SUCCESS);
+    stale.form_token = "0".repeat(32);
+    assert!(matches!(h.pay_form(&session, stale).await, Err(ApiError::StaleForm)));
+    assert_eq!(h.session_now(&session).await.attempts, 0);
+}
+
+async fn the_amount_charged_is_never_taken_from_the_form_for_fixed_links(h: Harness) {
+    let link = h.fixed_link(None).await;
+    let session = h.open(&link).await;
+    let mut tampered = form(&session, SUCCESS);
+    tampered.amount = Some("0.01".into());
+    tampered.custom_amount = Some("0.01".into());
+    let outcome = h.pay_form(&session, tampered).await.unwrap();
+    assert_paid(&outcome);
+    assert_eq!(h.session_now(&session).await.payment.unwrap().amount, MinorUnits(5000));
+}
+
+async fn donations_accept_presets_and_allowed_custom_amounts_only(h: Harness) {
+    let donation = |allow_custom| DonationConfig {
+        presets: vec![MinorUnits(2500), MinorUnits(5000)],
+        default_amount: Some(MinorUnits(5000)),
+        allow_custom_amount: allow_custom,
+        min_amount: Some(MinorUnits(500)),
+        max_amount: Some(MinorUnits(100_000)),
+    };
+    let open_link = h.link(Cart::Donation { donation: donation(true) }, None).await;
+    let paid_amount = |amount: Option<&str>, custom: Option<&str>| {
+        let h = &h;
+        let link = open_link.clone();
+        let (amount, custom) = (amount.map(String::from), custom.map(String::from));
+        async move {
+            let session = h.open(&link).await;
+            let form = PayForm { amount, custom_amount: custom, ..form(&session, SUCCESS) };
+            (h.pay_form(&session, form).await.unwrap(), session)
+        }
+    };
+    let (outcome, session) = paid_amount(Some("25.00"), None).await;
+    assert_paid(&outcome);
+    assert_eq!(h.session_now(&session).await.payment.unwrap().amount, MinorUnits(2500));
+    let (outcome, session) = paid_amount(Some("25.00"), Some("12.34")).await;
+    assert_paid(&outcome);
+    assert_eq!(h.session_now(&session).await.payment.unwrap().amount, MinorUnits(1234), "custom wins");
+    assert_try_again(paid_amount(None, Some("1.00")).await.0, "smallest amount");
+    assert_try_again(paid_amount(None, Some("2000.00")).await.0, "largest amount");
+    assert_try_again(paid_amount(None, Some("12.345")).await.0, "decimal places");
+    assert_try_again(paid_amount(None, None).await.0, "Choose an amount");
+
+    let presets_only = h.link(Cart::Donation { donation: donation(false) }, None).await;
+    let session = h.open(&presets_only).await;
+    let custom = PayForm { custom_amount: Some("12.34".into()), ..form(&session, SUCCESS) };
+    assert_try_again(h.pay_form(&session, custom).await.unwrap(), "one of the amounts");
+}
+
+async fn closed_sessions_cannot_be_paid(h: Harness) {
+    let link = h.fixed_link(None).await;
+    let expired = h.open(&link).await;
+    let cancelled = h.open(&link).await;
+    h.app.store.cancel_session(&cancelled.id, h.app.now()).await.unwrap();
+    h.clock.advance(CheckoutSession::LIFETIME);
+    for session in [&expired, &cancelled] {
+        match h.pay(session, SUCCESS).await {
+            PayOutcome::Closed(closed) => assert_ne!(closed.status_at(h.app.now()), SessionStatus::Pending),
+            other => panic!("expected Closed, got {other:?}"),
+        }
+        assert!(h.approved_charges(session).await.is_empty());
+    }
+}
+
+async fn deactivating_a_link_refuses_pays_on_open_sessions_without_charging(h: Harness) {
+    let mut link = h.fixed_link(Some(3)).await;
+    // A session opened while the link was active, then the merchant switched the link off
+    // (stored here as a link that is already inactive: the session was opened before).
+    link.id = LinkId::generate();
+    link.active = false;
+    h.app.store.create_link(&link).await.unwrap();
+    let session = h.open(&link).await;
+    match h.pay(&session, SUCCESS).await {
+        PayOutcome::LinkUnavailable { reason, .. } => assert_eq!(reason, Unavailable::Inactive),
+        other => panic!("expected LinkUnavailable, got {other:?}"),
+    }
+    assert!(h.approved_charges(&session).await.is_empty());
+    assert_eq!(h.session_now(&session).await.status, SessionStatus::Pending);
+    assert_eq!(h.link_now(&link).await.reserved, 0);
+}
+
+async fn a_link_that_fills_up_while_the_customer_is_on_the_page_charges_nothing(h: Harness) {
+    let link = h.fixed_link(Some(1)).await;
+    let first = h.open(&link).await;
+    let second = h.open(&link).await;
+    assert_paid(&h.pay(&first, SUCCESS).await);
+    match h.pay(&second, SUCCESS).await {
+        PayOutcome::LinkUnavailable { reason, .. } => assert_eq!(reason, Unavailable::LimitReached),
+        other => panic!("expected LinkUnavailable, got {other:?}"),
+    }
+    assert!(h.approved_charges(&second).await.is_empty());
+    assert_eq!(h.link_now(&link).await.used, 1);
+}
+
+async fn a_crashed_attempt_is_taken_over_with_the_same_charge(h: Harness) {
+    let link = h.fixed_link(Some(1)).await;
+    let session = h.open(&link).await;
+    // A first process starts the attempt, holds the use, charges the card, then dies.
+    let now = h.app.now();
+    let BeginAttempt::Started(attempt) =
+        h.app.store.begin_attempt(&session.id, MinorUnits(5000), now, now + ATTEMPT_LEASE).await.unwrap()
+    else {
+        panic!("attempt should start")
+    };
+    assert_eq!(
+        h.app.store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.unwrap(),
+        ClaimUse::Claimed
+    );
+    let card = super::card::parse_card(SUCCESS, "12/34", "123", "Ada", now).unwrap();
+    let request = ChargeRequest {
+        idempotency_key: attempt.idempotency_key(&session.id),
+        amount: attempt.amount,
+        currency: session.checkout.currency,
+        card: &card,
+    };
+    let first = SandboxProcessor::new(h.app.store.clone()).charge(&request).await.unwrap();
+    let ChargeOutcome::Approved { transaction_id, .. } = first else { panic!("approved") };
+
+    // While its lease is live, a retry is told the payment is in progress.
+    assert!(matches!(h.pay(&session, SUCCESS).await, PayOutcome::InProgress(_)));
+    // After the lease lapses, the retry takes the attempt over: same key, same charge.
+    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    assert_eq!(assert_paid(&h.pay(&session, SUCCESS).await), transaction_id);
+    assert_eq!(h.approved_charges(&session).await, vec![transaction_id]);
+    let link = h.link_now(&link).await;
+    assert_eq!((link.used, link.reserved), (1, 1));
+}
+
+async fn an_abandoned_hold_is_returned_when_its_lease_lapses(h: Harness) {
+    let link = h.fixed_link(Some(1)).await;
+    let dead = h.open(&link).await;
+    let now = h.app.now();
+    h.app.store.begin_attempt(&dead.id, MinorUnits(5000), now, now + ATTEMPT_LEASE).await.unwrap();
+    h.app.store.claim_use(&link.id, &dead.id, now, now + ATTEMPT_LEASE).await.unwrap();
+    let next = h.open(&link).await;
+    assert!(matches!(h.pay(&next, SUCCESS).await, PayOutcome::LinkUnavailable { .. }), "the hold is live");
+    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    assert_paid(&h.pay(&next, SUCCESS).await);
+    let link = h.link_now(&link).await;
+    assert_eq!((link.used, link.reserved, link.claims.len()), (1, 1, 0));
+}
+
+async fn fifty_concurrent_pays_on_a_link_limited_to_five_complete_exactly_five(h: Harness) {
+    let link = h.fixed_link(Some(5)).await;
+    let mut sessions = Vec::new();
+    for _ in 0..50 {
+        sessions.push(h.open(&link).await);
+    }
+    let h = Arc::new(h);
+    let tasks: Vec<_> = sessions
+        .iter()
+        .cloned()
+        .map(|session| {
+            let h = Arc::clone(&h);
+            tokio::spawn(async move { h.pay(&session, SUCCESS).await })
+        })
+        .collect();
+    let (mut paid, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            PayOutcome::Paid(_) => paid += 1,
+            PayOutcome::LinkUnavailable { reason: Unavailable::LimitReached, .. } => refused += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!((paid, refused), (5, 45));
+    let stored = h.link_now(&link).await;
+    assert_eq!((stored.used, stored.reserved, stored.claims.len()), (5, 5, 0));
+    let mut charged = 0;
+    for session in &sessions {
+        charged += h.approved_charges(session).await.len();
+    }
+    assert_eq!(charged, 5, "refused customers are never charged");
+}
+
+async fn one_session_submitted_ten_times_at_once_is_charged_once(h: Harness) {
+    let link = h.fixed_link(None).await;
+    let session = h.open(&link).await;
+    let h = Arc::new(h);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (h, session) = (Arc::clone(&h), session.clone());
+            tokio::spawn(async move { h.pay(&session, SUCCESS).await })
+        })
+        .collect();
+    let mut transactions = HashSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            PayOutcome::Paid(paid) => {
+                transactions.insert(paid.payment.unwrap().transaction_id);
+            }
+            PayOutcome::InProgress(_) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(transactions.len(), 1, "every success reports the one charge");
+    assert_eq!(h.approved_charges(&session).await.len(), 1);
+    assert_eq!(h.link_now(&link).await.used, 1);
+}
