@@ -447,3 +447,168 @@ async fn an_unreachable_store_is_503_with_retry_after_never_500() {
         assert!(response.headers().contains_key(header::RETRY_AFTER), "{endpoint:?}");
     }
 }
+
+// --- The checkout pages, as API Gateway delivers their requests.
+
+impl Harness {
+    /// Opens `link` through the redirect fixture and returns the new session.
+    async fn open_session(&self, link: &LinkId) -> CheckoutSession {
+        let (status, response) = self.call(Endpoint::OpenLink, open_event(link.as_str())).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let location = response.headers()[header::LOCATION].to_str().unwrap();
+        let id: SessionId = location.rsplit('/').next().unwrap().parse().unwrap();
+        self.app.store.get_session(&id).await.unwrap().unwrap()
+    }
+
+    async fn pay(&self, session: &CheckoutSession, card: &str) -> (StatusCode, Response<Body>) {
+        let card = card.replace(' ', "+");
+        let replacements = [
+            ("{{SESSION_ID}}", session.id.as_str()),
+            ("{{FORM_TOKEN}}", &session.form_token),
+            ("{{CARD_NUMBER}}", &card),
+        ];
+        self.call(Endpoint::Pay, event("pay.json", &replacements)).await
+    }
+}
+
+fn session_event(name: &str, session: &SessionId) -> Request {
+    event(
+        name,
+        &[("{{SESSION_ID}}", session.as_str()), ("{{VAULT_KEY}}", VAULT_KEY), ("{{MERCHANT_KEY}}", MERCHANT_KEY)],
+    )
+}
+
+#[tokio::test]
+async fn the_checkout_page_escapes_everything_the_merchant_supplied() {
+    let h = Harness::new().await;
+    let payload = r#"<script>alert("x")</script><img src=x onerror=alert(1)>"#;
+    let (status, response) = h
+        .call(
+            Endpoint::CreateLink,
+            create_event(|body| {
+                body.as_object_mut().unwrap().remove("amount");
+                body["merchantName"] = json!(payload);
+                body["items"] = json!([{ "name": payload, "price": 10, "discountLabel": "<b>25%</b>",
+                    "imageUrl": "https://cdn.example/a.jpg?\"><script>x</script>", "originalPrice": 12 }]);
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
+    let id: LinkId = body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap();
+    let session = h.open_session(&id).await;
+    let (status, page) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = body_text(&page);
+    assert!(!page.contains("<script>") && !page.contains("<img src=x"), "unescaped payload in:\n{page}");
+    assert!(page.contains("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62;"), "{page}");
+    assert!(page.contains(r#"id="pay-form""#) && page.contains(&session.form_token));
+}
+
+#[tokio::test]
+async fn paying_through_the_form_redirects_to_the_success_url_with_the_result() {
+    let h = Harness::new().await;
+    let link = h.create_seed_link().await;
+    let session = h.open_session(&link).await;
+    let (status, response) = h.pay(&session, "4000 0000 0000 0002").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = body_text(&response);
+    assert!(page.contains(r#"id="form-error""#) && page.contains("declined"), "{page}");
+    assert!(page.contains("Ada Lovelace"), "the name the customer typed is kept");
+
+    let (status, response) = h.pay(&session, "4242 4242 4242 4242").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = url::Url::parse(response.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+    assert_eq!(location.path(), "/thank-you");
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(query["success"], "true");
+    assert_eq!(query["sessionId"], session.id.as_str());
+    assert_eq!(query["amount"], "50.00");
+    assert_eq!(query["cardLastFour"], "4242");
+    assert_eq!(query["metadata"], r#"{"invoiceId":"INV-12345"}"#);
+
+    // The merchant's server verifies before fulfilling.
+    let (status, response) = h.call(Endpoint::SessionStatus, session_event("session-status.json", &session.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    let data = body_json(&response)["data"].clone();
+    assert_eq!(
+        (data["status"].as_str(), data["transactionId"].as_str()),
+        (Some("completed"), Some(query["transactionId"].as_str()))
+    );
+    assert_eq!(data["metadata"], json!({"invoiceId": "INV-12345"}));
+
+    // Reopened: already paid. The link (usageLimit 1) is used up.
+    let (_, page) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
+    assert!(body_text(&page).contains("already been paid"));
+    let (_, response) = h.call(Endpoint::CheckAvailability, check_event(link.as_str())).await;
+    assert_eq!(body_json(&response)["error"], json!("Payment link usage limit reached"));
+}
+
+#[tokio::test]
+async fn no_card_number_or_cvc_appears_in_any_response_or_stored_item() {
+    let h = Harness::new().await;
+    let link = h.create_seed_link().await;
+    let session = h.open_session(&link).await;
+    let mut bodies = Vec::new();
+    for card in ["4000 0000 0000 0002", "4242 4242 4242 4242"] {
+        let (_, response) = h.pay(&session, card).await;
+        bodies.push(format!("{:?}{}", response.headers(), body_text(&response)));
+    }
+    let (_, response) = h.call(Endpoint::SessionStatus, session_event("session-status.json", &session.id)).await;
+    bodies.push(body_text(&response));
+    let stored = format!("{:?}", h.app.store.get_session(&session.id).await.unwrap());
+    let store_file = std::fs::read(h._dir.0.join("store.redb")).unwrap();
+    for secret in ["4242424242424242", "4000000000000002", "cvc=123"] {
+        for body in &bodies {
+            assert!(!body.contains(secret), "{secret} in a response");
+        }
+        assert!(!stored.contains(secret), "{secret} in the session");
+        assert!(!store_file.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in the store file");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_session_shows_an_expiry_page_leading_to_the_cancel_url() {
+    let h = Harness::new().await;
+    let link = h.create_seed_link().await;
+    let session = h.open_session(&link).await;
+    h.advance(CheckoutSession::LIFETIME);
+    let (status, response) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
+    assert_eq!(status, StatusCode::GONE);
+    let page = body_text(&response);
+    assert!(page.contains("expired") && page.contains(r#"href="https://mystore.com/cancelled""#), "{page}");
+    let (status, _) = h.pay(&session, "4242 4242 4242 4242").await;
+    assert_eq!(status, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn cancel_returns_to_the_cancel_url_with_nothing_added() {
+    let h = Harness::new().await;
+    let link = h.create_seed_link().await;
+    let session = h.open_session(&link).await;
+    let (status, response) = h.call(Endpoint::Cancel, session_event("cancel.json", &session.id)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "https://mystore.com/cancelled");
+    let stored = h.app.store.get_session(&session.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, SessionStatus::Cancelled);
+    assert_eq!(h.app.store.get_link(&link).await.unwrap().unwrap().used, 0);
+}
+
+#[tokio::test]
+async fn another_merchant_cannot_read_a_session() {
+    let h = Harness::new().await;
+    let link = h.create_seed_link().await;
+    let session = h.open_session(&link).await;
+    let other = NewMerchant::generate("other_merchant", "Other", h.app.now());
+    h.app.store.create_merchant(&other.merchant).await.unwrap();
+    let request = event(
+        "session-status.json",
+        &[
+            ("{{SESSION_ID}}", session.id.as_str()),
+            ("{{VAULT_KEY}}", &other.vault_key),
+            ("{{MERCHANT_KEY}}", &other.merchant_key),
+        ],
+    );
+    let (status, response) = h.call(Endpoint::SessionStatus, request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body_json(&response)["code"], json!("session_not_found"));
+}
