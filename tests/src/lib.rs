@@ -106,3 +106,127 @@ impl Drop for TempDir {
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client")
 }
+
+/// The workspace root: template.yaml, the root Cargo.toml, scripts/.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_owned()
+}
+
+/// The `cargo-lambda` binary: `$CARGO_LAMBDA`, else on `PATH`, else in the virtualenv of
+/// `scripts/tools.sh lambda` (which `scripts/test.sh` runs). Panics with the way to get it:
+/// the emulator tests are never skipped silently.
+pub fn cargo_lambda_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("CARGO_LAMBDA") {
+        return PathBuf::from(path);
+    }
+    let venv = std::env::var_os("PAYLINKS_TOOLS_VENV")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/paylinks/tools-venv")));
+    let path_dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
+    path_dirs
+        .into_iter()
+        .chain(venv.map(|v| v.join("bin")))
+        .map(|dir| dir.join("cargo-lambda"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "cargo-lambda is not installed: run `scripts/tools.sh lambda` (pip-installs the pinned \
+                 cargo-lambda into ~/.cache/paylinks/tools-venv; scripts/test.sh does it), or set CARGO_LAMBDA \
+                 to its path"
+            )
+        })
+}
+
+/// `cargo lambda watch`: the Lambda runtime emulator serving the real function binaries
+/// (functions/*) behind the routes of `[workspace.metadata.lambda.watch.router]`, on a free
+/// port. It runs in its own process group, killed whole (with the functions' `cargo run`
+/// children) when dropped. Its log goes to the temp dir: any file written inside the
+/// workspace would restart the functions (and `--ignore-changes` keeps edits from doing so).
+pub struct LambdaEmulator {
+    child: Child,
+    pub base: String,
+    pub log_path: PathBuf,
+}
+
+impl LambdaEmulator {
+    /// Starts the emulator with `env` given to every function and waits until it listens.
+    /// Functions compile on their first request: give those requests minutes, not seconds.
+    pub fn start(env: &[(&str, &str)]) -> LambdaEmulator {
+        use std::os::unix::process::CommandExt;
+        let port = free_port();
+        let log_path = std::env::temp_dir().join(format!("paylinks-lambda-watch-{}-{port}.log", std::process::id()));
+        let log = std::fs::File::create(&log_path).expect("create the emulator log");
+        let mut command = Command::new(cargo_lambda_bin());
+        command.args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()]);
+        for (name, value) in env {
+            command.arg("--env-var").arg(format!("{name}={value}")).env(name, value);
+        }
+        let child = command
+            .current_dir(workspace_root())
+            .env_remove("PUBLIC_BASE_URL")
+            .env_remove("PAYLINKS_PUBLIC_URL")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start cargo-lambda ({}): {e}", cargo_lambda_bin().display()));
+        let mut emulator = LambdaEmulator { child, base: format!("http://127.0.0.1:{port}"), log_path };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = emulator.child.try_wait() {
+                panic!("cargo lambda watch exited ({status}) before listening:\n{}", emulator.log());
+            }
+            assert!(Instant::now() < deadline, "cargo lambda watch is not listening after 60 s:\n{}", emulator.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        emulator
+    }
+
+    /// What the emulator, cargo and the functions printed so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for LambdaEmulator {
+    fn drop(&mut self) {
+        // The whole group: cargo-lambda, its `cargo run` children and the functions.
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
+        self.child.wait().ok();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log_path);
+        }
+    }
+}
+
+/// Runs `paylinks <args>` with `env` and returns its stdout; panics with its stderr on failure.
+pub fn run_paylinks(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = Command::new(paylinks_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run paylinks {args:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "paylinks {args:?} failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// `paylinks merchant create`'s two keys, read from its output: (vault key, merchant key).
+pub fn parse_merchant_keys(output: &str) -> (String, String) {
+    let key = |label: &str| {
+        output
+            .lines()
+            .find_map(|line| line.strip_prefix(label))
+            .map(|rest| rest.trim().to_owned())
+            .filter(|key| !key.is_empty())
+            .unwrap_or_else(|| panic!("no {label} line in `paylinks merchant create` output:\n{output}"))
+    };
+    (key("X-API-KEY:"), key("X-OZURA-API-KEY:"))
+}
