@@ -33,12 +33,14 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
         expires_at: now + chrono::TimeDelta::days(i64::from(create.expires_in_days)),
     };
     app.store.create_link(&link).await?;
+    let base = public_base_url(request, app);
     let body = json!({
         "success": true,
         "data": {
             "paymentLinkId": link.id,
-            "url": format!("{}/pay/{}", public_base_url(request, app), link.id),
+            "url": format!("{base}/pay/{}", link.id),
             "expiresAt": format_timestamp(link.expires_at),
+            "qrCodeUrl": format!("{base}/api/payment-links/{}/qr", link.id),
         }
     });
     Ok(json(StatusCode::CREATED, &body))

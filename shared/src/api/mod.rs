@@ -15,8 +15,9 @@ pub mod check_availability;
 pub mod checkout_page;
 pub mod create;
 pub mod open_link;
-pub mod pay;
 mod pages;
+pub mod pay;
+pub mod qr;
 mod router;
 pub mod session_status;
 
@@ -35,6 +36,7 @@ pub enum Endpoint {
     Pay,
     Cancel,
     SessionStatus,
+    QrCode,
     Stylesheet,
 }
 
@@ -58,6 +60,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: Method::POST, path: "/checkout/{sessionId}/pay", endpoint: Endpoint::Pay },
     Route { method: Method::GET, path: "/checkout/{sessionId}/cancel", endpoint: Endpoint::Cancel },
     Route { method: Method::GET, path: "/api/sessions/{sessionId}", endpoint: Endpoint::SessionStatus },
+    Route { method: Method::GET, path: "/api/payment-links/{id}/qr", endpoint: Endpoint::QrCode },
     Route { method: Method::GET, path: "/assets/checkout.css", endpoint: Endpoint::Stylesheet },
 ];
 
@@ -72,6 +75,7 @@ impl Endpoint {
             Endpoint::Pay => "pay",
             Endpoint::Cancel => "cancel",
             Endpoint::SessionStatus => "session-status",
+            Endpoint::QrCode => "qr-code",
             Endpoint::Stylesheet => "assets",
         }
     }
@@ -129,6 +133,7 @@ async fn dispatch(endpoint: Endpoint, request: &Request, app: &App) -> Result<Re
         Endpoint::Pay => pay::handle(request, app).await,
         Endpoint::Cancel => cancel::handle(request, app).await,
         Endpoint::SessionStatus => session_status::handle(request, app).await,
+        Endpoint::QrCode => qr::handle(request, app).await,
         Endpoint::Stylesheet => Ok(assets::stylesheet()),
     }
 }

@@ -612,3 +612,62 @@ async fn another_merchant_cannot_read_a_session() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body_json(&response)["code"], json!("session_not_found"));
 }
+
+fn qr_event(link: &LinkId, query: &str, vault_key: &str, merchant_key: &str) -> Request {
+    event(
+        "qr.json",
+        &[
+            ("{{LINK_ID}}", link.as_str()),
+            ("{{QUERY}}", query),
+            ("{{VAULT_KEY}}", vault_key),
+            ("{{MERCHANT_KEY}}", merchant_key),
+        ],
+    )
+}
+
+/// Decodes a QR code from a grayscale image, as a phone camera would.
+fn decode_qr(image: image::GrayImage) -> String {
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "exactly one QR code in the image");
+    grids[0].decode().expect("QR decodes").1
+}
+
+#[tokio::test]
+async fn the_qr_code_decodes_back_to_the_link_url_as_png_and_svg() {
+    let h = Harness::new().await;
+    let (_, created) = h.call(Endpoint::CreateLink, create_event(|_| {})).await;
+    let created = body_json(&created)["data"].clone();
+    let link: LinkId = created["paymentLinkId"].as_str().unwrap().parse().unwrap();
+    let url = created["url"].as_str().unwrap();
+    assert_eq!(created["qrCodeUrl"], json!(format!("https://{HOST}/api/payment-links/{link}/qr")));
+
+    let (status, response) =
+        h.call(Endpoint::QrCode, qr_event(&link, "format=png&size=300", VAULT_KEY, MERCHANT_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "image/png");
+    let png = image::load_from_memory(response.body()).expect("a PNG").to_luma8();
+    assert!(png.width() >= 300, "at least the requested size");
+    assert_eq!(decode_qr(png), url);
+
+    let (status, response) = h.call(Endpoint::QrCode, qr_event(&link, "", VAULT_KEY, MERCHANT_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "image/svg+xml");
+    let svg = body_text(&response);
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{}", &svg[..80.min(svg.len())]);
+}
+
+#[tokio::test]
+async fn qr_options_are_validated_and_other_merchants_get_404() {
+    let h = Harness::new().await;
+    let link = h.create_seed_link().await;
+    let (status, response) =
+        h.call(Endpoint::QrCode, qr_event(&link, "format=gif&size=9", VAULT_KEY, MERCHANT_KEY)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let details = body_json(&response)["details"].clone();
+    assert_eq!(details.as_array().unwrap().len(), 2, "{details}");
+    let other = NewMerchant::generate("other_merchant", "Other", h.app.now());
+    h.app.store.create_merchant(&other.merchant).await.unwrap();
+    let (status, _) = h.call(Endpoint::QrCode, qr_event(&link, "", &other.vault_key, &other.merchant_key)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
