@@ -17,7 +17,7 @@ use super::processor::{ChargeOutcome, ChargeRequest, ProcessorError};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::model::{Cart, CheckoutSession, PaymentAttempt, PaymentResult, SessionId, SessionStatus, Unavailable};
-use crate::money::{parse_amount, MinorUnits};
+use crate::money::{MinorUnits, parse_amount};
 use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment};
 
 /// How long one attempt may hold a session and a use before it is presumed dead. Far above
@@ -119,6 +119,13 @@ pub async fn pay(app: &App, session_id: &SessionId, form: &PayForm) -> Result<Pa
         BeginAttempt::NotFound => return Err(ApiError::SessionNotFound),
     };
     let end_attempt = |end: AttemptEnd| app.store.end_attempt(session_id, attempt.number, end);
+    // Taking over a lapsed attempt: its process may have charged the card before dying.
+    // Settle what the processor recorded before anything else can drop the attempt.
+    if session.in_flight.is_some()
+        && let Some(settled) = settle_recorded_charge(app, &session, &attempt).await?
+    {
+        return Ok(settled);
+    }
 
     match app.store.claim_use(&session.link_id, session_id, now, attempt.lease_until).await? {
         ClaimUse::Claimed => {}
@@ -137,7 +144,8 @@ pub async fn pay(app: &App, session_id: &SessionId, form: &PayForm) -> Result<Pa
     };
     match app.processor.charge(&request).await {
         Ok(ChargeOutcome::Approved { transaction_id, card_brand, card_last_four }) => {
-            let result = PaymentResult { transaction_id, amount: attempt.amount, card_brand, card_last_four, completed_at: now };
+            let result =
+                PaymentResult { transaction_id, amount: attempt.amount, card_brand, card_last_four, completed_at: now };
             complete(app, session, &attempt, &result, &request.idempotency_key).await
         }
         Ok(ChargeOutcome::Declined { reason }) => {
@@ -155,6 +163,32 @@ pub async fn pay(app: &App, session_id: &SessionId, form: &PayForm) -> Result<Pa
         Err(ProcessorError::Unavailable(detail)) => {
             tracing::warn!(session_id = %session_id, detail, "processor unreachable");
             Err(ApiError::StoreUnavailable)
+        }
+    }
+}
+
+/// If the processor recorded an outcome for `attempt`, finishes the session with it: an
+/// approved charge completes the payment, a recorded decline ends the attempt. `None` when
+/// nothing was charged under the attempt's key.
+pub async fn settle_recorded_charge(
+    app: &App,
+    session: &CheckoutSession,
+    attempt: &PaymentAttempt,
+) -> Result<Option<PayOutcome>, ApiError> {
+    let key = attempt.idempotency_key(&session.id);
+    let Some(record) = app.store.get_charge(&key).await? else { return Ok(None) };
+    match record.outcome {
+        _ if record.voided => Ok(None),
+        ChargeOutcome::Approved { transaction_id, card_brand, card_last_four } => {
+            let completed_at = app.now();
+            let result =
+                PaymentResult { transaction_id, amount: record.amount, card_brand, card_last_four, completed_at };
+            complete(app, session.clone(), attempt, &result, &key).await.map(Some)
+        }
+        ChargeOutcome::Declined { reason } => {
+            app.store.release_use(&session.link_id, &session.id).await?;
+            app.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
+            Ok(Some(PayOutcome::TryAgain { session: session.clone(), message: reason.message().to_owned() }))
         }
     }
 }
@@ -193,7 +227,12 @@ async fn complete(
     }
 }
 
-async fn fail(app: &App, session: CheckoutSession, attempt: u32, error_code: &'static str) -> Result<PayOutcome, ApiError> {
+async fn fail(
+    app: &App,
+    session: CheckoutSession,
+    attempt: u32,
+    error_code: &'static str,
+) -> Result<PayOutcome, ApiError> {
     let end = AttemptEnd::Failed { failure_code: error_code.to_owned() };
     app.store.end_attempt(&session.id, attempt, end).await?;
     let message = match error_code {

@@ -166,6 +166,8 @@ pay_flow_tests!(
     deactivating_a_link_refuses_pays_on_open_sessions_without_charging,
     a_link_that_fills_up_while_the_customer_is_on_the_page_charges_nothing,
     a_crashed_attempt_is_taken_over_with_the_same_charge,
+    a_crashed_charge_on_a_link_that_filled_meanwhile_is_voided,
+    cancelling_after_a_crashed_charge_completes_the_payment_instead,
     an_abandoned_hold_is_returned_when_its_lease_lapses,
     fifty_concurrent_pays_on_a_link_limited_to_five_complete_exactly_five,
     one_session_submitted_ten_times_at_once_is_charged_once,
@@ -331,30 +333,34 @@ async fn a_link_that_fills_up_while_the_customer_is_on_the_page_charges_nothing(
     assert_eq!(h.link_now(&link).await.used, 1);
 }
 
+impl Harness {
+    /// A process that starts an attempt, holds the use, charges the card, then dies before
+    /// recording the payment. Returns the approved transaction id.
+    async fn crash_after_charging(&self, link: &PaymentLink, session: &CheckoutSession) -> String {
+        let now = self.app.now();
+        let begun =
+            self.app.store.begin_attempt(&session.id, MinorUnits(5000), now, now + ATTEMPT_LEASE).await.unwrap();
+        let BeginAttempt::Started(attempt) = begun else { panic!("attempt should start, got {begun:?}") };
+        let held = self.app.store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.unwrap();
+        assert_eq!(held, ClaimUse::Claimed);
+        let card = super::card::parse_card(SUCCESS, "12/34", "123", "Ada", now).unwrap();
+        let request = ChargeRequest {
+            idempotency_key: attempt.idempotency_key(&session.id),
+            amount: attempt.amount,
+            currency: session.checkout.currency,
+            card: &card,
+        };
+        match SandboxProcessor::new(self.app.store.clone()).charge(&request).await.unwrap() {
+            ChargeOutcome::Approved { transaction_id, .. } => transaction_id,
+            other => panic!("approved expected, got {other:?}"),
+        }
+    }
+}
+
 async fn a_crashed_attempt_is_taken_over_with_the_same_charge(h: Harness) {
     let link = h.fixed_link(Some(1)).await;
     let session = h.open(&link).await;
-    // A first process starts the attempt, holds the use, charges the card, then dies.
-    let now = h.app.now();
-    let BeginAttempt::Started(attempt) =
-        h.app.store.begin_attempt(&session.id, MinorUnits(5000), now, now + ATTEMPT_LEASE).await.unwrap()
-    else {
-        panic!("attempt should start")
-    };
-    assert_eq!(
-        h.app.store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.unwrap(),
-        ClaimUse::Claimed
-    );
-    let card = super::card::parse_card(SUCCESS, "12/34", "123", "Ada", now).unwrap();
-    let request = ChargeRequest {
-        idempotency_key: attempt.idempotency_key(&session.id),
-        amount: attempt.amount,
-        currency: session.checkout.currency,
-        card: &card,
-    };
-    let first = SandboxProcessor::new(h.app.store.clone()).charge(&request).await.unwrap();
-    let ChargeOutcome::Approved { transaction_id, .. } = first else { panic!("approved") };
-
+    let transaction_id = h.crash_after_charging(&link, &session).await;
     // While its lease is live, a retry is told the payment is in progress.
     assert!(matches!(h.pay(&session, SUCCESS).await, PayOutcome::InProgress(_)));
     // After the lease lapses, the retry takes the attempt over: same key, same charge.
@@ -363,6 +369,38 @@ async fn a_crashed_attempt_is_taken_over_with_the_same_charge(h: Harness) {
     assert_eq!(h.approved_charges(&session).await, vec![transaction_id]);
     let link = h.link_now(&link).await;
     assert_eq!((link.used, link.reserved), (1, 1));
+}
+
+async fn a_crashed_charge_on_a_link_that_filled_meanwhile_is_voided(h: Harness) {
+    let link = h.fixed_link(Some(1)).await;
+    let crashed = h.open(&link).await;
+    h.crash_after_charging(&link, &crashed).await;
+    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    // The lapsed hold goes to the next customer, who pays.
+    assert_paid(&h.pay(&h.open(&link).await, SUCCESS).await);
+    // The crashed customer comes back: their charge is given back, never counted.
+    match h.pay(&crashed, SUCCESS).await {
+        PayOutcome::LinkUnavailable { reason, .. } => assert_eq!(reason, Unavailable::LimitReached),
+        other => panic!("expected LinkUnavailable, got {other:?}"),
+    }
+    assert!(h.approved_charges(&crashed).await.is_empty(), "the charge is voided");
+    assert_eq!(h.link_now(&link).await.used, 1);
+}
+
+async fn cancelling_after_a_crashed_charge_completes_the_payment_instead(h: Harness) {
+    use lambda_http::RequestExt;
+    let link = h.fixed_link(Some(1)).await;
+    let session = h.open(&link).await;
+    let transaction_id = h.crash_after_charging(&link, &session).await;
+    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    let request = lambda_http::Request::default()
+        .with_path_parameters(std::collections::HashMap::from([("sessionId".to_owned(), session.id.to_string())]));
+    let response = crate::api::handle(crate::api::Endpoint::Cancel, request, &h.app).await;
+    assert_eq!(response.status(), 200, "the paid page, not a redirect to cancelUrl");
+    let stored = h.session_now(&session).await;
+    assert_eq!(stored.status, SessionStatus::Completed);
+    assert_eq!(stored.payment.unwrap().transaction_id, transaction_id);
+    assert_eq!(h.link_now(&link).await.used, 1);
 }
 
 async fn an_abandoned_hold_is_returned_when_its_lease_lapses(h: Harness) {

@@ -2,15 +2,17 @@
 //! `contract::dynamodb::*`, the latter on a moto_server over loopback). A test that passes on one
 //! store and fails on the other is a bug in that store.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 
 use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
-use super::{Store, StoreError};
+use super::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Store, StoreError};
+use crate::checkout::processor::{ChargeOutcome, ChargeRecord, DeclineReason};
 use crate::model::{
-    Cart, Checkout, CheckoutSession, DonationConfig, Item, LinkId, Merchant, PaymentLink, SessionId, SessionStatus,
+    Cart, Checkout, CheckoutSession, DonationConfig, Item, LinkId, Merchant, PaymentAttempt, PaymentLink,
+    PaymentResult, SessionId, SessionStatus, Unavailable,
 };
 use crate::money::MinorUnits;
 use crate::test_support;
@@ -101,6 +103,24 @@ macro_rules! contract_suite {
                 concurrent_creates_of_one_link_let_exactly_one_win,
                 concurrent_creates_of_one_merchant_key_let_exactly_one_win,
                 data_survives_reopening,
+                attempts_are_numbered_and_one_runs_at_a_time,
+                a_lapsed_attempt_is_taken_over_with_its_number_and_amount,
+                closed_and_unknown_sessions_start_no_attempt,
+                limited_links_hold_uses_up_to_the_limit_and_renewals_count_once,
+                lapsed_holds_are_given_back_and_their_uses_claimable_again,
+                inactive_expired_and_unknown_links_hold_nothing,
+                unlimited_links_hold_nothing_and_count_every_payment,
+                releasing_gives_the_use_back_once,
+                completing_turns_the_hold_into_exactly_one_use,
+                completing_after_the_hold_lapsed_takes_a_free_use_or_finds_the_link_full,
+                completing_an_unknown_session_changes_nothing,
+                a_declined_attempt_leaves_the_session_open,
+                a_failed_attempt_fails_the_session,
+                only_pending_sessions_not_being_paid_are_cancelled,
+                the_first_charge_record_under_a_key_wins_and_can_be_voided,
+                racing_payments_never_oversell_a_limited_link,
+                racing_completions_without_holds_never_oversell_a_limited_link,
+                racing_attempts_on_one_session_let_exactly_one_start,
             ]);
         )*
     };
@@ -444,4 +464,583 @@ async fn data_survives_reopening<F: Fixture>() {
     assert_eq!(store.find_merchant_by_key(&merchant.merchant_key_hash).await.expect("find"), Some(merchant));
     // And it still refuses what it refused before the restart.
     assert_conflict(store.create_link(&link).await, "create of a link id after reopening");
+}
+
+// ---- paying ----
+
+/// When the sessions of the paying tests open (with nanoseconds, like real clocks); sessions
+/// live 30 minutes, their links a month.
+fn opened() -> DateTime<Utc> {
+    instant(1_767_225_700, 123_456_789)
+}
+
+/// `seconds` after the session opened.
+fn at(seconds: i64) -> DateTime<Utc> {
+    opened() + TimeDelta::seconds(seconds)
+}
+
+const NANO: TimeDelta = TimeDelta::nanoseconds(1);
+/// How long the tests lease an attempt and hold a use.
+const LEASE: TimeDelta = TimeDelta::seconds(60);
+const HOLD: TimeDelta = TimeDelta::seconds(120);
+const PRICE: MinorUnits = MinorUnits(2500);
+
+async fn create_paying_link(store: &impl Store, usage_limit: Option<u64>) -> PaymentLink {
+    let link = link(Cart::Amount { amount: PRICE }, usage_limit);
+    store.create_link(&link).await.expect("create link");
+    link
+}
+
+async fn open_session(store: &impl Store, link: &PaymentLink) -> CheckoutSession {
+    let session = CheckoutSession::open(link, opened());
+    store.create_session(&session).await.expect("create session");
+    session
+}
+
+/// Starts an attempt at `at(1)` and expects it to start.
+async fn start(store: &impl Store, session: &SessionId) -> PaymentAttempt {
+    match store.begin_attempt(session, PRICE, at(1), at(1) + LEASE).await.expect("begin attempt") {
+        BeginAttempt::Started(attempt) => attempt,
+        other => panic!("expected the attempt to start, got {other:?}"),
+    }
+}
+
+/// Claims a use at `now`, held for `HOLD`.
+async fn claim(store: &impl Store, link: &PaymentLink, session: &SessionId, now: DateTime<Utc>) -> ClaimUse {
+    store.claim_use(&link.id, session, now, now + HOLD).await.expect("claim use")
+}
+
+fn payment(n: usize) -> PaymentResult {
+    PaymentResult {
+        transaction_id: format!("txn_{n}"),
+        amount: PRICE,
+        card_brand: "Visa".to_owned(),
+        card_last_four: "4242".to_owned(),
+        completed_at: at(30),
+    }
+}
+
+async fn complete(
+    store: &impl Store,
+    session: &SessionId,
+    attempt: u32,
+    link: &PaymentLink,
+    n: usize,
+) -> CompletePayment {
+    store.complete_payment(session, attempt, &link.id, &payment(n)).await.expect("complete payment")
+}
+
+async fn stored_link(store: &impl Store, id: &LinkId) -> PaymentLink {
+    store.get_link(id).await.expect("get link").expect("the link exists")
+}
+
+async fn stored_session(store: &impl Store, id: &SessionId) -> CheckoutSession {
+    store.get_session(id).await.expect("get session").expect("the session exists")
+}
+
+/// The link's use counters: (used, reserved, holders with their hold times).
+async fn uses(store: &impl Store, id: &LinkId) -> (u64, u64, Vec<(String, DateTime<Utc>)>) {
+    let link = stored_link(store, id).await;
+    (link.used, link.reserved, link.claims.into_iter().collect())
+}
+
+fn held(session: &SessionId, until: DateTime<Utc>) -> (String, DateTime<Utc>) {
+    (session.to_string(), until)
+}
+
+async fn attempts_are_numbered_and_one_runs_at_a_time<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let session = open_session(store, &link).await;
+
+    let first = store.begin_attempt(&session.id, PRICE, at(1), at(61)).await.expect("begin");
+    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61) };
+    assert_eq!(first, BeginAttempt::Started(first_attempt.clone()));
+    let paying = stored_session(store, &session.id).await;
+    assert_eq!(
+        (paying.status, paying.attempts, paying.in_flight.clone()),
+        (SessionStatus::Pending, 1, Some(first_attempt))
+    );
+
+    // A second pay while the first is charging, up to the last nanosecond of its lease.
+    for now in [at(2), at(61) - NANO] {
+        let second = store.begin_attempt(&session.id, MinorUnits(1), now, now + LEASE).await.expect("begin");
+        assert_eq!(second, BeginAttempt::Busy, "at {now}");
+    }
+    assert_eq!(stored_session(store, &session.id).await, paying, "a refused attempt changes nothing");
+
+    // Once the first is over, the next one gets the next number and its own amount.
+    store.end_attempt(&session.id, 1, AttemptEnd::Declined).await.expect("end attempt");
+    let next = store.begin_attempt(&session.id, MinorUnits(3000), at(3), at(63)).await.expect("begin");
+    let next_attempt = PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63) };
+    assert_eq!(next, BeginAttempt::Started(next_attempt.clone()));
+    let paying = stored_session(store, &session.id).await;
+    assert_eq!((paying.attempts, paying.in_flight), (2, Some(next_attempt)));
+}
+
+async fn a_lapsed_attempt_is_taken_over_with_its_number_and_amount<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let session = open_session(store, &link).await;
+    let lapsed = start(store, &session.id).await;
+
+    // The lease ends at lease_until exactly: the process that held it is presumed dead.
+    let taken = store.begin_attempt(&session.id, MinorUnits(999), lapsed.lease_until, at(200)).await.expect("begin");
+    let taken_over = PaymentAttempt { number: lapsed.number, amount: lapsed.amount, lease_until: at(200) };
+    assert_eq!(taken, BeginAttempt::Started(taken_over.clone()), "same number and amount: same idempotency key");
+    let session_now = stored_session(store, &session.id).await;
+    assert_eq!((session_now.attempts, session_now.in_flight), (1, Some(taken_over)));
+
+    // The new lease is live.
+    let again = store.begin_attempt(&session.id, PRICE, at(199), at(300)).await.expect("begin");
+    assert_eq!(again, BeginAttempt::Busy);
+}
+
+async fn closed_and_unknown_sessions_start_no_attempt<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    for status in [SessionStatus::Completed, SessionStatus::Failed, SessionStatus::Cancelled] {
+        let mut session = CheckoutSession::open(&link, opened());
+        session.status = status;
+        store.create_session(&session).await.expect("create session");
+        let begun = store.begin_attempt(&session.id, PRICE, at(1), at(61)).await.expect("begin");
+        assert_eq!(begun, BeginAttempt::Closed(session.clone()), "{status:?}");
+        assert_eq!(stored_session(store, &session.id).await, session, "{status:?} session unchanged");
+    }
+
+    // Pending but expired: closed from its expiry on, to the nanosecond.
+    let expiring = open_session(store, &link).await;
+    let expires_at = expiring.expires_at;
+    let begun = store.begin_attempt(&expiring.id, PRICE, expires_at, expires_at + LEASE).await.expect("begin");
+    assert_eq!(begun, BeginAttempt::Closed(expiring.clone()));
+    assert_eq!(stored_session(store, &expiring.id).await, expiring);
+    let begun = store.begin_attempt(&expiring.id, PRICE, expires_at - NANO, expires_at + LEASE).await.expect("begin");
+    assert!(matches!(begun, BeginAttempt::Started(PaymentAttempt { number: 1, .. })), "{begun:?}");
+
+    let unknown = store.begin_attempt(&SessionId::generate(), PRICE, at(1), at(61)).await.expect("begin");
+    assert_eq!(unknown, BeginAttempt::NotFound);
+}
+
+async fn limited_links_hold_uses_up_to_the_limit_and_renewals_count_once<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(2)).await;
+    let [first, second, third] = [SessionId::generate(), SessionId::generate(), SessionId::generate()];
+
+    assert_eq!(claim(store, &link, &first, at(1)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &second, at(2)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &third, at(3)).await, ClaimUse::Unavailable(Unavailable::LimitReached));
+    let mut holds = vec![held(&first, at(1) + HOLD), held(&second, at(2) + HOLD)];
+    holds.sort();
+    assert_eq!(uses(store, &link.id).await, (0, 2, holds));
+
+    // Holding again (a takeover) renews the hold without a second use.
+    assert_eq!(claim(store, &link, &first, at(10)).await, ClaimUse::Claimed);
+    let mut holds = vec![held(&first, at(10) + HOLD), held(&second, at(2) + HOLD)];
+    holds.sort();
+    assert_eq!(uses(store, &link.id).await, (0, 2, holds));
+    assert_eq!(claim(store, &link, &third, at(11)).await, ClaimUse::Unavailable(Unavailable::LimitReached));
+}
+
+async fn lapsed_holds_are_given_back_and_their_uses_claimable_again<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let [first, second] = [SessionId::generate(), SessionId::generate()];
+    let first_until = at(1) + HOLD;
+    assert_eq!(claim(store, &link, &first, at(1)).await, ClaimUse::Claimed);
+
+    // Held up to the last nanosecond; lapsed from its end on.
+    let refused = store.claim_use(&link.id, &second, first_until - NANO, at(500)).await.expect("claim");
+    assert_eq!(refused, ClaimUse::Unavailable(Unavailable::LimitReached));
+    assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&first, first_until)]));
+    let taken = store.claim_use(&link.id, &second, first_until, at(500)).await.expect("claim");
+    assert_eq!(taken, ClaimUse::Claimed);
+    assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&second, at(500))]));
+    let late = store.claim_use(&link.id, &first, first_until + NANO, at(600)).await.expect("claim");
+    assert_eq!(late, ClaimUse::Unavailable(Unavailable::LimitReached), "its use went to another session");
+
+    // A session whose own hold lapsed renews it, even on a full link.
+    let renewed = store.claim_use(&link.id, &second, at(700), at(800)).await.expect("claim");
+    assert_eq!(renewed, ClaimUse::Claimed);
+    assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&second, at(800))]));
+
+    // Several lapsed holds are all given back at once.
+    let link = create_paying_link(store, Some(3)).await;
+    let holders = [SessionId::generate(), SessionId::generate(), SessionId::generate()];
+    for (n, holder) in holders.iter().enumerate() {
+        assert_eq!(claim(store, &link, holder, at(n as i64)).await, ClaimUse::Claimed);
+    }
+    let newcomer = SessionId::generate();
+    assert_eq!(claim(store, &link, &newcomer, at(1000)).await, ClaimUse::Claimed);
+    assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&newcomer, at(1000) + HOLD)]));
+}
+
+async fn inactive_expired_and_unknown_links_hold_nothing<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    for usage_limit in [Some(1), None] {
+        let mut inactive = link(Cart::Amount { amount: PRICE }, usage_limit);
+        inactive.active = false;
+        store.create_link(&inactive).await.expect("create link");
+        let session = SessionId::generate();
+        for now in [at(1), inactive.expires_at] {
+            let refused = claim(store, &inactive, &session, now).await;
+            assert_eq!(refused, ClaimUse::Unavailable(Unavailable::Inactive), "{usage_limit:?} at {now}");
+        }
+        assert_eq!(stored_link(store, &inactive.id).await, inactive);
+
+        // Expired from its expiry on, to the nanosecond.
+        let expiring = create_paying_link(store, usage_limit).await;
+        let refused = claim(store, &expiring, &session, expiring.expires_at).await;
+        assert_eq!(refused, ClaimUse::Unavailable(Unavailable::Expired), "{usage_limit:?}");
+        assert_eq!(stored_link(store, &expiring.id).await, expiring);
+        assert_eq!(claim(store, &expiring, &session, expiring.expires_at - NANO).await, ClaimUse::Claimed);
+    }
+
+    let unknown = store.claim_use(&LinkId::generate(), &SessionId::generate(), at(1), at(61)).await.expect("claim");
+    assert_eq!(unknown, ClaimUse::NotFound);
+}
+
+async fn unlimited_links_hold_nothing_and_count_every_payment<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, None).await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let session = open_session(store, &link).await;
+        assert_eq!(claim(store, &link, &session.id, at(1)).await, ClaimUse::Claimed);
+        sessions.push(session);
+    }
+    assert_eq!(stored_link(store, &link.id).await, link, "nothing held");
+    store.release_use(&link.id, &sessions[0].id).await.expect("release");
+    assert_eq!(stored_link(store, &link.id).await, link, "nothing to give back");
+
+    for (n, session) in sessions.iter().enumerate() {
+        let attempt = start(store, &session.id).await;
+        assert_eq!(complete(store, &session.id, attempt.number, &link, n).await, CompletePayment::Completed);
+    }
+    assert_eq!(uses(store, &link.id).await, (3, 0, vec![]));
+}
+
+async fn releasing_gives_the_use_back_once<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let [first, second] = [SessionId::generate(), SessionId::generate()];
+    assert_eq!(claim(store, &link, &first, at(1)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &second, at(2)).await, ClaimUse::Unavailable(Unavailable::LimitReached));
+
+    store.release_use(&link.id, &first).await.expect("release");
+    assert_eq!(uses(store, &link.id).await, (0, 0, vec![]));
+    // Again, and by a session that holds nothing: nothing more is given back.
+    store.release_use(&link.id, &first).await.expect("release again");
+    store.release_use(&link.id, &second).await.expect("release of no hold");
+    assert_eq!(uses(store, &link.id).await, (0, 0, vec![]));
+
+    assert_eq!(claim(store, &link, &second, at(3)).await, ClaimUse::Claimed);
+    assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&second, at(3) + HOLD)]));
+
+    let unknown = LinkId::generate();
+    store.release_use(&unknown, &first).await.expect("release on an unknown link");
+    assert_eq!(store.get_link(&unknown).await.expect("get link"), None, "no link is made up");
+}
+
+async fn completing_turns_the_hold_into_exactly_one_use<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(2)).await;
+    let session = open_session(store, &link).await;
+    let attempt = start(store, &session.id).await;
+    assert_eq!(claim(store, &link, &session.id, at(2)).await, ClaimUse::Claimed);
+
+    assert_eq!(complete(store, &session.id, attempt.number, &link, 1).await, CompletePayment::Completed);
+    assert_eq!(uses(store, &link.id).await, (1, 1, vec![]), "the hold became the use");
+    let paid = stored_session(store, &session.id).await;
+    assert_eq!(paid.status, SessionStatus::Completed);
+    assert_eq!(paid.payment, Some(payment(1)));
+    assert_eq!((paid.in_flight.clone(), paid.attempts, paid.failure_code.clone()), (None, 1, None));
+
+    // A retried completion of the same attempt counts nothing more.
+    assert_eq!(complete(store, &session.id, attempt.number, &link, 2).await, CompletePayment::SessionChanged);
+    assert_eq!(uses(store, &link.id).await, (1, 1, vec![]));
+    assert_eq!(stored_session(store, &session.id).await, paid);
+    assert_eq!(
+        store.begin_attempt(&session.id, PRICE, at(40), at(100)).await.expect("begin"),
+        BeginAttempt::Closed(paid)
+    );
+
+    // Another attempt number than the one in flight completes nothing.
+    let other = open_session(store, &link).await;
+    let other_attempt = start(store, &other.id).await;
+    assert_eq!(claim(store, &link, &other.id, at(2)).await, ClaimUse::Claimed);
+    let before = stored_session(store, &other.id).await;
+    assert_eq!(complete(store, &other.id, other_attempt.number + 1, &link, 3).await, CompletePayment::SessionChanged);
+    assert_eq!(stored_session(store, &other.id).await, before);
+    assert_eq!(uses(store, &link.id).await, (1, 2, vec![held(&other.id, at(2) + HOLD)]));
+}
+
+async fn completing_after_the_hold_lapsed_takes_a_free_use_or_finds_the_link_full<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let slow = open_session(store, &link).await;
+    let attempt = start(store, &slow.id).await;
+    assert_eq!(claim(store, &link, &slow.id, at(1)).await, ClaimUse::Claimed);
+    // The slow payment's hold lapses and another session takes the use.
+    let other = SessionId::generate();
+    assert_eq!(claim(store, &link, &other, at(1) + HOLD).await, ClaimUse::Claimed);
+
+    let before = stored_session(store, &slow.id).await;
+    assert_eq!(complete(store, &slow.id, attempt.number, &link, 1).await, CompletePayment::LimitReached);
+    assert_eq!(stored_session(store, &slow.id).await, before, "still pending with its attempt: the charge is voided");
+    assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&other, at(1) + HOLD + HOLD)]));
+
+    // Once the use is free again, the late payment takes it.
+    store.release_use(&link.id, &other).await.expect("release");
+    assert_eq!(complete(store, &slow.id, attempt.number, &link, 1).await, CompletePayment::Completed);
+    assert_eq!(uses(store, &link.id).await, (1, 1, vec![]));
+    assert_eq!(stored_session(store, &slow.id).await.status, SessionStatus::Completed);
+    assert_eq!(claim(store, &link, &other, at(1000)).await, ClaimUse::Unavailable(Unavailable::LimitReached));
+}
+
+async fn completing_an_unknown_session_changes_nothing<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let unknown = SessionId::generate();
+    assert_eq!(complete(store, &unknown, 1, &link, 1).await, CompletePayment::SessionChanged);
+    assert_eq!(stored_link(store, &link.id).await, link);
+    assert_eq!(store.get_session(&unknown).await.expect("get session"), None, "no session is made up");
+}
+
+async fn a_declined_attempt_leaves_the_session_open<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let session = open_session(store, &link).await;
+    let attempt = start(store, &session.id).await;
+
+    store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await.expect("end attempt");
+    let declined = stored_session(store, &session.id).await;
+    assert_eq!(declined, CheckoutSession { attempts: 1, ..session.clone() }, "pending, nothing in flight");
+
+    // Ending it again, even as a failure, changes nothing: it is over.
+    let failure = AttemptEnd::Failed { failure_code: "SYSTEM_ERROR".to_owned() };
+    store.end_attempt(&session.id, attempt.number, failure.clone()).await.expect("end attempt again");
+    assert_eq!(stored_session(store, &session.id).await, declined);
+
+    let unknown = SessionId::generate();
+    store.end_attempt(&unknown, 1, failure).await.expect("end attempt of an unknown session");
+    assert_eq!(store.get_session(&unknown).await.expect("get session"), None, "no session is made up");
+}
+
+async fn a_failed_attempt_fails_the_session<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let session = open_session(store, &link).await;
+    let attempt = start(store, &session.id).await;
+    let failure = || AttemptEnd::Failed { failure_code: "SESSION_FAILED".to_owned() };
+
+    // Not the attempt in flight: nothing happens.
+    store.end_attempt(&session.id, attempt.number + 1, failure()).await.expect("end another attempt");
+    let paying = stored_session(store, &session.id).await;
+    assert_eq!(paying.in_flight, Some(attempt.clone()));
+
+    store.end_attempt(&session.id, attempt.number, failure()).await.expect("end attempt");
+    let failed = stored_session(store, &session.id).await;
+    assert_eq!(
+        failed,
+        CheckoutSession {
+            status: SessionStatus::Failed,
+            failure_code: Some("SESSION_FAILED".to_owned()),
+            attempts: 1,
+            ..session.clone()
+        }
+    );
+    assert_eq!(
+        store.begin_attempt(&session.id, PRICE, at(5), at(65)).await.expect("begin"),
+        BeginAttempt::Closed(failed)
+    );
+}
+
+async fn only_pending_sessions_not_being_paid_are_cancelled<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+
+    let pending = open_session(store, &link).await;
+    let cancelled = CheckoutSession { status: SessionStatus::Cancelled, ..pending.clone() };
+    assert_eq!(store.cancel_session(&pending.id, at(1)).await.expect("cancel"), Some(cancelled.clone()));
+    assert_eq!(stored_session(store, &pending.id).await, cancelled);
+    assert_eq!(store.cancel_session(&pending.id, at(2)).await.expect("cancel again"), Some(cancelled.clone()));
+    let begun = store.begin_attempt(&pending.id, PRICE, at(3), at(63)).await.expect("begin");
+    assert_eq!(begun, BeginAttempt::Closed(cancelled));
+
+    // Being paid: not cancelled while the attempt's lease runs; cancelled once it lapsed.
+    let paying = open_session(store, &link).await;
+    let attempt = start(store, &paying.id).await;
+    let being_paid = stored_session(store, &paying.id).await;
+    let refused = store.cancel_session(&paying.id, attempt.lease_until - NANO).await.expect("cancel");
+    assert_eq!(refused, Some(being_paid.clone()));
+    assert_eq!(stored_session(store, &paying.id).await, being_paid);
+    let abandoned = CheckoutSession { status: SessionStatus::Cancelled, in_flight: None, ..being_paid };
+    let cancelled = store.cancel_session(&paying.id, attempt.lease_until).await.expect("cancel");
+    assert_eq!(cancelled, Some(abandoned.clone()));
+    assert_eq!(stored_session(store, &paying.id).await, abandoned);
+
+    // Completed or expired: left as they are.
+    let mut completed = CheckoutSession::open(&link, opened());
+    completed.status = SessionStatus::Completed;
+    completed.payment = Some(payment(1));
+    store.create_session(&completed).await.expect("create session");
+    assert_eq!(store.cancel_session(&completed.id, at(1)).await.expect("cancel"), Some(completed.clone()));
+    assert_eq!(stored_session(store, &completed.id).await, completed);
+    let expired = open_session(store, &link).await;
+    let refused = store.cancel_session(&expired.id, expired.expires_at).await.expect("cancel");
+    assert_eq!(refused, Some(expired.clone()));
+    assert_eq!(stored_session(store, &expired.id).await.status_at(expired.expires_at), SessionStatus::Expired);
+
+    assert_eq!(store.cancel_session(&SessionId::generate(), at(1)).await.expect("cancel"), None);
+}
+
+async fn the_first_charge_record_under_a_key_wins_and_can_be_voided<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let key = format!("{}:1", SessionId::generate());
+    let original = ChargeRecord {
+        idempotency_key: key.clone(),
+        amount: PRICE,
+        currency: "EUR".parse().expect("EUR"),
+        outcome: ChargeOutcome::Approved {
+            transaction_id: "txn_first".to_owned(),
+            card_brand: "Visa".to_owned(),
+            card_last_four: "4242".to_owned(),
+        },
+        voided: false,
+        created_at: at(1),
+    };
+    assert_eq!(store.get_charge(&key).await.expect("get charge"), None);
+    assert_eq!(store.record_charge(&original).await.expect("record charge"), original);
+
+    let retry = ChargeRecord {
+        amount: MinorUnits(1),
+        outcome: ChargeOutcome::Declined { reason: DeclineReason::InsufficientFunds },
+        created_at: at(2),
+        ..original.clone()
+    };
+    assert_eq!(store.record_charge(&retry).await.expect("record again"), original, "the first record wins");
+    assert_eq!(store.get_charge(&key).await.expect("get charge"), Some(original.clone()));
+
+    store.void_charge(&key).await.expect("void");
+    let voided = ChargeRecord { voided: true, ..original };
+    assert_eq!(store.get_charge(&key).await.expect("get charge"), Some(voided.clone()));
+    assert_eq!(store.record_charge(&retry).await.expect("record after void"), voided);
+
+    let unknown = format!("{}:1", SessionId::generate());
+    store.void_charge(&unknown).await.expect("void an unknown charge");
+    assert_eq!(store.get_charge(&unknown).await.expect("get charge"), None, "no charge is made up");
+}
+
+const PAYERS: usize = 50;
+const LIMIT: u64 = 5;
+
+async fn racing_payments_never_oversell_a_limited_link<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let link = create_paying_link(fixture.store(), Some(LIMIT)).await;
+    let mut sessions = Vec::new();
+    for _ in 0..PAYERS {
+        sessions.push(open_session(fixture.store(), &link).await);
+    }
+
+    let mut payers = JoinSet::new();
+    for (n, session) in sessions.iter().enumerate() {
+        let (store, link, session) = (fixture.store().clone(), link.clone(), session.id.clone());
+        payers.spawn(async move {
+            let attempt = start(&store, &session).await;
+            match claim(&store, &link, &session, at(2)).await {
+                ClaimUse::Claimed => Ok(complete(&store, &session, attempt.number, &link, n).await),
+                refused => {
+                    store.release_use(&link.id, &session).await.expect("release");
+                    store.end_attempt(&session, attempt.number, AttemptEnd::Declined).await.expect("end attempt");
+                    Err(refused)
+                }
+            }
+        });
+    }
+    let outcomes = payers.join_all().await;
+
+    let completed = outcomes.iter().filter(|o| **o == Ok(CompletePayment::Completed)).count();
+    let refused = outcomes.iter().filter(|o| **o == Err(ClaimUse::Unavailable(Unavailable::LimitReached))).count();
+    assert_eq!((completed, refused), (LIMIT as usize, PAYERS - LIMIT as usize), "{outcomes:?}");
+    assert_eq!(uses(fixture.store(), &link.id).await, (LIMIT, LIMIT, vec![]));
+    let mut paid = 0;
+    for session in &sessions {
+        paid += usize::from(stored_session(fixture.store(), &session.id).await.status == SessionStatus::Completed);
+    }
+    assert_eq!(paid, LIMIT as usize);
+}
+
+async fn racing_completions_without_holds_never_oversell_a_limited_link<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let link = create_paying_link(fixture.store(), Some(LIMIT)).await;
+    let mut sessions = Vec::new();
+    for _ in 0..PAYERS {
+        sessions.push(open_session(fixture.store(), &link).await);
+    }
+
+    // Every hold lapsed and was given back: each completion must take a free use.
+    let mut payers = JoinSet::new();
+    for (n, session) in sessions.iter().enumerate() {
+        let (store, link, session) = (fixture.store().clone(), link.clone(), session.id.clone());
+        payers.spawn(async move {
+            let attempt = start(&store, &session).await;
+            complete(&store, &session, attempt.number, &link, n).await
+        });
+    }
+    let outcomes = payers.join_all().await;
+
+    let count = |wanted: CompletePayment| outcomes.iter().filter(|o| **o == wanted).count();
+    let counts = (count(CompletePayment::Completed), count(CompletePayment::LimitReached));
+    assert_eq!(counts, (LIMIT as usize, PAYERS - LIMIT as usize), "{outcomes:?}");
+    assert_eq!(uses(fixture.store(), &link.id).await, (LIMIT, LIMIT, vec![]));
+    let mut paid = 0;
+    for session in &sessions {
+        let session = stored_session(fixture.store(), &session.id).await;
+        match session.status {
+            SessionStatus::Completed => paid += 1,
+            SessionStatus::Pending => assert!(session.in_flight.is_some(), "refused: still in flight to be voided"),
+            other => panic!("unexpected status {other:?}"),
+        }
+    }
+    assert_eq!(paid, LIMIT as usize);
+}
+
+const CLICKS: usize = 10;
+
+async fn racing_attempts_on_one_session_let_exactly_one_start<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let link = create_paying_link(fixture.store(), Some(1)).await;
+    let session = open_session(fixture.store(), &link).await;
+
+    // A double-clicked pay button, then a takeover of its lapsed attempt by impatient retries.
+    for (now, wanted) in [(at(1), 1), (at(100), 1)] {
+        let mut clicks = JoinSet::new();
+        for _ in 0..CLICKS {
+            let (store, session) = (fixture.store().clone(), session.id.clone());
+            clicks.spawn(async move { store.begin_attempt(&session, PRICE, now, now + LEASE).await.expect("begin") });
+        }
+        let outcomes = clicks.join_all().await;
+        let started: Vec<&BeginAttempt> = outcomes.iter().filter(|o| matches!(o, BeginAttempt::Started(_))).collect();
+        assert_eq!(started.len(), 1, "exactly one starts: {outcomes:?}");
+        assert_eq!(outcomes.iter().filter(|o| **o == BeginAttempt::Busy).count(), CLICKS - 1, "{outcomes:?}");
+        let in_flight = PaymentAttempt { number: wanted, amount: PRICE, lease_until: now + LEASE };
+        assert_eq!(started[0], &BeginAttempt::Started(in_flight.clone()));
+        let paying = stored_session(fixture.store(), &session.id).await;
+        assert_eq!((paying.attempts, paying.in_flight), (1, Some(in_flight)));
+    }
 }

@@ -3,27 +3,63 @@
 //! Items are the model types serialized attribute-for-attribute (serde_dynamo), plus the key,
 //! TTL and index attributes. Every create is a conditional put on `attribute_not_exists(pk)`:
 //! nothing is ever overwritten by accident.
+//!
+//! Paying: every decision is one conditional write (a transaction for `complete_payment`) whose
+//! condition states exactly what the decision relies on; a refused write returns the item as it
+//! was (`ALL_OLD`), from which the refusal is explained or the decision taken again. Times in
+//! conditions: RFC 3339 text with variable fractional digits does not compare as text, so
+//!   - link items carry `expiresAtNanos`, their expiry as a number (epoch nanoseconds, exact),
+//!     which `claim_use` compares with `now` (links never change their expiry);
+//!   - session times (`expiresAt`, `inFlight.leaseUntil`) are compared in Rust on a consistent
+//!     read, and the write is conditioned on those attributes still holding the exact values read.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{RETENTION_AFTER_EXPIRY, Store, StoreError, keys};
-use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, SessionId};
+use super::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, RETENTION_AFTER_EXPIRY, Store, StoreError, keys};
+use crate::checkout::processor::ChargeRecord;
+use crate::model::{
+    CheckoutSession, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus,
+    Unavailable,
+};
+use crate::money::MinorUnits;
 
 type Item = HashMap<String, AttributeValue>;
 
 pub const GSI1: &str = "gsi1";
+
+/// A link's `expiresAt` as a number (epoch nanoseconds) for conditions; written at creation.
+const EXPIRES_AT_NANOS: &str = "expiresAtNanos";
+
+/// How many times an operation takes its decision again after its write was refused because the
+/// item changed in between, before it answers `Unavailable` (each refusal means another writer
+/// made progress, so this is only reached under extreme contention).
+const DECISION_ROUNDS: usize = 5;
+
+/// Retries of a write refused with `TransactionConflict` (the item was in another transaction;
+/// nothing was written, and the SDK does not retry these itself).
+const CONFLICT_RETRIES: u32 = 4;
+
+/// Hold entries returned in one write when a full link's lapsed holds are cleared (keeps the
+/// expressions well under DynamoDB's 4 KB limit; one returned hold is enough to claim).
+const LAPSED_PER_WRITE: usize = 50;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -51,17 +87,22 @@ impl DynamoStore {
         &self.table
     }
 
-    async fn get<T: DeserializeOwned>(&self, pk: String) -> Result<Option<T>, StoreError> {
+    /// Strongly consistent read of an item as stored.
+    async fn get_item(&self, pk: &str) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.clone()))
+            .key("pk", AttributeValue::S(pk.to_owned()))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| classify(e, "get"))?;
-        output.item.map(|item| from_item(&pk, item)).transpose()
+        Ok(output.item)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, pk: String) -> Result<Option<T>, StoreError> {
+        self.get_item(&pk).await?.map(|item| from_item(&pk, item)).transpose()
     }
 
     async fn put_new(&self, item: Item, conflict: &'static str) -> Result<(), StoreError> {
@@ -75,6 +116,143 @@ impl DynamoStore {
             .map(|_| ())
             .map_err(|e| classify(e, conflict))
     }
+
+    /// One conditional UpdateItem of the item `pk`.
+    async fn update(&self, pk: &str, write: &Write, returning: ReturnValue) -> Result<Written, StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .update_expression(&write.update)
+            .condition_expression(&write.condition)
+            .set_expression_attribute_names(Some(write.names()))
+            .set_expression_attribute_values(write.values())
+            .return_values(returning)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        match retry_conflicts(|| request.clone().send()).await {
+            Ok(output) => Ok(Written::Applied(output.attributes.unwrap_or_default())),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    Ok(Written::Refused(refused.item.clone()))
+                }
+                _ => Err(StoreError::Unavailable(DisplayErrorContext(&error).to_string())),
+            },
+        }
+    }
+
+    /// Gives back lapsed holds of a full link, each only if it still holds the exact value read
+    /// (a renewed hold is not lapsed any more). Refused: someone else changed them first.
+    async fn return_lapsed_holds(&self, pk: &str, lapsed: &[(String, AttributeValue)]) -> Result<(), StoreError> {
+        let mut write = Write::new("", "").value(":n", number(lapsed.len()));
+        let (mut removed, mut unchanged) = (Vec::new(), Vec::new());
+        for (n, (holder, held_until)) in lapsed.iter().enumerate() {
+            removed.push(format!("#claims.#h{n}"));
+            unchanged.push(format!("#claims.#h{n} = :h{n}"));
+            write = write.alias(format!("#h{n}"), holder.clone()).value(format!(":h{n}"), held_until.clone());
+        }
+        write.update = format!("REMOVE {} SET #reserved = #reserved - :n", removed.join(", "));
+        write.condition = unchanged.join(" AND ");
+        self.update(pk, &write, ReturnValue::None).await.map(|_| ())
+    }
+}
+
+/// What a conditional write came to.
+enum Written {
+    /// Written; the attributes asked for with `ReturnValue` (empty for `None`).
+    Applied(Item),
+    /// The condition did not hold: the item as it was, or None if there is no such item.
+    Refused(Option<Item>),
+}
+
+/// One conditional update. Every `#token` in the expressions escapes an attribute name: `#used`
+/// stands for `used`, unless `alias` says otherwise (map keys such as session ids). The names
+/// sent are exactly those the expressions use, as DynamoDB requires.
+struct Write {
+    update: String,
+    condition: String,
+    aliases: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Write {
+    fn new(update: impl Into<String>, condition: impl Into<String>) -> Self {
+        Write { update: update.into(), condition: condition.into(), aliases: HashMap::new(), values: HashMap::new() }
+    }
+
+    fn alias(mut self, token: impl Into<String>, name: impl Into<String>) -> Self {
+        self.aliases.insert(token.into(), name.into());
+        self
+    }
+
+    fn value(mut self, token: impl Into<String>, value: AttributeValue) -> Self {
+        self.values.insert(token.into(), value);
+        self
+    }
+
+    fn names(&self) -> HashMap<String, String> {
+        let mut names = HashMap::new();
+        for expression in [&self.update, &self.condition] {
+            let mut rest = expression.as_str();
+            while let Some(start) = rest.find('#') {
+                let after = &rest[start + 1..];
+                let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+                let token = &rest[start..start + 1 + len];
+                let name = self.aliases.get(token).cloned().unwrap_or_else(|| token[1..].to_owned());
+                names.insert(token.to_owned(), name);
+                rest = &after[len..];
+            }
+        }
+        names
+    }
+
+    /// DynamoDB rejects an empty values map.
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+
+    /// This write as one item of a transaction, returning the old item if its condition fails.
+    fn in_transaction(&self, table: &str, pk: &str) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .update_expression(&self.update)
+            .condition_expression(&self.condition)
+            .set_expression_attribute_names(Some(self.names()))
+            .set_expression_attribute_values(self.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+/// Sends a write again while DynamoDB refuses it with `TransactionConflictException`.
+async fn retry_conflicts<T, E, R, Fut>(mut send: impl FnMut() -> Fut) -> Result<T, SdkError<E, R>>
+where
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata,
+{
+    let mut retry = 0;
+    loop {
+        match send().await {
+            Err(error) if retry < CONFLICT_RETRIES && error.code() == Some("TransactionConflictException") => {
+                back_off(retry).await;
+                retry += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// 10, 20, 40, 80 ms plus jitter, so racing writers spread out.
+async fn back_off(retry: u32) {
+    let millis = (10u64 << retry.min(6)) + rand::random_range(0..10);
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+fn contention(operation: &str) -> StoreError {
+    StoreError::Unavailable(format!("{operation}: the item kept changing; try again"))
 }
 
 /// An SDK client from the standard environment (the same chain the Lambda runtime uses).
@@ -141,16 +319,36 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let condition_failed = match error.code() {
-        Some("ConditionalCheckFailedException") => true,
-        Some("TransactionCanceledException") => error.message().is_some_and(|m| m.contains("ConditionalCheckFailed")),
-        _ => false,
-    };
-    if condition_failed {
+    if error.code() == Some("ConditionalCheckFailedException") {
         StoreError::Conflict(conflict)
     } else {
         StoreError::Unavailable(DisplayErrorContext(&error).to_string())
     }
+}
+
+/// `classify` for a transaction: `Conflict` when an item's condition failed.
+fn classify_transaction<R>(error: SdkError<TransactWriteItemsError, R>, conflict: &'static str) -> StoreError
+where
+    R: std::fmt::Debug,
+{
+    if cancellation_reasons(&error).iter().any(|reason| failure(reason) == Some("ConditionalCheckFailed")) {
+        StoreError::Conflict(conflict)
+    } else {
+        StoreError::Unavailable(DisplayErrorContext(&error).to_string())
+    }
+}
+
+/// Why each item of a cancelled transaction failed, in request order (empty for other errors).
+fn cancellation_reasons<R>(error: &SdkError<TransactWriteItemsError, R>) -> &[CancellationReason] {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled.cancellation_reasons(),
+        _ => &[],
+    }
+}
+
+/// The failure code of one item of a cancelled transaction; None if that item was fine.
+fn failure(reason: &CancellationReason) -> Option<&str> {
+    reason.code().filter(|code| *code != "None")
 }
 
 fn to_item<T: Serialize>(pk: String, value: &T) -> Item {
@@ -162,6 +360,32 @@ fn to_item<T: Serialize>(pk: String, value: &T) -> Item {
 
 fn from_item<T: DeserializeOwned>(pk: &str, item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt { key: pk.to_owned(), detail: e.to_string() })
+}
+
+/// A model value as stored inside an item: times in exactly the text `to_item` writes.
+fn attribute<T: Serialize>(pk: &str, value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value)
+        .map_err(|e| StoreError::Corrupt { key: pk.to_owned(), detail: format!("cannot serialize: {e}") })
+}
+
+fn number(n: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+/// An instant as a number that compares exactly: nanoseconds since the epoch.
+fn epoch_nanos(instant: DateTime<Utc>) -> AttributeValue {
+    number(i128::from(instant.timestamp()) * 1_000_000_000 + i128::from(instant.timestamp_subsec_nanos()))
+}
+
+/// The attribute at `path` (names, into nested maps) exactly as stored.
+fn stored(pk: &str, item: &Item, path: &[&str]) -> Result<AttributeValue, StoreError> {
+    let missing = || StoreError::Corrupt { key: pk.to_owned(), detail: format!("no attribute {}", path.join(".")) };
+    let (first, rest) = path.split_first().ok_or_else(missing)?;
+    let mut value = item.get(*first).ok_or_else(missing)?;
+    for name in rest {
+        value = value.as_m().ok().and_then(|map| map.get(*name)).ok_or_else(missing)?;
+    }
+    Ok(value.clone())
 }
 
 fn with_ttl(mut item: Item, expires_at: DateTime<Utc>) -> Item {
@@ -180,6 +404,55 @@ fn put_new_request(table: &str, item: Item) -> Result<TransactWriteItem, StoreEr
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// How `complete_payment` counts the use on the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    /// The session's hold becomes the use.
+    Hold,
+    /// No hold (it lapsed and was given back): take a free use, if any.
+    FreeUse,
+    /// Unlimited links only count.
+    Unlimited,
+}
+
+impl Counting {
+    fn for_link(link: &PaymentLink, session: &SessionId) -> Counting {
+        match link.usage_limit {
+            None => Counting::Unlimited,
+            Some(_) if link.claims.contains_key(session.as_str()) => Counting::Hold,
+            Some(_) => Counting::FreeUse,
+        }
+    }
+
+    /// The link update, conditioned on the link being as this way of counting assumes.
+    fn write(self, session: &SessionId) -> Write {
+        match self {
+            Counting::Hold => {
+                Write::new("REMOVE #claims.#sid SET #used = #used + :one", "attribute_exists(#claims.#sid)")
+                    .alias("#sid", session.as_str())
+            }
+            Counting::FreeUse => Write::new(
+                "SET #used = #used + :one, #reserved = #reserved + :one",
+                "attribute_not_exists(#claims.#sid) AND #reserved < #usageLimit",
+            )
+            .alias("#sid", session.as_str()),
+            Counting::Unlimited => {
+                Write::new("SET #used = #used + :one", "attribute_exists(#pk) AND attribute_type(#usageLimit, :null)")
+                    .value(":null", AttributeValue::S("NULL".to_owned()))
+            }
+        }
+        .value(":one", number(1))
+    }
+}
+
+/// The condition of the session writes of `complete_payment` and `end_attempt`: the session is
+/// still pending with attempt `:attempt` in flight.
+const ATTEMPT_IN_FLIGHT: &str = "#status = :pending AND #inFlight.#number = :attempt";
+
+fn status(pk: &str, status: SessionStatus) -> Result<AttributeValue, StoreError> {
+    attribute(pk, &status)
+}
+
 #[async_trait]
 impl Store for DynamoStore {
     async fn create_merchant(&self, merchant: &Merchant) -> Result<(), StoreError> {
@@ -194,7 +467,7 @@ impl Store for DynamoStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify(e, "merchant exists"))
+            .map_err(|e| classify_transaction(e, "merchant exists"))
     }
 
     async fn find_merchant_by_key(&self, merchant_key_hash: &str) -> Result<Option<Merchant>, StoreError> {
@@ -206,6 +479,7 @@ impl Store for DynamoStore {
         item.insert("gsi1pk".to_owned(), AttributeValue::S(keys::merchant(&link.merchant_id)));
         // ULIDs sort by creation time, so the id orders a merchant's links newest-last.
         item.insert("gsi1sk".to_owned(), AttributeValue::S(link.id.to_string()));
+        item.insert(EXPIRES_AT_NANOS.to_owned(), epoch_nanos(link.expires_at));
         self.put_new(item, "link exists").await
     }
 
@@ -221,68 +495,321 @@ impl Store for DynamoStore {
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         self.get(keys::session(id)).await
     }
+
     async fn begin_attempt(
         &self,
-        _session: &SessionId,
-        _amount: crate::money::MinorUnits,
-        _now: DateTime<Utc>,
-        _lease_until: DateTime<Utc>,
-    ) -> Result<super::BeginAttempt, StoreError> {
-        Err(StoreError::Unavailable("begin_attempt: not implemented yet".into()))
+        session: &SessionId,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        let pk = keys::session(session);
+        let Some(mut item) = self.get_item(&pk).await? else { return Ok(BeginAttempt::NotFound) };
+        for _ in 0..DECISION_ROUNDS {
+            // Decide on the session as read; write only if it is still exactly that session.
+            let session: CheckoutSession = from_item(&pk, item.clone())?;
+            if !session.is_open(now) {
+                return Ok(BeginAttempt::Closed(session));
+            }
+            let (attempt, write) = match session.in_flight {
+                Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
+                Some(lapsed) => {
+                    // Take over the lapsed attempt: same number and amount, a new lease.
+                    let write = Write::new(
+                        "SET #inFlight.#leaseUntil = :lease",
+                        "#status = :pending AND #expiresAt = :expiresAt \
+                         AND #inFlight.#number = :number AND #inFlight.#leaseUntil = :lapsedLease",
+                    )
+                    .value(":number", number(lapsed.number))
+                    .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?)
+                    .value(":lease", attribute(&pk, &lease_until)?);
+                    (PaymentAttempt { lease_until, ..lapsed }, write)
+                }
+                None => {
+                    let Some(next) = session.attempts.checked_add(1) else {
+                        return Err(StoreError::Corrupt { key: pk, detail: "attempts overflow".into() });
+                    };
+                    let attempt = PaymentAttempt { number: next, amount, lease_until };
+                    let counted = if session.attempts == 0 {
+                        "(#attempts = :attempts OR attribute_not_exists(#attempts))"
+                    } else {
+                        "#attempts = :attempts"
+                    };
+                    let write = Write::new(
+                        "SET #attempts = :next, #inFlight = :attempt",
+                        format!(
+                            "#status = :pending AND #expiresAt = :expiresAt AND attribute_not_exists(#inFlight) \
+                             AND {counted}"
+                        ),
+                    )
+                    .value(":attempts", number(session.attempts))
+                    .value(":next", number(next))
+                    .value(":attempt", attribute(&pk, &attempt)?);
+                    (attempt, write)
+                }
+            };
+            let write = write
+                .value(":pending", status(&pk, SessionStatus::Pending)?)
+                .value(":expiresAt", stored(&pk, &item, &["expiresAt"])?);
+            match self.update(&pk, &write, ReturnValue::None).await? {
+                Written::Applied(_) => return Ok(BeginAttempt::Started(attempt)),
+                Written::Refused(Some(current)) => item = current,
+                Written::Refused(None) => return Ok(BeginAttempt::NotFound),
+            }
+        }
+        Err(contention("begin_attempt"))
     }
 
     async fn claim_use(
         &self,
-        _link: &LinkId,
-        _session: &SessionId,
-        _now: DateTime<Utc>,
-        _hold_until: DateTime<Utc>,
-    ) -> Result<super::ClaimUse, StoreError> {
-        Err(StoreError::Unavailable("claim_use: not implemented yet".into()))
+        link: &LinkId,
+        session: &SessionId,
+        now: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
+    ) -> Result<ClaimUse, StoreError> {
+        let pk = keys::link(link);
+        let hold = |write: Write| -> Result<Write, StoreError> {
+            Ok(write
+                .alias("#sid", session.as_str())
+                .value(":hold", attribute(&pk, &hold_until)?)
+                .value(":true", AttributeValue::Bool(true))
+                .value(":now", epoch_nanos(now)))
+        };
+        let claim = hold(
+            Write::new(
+                "SET #claims.#sid = :hold, #reserved = #reserved + :one",
+                "#active = :true AND #expiresAtNanos > :now \
+                 AND attribute_not_exists(#claims.#sid) AND #reserved < #usageLimit",
+            )
+            .value(":one", number(1)),
+        )?;
+        let renewal = hold(Write::new(
+            "SET #claims.#sid = :hold",
+            "#active = :true AND #expiresAtNanos > :now AND attribute_exists(#claims.#sid)",
+        ))?;
+
+        for _ in 0..DECISION_ROUNDS {
+            let item = match self.update(&pk, &claim, ReturnValue::None).await? {
+                Written::Applied(_) => return Ok(ClaimUse::Claimed),
+                Written::Refused(None) => return Ok(ClaimUse::NotFound),
+                Written::Refused(Some(item)) => item,
+            };
+            // Why was it refused? The link as it was when the condition failed says.
+            let link: PaymentLink = from_item(&pk, item.clone())?;
+            if !link.active {
+                return Ok(ClaimUse::Unavailable(Unavailable::Inactive));
+            }
+            if now >= link.expires_at {
+                return Ok(ClaimUse::Unavailable(Unavailable::Expired));
+            }
+            let Some(limit) = link.usage_limit else { return Ok(ClaimUse::Claimed) };
+            if link.claims.contains_key(session.as_str()) {
+                match self.update(&pk, &renewal, ReturnValue::None).await? {
+                    Written::Applied(_) => return Ok(ClaimUse::Claimed),
+                    Written::Refused(None) => return Ok(ClaimUse::NotFound),
+                    // The hold went meanwhile (released, or lapsed and given back): claim afresh.
+                    Written::Refused(Some(_)) => continue,
+                }
+            }
+            if link.reserved < limit {
+                return Err(StoreError::Corrupt {
+                    key: pk,
+                    detail: format!("claim refused with a use free: {EXPIRES_AT_NANOS} missing or not expiresAt"),
+                });
+            }
+            // Full: give back the holds whose time has passed, then claim again.
+            let mut lapsed = Vec::new();
+            for (holder, _) in link.claims.iter().filter(|(_, until)| **until <= now).take(LAPSED_PER_WRITE) {
+                lapsed.push((holder.clone(), stored(&pk, &item, &["claims", holder])?));
+            }
+            if lapsed.is_empty() {
+                return Ok(ClaimUse::Unavailable(Unavailable::LimitReached));
+            }
+            self.return_lapsed_holds(&pk, &lapsed).await?;
+        }
+        Err(contention("claim_use"))
     }
 
-    async fn release_use(&self, _link: &LinkId, _session: &SessionId) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("release_use: not implemented yet".into()))
+    async fn release_use(&self, link: &LinkId, session: &SessionId) -> Result<(), StoreError> {
+        let write =
+            Write::new("REMOVE #claims.#sid SET #reserved = #reserved - :one", "attribute_exists(#claims.#sid)")
+                .alias("#sid", session.as_str())
+                .value(":one", number(1));
+        // Refused: the session holds nothing (any more), which is what was asked.
+        self.update(&keys::link(link), &write, ReturnValue::None).await.map(|_| ())
     }
 
     async fn complete_payment(
         &self,
-        _session: &SessionId,
-        _attempt: u32,
-        _link: &LinkId,
-        _result: &crate::model::PaymentResult,
-    ) -> Result<super::CompletePayment, StoreError> {
-        Err(StoreError::Unavailable("complete_payment: not implemented yet".into()))
+        session: &SessionId,
+        attempt: u32,
+        link: &LinkId,
+        result: &PaymentResult,
+    ) -> Result<CompletePayment, StoreError> {
+        let (session_pk, link_pk) = (keys::session(session), keys::link(link));
+        let completion =
+            Write::new("SET #status = :completed, #payment = :payment REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
+                .value(":pending", status(&session_pk, SessionStatus::Pending)?)
+                .value(":attempt", number(attempt))
+                .value(":completed", status(&session_pk, SessionStatus::Completed)?)
+                .value(":payment", attribute(&session_pk, result)?);
+
+        // The link as read decides how the use is counted; the transaction checks it still is so.
+        let Some(mut link_item) = self.get_item(&link_pk).await? else {
+            return self.complete_without_link(session, attempt, link_pk).await;
+        };
+        let mut conflicts = 0;
+        for _ in 0..DECISION_ROUNDS + CONFLICT_RETRIES as usize {
+            let link: PaymentLink = from_item(&link_pk, link_item.clone())?;
+            let counting = Counting::for_link(&link, session);
+            let sent = self
+                .client
+                .transact_write_items()
+                .transact_items(completion.in_transaction(&self.table, &session_pk)?)
+                .transact_items(counting.write(session).in_transaction(&self.table, &link_pk)?)
+                .send()
+                .await;
+            let error = match sent {
+                Ok(_) => return Ok(CompletePayment::Completed),
+                Err(error) => error,
+            };
+            let reasons = cancellation_reasons(&error);
+            let (session_failure, link_failure) = (reasons.first().and_then(failure), reasons.get(1).and_then(failure));
+            if session_failure == Some("ConditionalCheckFailed") {
+                return Ok(CompletePayment::SessionChanged);
+            }
+            if [session_failure, link_failure].contains(&Some("TransactionConflict")) && conflicts < CONFLICT_RETRIES {
+                back_off(conflicts).await;
+                conflicts += 1;
+                continue;
+            }
+            if session_failure.is_some() || link_failure != Some("ConditionalCheckFailed") {
+                return Err(StoreError::Unavailable(DisplayErrorContext(&error).to_string()));
+            }
+            // The session was still pending with this attempt; the link was not as read.
+            let Some(current) = reasons.get(1).and_then(|reason| reason.item()).cloned() else {
+                return Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() });
+            };
+            let link: PaymentLink = from_item(&link_pk, current.clone())?;
+            if Counting::for_link(&link, session) == Counting::FreeUse
+                && link.usage_limit.is_some_and(|limit| link.reserved >= limit)
+            {
+                return Ok(CompletePayment::LimitReached);
+            }
+            link_item = current;
+        }
+        Err(contention("complete_payment"))
     }
 
-    async fn end_attempt(&self, _session: &SessionId, _attempt: u32, _end: super::AttemptEnd) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("end_attempt: not implemented yet".into()))
+    async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
+        let pk = keys::session(session);
+        let write = match end {
+            AttemptEnd::Declined => Write::new("REMOVE #inFlight", ATTEMPT_IN_FLIGHT),
+            AttemptEnd::Failed { failure_code } => {
+                Write::new("SET #status = :failed, #failureCode = :code REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
+                    .value(":failed", status(&pk, SessionStatus::Failed)?)
+                    .value(":code", AttributeValue::S(failure_code))
+            }
+        };
+        let write = write.value(":pending", status(&pk, SessionStatus::Pending)?).value(":attempt", number(attempt));
+        // Refused: the attempt is over already (or never was), and stays as it is.
+        self.update(&pk, &write, ReturnValue::None).await.map(|_| ())
     }
 
     async fn cancel_session(
         &self,
-        _session: &SessionId,
-        _now: DateTime<Utc>,
+        session: &SessionId,
+        now: DateTime<Utc>,
     ) -> Result<Option<CheckoutSession>, StoreError> {
-        Err(StoreError::Unavailable("cancel_session: not implemented yet".into()))
+        let pk = keys::session(session);
+        let Some(mut item) = self.get_item(&pk).await? else { return Ok(None) };
+        for _ in 0..DECISION_ROUNDS {
+            let session: CheckoutSession = from_item(&pk, item.clone())?;
+            let being_paid = session.in_flight.as_ref().is_some_and(|attempt| attempt.lease_until > now);
+            if !session.is_open(now) || being_paid {
+                return Ok(Some(session));
+            }
+            // Cancel only the session as read: unexpired, pending, and not being paid.
+            let not_being_paid = match session.in_flight {
+                None => "attribute_not_exists(#inFlight)",
+                Some(_) => "#inFlight.#number = :number AND #inFlight.#leaseUntil = :lapsedLease",
+            };
+            let mut write = Write::new(
+                "SET #status = :cancelled REMOVE #inFlight",
+                format!("#status = :pending AND #expiresAt = :expiresAt AND {not_being_paid}"),
+            )
+            .value(":pending", status(&pk, SessionStatus::Pending)?)
+            .value(":cancelled", status(&pk, SessionStatus::Cancelled)?)
+            .value(":expiresAt", stored(&pk, &item, &["expiresAt"])?);
+            if let Some(lapsed) = &session.in_flight {
+                write = write
+                    .value(":number", number(lapsed.number))
+                    .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?);
+            }
+            match self.update(&pk, &write, ReturnValue::AllNew).await? {
+                Written::Applied(cancelled) => return from_item(&pk, cancelled).map(Some),
+                Written::Refused(Some(current)) => item = current,
+                Written::Refused(None) => return Ok(None),
+            }
+        }
+        Err(contention("cancel_session"))
     }
 
-    async fn record_charge(
+    async fn record_charge(&self, record: &ChargeRecord) -> Result<ChargeRecord, StoreError> {
+        let pk = keys::charge(&record.idempotency_key);
+        // Kept as long as a session is: merchants and support look charges up long after.
+        let item = with_ttl(to_item(pk.clone(), record), record.created_at);
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        match retry_conflicts(|| request.clone().send()).await {
+            Ok(_) => Ok(record.clone()),
+            Err(error) => match error.as_service_error() {
+                // The first record under this key wins: return it.
+                Some(PutItemError::ConditionalCheckFailedException(refused)) => match &refused.item {
+                    Some(existing) => from_item(&pk, existing.clone()),
+                    None => self.get(pk.clone()).await?.ok_or_else(|| contention("record_charge")),
+                },
+                _ => Err(StoreError::Unavailable(DisplayErrorContext(&error).to_string())),
+            },
+        }
+    }
+
+    async fn void_charge(&self, idempotency_key: &str) -> Result<(), StoreError> {
+        let write =
+            Write::new("SET #voided = :true", "attribute_exists(#pk)").value(":true", AttributeValue::Bool(true));
+        // Refused: there is no such charge, nothing to void.
+        self.update(&keys::charge(idempotency_key), &write, ReturnValue::None).await.map(|_| ())
+    }
+
+    async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError> {
+        self.get(keys::charge(idempotency_key)).await
+    }
+}
+
+impl DynamoStore {
+    /// `complete_payment` when the link is gone: like the embedded store, the session decides
+    /// first (an attempt that is over is `SessionChanged`); a live one means a broken link.
+    async fn complete_without_link(
         &self,
-        _record: &crate::checkout::processor::ChargeRecord,
-    ) -> Result<crate::checkout::processor::ChargeRecord, StoreError> {
-        Err(StoreError::Unavailable("record_charge: not implemented yet".into()))
-    }
-
-    async fn void_charge(&self, _idempotency_key: &str) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("void_charge: not implemented yet".into()))
-    }
-
-    async fn get_charge(
-        &self,
-        _idempotency_key: &str,
-    ) -> Result<Option<crate::checkout::processor::ChargeRecord>, StoreError> {
-        Err(StoreError::Unavailable("get_charge: not implemented yet".into()))
+        session: &SessionId,
+        attempt: u32,
+        link_pk: String,
+    ) -> Result<CompletePayment, StoreError> {
+        let session = self.get_session(session).await?;
+        let in_flight = session.as_ref().is_some_and(|s| {
+            s.status == SessionStatus::Pending && s.in_flight.as_ref().is_some_and(|a| a.number == attempt)
+        });
+        if in_flight {
+            Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() })
+        } else {
+            Ok(CompletePayment::SessionChanged)
+        }
     }
 }
 
@@ -365,6 +892,8 @@ mod tests {
         assert_eq!(n(&item, "used"), "0");
         assert!(item["usageLimit"].is_null(), "None is stored as NULL: {item:?}");
         assert_eq!(s(&item, "expiresAt"), "2026-02-01T00:00:00.750Z");
+        // The same instant as a number, exact to the nanosecond, for conditions.
+        assert_eq!(n(&item, "expiresAtNanos"), "1769904000750000000");
         let cart = item["checkout"].as_m().expect("checkout map")["cart"].as_m().expect("cart map");
         assert_eq!(s(cart, "kind"), "amount");
         assert_eq!(n(cart, "amount"), "2500");
@@ -382,6 +911,27 @@ mod tests {
         let ttl = store.client().describe_time_to_live().table_name(store.table()).send().await.expect("ttl");
         let ttl = ttl.time_to_live_description.expect("ttl description");
         assert_eq!(ttl.attribute_name(), Some("ttl"));
+    }
+
+    #[tokio::test]
+    async fn charge_records_carry_a_ttl_and_are_swept_long_after() {
+        let store = fresh_dynamo_store().await;
+        let record = ChargeRecord {
+            idempotency_key: "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV:1".to_owned(),
+            amount: MinorUnits(2500),
+            currency: "USD".parse().expect("USD"),
+            outcome: crate::checkout::processor::ChargeOutcome::Declined {
+                reason: crate::checkout::processor::DeclineReason::Declined,
+            },
+            voided: false,
+            created_at: Utc.timestamp_opt(1_767_225_600, 5).unwrap(),
+        };
+        store.record_charge(&record).await.expect("record charge");
+        store.void_charge(&record.idempotency_key).await.expect("void charge");
+
+        let item = raw(&store, "CHARGE#cs_01ARZ3NDEKTSV4RRFFQ69G5FAV:1").await;
+        assert_eq!(n(&item, "ttl"), (1_767_225_600 + 90 * 86_400).to_string());
+        assert_eq!(item.get("voided").and_then(|v| v.as_bool().ok()), Some(&true));
     }
 
     #[tokio::test]
