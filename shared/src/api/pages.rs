@@ -6,7 +6,7 @@ use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 
 use super::html;
-use crate::error::{unavailable_sentence, ApiError};
+use crate::error::{ApiError, unavailable_sentence};
 use crate::model::{Cart, CheckoutSession, SessionStatus, Unavailable};
 use crate::money::MinorUnits;
 
@@ -34,8 +34,12 @@ pub fn error_page(error: &ApiError) -> Response<Body> {
         ApiError::SessionNotFound => {
             ("Checkout not found", "This checkout does not exist. Open the payment link again to start over.")
         }
-        ApiError::StaleForm => ("Please reload the page", "This checkout form is out of date. Reload the page and try again."),
-        ApiError::StoreUnavailable => ("Please try again", "We could not complete this just now. Wait a moment and try again."),
+        ApiError::StaleForm => {
+            ("Please reload the page", "This checkout form is out of date. Reload the page and try again.")
+        }
+        ApiError::StoreUnavailable => {
+            ("Please try again", "We could not complete this just now. Wait a moment and try again.")
+        }
         _ => ("Something went wrong", "We could not load this page. Wait a moment and reload."),
     };
     message_page(error.status(), title, message, None)
@@ -47,7 +51,9 @@ fn unavailable_advice(reason: Unavailable) -> &'static str {
             "This payment link has already been used the maximum number of times. Contact the merchant for a new link."
         }
         Unavailable::Expired => "This payment link is no longer valid. Contact the merchant for a new link.",
-        Unavailable::Inactive => "The merchant has switched this payment link off. Contact the merchant for a new link.",
+        Unavailable::Inactive => {
+            "The merchant has switched this payment link off. Contact the merchant for a new link."
+        }
     }
 }
 
@@ -78,7 +84,9 @@ pub fn closed_page(session: &CheckoutSession, now: chrono::DateTime<chrono::Utc>
         SessionStatus::Completed => {
             let amount = session.payment.as_ref().map(|p| p.amount.display(session.checkout.currency));
             let message = match amount {
-                Some(amount) => format!("This checkout has already been paid ({amount}). There is nothing more to pay."),
+                Some(amount) => {
+                    format!("This checkout has already been paid ({amount}). There is nothing more to pay.")
+                }
                 None => "This checkout has already been paid. There is nothing more to pay.".to_owned(),
             };
             message_page(StatusCode::OK, "Already paid", &message, None)
@@ -89,7 +97,9 @@ pub fn closed_page(session: &CheckoutSession, now: chrono::DateTime<chrono::Utc>
             "You have not been charged. Open the payment link again to start a new checkout.",
             back,
         ),
-        SessionStatus::Cancelled => message_page(StatusCode::GONE, "Checkout cancelled", "You have not been charged.", back),
+        SessionStatus::Cancelled => {
+            message_page(StatusCode::GONE, "Checkout cancelled", "You have not been charged.", back)
+        }
         SessionStatus::Failed | SessionStatus::Pending => message_page(
             StatusCode::GONE,
             "This checkout could not be completed",
@@ -166,12 +176,14 @@ pub fn checkout_page(
     };
     let donation = match &checkout.cart {
         Cart::Donation { donation } => {
-            let chosen_preset = chosen.and_then(|c| donation.presets.iter().find(|p| p.to_decimal_string(currency) == c));
+            let chosen_preset =
+                chosen.and_then(|c| donation.presets.iter().find(|p| p.to_decimal_string(currency) == c));
             let custom_value = match (chosen, chosen_preset) {
                 (Some(text), None) => text.to_owned(),
                 _ => String::new(),
             };
-            let default = chosen_preset.copied().or(if custom_value.is_empty() { donation.default_amount } else { None });
+            let default =
+                chosen_preset.copied().or(if custom_value.is_empty() { donation.default_amount } else { None });
             let hint = match (donation.min_amount, donation.max_amount) {
                 (Some(min), Some(max)) => Some(format!("Between {} and {}", show(min), show(max))),
                 (Some(min), None) => Some(format!("At least {}", show(min))),
@@ -182,7 +194,11 @@ pub fn checkout_page(
                 presets: donation
                     .presets
                     .iter()
-                    .map(|p| PresetView { value: p.to_decimal_string(currency), label: show(*p), checked: Some(*p) == default })
+                    .map(|p| PresetView {
+                        value: p.to_decimal_string(currency),
+                        label: show(*p),
+                        checked: Some(*p) == default,
+                    })
                     .collect(),
                 allow_custom: donation.allow_custom_amount,
                 custom_value,

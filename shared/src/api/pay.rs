@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use super::checkout_page::session_id;
 use super::{pages, see_other};
 use crate::app::App;
-use crate::checkout::pay::{pay, PayForm, PayOutcome};
+use crate::checkout::pay::{PayForm, PayOutcome, pay};
 use crate::checkout::redirect::{error_url, success_url};
 use crate::error::ApiError;
 
