@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The SAM template lints clean (sam validate --lint + cfn-lint, pinned, offline).
+scripts/check-template.sh
+
 moto_pid=""
 cleanup() {
     if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; fi
@@ -19,6 +22,13 @@ echo "test.sh: moto_server at $endpoint"
 
 # The flow tests start the real binaries: build them once, up front.
 cargo build --locked --workspace --bins
+
+# The Lambda emulator test (tests/tests/lambda_emulator.rs) runs functions/* with cargo-lambda
+# (pinned, from PyPI), whose `cargo run --bin <function>` builds each function's package alone:
+# build them that way up front, so the emulator's first requests don't wait for a compile.
+CARGO_LAMBDA="$(scripts/tools.sh lambda)/cargo-lambda"
+export CARGO_LAMBDA
+cargo build --locked $(for manifest in functions/*/Cargo.toml; do echo -p "$(basename "$(dirname "$manifest")")"; done)
 
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --locked --workspace --no-fail-fast "$@"

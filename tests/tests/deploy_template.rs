@@ -128,7 +128,7 @@ fn every_function_builds_its_own_binary_from_the_workspace_with_cargo_lambda() {
         let id = &function.logical_id;
         let resource = &template["Resources"][id.as_str()];
         assert_eq!(str_at(resource, &["Metadata", "BuildMethod"]), Some("rust-cargolambda"), "{id}: BuildMethod");
-        // `CodeUri: .` with `Binary`: the build cache key then covers shared/ (see TOOLING.md).
+        // `CodeUri: .` with `Binary`: cargo-lambda builds in the workspace, shared/ and Cargo.lock included.
         assert_eq!(function.properties["CodeUri"].as_str(), Some("."), "{id}: CodeUri must be `.`");
         if let Some(other) = seen.insert(function.binary.clone(), id.clone()) {
             panic!("{id} and {other} both build the binary {}", function.binary);
