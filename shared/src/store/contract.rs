@@ -8,7 +8,9 @@ use tokio::task::JoinSet;
 
 use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
-use super::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Store, StoreError};
+use super::{
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, IdempotencyRecord, IdempotentCreate, Store, StoreError,
+};
 use crate::checkout::processor::{ChargeOutcome, ChargeRecord, DeclineReason};
 use crate::model::{
     Cart, Checkout, CheckoutSession, DonationConfig, Item, LinkId, Merchant, PaymentAttempt, PaymentLink,
@@ -103,6 +105,12 @@ macro_rules! contract_suite {
                 concurrent_creates_of_one_link_let_exactly_one_win,
                 concurrent_creates_of_one_merchant_key_let_exactly_one_win,
                 data_survives_reopening,
+                links_are_listed_newest_first_across_pages_without_gaps,
+                a_listing_shows_only_the_merchants_own_links,
+                links_are_switched_off_and_on,
+                an_idempotency_key_creates_one_link_and_replays_it,
+                concurrent_creates_with_one_idempotency_key_create_exactly_one_link,
+                an_expired_idempotency_key_can_be_used_again,
                 attempts_are_numbered_and_one_runs_at_a_time,
                 a_lapsed_attempt_is_taken_over_with_its_number_and_amount,
                 closed_and_unknown_sessions_start_no_attempt,
@@ -1043,4 +1051,150 @@ async fn racing_attempts_on_one_session_let_exactly_one_start<F: Fixture>() {
         let paying = stored_session(fixture.store(), &session.id).await;
         assert_eq!((paying.attempts, paying.in_flight), (1, Some(in_flight)));
     }
+}
+
+// --- Link management: listing, switching off and on, idempotent creates.
+
+fn merchant_link(merchant_id: &str) -> PaymentLink {
+    PaymentLink { merchant_id: merchant_id.to_owned(), ..amount_link() }
+}
+
+/// Reads every page of a merchant's links, `page_size` at a time.
+async fn list_all(store: &impl Store, merchant_id: &str, page_size: usize) -> Vec<LinkId> {
+    let mut seen = Vec::new();
+    let mut before = None;
+    for _ in 0..1000 {
+        let page = store.list_links(merchant_id, page_size, before.as_ref()).await.unwrap();
+        assert!(page.links.len() <= page_size);
+        seen.extend(page.links.iter().map(|link| link.id.clone()));
+        match page.next {
+            Some(next) => before = Some(next),
+            None => return seen,
+        }
+    }
+    panic!("listing never ended");
+}
+
+async fn links_are_listed_newest_first_across_pages_without_gaps<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let mut created = Vec::new();
+    for _ in 0..7 {
+        let link = merchant_link("m_list");
+        store.create_link(&link).await.unwrap();
+        created.push(link.id);
+        // ULIDs minted in one millisecond need not sort in creation order.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    created.reverse();
+    for page_size in [1, 3, 7, 50] {
+        assert_eq!(list_all(store, "m_list", page_size).await, created, "page size {page_size}");
+    }
+    let first = store.list_links("m_list", 3, None).await.unwrap();
+    assert_eq!(first.links[0], store.get_link(&created[0]).await.unwrap().unwrap(), "pages carry whole links");
+
+    // Links created while a merchant pages through are newer than the cursor: later pages
+    // neither repeat nor skip anything.
+    let mut seen: Vec<LinkId> = first.links.iter().map(|l| l.id.clone()).collect();
+    store.create_link(&merchant_link("m_list")).await.unwrap();
+    let mut before = first.next;
+    while let Some(cursor) = before {
+        let page = store.list_links("m_list", 3, Some(&cursor)).await.unwrap();
+        seen.extend(page.links.iter().map(|l| l.id.clone()));
+        before = page.next;
+    }
+    assert_eq!(seen, created);
+}
+
+async fn a_listing_shows_only_the_merchants_own_links<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let mine = merchant_link("m_a");
+    store.create_link(&mine).await.unwrap();
+    store.create_link(&merchant_link("m_b")).await.unwrap();
+    assert_eq!(list_all(store, "m_a", 10).await, vec![mine.id]);
+    assert!(list_all(store, "m_nobody", 10).await.is_empty());
+}
+
+async fn links_are_switched_off_and_on<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = amount_link();
+    store.create_link(&link).await.unwrap();
+    let off = store.set_link_active(&link.id, false).await.unwrap().unwrap();
+    assert!(!off.active);
+    assert_eq!(PaymentLink { active: true, ..off.clone() }, link, "only the flag changes");
+    assert!(!store.get_link(&link.id).await.unwrap().unwrap().active);
+    assert!(store.set_link_active(&link.id, true).await.unwrap().unwrap().active);
+    assert_eq!(store.set_link_active(&LinkId::generate(), false).await.unwrap(), None);
+    assert_eq!(store.get_link(&LinkId::generate()).await.unwrap(), None, "no link is created by switching");
+}
+
+fn idempotency(merchant_id: &str, key: &str, link: &LinkId, now: DateTime<Utc>) -> IdempotencyRecord {
+    IdempotencyRecord {
+        merchant_id: merchant_id.to_owned(),
+        key: key.to_owned(),
+        request_hash: "hash-1".to_owned(),
+        link_id: link.clone(),
+        created_at: now,
+        expires_at: now + IdempotencyRecord::LIFETIME,
+    }
+}
+
+async fn an_idempotency_key_creates_one_link_and_replays_it<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let now = instant(1_767_225_600, 0);
+    let first = amount_link();
+    let record = idempotency("m_idem", "order-42", &first.id, now);
+    assert_eq!(store.create_link_idempotent(&first, &record, now).await.unwrap(), IdempotentCreate::Created);
+    let retry = amount_link();
+    let replay = store.create_link_idempotent(&retry, &idempotency("m_idem", "order-42", &retry.id, now), now).await;
+    assert_eq!(replay.unwrap(), IdempotentCreate::Replay(record), "the original record comes back");
+    assert_eq!(store.get_link(&retry.id).await.unwrap(), None, "a replay writes nothing");
+    // Keys are scoped per merchant.
+    let other = amount_link();
+    let created = store.create_link_idempotent(&other, &idempotency("m_other", "order-42", &other.id, now), now).await;
+    assert_eq!(created.unwrap(), IdempotentCreate::Created);
+}
+
+async fn concurrent_creates_with_one_idempotency_key_create_exactly_one_link<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let now = instant(1_767_225_600, 0);
+    let mut racers = JoinSet::new();
+    for _ in 0..10 {
+        let store = fixture.store().clone();
+        racers.spawn(async move {
+            let link = amount_link();
+            let record = idempotency("m_race", "same-key", &link.id, now);
+            let outcome = store.create_link_idempotent(&link, &record, now).await.unwrap();
+            (link.id, outcome)
+        });
+    }
+    let mut created = Vec::new();
+    let mut replayed = Vec::new();
+    while let Some(result) = racers.join_next().await {
+        match result.unwrap() {
+            (id, IdempotentCreate::Created) => created.push(id),
+            (_, IdempotentCreate::Replay(record)) => replayed.push(record.link_id),
+        }
+    }
+    assert_eq!(created.len(), 1, "exactly one link is created");
+    assert!(replayed.iter().all(|id| *id == created[0]), "every replay names the one link");
+    for id in &created {
+        assert!(fixture.store().get_link(id).await.unwrap().is_some());
+    }
+}
+
+async fn an_expired_idempotency_key_can_be_used_again<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let now = instant(1_767_225_600, 0);
+    let first = amount_link();
+    store.create_link_idempotent(&first, &idempotency("m_exp", "k", &first.id, now), now).await.unwrap();
+    let later = now + IdempotencyRecord::LIFETIME;
+    let second = amount_link();
+    let created = store.create_link_idempotent(&second, &idempotency("m_exp", "k", &second.id, later), later).await;
+    assert_eq!(created.unwrap(), IdempotentCreate::Created);
+    assert!(store.get_link(&second.id).await.unwrap().is_some());
 }

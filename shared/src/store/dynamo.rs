@@ -33,7 +33,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, RETENTION_AFTER_EXPIRY, Store, StoreError, keys};
+use super::{
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, IdempotencyRecord, IdempotentCreate, LinkPage,
+    RETENTION_AFTER_EXPIRY, Store, StoreError, keys,
+};
 use crate::checkout::processor::ChargeRecord;
 use crate::model::{
     CheckoutSession, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus,
@@ -351,6 +354,17 @@ fn failure(reason: &CancellationReason) -> Option<&str> {
     reason.code().filter(|code| *code != "None")
 }
 
+/// A link as stored: the model, its TTL, its place in the merchant's listing (`gsi1`) and
+/// its expiry as a number for conditions.
+fn link_item(link: &PaymentLink) -> Item {
+    let mut item = with_ttl(to_item(keys::link(&link.id), link), link.expires_at);
+    item.insert("gsi1pk".to_owned(), AttributeValue::S(keys::merchant(&link.merchant_id)));
+    // ULIDs sort by creation time: the index orders a merchant's links by age.
+    item.insert("gsi1sk".to_owned(), AttributeValue::S(link.id.to_string()));
+    item.insert(EXPIRES_AT_NANOS.to_owned(), epoch_nanos(link.expires_at));
+    item
+}
+
 fn to_item<T: Serialize>(pk: String, value: &T) -> Item {
     // Model types have string keys and integer numbers only: serialization cannot fail.
     let mut item: Item = serde_dynamo::to_item(value).expect("model types always serialize");
@@ -475,12 +489,105 @@ impl Store for DynamoStore {
     }
 
     async fn create_link(&self, link: &PaymentLink) -> Result<(), StoreError> {
-        let mut item = with_ttl(to_item(keys::link(&link.id), link), link.expires_at);
-        item.insert("gsi1pk".to_owned(), AttributeValue::S(keys::merchant(&link.merchant_id)));
-        // ULIDs sort by creation time, so the id orders a merchant's links newest-last.
-        item.insert("gsi1sk".to_owned(), AttributeValue::S(link.id.to_string()));
-        item.insert(EXPIRES_AT_NANOS.to_owned(), epoch_nanos(link.expires_at));
-        self.put_new(item, "link exists").await
+        self.put_new(link_item(link), "link exists").await
+    }
+
+    async fn create_link_idempotent(
+        &self,
+        link: &PaymentLink,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotentCreate, StoreError> {
+        let record_pk = keys::idempotency(&record.merchant_id, &record.key);
+        let mut record_item = with_ttl(to_item(record_pk.clone(), record), record.expires_at);
+        record_item.insert(EXPIRES_AT_NANOS.to_owned(), epoch_nanos(record.expires_at));
+        // An expired record (TTL sweeps late) counts as absent and is replaced.
+        let put_record = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(record_item))
+            .condition_expression("attribute_not_exists(#pk) OR #expiresAtNanos <= :now")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#expiresAtNanos", EXPIRES_AT_NANOS)
+            .expression_attribute_values(":now", epoch_nanos(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(put_new_request(&self.table, link_item(link))?)
+            .transact_items(TransactWriteItem::builder().put(put_record).build());
+        let error = match retry_conflicts(|| request.clone().send()).await {
+            Ok(_) => return Ok(IdempotentCreate::Created),
+            Err(error) => error,
+        };
+        let reasons = cancellation_reasons(&error);
+        match reasons.get(1).filter(|reason| failure(reason) == Some("ConditionalCheckFailed")) {
+            Some(reason) => match reason.item() {
+                Some(existing) => from_item(&record_pk, existing.clone()).map(IdempotentCreate::Replay),
+                None => self
+                    .get(record_pk.clone())
+                    .await?
+                    .map(IdempotentCreate::Replay)
+                    .ok_or_else(|| contention("idempotent create")),
+            },
+            None => Err(classify_transaction(error, "link exists")),
+        }
+    }
+
+    async fn set_link_active(&self, id: &LinkId, active: bool) -> Result<Option<PaymentLink>, StoreError> {
+        let pk = keys::link(id);
+        let write =
+            Write::new("SET #active = :active", "attribute_exists(#pk)").value(":active", AttributeValue::Bool(active));
+        match self.update(&pk, &write, ReturnValue::AllNew).await? {
+            Written::Applied(item) => from_item(&pk, item).map(Some),
+            Written::Refused(_) => Ok(None),
+        }
+    }
+
+    async fn list_links(
+        &self,
+        merchant_id: &str,
+        limit: usize,
+        before: Option<&LinkId>,
+    ) -> Result<LinkPage, StoreError> {
+        let partition = AttributeValue::S(keys::merchant(merchant_id));
+        let start = before.map(|id| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(keys::link(id))),
+                ("gsi1pk".to_owned(), partition.clone()),
+                ("gsi1sk".to_owned(), AttributeValue::S(id.to_string())),
+            ])
+        });
+        // One more than asked tells whether another page exists. The index is eventually
+        // consistent: a link created a moment ago may show up a moment later.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#gsi1pk = :merchant")
+            .expression_attribute_names("#gsi1pk", "gsi1pk")
+            .expression_attribute_values(":merchant", partition)
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify(e, "list"))?;
+        let mut links = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<PaymentLink>("gsi1", item))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if links.len() > limit {
+            links.truncate(limit);
+            links.last().map(|link| link.id.clone())
+        } else {
+            None
+        };
+        Ok(LinkPage { links, next })
     }
 
     async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError> {

@@ -14,7 +14,10 @@ use serde::de::DeserializeOwned;
 
 use chrono::{DateTime, Utc};
 
-use super::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Store, StoreError, keys};
+use super::{
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, IdempotencyRecord, IdempotentCreate, LinkPage, Store,
+    StoreError, keys,
+};
 use crate::checkout::processor::ChargeRecord;
 use crate::model::{
     CheckoutSession, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus,
@@ -23,6 +26,9 @@ use crate::model::{
 use crate::money::MinorUnits;
 
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
+/// A merchant's links by (merchant id, link id): ULIDs sort by time, so a reverse range is
+/// newest first. The embedded counterpart of the DynamoDB `gsi1` index.
+const MERCHANT_LINKS: TableDefinition<(&str, &str), ()> = TableDefinition::new("merchant_links");
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -39,6 +45,7 @@ impl EmbeddedStore {
         // Create the table up front so readers never meet a missing table.
         let txn = db.begin_write().map_err(|e| unavailable(&e))?;
         txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
+        txn.open_table(MERCHANT_LINKS).map_err(|e| unavailable(&e))?;
         txn.commit().map_err(|e| unavailable(&e))?;
         Ok(EmbeddedStore { db: Arc::new(db) })
     }
@@ -91,6 +98,7 @@ impl EmbeddedStore {
 /// reads is committed atomically, like a DynamoDB condition or transaction.
 struct Txn<'t> {
     table: redb::Table<'t, &'static str, &'static [u8]>,
+    merchant_links: redb::Table<'t, (&'static str, &'static str), ()>,
 }
 
 impl Txn<'_> {
@@ -104,6 +112,17 @@ impl Txn<'_> {
     fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
         self.table.insert(key, encode(value).as_slice()).map(|_| ()).map_err(|e| unavailable(&e))
     }
+
+    /// Writes a new link and its place in the merchant's listing; Conflict if it exists.
+    fn insert_link(&mut self, link: &PaymentLink) -> Result<(), StoreError> {
+        let key = keys::link(&link.id);
+        if self.table.get(key.as_str()).map_err(|e| unavailable(&e))?.is_some() {
+            return Err(StoreError::Conflict("link exists"));
+        }
+        self.put(&key, link)?;
+        self.merchant_links.insert((link.merchant_id.as_str(), link.id.as_str()), ()).map_err(|e| unavailable(&e))?;
+        Ok(())
+    }
 }
 
 impl EmbeddedStore {
@@ -116,7 +135,8 @@ impl EmbeddedStore {
             let txn = db.begin_write().map_err(|e| unavailable(&e))?;
             let result = {
                 let table = txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
-                work(&mut Txn { table })?
+                let merchant_links = txn.open_table(MERCHANT_LINKS).map_err(|e| unavailable(&e))?;
+                work(&mut Txn { table, merchant_links })?
             };
             txn.commit().map_err(|e| unavailable(&e))?;
             Ok(result)
@@ -154,7 +174,76 @@ impl Store for EmbeddedStore {
     }
 
     async fn create_link(&self, link: &PaymentLink) -> Result<(), StoreError> {
-        self.insert_new(vec![(keys::link(&link.id), encode(link))], "link exists").await
+        let link = link.clone();
+        self.write(move |txn| txn.insert_link(&link)).await
+    }
+
+    async fn create_link_idempotent(
+        &self,
+        link: &PaymentLink,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotentCreate, StoreError> {
+        let (link, record) = (link.clone(), record.clone());
+        let key = keys::idempotency(&record.merchant_id, &record.key);
+        self.write(move |txn| {
+            if let Some(existing) = txn.get::<IdempotencyRecord>(&key)?.filter(|r| r.expires_at > now) {
+                return Ok(IdempotentCreate::Replay(existing));
+            }
+            txn.insert_link(&link)?;
+            txn.put(&key, &record)?;
+            Ok(IdempotentCreate::Created)
+        })
+        .await
+    }
+
+    async fn set_link_active(&self, id: &LinkId, active: bool) -> Result<Option<PaymentLink>, StoreError> {
+        let key = keys::link(id);
+        self.write(move |txn| {
+            let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(None) };
+            link.active = active;
+            txn.put(&key, &link)?;
+            Ok(Some(link))
+        })
+        .await
+    }
+
+    async fn list_links(
+        &self,
+        merchant_id: &str,
+        limit: usize,
+        before: Option<&LinkId>,
+    ) -> Result<LinkPage, StoreError> {
+        let (merchant_id, before) = (merchant_id.to_owned(), before.map(LinkId::to_string));
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(|e| unavailable(&e))?;
+            let index = txn.open_table(MERCHANT_LINKS).map_err(|e| unavailable(&e))?;
+            let items = txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
+            // Link ids are `pl_` + Crockford base32: every one sorts below "~".
+            let upper = before.as_deref().unwrap_or("~");
+            let range =
+                index.range((merchant_id.as_str(), "")..(merchant_id.as_str(), upper)).map_err(|e| unavailable(&e))?;
+            let mut links = Vec::with_capacity(limit);
+            for entry in range.rev().take(limit + 1) {
+                let (ids, _) = entry.map_err(|e| unavailable(&e))?;
+                let key = keys::link(&ids.value().1.parse().map_err(|_| StoreError::Corrupt {
+                    key: ids.value().1.to_owned(),
+                    detail: "bad link id in the merchant index".into(),
+                })?);
+                let bytes = items.get(key.as_str()).map_err(|e| unavailable(&e))?;
+                let bytes = bytes
+                    .ok_or_else(|| StoreError::Corrupt { key: key.clone(), detail: "indexed link missing".into() })?;
+                links.push(decode::<PaymentLink>(&key, bytes.value())?);
+            }
+            let next = if links.len() > limit {
+                links.truncate(limit);
+                links.last().map(|link| link.id.clone())
+            } else {
+                None
+            };
+            Ok(LinkPage { links, next })
+        })
+        .await
     }
 
     async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError> {

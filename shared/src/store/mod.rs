@@ -41,6 +41,27 @@ pub trait Store: Send + Sync {
     /// Strongly consistent read of a link.
     async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError>;
 
+    /// Stores a new link together with the idempotency record that names it, atomically;
+    /// or, if an unexpired record with the same merchant and key exists, stores nothing and
+    /// returns that record (the original request's).
+    async fn create_link_idempotent(
+        &self,
+        link: &PaymentLink,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotentCreate, StoreError>;
+
+    /// Switches a link on or off; returns the link as it now is, None if it does not exist.
+    async fn set_link_active(&self, id: &LinkId, active: bool) -> Result<Option<PaymentLink>, StoreError>;
+
+    /// A merchant's links, newest first: at most `limit`, strictly older than `before`.
+    async fn list_links(
+        &self,
+        merchant_id: &str,
+        limit: usize,
+        before: Option<&LinkId>,
+    ) -> Result<LinkPage, StoreError>;
+
     /// Stores a new session; `Conflict` if the id exists.
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;
     /// Strongly consistent read of a session.
@@ -109,6 +130,38 @@ pub trait Store: Send + Sync {
     async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError>;
 }
 
+/// Remembers which link an `Idempotency-Key` created, for 24 hours.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyRecord {
+    pub merchant_id: String,
+    pub key: String,
+    /// SHA-256 (hex) of the request body: the same key with another body is refused.
+    pub request_hash: String,
+    pub link_id: LinkId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl IdempotencyRecord {
+    pub const LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotentCreate {
+    Created,
+    /// The key was used before; nothing was written.
+    Replay(IdempotencyRecord),
+}
+
+/// One page of a merchant's links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPage {
+    pub links: Vec<PaymentLink>,
+    /// Pass as `before` for the next page; None when this page is the last.
+    pub next: Option<LinkId>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BeginAttempt {
     /// This caller now holds the attempt and may charge it.
@@ -157,6 +210,9 @@ pub(crate) mod keys {
     }
     pub fn session(id: &SessionId) -> String {
         format!("SESSION#{id}")
+    }
+    pub fn idempotency(merchant_id: &str, key: &str) -> String {
+        format!("IDEMPOTENCY#{merchant_id}#{key}")
     }
     pub fn charge(idempotency_key: &str) -> String {
         format!("CHARGE#{idempotency_key}")
