@@ -24,6 +24,8 @@ pub enum ApiError {
     RouteNotFound,
     #[error("This route does not accept that method.")]
     MethodNotAllowed,
+    #[error("This Idempotency-Key was used with a different request body; use a new key for a new request.")]
+    IdempotencyKeyReused,
     #[error("This checkout form is out of date. Reload the page and try again.")]
     StaleForm,
     #[error("{}", unavailable_sentence(*.0))]
@@ -62,7 +64,7 @@ pub const RETRY_AFTER_SECONDS: u32 = 1;
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::BAD_REQUEST,
             ApiError::MissingKey(_) | ApiError::InvalidKeys => StatusCode::UNAUTHORIZED,
             ApiError::WrongMerchant(_) | ApiError::StaleForm => StatusCode::FORBIDDEN,
             ApiError::LinkNotFound | ApiError::SessionNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
@@ -83,6 +85,7 @@ impl ApiError {
             ApiError::InvalidKeys => "invalid_api_key",
             ApiError::WrongMerchant(_) => "merchant_mismatch",
             ApiError::StaleForm => "stale_form",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::LinkNotFound => "link_not_found",
             ApiError::SessionNotFound => "session_not_found",
             ApiError::RouteNotFound => "route_not_found",

@@ -14,12 +14,16 @@ pub mod cancel;
 pub mod check_availability;
 pub mod checkout_page;
 pub mod create;
+pub mod get_link;
+pub mod link_view;
+pub mod list_links;
 pub mod open_link;
 mod pages;
 pub mod pay;
 pub mod qr;
 mod router;
 pub mod session_status;
+pub mod set_active;
 
 pub use router::{ResolvedRoute, resolve};
 
@@ -37,6 +41,10 @@ pub enum Endpoint {
     Cancel,
     SessionStatus,
     QrCode,
+    GetLink,
+    ListLinks,
+    DeactivateLink,
+    ActivateLink,
     Stylesheet,
 }
 
@@ -61,6 +69,10 @@ pub const ROUTES: &[Route] = &[
     Route { method: Method::GET, path: "/checkout/{sessionId}/cancel", endpoint: Endpoint::Cancel },
     Route { method: Method::GET, path: "/api/sessions/{sessionId}", endpoint: Endpoint::SessionStatus },
     Route { method: Method::GET, path: "/api/payment-links/{id}/qr", endpoint: Endpoint::QrCode },
+    Route { method: Method::GET, path: "/api/payment-links/{id}", endpoint: Endpoint::GetLink },
+    Route { method: Method::GET, path: "/api/payment-links", endpoint: Endpoint::ListLinks },
+    Route { method: Method::POST, path: "/api/payment-links/{id}/deactivate", endpoint: Endpoint::DeactivateLink },
+    Route { method: Method::POST, path: "/api/payment-links/{id}/activate", endpoint: Endpoint::ActivateLink },
     Route { method: Method::GET, path: "/assets/checkout.css", endpoint: Endpoint::Stylesheet },
 ];
 
@@ -76,6 +88,10 @@ impl Endpoint {
             Endpoint::Cancel => "cancel",
             Endpoint::SessionStatus => "session-status",
             Endpoint::QrCode => "qr-code",
+            Endpoint::GetLink => "get-link",
+            Endpoint::ListLinks => "list-links",
+            Endpoint::DeactivateLink => "deactivate-link",
+            Endpoint::ActivateLink => "activate-link",
             Endpoint::Stylesheet => "assets",
         }
     }
@@ -134,6 +150,10 @@ async fn dispatch(endpoint: Endpoint, request: &Request, app: &App) -> Result<Re
         Endpoint::Cancel => cancel::handle(request, app).await,
         Endpoint::SessionStatus => session_status::handle(request, app).await,
         Endpoint::QrCode => qr::handle(request, app).await,
+        Endpoint::GetLink => get_link::handle(request, app).await,
+        Endpoint::ListLinks => list_links::handle(request, app).await,
+        Endpoint::DeactivateLink => set_active::handle(request, app, false).await,
+        Endpoint::ActivateLink => set_active::handle(request, app, true).await,
         Endpoint::Stylesheet => Ok(assets::stylesheet()),
     }
 }

@@ -2,12 +2,14 @@
 //! merchant supplied is escaped).
 
 use askama::Template;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 
 use super::html;
 use crate::error::{ApiError, unavailable_sentence};
-use crate::model::{Cart, CheckoutSession, SessionStatus, Unavailable};
+use crate::model::{Appearance, Cart, CheckoutSession, SessionStatus, Unavailable};
 use crate::money::MinorUnits;
 
 #[derive(Template)]
@@ -145,6 +147,9 @@ struct CheckoutPage<'a> {
     pay_label: String,
     error: Option<&'a str>,
     cardholder_name: &'a str,
+    /// The text of the page's one inline `<style>` element, allowed by its hash in the CSP.
+    appearance_css: Option<String>,
+    logo_url: Option<&'a str>,
 }
 
 /// The checkout form for an open session, with an inline `error` after a failed try.
@@ -223,19 +228,53 @@ pub fn checkout_page(
         pay_label,
         error,
         cardholder_name,
+        appearance_css: appearance_css(&checkout.appearance),
+        logo_url: checkout.appearance.logo_url.as_deref(),
     };
     let body = page.render().map_err(|e| ApiError::Internal(format!("render checkout page: {e}")))?;
+    let csp = checkout_csp(session, page.appearance_css.as_deref());
     let mut response = html(status, body);
-    let csp = checkout_csp(session);
     if let Ok(value) = HeaderValue::from_str(&csp) {
         response.headers_mut().insert("content-security-policy", value);
     }
     Ok(response)
 }
 
-/// The checkout page's policy: nothing but our own stylesheet, merchant images over https,
-/// and the form may post only to us, whose answer redirects to the merchant's URLs.
-fn checkout_csp(session: &CheckoutSession) -> String {
+/// The merchant's appearance as CSS custom properties for the stylesheet to use, or None when
+/// there is nothing to change. Built only from typed values (`#rrggbb` colours and an integer),
+/// so it contains no character HTML escaping would alter and no CSS the merchant wrote.
+fn appearance_css(appearance: &Appearance) -> Option<String> {
+    let mut properties = Vec::new();
+    if let Some(color) = appearance.primary_color {
+        properties.push(format!("--primary:{color}"));
+        properties.push(format!("--primary-text:{}", color.readable_text()));
+    }
+    if let Some(color) = appearance.button_background_color {
+        properties.push(format!("--button-bg:{color}"));
+        properties.push(format!("--button-text:{}", color.readable_text()));
+    }
+    if let Some(color) = appearance.background_color {
+        properties.push(format!("--bg:{color}"));
+    }
+    if let Some(color) = appearance.text_color {
+        properties.push(format!("--text:{color}"));
+    }
+    if let Some(px) = appearance.border_radius {
+        properties.push(format!("--radius:{px}px"));
+        properties.push(format!("--control-radius:{px}px"));
+    }
+    (!properties.is_empty()).then(|| format!(":root{{{}}}", properties.join(";")))
+}
+
+/// The CSP source allowing exactly one inline style element with this text.
+fn style_hash_source(css: &str) -> String {
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes())))
+}
+
+/// The checkout page's policy: nothing but our own stylesheet (plus, with an appearance, the
+/// one style element whose hash is listed), merchant images over https, and the form may post
+/// only to us, whose answer redirects to the merchant's URLs.
+fn checkout_csp(session: &CheckoutSession, inline_css: Option<&str>) -> String {
     let checkout = &session.checkout;
     let mut form_targets = vec!["'self'".to_owned()];
     for url in [&checkout.success_url, &checkout.error_url, &checkout.cancel_url] {
@@ -246,8 +285,12 @@ fn checkout_csp(session: &CheckoutSession) -> String {
             }
         }
     }
+    let style_src = match inline_css {
+        Some(css) => format!("style-src 'self' {}; ", style_hash_source(css)),
+        None => String::new(),
+    };
     format!(
-        "default-src 'self'; img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action {}",
+        "default-src 'self'; {style_src}img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action {}",
         form_targets.join(" ")
     )
 }

@@ -15,7 +15,10 @@ use crate::checkout::processor::ChargeRecord;
 use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, PaymentResult, SessionId, SessionStatus};
 use crate::money::MinorUnits;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Store, StoreError};
+use crate::store::{
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, IdempotencyRecord, IdempotentCreate, LinkPage, Store,
+    StoreError,
+};
 
 const HOST: &str = "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com";
 const MERCHANT_ID: &str = "your_merchant_id";
@@ -380,6 +383,20 @@ impl Store for UnreachableStore {
     async fn get_link(&self, _: &LinkId) -> Result<Option<PaymentLink>, StoreError> {
         throttled()
     }
+    async fn create_link_idempotent(
+        &self,
+        _: &PaymentLink,
+        _: &IdempotencyRecord,
+        _: DateTime<Utc>,
+    ) -> Result<IdempotentCreate, StoreError> {
+        throttled()
+    }
+    async fn set_link_active(&self, _: &LinkId, _: bool) -> Result<Option<PaymentLink>, StoreError> {
+        throttled()
+    }
+    async fn list_links(&self, _: &str, _: usize, _: Option<&LinkId>) -> Result<LinkPage, StoreError> {
+        throttled()
+    }
     async fn create_session(&self, _: &CheckoutSession) -> Result<(), StoreError> {
         throttled()
     }
@@ -670,4 +687,203 @@ async fn qr_options_are_validated_and_other_merchants_get_404() {
     h.app.store.create_merchant(&other.merchant).await.unwrap();
     let (status, _) = h.call(Endpoint::QrCode, qr_event(&link, "", &other.vault_key, &other.merchant_key)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+// --- The merchant API: look up, list, switch off and on, idempotent create.
+
+/// A merchant API request as API Gateway delivers it, with the given keys.
+fn merchant_event(
+    method: &str,
+    route_key: &str,
+    path: &str,
+    params: Value,
+    query: &str,
+    keys: (&str, &str),
+) -> Request {
+    let mut raw: Value = serde_json::from_str(&fixture("session-status.json")).unwrap();
+    raw["routeKey"] = json!(route_key);
+    raw["requestContext"]["routeKey"] = json!(route_key);
+    raw["rawPath"] = json!(path);
+    raw["requestContext"]["http"]["path"] = json!(path);
+    raw["requestContext"]["http"]["method"] = json!(method);
+    raw["rawQueryString"] = json!(query);
+    raw["pathParameters"] = params;
+    raw["headers"]["x-api-key"] = json!(keys.0);
+    raw["headers"]["x-ozura-api-key"] = json!(keys.1);
+    lambda_http::request::from_str(&raw.to_string()).unwrap()
+}
+
+const OWN_KEYS: (&str, &str) = (VAULT_KEY, MERCHANT_KEY);
+
+fn get_link_event(id: &LinkId, keys: (&str, &str)) -> Request {
+    let path = format!("/api/payment-links/{id}");
+    merchant_event("GET", "GET /api/payment-links/{id}", &path, json!({ "id": id }), "", keys)
+}
+
+fn list_event(query: &str, keys: (&str, &str)) -> Request {
+    merchant_event("GET", "GET /api/payment-links", "/api/payment-links", Value::Null, query, keys)
+}
+
+fn switch_event(id: &LinkId, action: &str, keys: (&str, &str)) -> Request {
+    let path = format!("/api/payment-links/{id}/{action}");
+    merchant_event("POST", &format!("POST /api/payment-links/{{id}}/{action}"), &path, json!({ "id": id }), "", keys)
+}
+
+#[tokio::test]
+async fn a_link_is_shown_with_its_status_and_usage() {
+    let h = Harness::new().await;
+    let id = h.create_seed_link().await;
+    let (status, response) = h.call(Endpoint::GetLink, get_link_event(&id, OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::OK);
+    let data = body_json(&response)["data"].clone();
+    assert_eq!(data["paymentLinkId"], json!(id));
+    assert_eq!(data["status"], json!("active"));
+    assert_eq!(data["amount"], json!("50.00"));
+    assert_eq!(data["usage"], json!({ "used": 0, "limit": 1, "remaining": 1 }));
+    assert_eq!(data["metadata"], json!({ "invoiceId": "INV-12345" }));
+    assert_eq!(data["createdAt"], json!("2026-01-07T12:00:00.250Z"));
+
+    let session = h.open_session(&id).await;
+    h.pay(&session, "4242 4242 4242 4242").await;
+    let (_, response) = h.call(Endpoint::GetLink, get_link_event(&id, OWN_KEYS)).await;
+    let data = body_json(&response)["data"].clone();
+    assert_eq!((data["status"].clone(), data["usage"]["remaining"].clone()), (json!("limit_reached"), json!(0)));
+}
+
+#[tokio::test]
+async fn another_merchant_can_neither_read_list_nor_switch_a_link() {
+    let h = Harness::new().await;
+    let id = h.create_seed_link().await;
+    let other = NewMerchant::generate("other_merchant", "Other", h.app.now());
+    h.app.store.create_merchant(&other.merchant).await.unwrap();
+    let keys = (other.vault_key.as_str(), other.merchant_key.as_str());
+    let (status, response) = h.call(Endpoint::GetLink, get_link_event(&id, keys)).await;
+    assert_eq!((status, body_json(&response)["code"].clone()), (StatusCode::NOT_FOUND, json!("link_not_found")));
+    for action in ["deactivate", "activate"] {
+        let endpoint = if action == "deactivate" { Endpoint::DeactivateLink } else { Endpoint::ActivateLink };
+        let (status, _) = h.call(endpoint, switch_event(&id, action, keys)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{action}");
+    }
+    assert!(h.app.store.get_link(&id).await.unwrap().unwrap().active, "the owner's link is untouched");
+    let (_, response) = h.call(Endpoint::ListLinks, list_event("", keys)).await;
+    assert_eq!(body_json(&response)["data"], json!([]));
+}
+
+#[tokio::test]
+async fn links_are_listed_newest_first_in_pages_with_opaque_cursors() {
+    let h = Harness::new().await;
+    let mut created = Vec::new();
+    for _ in 0..5 {
+        created.push(h.create_seed_link().await.to_string());
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    created.reverse();
+    let mut seen = Vec::new();
+    let mut query = "limit=2".to_owned();
+    loop {
+        let (status, response) = h.call(Endpoint::ListLinks, list_event(&query, OWN_KEYS)).await;
+        assert_eq!(status, StatusCode::OK);
+        let body = body_json(&response);
+        seen.extend(body["data"].as_array().unwrap().iter().map(|l| l["paymentLinkId"].as_str().unwrap().to_owned()));
+        match body["nextCursor"].as_str() {
+            Some(cursor) => {
+                assert!(!cursor.contains("pl_"), "cursors are opaque");
+                query = format!("limit=2&cursor={cursor}");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, created);
+
+    h.call(Endpoint::DeactivateLink, switch_event(&created[1].parse().unwrap(), "deactivate", OWN_KEYS)).await;
+    let (_, response) = h.call(Endpoint::ListLinks, list_event("status=inactive", OWN_KEYS)).await;
+    let inactive: Vec<_> =
+        body_json(&response)["data"].as_array().unwrap().iter().map(|l| l["paymentLinkId"].clone()).collect();
+    assert_eq!(inactive, vec![json!(created[1])]);
+
+    let (status, response) = h.call(Endpoint::ListLinks, list_event("limit=0&cursor=xyz&status=gone", OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let details = body_json(&response)["details"].clone();
+    for field in ["limit: ", "cursor: ", "status: "] {
+        assert!(
+            details.as_array().unwrap().iter().any(|d| d.as_str().unwrap().starts_with(field)),
+            "{field} {details}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deactivating_takes_effect_at_once_even_on_open_checkouts() {
+    let h = Harness::new().await;
+    let id = h.create_seed_link().await;
+    let session = h.open_session(&id).await;
+    let (status, response) = h.call(Endpoint::DeactivateLink, switch_event(&id, "deactivate", OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body_json(&response)["data"]["status"], json!("inactive"));
+
+    let (_, response) = h.call(Endpoint::CheckAvailability, check_event(id.as_str())).await;
+    assert_eq!(body_json(&response)["error"], json!("Payment link is inactive"));
+    let (status, _) = h.call(Endpoint::OpenLink, open_event(id.as_str())).await;
+    assert_eq!(status, StatusCode::GONE, "no new sessions");
+    let (status, page) = h.pay(&session, "4242 4242 4242 4242").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body_text(&page).contains("not been charged"));
+    assert_eq!(
+        h.app.store.get_charge(&format!("{}:1", session.id)).await.unwrap(),
+        None,
+        "the processor was never called"
+    );
+
+    let (status, _) = h.call(Endpoint::ActivateLink, switch_event(&id, "activate", OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = h.pay(&session, "4242 4242 4242 4242").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "switched back on, the same checkout can pay");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_original_link_and_refuses_another_body() {
+    let h = Harness::new().await;
+    let with_key = |key: &str, edit: fn(&mut Value)| with_header(create_event(edit), "idempotency-key", key);
+    let (status, first) = h.call(Endpoint::CreateLink, with_key("order-42", |_| {})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, again) = h.call(Endpoint::CreateLink, with_key("order-42", |_| {})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body_json(&again), body_json(&first), "the original response, the same link");
+
+    let (status, response) = h.call(Endpoint::CreateLink, with_key("order-42", |b| b["amount"] = json!("51.00"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(&response)["code"], json!("idempotency_key_reused"));
+
+    // A failed validation does not use the key up.
+    let (status, _) = h.call(Endpoint::CreateLink, with_key("order-43", |b| b["amount"] = json!("0"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = h.call(Endpoint::CreateLink, with_key("order-43", |_| {})).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (status, response) = h.call(Endpoint::CreateLink, with_key(&"k".repeat(256), |_| {})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body_json(&response)["details"][0].as_str().unwrap().starts_with("Idempotency-Key: "));
+
+    let (_, response) = h.call(Endpoint::ListLinks, list_event("", OWN_KEYS)).await;
+    assert_eq!(body_json(&response)["data"].as_array().unwrap().len(), 2, "two keys, two links");
+}
+
+#[tokio::test]
+async fn the_route_table_resolves_every_merchant_route() {
+    let h = Harness::new().await;
+    let id = h.create_seed_link().await;
+    for (method, path, expected) in [
+        ("GET", "/api/payment-links".to_owned(), StatusCode::OK),
+        ("GET", format!("/api/payment-links/{id}"), StatusCode::OK),
+        ("POST", format!("/api/payment-links/{id}/deactivate"), StatusCode::OK),
+        ("POST", format!("/api/payment-links/{id}/activate"), StatusCode::OK),
+        ("GET", format!("/api/payment-links/{id}/qr"), StatusCode::OK),
+        ("GET", format!("/api/payment-links/{id}/check-availability"), StatusCode::OK),
+    ] {
+        let request = merchant_event(method, "$default", &path, Value::Null, "", OWN_KEYS);
+        let (mut parts, body) = request.into_parts();
+        parts.uri = path.parse().unwrap();
+        let response = handle_routed(Request::from_parts(parts, body), &h.app).await;
+        assert_eq!(response.status(), expected, "{method} {path}: {}", body_text(&response));
+    }
 }
