@@ -20,11 +20,29 @@ impl Clock for SystemClock {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Base of the URLs handed to customers, e.g. `https://pay.example.com`. When unset, the
     /// request's own host is used (API Gateway's domain, always https).
     pub public_url: Option<String>,
+    /// Take the client's IP from `X-Forwarded-For` (only behind a proxy you trust, such as
+    /// CloudFront in front of API Gateway); otherwise API Gateway's `sourceIp`.
+    pub trust_forwarded_for: bool,
+    /// Merchant API requests allowed per merchant per minute; 0 turns the limit off.
+    pub api_requests_per_minute: u64,
+}
+
+/// Default for `PAYLINKS_API_RATE_LIMIT`.
+pub const DEFAULT_API_REQUESTS_PER_MINUTE: u64 = 600;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            public_url: None,
+            trust_forwarded_for: false,
+            api_requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE,
+        }
+    }
 }
 
 impl Config {
@@ -35,7 +53,14 @@ impl Config {
             .find_map(|name| std::env::var(name).ok())
             .filter(|url| !url.trim().is_empty())
             .map(|url| url.trim_end_matches('/').to_owned());
-        Config { public_url }
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Config {
+            public_url,
+            trust_forwarded_for: env("PAYLINKS_TRUST_FORWARDED_FOR").is_some_and(|v| v == "1" || v == "true"),
+            api_requests_per_minute: env("PAYLINKS_API_RATE_LIMIT")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(DEFAULT_API_REQUESTS_PER_MINUTE),
+        }
     }
 }
 

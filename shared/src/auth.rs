@@ -3,6 +3,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::app::App;
 use crate::error::ApiError;
 use crate::model::Merchant;
 use crate::store::Store;
@@ -51,8 +52,26 @@ impl NewMerchant {
     }
 }
 
+/// The merchant whose two keys are on the request (401 otherwise), within its request rate
+/// (429 otherwise: counted per merchant per minute in the store, across all instances).
+pub async fn authenticate(request: &lambda_http::Request, app: &App) -> Result<Merchant, ApiError> {
+    let merchant = check_keys(request.headers(), app.store.as_ref()).await?;
+    let limit = app.config.api_requests_per_minute;
+    if limit > 0 {
+        let now = app.now();
+        let minute = now.timestamp().div_euclid(60);
+        let window_end = chrono::DateTime::from_timestamp((minute + 1) * 60, 0).unwrap_or(now);
+        let requests = app.store.increment_counter(&format!("api:{}:{minute}", merchant.id), window_end).await?;
+        if requests > limit {
+            let retry_after = u64::try_from((window_end - now).num_seconds().max(1)).unwrap_or(1);
+            return Err(ApiError::RateLimited(retry_after));
+        }
+    }
+    Ok(merchant)
+}
+
 /// The merchant whose two keys are on the request, or 401.
-pub async fn authenticate(headers: &lambda_http::http::HeaderMap, store: &dyn Store) -> Result<Merchant, ApiError> {
+async fn check_keys(headers: &lambda_http::http::HeaderMap, store: &dyn Store) -> Result<Merchant, ApiError> {
     let header = |name: &'static str, shown: &'static str| {
         headers.get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()).ok_or(ApiError::MissingKey(shown))
     };

@@ -34,6 +34,8 @@ pub enum ApiError {
     BodyTooLarge(usize),
     #[error("Send the body as JSON with Content-Type: application/json.")]
     UnsupportedMediaType,
+    #[error("Too many requests; retry after {0} seconds.")]
+    RateLimited(u64),
     #[error("The service is busy or its store is unreachable; retry shortly.")]
     StoreUnavailable,
     /// A bug or broken data on our side. The detail goes to the log, never to the client.
@@ -72,6 +74,7 @@ impl ApiError {
             ApiError::LinkUnavailable(_) => StatusCode::GONE,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -93,6 +96,7 @@ impl ApiError {
             ApiError::LinkUnavailable(reason) => unavailable_code(*reason),
             ApiError::BodyTooLarge(_) => "body_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::StoreUnavailable => "store_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -105,6 +109,15 @@ impl ApiError {
             body["details"] = serde_json::json!(details);
         }
         body
+    }
+
+    /// Seconds the client should wait before retrying, for 429 and 503.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited(seconds) => Some(*seconds),
+            ApiError::StoreUnavailable => Some(u64::from(RETRY_AFTER_SECONDS)),
+            _ => None,
+        }
     }
 
     /// What the log should say beyond the code: internal detail stays here.

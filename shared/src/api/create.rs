@@ -15,7 +15,7 @@ use crate::validate::{ValidationErrors, validate_create};
 use sha2::{Digest, Sha256};
 
 pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
-    let merchant = authenticate(request.headers(), app.store.as_ref()).await?;
+    let merchant = authenticate(request, app).await?;
     require_json(request)?;
     let idempotency_key = idempotency_key(request)?;
     // Validation comes first, so invalid requests never touch (or use up) a key.
@@ -33,6 +33,7 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
         reserved: 0,
         claims: Default::default(),
         active: true,
+        pause_reason: None,
         created_at: now,
         expires_at: now + chrono::TimeDelta::days(i64::from(create.expires_in_days)),
     };

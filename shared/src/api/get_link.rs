@@ -21,7 +21,7 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
 /// The link named in the path, if it belongs to the merchant whose keys are on the request.
 /// Another merchant's link is "not found": an id's existence is not confirmed to strangers.
 pub(crate) async fn find_own_link(request: &Request, app: &App) -> Result<PaymentLink, ApiError> {
-    let merchant = authenticate(request.headers(), app.store.as_ref()).await?;
+    let merchant = authenticate(request, app).await?;
     let link = find_link(request, app).await?;
     if link.merchant_id == merchant.id { Ok(link) } else { Err(ApiError::LinkNotFound) }
 }

@@ -59,6 +59,7 @@ pub fn link_view(link: &PaymentLink, now: DateTime<Utc>, base_url: &str) -> Valu
         "merchantName": checkout.merchant_name,
         "status": status(link, now),
         "active": link.active,
+        "pausedReason": link.pause_reason,
         "checkoutMode": checkout.cart.checkout_mode(),
         "amount": checkout.cart.fixed_total().map(money),
         "currency": currency,

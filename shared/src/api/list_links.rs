@@ -20,7 +20,7 @@ const MAX_LIMIT: usize = 100;
 const STATUSES: [&str; 4] = ["active", "inactive", "expired", "limit_reached"];
 
 pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
-    let merchant = authenticate(request.headers(), app.store.as_ref()).await?;
+    let merchant = authenticate(request, app).await?;
     let query = request.query_string_parameters();
     let mut errors = Vec::new();
     let limit = match query.first("limit").map(str::parse::<usize>) {

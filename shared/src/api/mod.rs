@@ -162,9 +162,8 @@ async fn dispatch(endpoint: Endpoint, request: &Request, app: &App) -> Result<Re
 pub fn error_response(endpoint: Endpoint, error: &ApiError) -> Response<Body> {
     let mut response =
         if endpoint.serves_html() { pages::error_page(error) } else { json(error.status(), &error.to_json()) };
-    if matches!(error, ApiError::StoreUnavailable) {
-        let retry_after = HeaderValue::from(crate::error::RETRY_AFTER_SECONDS);
-        response.headers_mut().insert(header::RETRY_AFTER, retry_after);
+    if let Some(seconds) = error.retry_after() {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -208,6 +207,21 @@ pub fn request_id(request: &Request) -> String {
 /// A path parameter by name; a missing one means the route table and handler disagree.
 pub(crate) fn path_parameter(request: &Request, name: &str) -> Option<String> {
     request.path_parameters_ref().and_then(|params| params.first(name)).map(str::to_owned)
+}
+
+/// The client's IP: API Gateway's `sourceIp` (set by `paylinks serve` too), or the first
+/// `X-Forwarded-For` address when the deployment trusts the proxy in front.
+pub(crate) fn client_ip(request: &Request, app: &App) -> Option<String> {
+    if app.config.trust_forwarded_for
+        && let Some(forwarded) = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(first) = forwarded.split(',').map(str::trim).find(|ip| !ip.is_empty())
+    {
+        return Some(first.to_owned());
+    }
+    match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    }
 }
 
 /// The base URL customers are sent to: configured, or the request's own host over https.

@@ -3,9 +3,9 @@
 
 use askama::Template;
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
+use sha2::{Digest, Sha256};
 
 use super::html;
 use crate::error::{ApiError, unavailable_sentence};
@@ -68,6 +68,18 @@ pub fn link_unavailable_page(session: &CheckoutSession, reason: Unavailable) -> 
         &message,
         Some(("Back to the merchant", &session.checkout.cancel_url)),
     )
+}
+
+/// Too many declined cards: refused before the processor is called.
+pub fn too_many_attempts_page(retry_after_seconds: u64) -> Response<Body> {
+    let minutes = retry_after_seconds.div_ceil(60);
+    let message = format!(
+        "There have been too many declined payment attempts. For your security, try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let mut response = message_page(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &message, None);
+    response.headers_mut().insert("retry-after", HeaderValue::from(retry_after_seconds));
+    response
 }
 
 pub fn in_progress_page() -> Response<Body> {

@@ -26,7 +26,7 @@ enum Format {
 }
 
 pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
-    let merchant = authenticate(request.headers(), app.store.as_ref()).await?;
+    let merchant = authenticate(request, app).await?;
     let (format, size) = read_query(request)?;
     let link = find_link(request, app).await?;
     if link.merchant_id != merchant.id {

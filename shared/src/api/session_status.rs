@@ -13,7 +13,7 @@ use crate::auth::authenticate;
 use crate::error::ApiError;
 
 pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
-    let merchant = authenticate(request.headers(), app.store.as_ref()).await?;
+    let merchant = authenticate(request, app).await?;
     let session = find_session(request, app).await?;
     // Another merchant's session does not exist, as far as this caller can tell.
     if session.merchant_id != merchant.id {

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 
 pub async fn handle(request: &Request, app: &App, active: bool) -> Result<Response<Body>, ApiError> {
     let link = find_own_link(request, app).await?;
-    let link = app.store.set_link_active(&link.id, active).await?.ok_or(ApiError::LinkNotFound)?;
+    let link = app.store.set_link_active(&link.id, active, None).await?.ok_or(ApiError::LinkNotFound)?;
     let body = json!({ "success": true, "data": link_view(&link, app.now(), &public_base_url(request, app)) });
     Ok(json(StatusCode::OK, &body))
 }

@@ -391,7 +391,7 @@ impl Store for UnreachableStore {
     ) -> Result<IdempotentCreate, StoreError> {
         throttled()
     }
-    async fn set_link_active(&self, _: &LinkId, _: bool) -> Result<Option<PaymentLink>, StoreError> {
+    async fn set_link_active(&self, _: &LinkId, _: bool, _: Option<&str>) -> Result<Option<PaymentLink>, StoreError> {
         throttled()
     }
     async fn list_links(&self, _: &str, _: usize, _: Option<&LinkId>) -> Result<LinkPage, StoreError> {
@@ -446,6 +446,12 @@ impl Store for UnreachableStore {
         throttled()
     }
     async fn get_charge(&self, _: &str) -> Result<Option<ChargeRecord>, StoreError> {
+        throttled()
+    }
+    async fn increment_counter(&self, _: &str, _: DateTime<Utc>) -> Result<u64, StoreError> {
+        throttled()
+    }
+    async fn read_counter(&self, _: &str) -> Result<u64, StoreError> {
         throttled()
     }
 }
@@ -886,4 +892,172 @@ async fn the_route_table_resolves_every_merchant_route() {
         let response = handle_routed(Request::from_parts(parts, body), &h.app).await;
         assert_eq!(response.status(), expected, "{method} {path}: {}", body_text(&response));
     }
+}
+
+// --- Appearance: the merchant's colours reach the page through one hashed style block.
+
+/// The text of the page's only inline `<style>` element, exactly as served.
+fn inline_style(page: &str) -> Option<&str> {
+    let start = page.find("<style>")? + "<style>".len();
+    let end = start + page[start..].find("</style>")?;
+    assert_eq!(page.matches("<style").count(), 1, "one style element at most:\n{page}");
+    Some(&page[start..end])
+}
+
+/// The CSP source a browser would compute for an inline element with this text.
+fn csp_hash_of(text: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes())))
+}
+
+fn csp_of(response: &Response<Body>) -> String {
+    response.headers()["content-security-policy"].to_str().unwrap().to_owned()
+}
+
+fn csp_directive<'a>(csp: &'a str, name: &str) -> Option<&'a str> {
+    csp.split(';').map(str::trim).find(|d| d.split_whitespace().next() == Some(name))
+}
+
+/// The CSP allows the style block by its hash and nothing else inline.
+fn assert_only_this_style_is_allowed(response: &Response<Body>, css: &str) {
+    let csp = csp_of(response);
+    assert_eq!(
+        csp_directive(&csp, "style-src"),
+        Some(format!("style-src 'self' {}", csp_hash_of(css)).as_str()),
+        "{csp}"
+    );
+    assert_eq!(csp_directive(&csp, "default-src"), Some("default-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(csp.matches("sha256-").count(), 1, "{csp}");
+}
+
+#[tokio::test]
+async fn a_branded_checkout_page_allows_exactly_its_own_style_block_by_hash() {
+    let h = Harness::new().await;
+    let logo = r#"https://cdn.mystore.com/logo.png?v=1&alt="><script>alert(1)</script>"#;
+    let (status, response) = h
+        .call(
+            Endpoint::CreateLink,
+            create_event(|body| {
+                body["appearance"] = json!({
+                    "primaryColor": "#1A56DB",
+                    "backgroundColor": "#fef3c7",
+                    "textColor": "#111827",
+                    "buttonBackgroundColor": "#fd0",
+                    "logoUrl": logo,
+                    "borderRadius": 4
+                });
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
+    let id: LinkId = body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap();
+    let session = h.open_session(&id).await;
+
+    let (status, response) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = body_text(&response);
+    let css = inline_style(&page).expect("a style block");
+    // Only custom properties, only validated values; button text picked for contrast (black on
+    // yellow, white on blue).
+    assert_eq!(
+        css,
+        ":root{--primary:#1a56db;--primary-text:#ffffff;--button-bg:#ffdd00;--button-text:#000000;\
+         --bg:#fef3c7;--text:#111827;--radius:4px;--control-radius:4px}"
+    );
+    assert_only_this_style_is_allowed(&response, css);
+    assert!(!page.contains(" style="), "no inline style attributes:\n{page}");
+
+    // The logo is shown, with the URL escaped inside its attribute.
+    assert!(
+        page.contains(
+            r#"<img class="logo" src="https://cdn.mystore.com/logo.png?v=1&#38;alt=&#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;" alt="">"#
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("<script>"), "{page}");
+
+    // A re-render after a declined card carries the same look under the same rule.
+    let (status, response) = h.pay(&session, "4000 0000 0000 0002").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = body_text(&response);
+    assert_eq!(inline_style(&page), Some(css));
+    assert_only_this_style_is_allowed(&response, css);
+}
+
+#[tokio::test]
+async fn a_checkout_page_without_appearance_has_no_inline_style_and_no_hash() {
+    let h = Harness::new().await;
+    for appearance in [None, Some(json!({})), Some(json!({ "logoUrl": "https://cdn.mystore.com/logo.png" }))] {
+        let has_logo = appearance.as_ref().is_some_and(|a| a.get("logoUrl").is_some());
+        let (status, response) = h
+            .call(
+                Endpoint::CreateLink,
+                create_event(|body| {
+                    if let Some(appearance) = appearance {
+                        body["appearance"] = appearance;
+                    }
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
+        let id: LinkId = body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap();
+        let session = h.open_session(&id).await;
+        let (status, response) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
+        assert_eq!(status, StatusCode::OK);
+        let page = body_text(&response);
+        assert_eq!(inline_style(&page), None, "{page}");
+        let csp = csp_of(&response);
+        assert!(!csp.contains("sha256") && csp_directive(&csp, "style-src").is_none(), "{csp}");
+        assert_eq!(csp_directive(&csp, "default-src"), Some("default-src 'self'"), "{csp}");
+        assert_eq!(page.contains(r#"<img class="logo" src="https://cdn.mystore.com/logo.png" alt="">"#), has_logo);
+    }
+}
+
+#[tokio::test]
+async fn appearance_values_that_try_to_inject_css_are_refused_and_create_nothing() {
+    let h = Harness::new().await;
+    for (field, value) in [
+        ("primaryColor", json!("#fff}body{display:none")),
+        ("backgroundColor", json!("#fff; background:url(https://evil.example/x)")),
+        ("textColor", json!("expression(alert(1))")),
+        ("buttonBackgroundColor", json!("#000</style><script>alert(1)</script>")),
+        ("logoUrl", json!("javascript:alert(1)")),
+        ("borderRadius", json!("8px;}*{display:none")),
+        ("customCss", json!("body{display:none}")),
+    ] {
+        let (status, response) =
+            h.call(Endpoint::CreateLink, create_event(|body| body["appearance"] = json!({ field: value }))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}");
+        let body = body_json(&response);
+        let details: Vec<&str> = body["details"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+        assert_eq!(details.len(), 1, "{details:?}");
+        assert!(details[0].starts_with(&format!("appearance.{field}: ")), "{details:?}");
+        let value_text = value.as_str().unwrap();
+        assert!(!body.to_string().contains(value_text), "the refused value is not echoed: {body}");
+    }
+    let (_, response) = h.call(Endpoint::ListLinks, list_event("", OWN_KEYS)).await;
+    assert_eq!(body_json(&response)["data"].as_array().unwrap().len(), 0, "no link was created");
+}
+
+#[tokio::test]
+async fn merchant_api_requests_beyond_the_rate_limit_get_429_with_retry_after() {
+    let mut h = Harness::new().await;
+    h.app.config.api_requests_per_minute = 3;
+    let id = h.create_seed_link().await;
+    for _ in 0..2 {
+        let (status, _) = h.call(Endpoint::GetLink, get_link_event(&id, OWN_KEYS)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, response) = h.call(Endpoint::GetLink, get_link_event(&id, OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body_json(&response)["code"], json!("rate_limited"));
+    let retry_after: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after));
+    // The limit is per merchant and per minute.
+    h.advance(TimeDelta::seconds(60));
+    let (status, _) = h.call(Endpoint::GetLink, get_link_event(&id, OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -12,7 +12,8 @@
 use chrono::TimeDelta;
 use subtle::ConstantTimeEq;
 
-use super::card::parse_card;
+use super::card::{CardError, parse_card};
+use super::guard;
 use super::processor::{ChargeOutcome, ChargeRequest, ProcessorError};
 use crate::app::App;
 use crate::error::ApiError;
@@ -85,9 +86,17 @@ pub enum PayOutcome {
     LinkUnavailable { session: CheckoutSession, reason: Unavailable },
     /// Another submit of this session is being charged right now.
     InProgress(CheckoutSession),
+    /// Too many declined cards on this link or from this client: refused before charging.
+    TooManyAttempts { retry_after_seconds: u64 },
 }
 
-pub async fn pay(app: &App, session_id: &SessionId, form: &PayForm) -> Result<PayOutcome, ApiError> {
+/// Pays `session_id` with `form`, posted from `client_ip` (for the card-testing limits).
+pub async fn pay(
+    app: &App,
+    session_id: &SessionId,
+    form: &PayForm,
+    client_ip: Option<&str>,
+) -> Result<PayOutcome, ApiError> {
     let now = app.now();
     let session = app.store.get_session(session_id).await?.ok_or(ApiError::SessionNotFound)?;
     if session.status == SessionStatus::Completed {
@@ -104,9 +113,20 @@ pub async fn pay(app: &App, session_id: &SessionId, form: &PayForm) -> Result<Pa
         Ok(amount) => amount,
         Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
     };
+    if let Some(retry_after_seconds) = guard::refusal(app, &session.link_id, client_ip, now).await? {
+        // Refused tries count too: a link under sustained attack gets paused.
+        guard::record_decline(app, &session.link_id, client_ip, now).await?;
+        return Ok(PayOutcome::TooManyAttempts { retry_after_seconds });
+    }
     let card = match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now) {
         Ok(card) => card,
-        Err(error) => return Ok(PayOutcome::TryAgain { session, message: error.to_string() }),
+        Err(error) => {
+            // Made-up numbers are how card testers probe: they count as declines.
+            if error == CardError::InvalidNumber {
+                guard::record_decline(app, &session.link_id, client_ip, now).await?;
+            }
+            return Ok(PayOutcome::TryAgain { session, message: error.to_string() });
+        }
     };
 
     let attempt = match app.store.begin_attempt(session_id, amount, now, now + ATTEMPT_LEASE).await? {
@@ -151,6 +171,7 @@ pub async fn pay(app: &App, session_id: &SessionId, form: &PayForm) -> Result<Pa
         Ok(ChargeOutcome::Declined { reason }) => {
             app.store.release_use(&session.link_id, session_id).await?;
             end_attempt(AttemptEnd::Declined).await?;
+            guard::record_decline(app, &session.link_id, client_ip, now).await?;
             Ok(PayOutcome::TryAgain { session, message: reason.message().to_owned() })
         }
         Err(ProcessorError::Processing(detail)) => {

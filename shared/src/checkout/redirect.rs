@@ -67,6 +67,7 @@ mod tests {
                 cancel_url: "https://shop.example/cancel?x=1".into(),
                 error_url: "https://shop.example/error".into(),
                 metadata: r#"{"invoiceId":"INV-1"}"#.into(),
+                appearance: Default::default(),
             },
             status: SessionStatus::Completed,
             created_at: now,

@@ -45,12 +45,14 @@ impl Harness {
                 cancel_url: "https://shop.example/cancel".into(),
                 error_url: "https://shop.example/error".into(),
                 metadata: "{}".into(),
+                appearance: Default::default(),
             },
             usage_limit,
             used: 0,
             reserved: 0,
             claims: Default::default(),
             active: true,
+            pause_reason: None,
             created_at: now,
             expires_at: now + TimeDelta::days(7),
         };
@@ -73,7 +75,11 @@ impl Harness {
     }
 
     async fn pay_form(&self, session: &CheckoutSession, form: PayForm) -> Result<PayOutcome, ApiError> {
-        pay(&self.app, &session.id, &form).await
+        pay(&self.app, &session.id, &form, Some("198.51.100.7")).await
+    }
+
+    async fn pay_from(&self, session: &CheckoutSession, card: &str, client_ip: &str) -> PayOutcome {
+        pay(&self.app, &session.id, &form(session, card), Some(client_ip)).await.unwrap()
     }
 
     async fn link_now(&self, link: &PaymentLink) -> PaymentLink {
@@ -171,6 +177,8 @@ pay_flow_tests!(
     an_abandoned_hold_is_returned_when_its_lease_lapses,
     fifty_concurrent_pays_on_a_link_limited_to_five_complete_exactly_five,
     one_session_submitted_ten_times_at_once_is_charged_once,
+    fifty_bad_cards_on_one_link_are_refused_after_ten_declines_and_pause_it,
+    one_client_declined_ten_times_is_refused_on_every_link,
 );
 
 async fn a_success_completes_the_session_and_uses_the_link_once(h: Harness) {
@@ -473,4 +481,44 @@ async fn one_session_submitted_ten_times_at_once_is_charged_once(h: Harness) {
     assert_eq!(transactions.len(), 1, "every success reports the one charge");
     assert_eq!(h.approved_charges(&session).await.len(), 1);
     assert_eq!(h.link_now(&link).await.used, 1);
+}
+
+async fn fifty_bad_cards_on_one_link_are_refused_after_ten_declines_and_pause_it(h: Harness) {
+    let link = h.fixed_link(None).await;
+    let (mut declined, mut refused, mut charged_attempts) = (0, 0, 0);
+    for n in 0..50 {
+        // A card tester rotates IPs: only the link's own count can stop it.
+        let session = h.open(&link).await;
+        match h.pay_from(&session, DECLINED, &format!("203.0.113.{n}")).await {
+            PayOutcome::TryAgain { .. } => declined += 1,
+            PayOutcome::TooManyAttempts { retry_after_seconds } => {
+                assert!((1..=600).contains(&retry_after_seconds));
+                refused += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        charged_attempts += h.session_now(&session).await.attempts;
+    }
+    assert_eq!((declined, refused), (10, 40));
+    assert_eq!(charged_attempts, 10, "refused tries never reach the processor");
+    let paused = h.link_now(&link).await;
+    assert!(!paused.active, "a spike of declines pauses the link");
+    assert!(paused.pause_reason.as_deref().is_some_and(|r| r.contains("card testing")), "{:?}", paused.pause_reason);
+    // The window passes: customers can pay again once the merchant re-activates the link.
+    h.clock.advance(super::guard::WINDOW);
+    h.app.store.set_link_active(&link.id, true, None).await.unwrap();
+    assert_paid(&h.pay_from(&h.open(&link).await, SUCCESS, "203.0.113.200").await);
+}
+
+async fn one_client_declined_ten_times_is_refused_on_every_link(h: Harness) {
+    for _ in 0..10 {
+        let link = h.fixed_link(None).await;
+        assert!(matches!(h.pay_from(&h.open(&link).await, DECLINED, "192.0.2.9").await, PayOutcome::TryAgain { .. }));
+    }
+    let fresh = h.fixed_link(None).await;
+    let session = h.open(&fresh).await;
+    assert!(matches!(h.pay_from(&session, SUCCESS, "192.0.2.9").await, PayOutcome::TooManyAttempts { .. }));
+    assert!(h.approved_charges(&session).await.is_empty());
+    // Other customers of that link are not affected.
+    assert_paid(&h.pay_from(&h.open(&fresh).await, SUCCESS, "192.0.2.10").await);
 }

@@ -111,6 +111,7 @@ macro_rules! contract_suite {
                 an_idempotency_key_creates_one_link_and_replays_it,
                 concurrent_creates_with_one_idempotency_key_create_exactly_one_link,
                 an_expired_idempotency_key_can_be_used_again,
+                counters_count_every_increment_even_concurrently,
                 attempts_are_numbered_and_one_runs_at_a_time,
                 a_lapsed_attempt_is_taken_over_with_its_number_and_amount,
                 closed_and_unknown_sessions_start_no_attempt,
@@ -152,6 +153,7 @@ fn checkout(cart: Cart, metadata: &str) -> Checkout {
         cancel_url: "https://shop.example/cancel".to_owned(),
         error_url: "https://shop.example/error".to_owned(),
         metadata: metadata.to_owned(),
+        appearance: Default::default(),
     }
 }
 
@@ -228,6 +230,7 @@ fn link(cart: Cart, usage_limit: Option<u64>) -> PaymentLink {
         reserved: 0,
         claims: Default::default(),
         active: true,
+        pause_reason: None,
         created_at: instant(1_767_225_600, 123_456_789),
         expires_at: instant(1_769_904_000, 987_654_321),
     }
@@ -1121,12 +1124,12 @@ async fn links_are_switched_off_and_on<F: Fixture>() {
     let store = fixture.store();
     let link = amount_link();
     store.create_link(&link).await.unwrap();
-    let off = store.set_link_active(&link.id, false).await.unwrap().unwrap();
+    let off = store.set_link_active(&link.id, false, None).await.unwrap().unwrap();
     assert!(!off.active);
     assert_eq!(PaymentLink { active: true, ..off.clone() }, link, "only the flag changes");
     assert!(!store.get_link(&link.id).await.unwrap().unwrap().active);
-    assert!(store.set_link_active(&link.id, true).await.unwrap().unwrap().active);
-    assert_eq!(store.set_link_active(&LinkId::generate(), false).await.unwrap(), None);
+    assert!(store.set_link_active(&link.id, true, None).await.unwrap().unwrap().active);
+    assert_eq!(store.set_link_active(&LinkId::generate(), false, None).await.unwrap(), None);
     assert_eq!(store.get_link(&LinkId::generate()).await.unwrap(), None, "no link is created by switching");
 }
 
@@ -1197,4 +1200,23 @@ async fn an_expired_idempotency_key_can_be_used_again<F: Fixture>() {
     let created = store.create_link_idempotent(&second, &idempotency("m_exp", "k", &second.id, later), later).await;
     assert_eq!(created.unwrap(), IdempotentCreate::Created);
     assert!(store.get_link(&second.id).await.unwrap().is_some());
+}
+
+async fn counters_count_every_increment_even_concurrently<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let window_end = instant(1_767_225_600, 0);
+    assert_eq!(fixture.store().read_counter("declines:link:x:1").await.unwrap(), 0);
+    let mut racers = JoinSet::new();
+    for _ in 0..20 {
+        let store = fixture.store().clone();
+        racers.spawn(async move { store.increment_counter("declines:link:x:1", window_end).await.unwrap() });
+    }
+    let mut counts = Vec::new();
+    while let Some(count) = racers.join_next().await {
+        counts.push(count.unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=20).collect::<Vec<u64>>(), "every increment sees its own count");
+    assert_eq!(fixture.store().read_counter("declines:link:x:1").await.unwrap(), 20);
+    assert_eq!(fixture.store().read_counter("declines:link:x:2").await.unwrap(), 0, "windows are separate");
 }

@@ -34,7 +34,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, IdempotencyRecord, IdempotentCreate, LinkPage,
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counter, IdempotencyRecord, IdempotentCreate, LinkPage,
     RETENTION_AFTER_EXPIRY, Store, StoreError, keys,
 };
 use crate::checkout::processor::ChargeRecord;
@@ -535,10 +535,19 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn set_link_active(&self, id: &LinkId, active: bool) -> Result<Option<PaymentLink>, StoreError> {
+    async fn set_link_active(
+        &self,
+        id: &LinkId,
+        active: bool,
+        pause_reason: Option<&str>,
+    ) -> Result<Option<PaymentLink>, StoreError> {
         let pk = keys::link(id);
-        let write =
-            Write::new("SET #active = :active", "attribute_exists(#pk)").value(":active", AttributeValue::Bool(active));
+        let write = match pause_reason {
+            Some(reason) => Write::new("SET #active = :active, #pauseReason = :reason", "attribute_exists(#pk)")
+                .value(":reason", AttributeValue::S(reason.to_owned())),
+            None => Write::new("SET #active = :active REMOVE #pauseReason", "attribute_exists(#pk)"),
+        }
+        .value(":active", AttributeValue::Bool(active));
         match self.update(&pk, &write, ReturnValue::AllNew).await? {
             Written::Applied(item) => from_item(&pk, item).map(Some),
             Written::Refused(_) => Ok(None),
@@ -897,6 +906,35 @@ impl Store for DynamoStore {
     async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError> {
         self.get(keys::charge(idempotency_key)).await
     }
+
+    async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError> {
+        let pk = keys::counter(name);
+        // ADD creates the item at 0 and increments atomically; the TTL is set once.
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .update_expression("ADD #count :one SET #ttl = if_not_exists(#ttl, :ttl), #windowEnd = if_not_exists(#windowEnd, :end)")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#windowEnd", "windowEnd")
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":ttl", number(window_end.timestamp()))
+            .expression_attribute_values(":end", attribute(&pk, &window_end)?)
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| classify(e, "counter"))?;
+        let counted = output.attributes.as_ref().and_then(|item| item.get("count")).and_then(|count| count.as_n().ok());
+        counted
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt { key: pk, detail: "counter without a count".into() })
+    }
+
+    async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(self.get::<Counter>(keys::counter(name)).await?.map_or(0, |counter| counter.count))
+    }
 }
 
 impl DynamoStore {
@@ -942,12 +980,14 @@ mod tests {
                 cancel_url: "https://shop.example/cancel".to_owned(),
                 error_url: "https://shop.example/error".to_owned(),
                 metadata: "{}".to_owned(),
+                appearance: Default::default(),
             },
             usage_limit: None,
             used: 0,
             reserved: 0,
             claims: Default::default(),
             active: true,
+            pause_reason: None,
             created_at: Utc.timestamp_opt(1_767_225_600, 250_000_000).unwrap(),
             expires_at: Utc.timestamp_opt(1_769_904_000, 750_000_000).unwrap(),
         }

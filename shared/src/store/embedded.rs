@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, IdempotencyRecord, IdempotentCreate, LinkPage, Store,
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counter, IdempotencyRecord, IdempotentCreate, LinkPage, Store,
     StoreError, keys,
 };
 use crate::checkout::processor::ChargeRecord;
@@ -197,11 +197,17 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn set_link_active(&self, id: &LinkId, active: bool) -> Result<Option<PaymentLink>, StoreError> {
-        let key = keys::link(id);
+    async fn set_link_active(
+        &self,
+        id: &LinkId,
+        active: bool,
+        pause_reason: Option<&str>,
+    ) -> Result<Option<PaymentLink>, StoreError> {
+        let (key, pause_reason) = (keys::link(id), pause_reason.map(str::to_owned));
         self.write(move |txn| {
             let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(None) };
             link.active = active;
+            link.pause_reason = pause_reason;
             txn.put(&key, &link)?;
             Ok(Some(link))
         })
@@ -431,5 +437,20 @@ impl Store for EmbeddedStore {
 
     async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError> {
         self.read(keys::charge(idempotency_key)).await
+    }
+
+    async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError> {
+        let key = keys::counter(name);
+        self.write(move |txn| {
+            let mut counter = txn.get::<Counter>(&key)?.unwrap_or(Counter { count: 0, window_end });
+            counter.count += 1;
+            txn.put(&key, &counter)?;
+            Ok(counter.count)
+        })
+        .await
+    }
+
+    async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(self.read::<Counter>(keys::counter(name)).await?.map_or(0, |counter| counter.count))
     }
 }

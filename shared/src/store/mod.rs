@@ -51,8 +51,14 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<IdempotentCreate, StoreError>;
 
-    /// Switches a link on or off; returns the link as it now is, None if it does not exist.
-    async fn set_link_active(&self, id: &LinkId, active: bool) -> Result<Option<PaymentLink>, StoreError>;
+    /// Switches a link on or off, recording why when the service itself paused it (switching
+    /// on clears the reason); returns the link as it now is, None if it does not exist.
+    async fn set_link_active(
+        &self,
+        id: &LinkId,
+        active: bool,
+        pause_reason: Option<&str>,
+    ) -> Result<Option<PaymentLink>, StoreError>;
 
     /// A merchant's links, newest first: at most `limit`, strictly older than `before`.
     async fn list_links(
@@ -128,6 +134,23 @@ pub trait Store: Send + Sync {
 
     /// The processor's record of a charge, if any.
     async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError>;
+
+    // --- Rate counters (card-testing defences, API limits): shared by every instance.
+
+    /// Adds one to the counter `name` (which names its own time window) and returns the new
+    /// count. The counter is kept until `window_end`, then TTL sweeps it.
+    async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The count of counter `name`; 0 if it was never incremented.
+    async fn read_counter(&self, name: &str) -> Result<u64, StoreError>;
+}
+
+/// A rate counter as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counter {
+    pub count: u64,
+    pub window_end: DateTime<Utc>,
 }
 
 /// Remembers which link an `Idempotency-Key` created, for 24 hours.
@@ -213,6 +236,9 @@ pub(crate) mod keys {
     }
     pub fn idempotency(merchant_id: &str, key: &str) -> String {
         format!("IDEMPOTENCY#{merchant_id}#{key}")
+    }
+    pub fn counter(name: &str) -> String {
+        format!("COUNTER#{name}")
     }
     pub fn charge(idempotency_key: &str) -> String {
         format!("CHARGE#{idempotency_key}")

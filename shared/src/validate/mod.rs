@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::model::{Cart, Checkout, DonationConfig, Item};
+use crate::model::{Appearance, Cart, Checkout, DonationConfig, HexColor, Item};
 use crate::money::{Currency, MinorUnits, parse_amount, parse_whole_number};
 
 pub const DEFAULT_EXPIRES_IN_DAYS: u32 = 7;
@@ -137,6 +137,16 @@ impl<'e> Fields<'e> {
         }
     }
 
+    /// A colour written `#rgb` or `#rrggbb`. The message never repeats what was sent.
+    fn color(&mut self, name: &str) -> Option<HexColor> {
+        let raw = self.take_raw(name)?;
+        let color = serde_json::from_str::<String>(raw.get()).ok().and_then(|text| text.parse::<HexColor>().ok());
+        if color.is_none() {
+            self.error(name, "must be a hex colour such as \"#1a56db\" or \"#fff\"");
+        }
+        color
+    }
+
     fn object(&mut self, name: &str) -> Option<RawObject> {
         let raw = self.take_raw(name)?;
         serde_json::from_str::<RawObject>(raw.get()).map_err(|_| self.error(name, "must be an object")).ok()
@@ -214,6 +224,7 @@ pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
     let usage_limit = fields.integer("usageLimit", 1, MAX_USAGE_LIMIT);
     let metadata = read_metadata(&mut fields);
     let cart = read_cart(&mut fields, currency);
+    let appearance = read_appearance(&mut fields);
     fields.reject_unknown();
 
     match (merchant_id, merchant_name, currency, success_url, cancel_url, error_url, cart) {
@@ -227,12 +238,47 @@ pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
             Some(cart),
         ) if errors.is_empty() => Ok(CreateLink {
             merchant_id,
-            checkout: Checkout { merchant_name, currency, cart, success_url, cancel_url, error_url, metadata },
+            checkout: Checkout {
+                merchant_name,
+                currency,
+                cart,
+                success_url,
+                cancel_url,
+                error_url,
+                metadata,
+                appearance,
+            },
             usage_limit,
             expires_in_days,
         }),
         _ => Err(ValidationErrors(errors)),
     }
+}
+
+/// Reads `appearance`: every value becomes a type that can only hold a colour, a URL the page
+/// may load, or a small integer, so none can carry CSS (or HTML) of the merchant's choosing.
+fn read_appearance(fields: &mut Fields<'_>) -> Appearance {
+    let Some(object) = fields.object("appearance") else {
+        return Appearance::default();
+    };
+    let mut fields = Fields::new(&fields.path("appearance"), object, fields.errors);
+    let primary_color = fields.color("primaryColor");
+    let background_color = fields.color("backgroundColor");
+    let text_color = fields.color("textColor");
+    if let Some(text) = text_color
+        && text.contrast_with(HexColor::WHITE) < Appearance::MIN_TEXT_CONTRAST
+    {
+        let ratio = Appearance::MIN_TEXT_CONTRAST;
+        fields.error(
+            "textColor",
+            format!("must be dark enough to read on the white checkout card (contrast at least {ratio}:1)"),
+        );
+    }
+    let button_background_color = fields.color("buttonBackgroundColor");
+    let logo_url = fields.url("logoUrl");
+    let border_radius = fields.integer("borderRadius", 0, u64::from(Appearance::MAX_BORDER_RADIUS)).map(|px| px as u8);
+    fields.reject_unknown();
+    Appearance { primary_color, background_color, text_color, button_background_color, logo_url, border_radius }
 }
 
 fn read_metadata(fields: &mut Fields<'_>) -> String {

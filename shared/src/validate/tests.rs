@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::model::{Cart, DonationConfig, Item};
+use crate::model::{Appearance, Cart, DonationConfig, HexColor, Item};
 use crate::money::{Currency, MinorUnits};
 
 // ---------------------------------------------------------------------------------------------
@@ -267,6 +267,86 @@ fn metadata_is_kept_as_json_text() {
     let link = ok(&set(valid_payment(), "/metadata", metadata.clone()));
     assert_eq!(serde_json::from_str::<Value>(&link.checkout.metadata).unwrap(), metadata);
     assert_eq!(ok(&set(valid_payment(), "/metadata", Value::Null)).checkout.metadata, "{}");
+}
+
+/// A full, valid `appearance`.
+fn valid_appearance() -> Value {
+    json!({
+        "primaryColor": "#1A56DB",
+        "backgroundColor": "#f3f4f6",
+        "textColor": "#111827",
+        "buttonBackgroundColor": "#0f0",
+        "logoUrl": "https://cdn.mystore.com/logo.png",
+        "borderRadius": 8
+    })
+}
+
+fn color(text: &str) -> HexColor {
+    text.parse().unwrap()
+}
+
+#[test]
+fn appearance_is_typed_with_colours_normalised_to_lower_case_rrggbb() {
+    let link = ok(&set(valid_payment(), "/appearance", valid_appearance()));
+    let appearance = &link.checkout.appearance;
+    assert_eq!(
+        *appearance,
+        Appearance {
+            primary_color: Some(color("#1a56db")),
+            background_color: Some(color("#f3f4f6")),
+            text_color: Some(color("#111827")),
+            button_background_color: Some(color("#00ff00")),
+            logo_url: Some("https://cdn.mystore.com/logo.png".to_owned()),
+            border_radius: Some(8),
+        }
+    );
+    let shown: Vec<String> = [appearance.primary_color, appearance.button_background_color]
+        .into_iter()
+        .map(|c| c.unwrap().to_string())
+        .collect();
+    assert_eq!(shown, ["#1a56db", "#00ff00"]);
+
+    // Every field is optional; absent, null or empty is our own look.
+    for appearance in [None, Some(Value::Null), Some(json!({}))] {
+        let body = match appearance {
+            Some(value) => set(valid_payment(), "/appearance", value),
+            None => valid_payment(),
+        };
+        assert!(ok(&body).checkout.appearance.is_empty());
+    }
+    let link = ok(&set(valid_donation(), "/appearance", json!({ "borderRadius": 0, "textColor": "#000" })));
+    assert_eq!(link.checkout.appearance.border_radius, Some(0));
+    assert_eq!(link.checkout.appearance.text_color, Some(HexColor::BLACK));
+    let link = ok(&set(valid_items(), "/appearance", json!({ "borderRadius": 32.0 })));
+    assert_eq!(link.checkout.appearance.border_radius, Some(32));
+}
+
+#[test]
+fn appearance_survives_a_store_round_trip_and_a_stored_bad_colour_is_refused() {
+    let link = ok(&set(valid_payment(), "/appearance", valid_appearance()));
+    let text = serde_json::to_string(&link.checkout).unwrap();
+    assert_eq!(serde_json::from_str::<crate::model::Checkout>(&text).unwrap(), link.checkout);
+    // A link without an appearance is stored exactly as before the field existed.
+    let plain = ok(&valid_payment()).checkout;
+    assert!(!serde_json::to_string(&plain).unwrap().contains("appearance"));
+    // Whatever a store hands back is checked again: CSS text can never become a colour.
+    let tampered = text.replace("#1a56db", "red;}body{display:none");
+    assert!(serde_json::from_str::<crate::model::Checkout>(&tampered).is_err());
+}
+
+#[test]
+fn automatic_button_text_is_always_readable() {
+    for r in (0..=255).step_by(17) {
+        for g in (0..=255).step_by(17) {
+            for b in (0..=255).step_by(17) {
+                let background = color(&format!("#{r:02x}{g:02x}{b:02x}"));
+                let contrast = background.readable_text().contrast_with(background);
+                assert!(contrast >= 4.5, "{background} with {} is {contrast:.2}:1", background.readable_text());
+            }
+        }
+    }
+    assert_eq!(color("#1a56db").readable_text(), HexColor::WHITE);
+    assert_eq!(color("#ffd400").readable_text(), HexColor::BLACK);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,6 +654,7 @@ fn one_rule_cases() -> Vec<Case> {
         raw_case("body null", "null", "body", "must be a JSON object"),
         raw_case("body with trailing text", r#"{"merchantId":"m"} {}"#, "body", "must be a JSON object"),
     ];
+    cases.extend(appearance_cases());
     // Every redirect URL follows the same rules.
     for field in ["successUrl", "cancelUrl", "errorUrl"] {
         let pointer = format!("/{field}");
@@ -591,6 +672,141 @@ fn one_rule_cases() -> Vec<Case> {
         ]);
     }
     cases
+}
+
+/// Values that are not a colour, above all ones trying to smuggle CSS into the style block.
+const NOT_COLOURS: [&str; 16] = [
+    "red",
+    "#12345",
+    "#1234567",
+    "#12g456",
+    "#ff000080",
+    "123456",
+    "#",
+    "",
+    " #123456",
+    "#fff; background:url(x)",
+    "#fff}body{display:none",
+    "#fff;--radius:999px",
+    "expression(alert(1))",
+    "url(https://evil.example/x.png)",
+    "#fff</style><script>alert(1)</script>",
+    "#\\66 ff",
+];
+
+/// Every way an appearance value can be wrong, each against an otherwise valid appearance.
+fn appearance_cases() -> Vec<Case> {
+    let with = |field: &str, value: Value| {
+        let appearance = set(valid_appearance(), &format!("/{field}"), value);
+        set(valid_payment(), "/appearance", appearance)
+    };
+    let mut cases = vec![
+        case(
+            "appearance not an object",
+            set(valid_payment(), "/appearance", json!("#fff")),
+            "appearance",
+            "must be an object",
+        ),
+        case("appearance an array", set(valid_payment(), "/appearance", json!([])), "appearance", "must be an object"),
+        case(
+            "appearance unknown key",
+            with("fontFamily", json!("Comic Sans")),
+            "appearance.fontFamily",
+            "is not a known field",
+        ),
+        case("appearance raw css key", with("css", json!("body{}")), "appearance.css", "is not a known field"),
+        case(
+            "text too light to read",
+            with("textColor", json!("#f0f0f0")),
+            "appearance.textColor",
+            "contrast at least 4.5:1",
+        ),
+        case("text white on white", with("textColor", json!("#fff")), "appearance.textColor", "contrast"),
+        case(
+            "logo plain http",
+            with("logoUrl", json!("http://cdn.mystore.com/logo.png")),
+            "appearance.logoUrl",
+            "must use https",
+        ),
+        case(
+            "logo javascript:",
+            with("logoUrl", json!("javascript:alert(1)")),
+            "appearance.logoUrl",
+            "must be an https URL",
+        ),
+        case(
+            "logo data:",
+            with("logoUrl", json!("data:image/svg+xml,<svg/>")),
+            "appearance.logoUrl",
+            "must be an https URL",
+        ),
+        case("logo relative", with("logoUrl", json!("/logo.png")), "appearance.logoUrl", "must be an absolute URL"),
+        case("logo with a space", with("logoUrl", json!("https://x.com/a b.png")), "appearance.logoUrl", "spaces"),
+        case("logo not a string", with("logoUrl", json!(1)), "appearance.logoUrl", "must be a string"),
+        case("radius negative", with("borderRadius", json!(-1)), "appearance.borderRadius", "between 0 and 32"),
+        case("radius too large", with("borderRadius", json!(33)), "appearance.borderRadius", "between 0 and 32"),
+        case("radius huge", with("borderRadius", json!(1e300)), "appearance.borderRadius", "between 0 and 32"),
+        case("radius with a unit", with("borderRadius", json!("8px")), "appearance.borderRadius", "whole number"),
+        case("radius as a string", with("borderRadius", json!("8")), "appearance.borderRadius", "whole number"),
+        case("radius fractional", with("borderRadius", json!(1.5)), "appearance.borderRadius", "whole number"),
+        case("radius a boolean", with("borderRadius", json!(true)), "appearance.borderRadius", "whole number"),
+    ];
+    for field in ["primaryColor", "backgroundColor", "textColor", "buttonBackgroundColor"] {
+        let path = format!("appearance.{field}");
+        for value in NOT_COLOURS {
+            cases.push(case("not a hex colour", with(field, json!(value)), &path, "must be a hex colour"));
+        }
+        for value in [json!(0x123456), json!(true), json!(["#fff"]), json!({ "hex": "#fff" })] {
+            cases.push(case("colour not a string", with(field, value), &path, "must be a hex colour"));
+        }
+    }
+    cases
+}
+
+#[test]
+fn appearance_errors_never_echo_the_value_sent() {
+    for value in NOT_COLOURS.into_iter().filter(|v| v.len() > 1) {
+        let errors =
+            errors_of(set(valid_payment(), "/appearance", json!({ "primaryColor": value })).to_string().as_bytes());
+        assert_eq!(
+            errors,
+            [r##"appearance.primaryColor: must be a hex colour such as "#1a56db" or "#fff""##],
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn every_bad_appearance_field_is_reported_at_once() {
+    let body = set(
+        valid_payment(),
+        "/appearance",
+        json!({
+            "primaryColor": "red",
+            "backgroundColor": "#fff}body{display:none",
+            "textColor": "#ffffff",
+            "buttonBackgroundColor": "expression(alert(1))",
+            "logoUrl": "javascript:alert(1)",
+            "borderRadius": "8px",
+            "customCss": "*{}"
+        }),
+    );
+    let errors = errors_of(body.to_string().as_bytes());
+    let mut paths: Vec<&str> = errors.iter().map(|e| e.split_once(": ").expect("path: message").0).collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "appearance.backgroundColor",
+            "appearance.borderRadius",
+            "appearance.buttonBackgroundColor",
+            "appearance.customCss",
+            "appearance.logoUrl",
+            "appearance.primaryColor",
+            "appearance.textColor",
+        ],
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -678,7 +894,7 @@ fn every_bad_field_is_reported_in_one_response() {
 // Properties
 // ---------------------------------------------------------------------------------------------
 
-const TOP_FIELDS: [&str; 13] = [
+const TOP_FIELDS: [&str; 14] = [
     "merchantId",
     "merchantName",
     "amount",
@@ -692,9 +908,12 @@ const TOP_FIELDS: [&str; 13] = [
     "items",
     "checkoutMode",
     "donationConfig",
+    "appearance",
 ];
 const ITEM_FIELDS: [&str; 7] = ["productId", "name", "price", "quantity", "imageUrl", "originalPrice", "discountLabel"];
 const DONATION_FIELDS: [&str; 5] = ["presets", "defaultAmount", "allowCustomAmount", "minAmount", "maxAmount"];
+const APPEARANCE_FIELDS: [&str; 6] =
+    ["primaryColor", "backgroundColor", "textColor", "buttonBackgroundColor", "logoUrl", "borderRadius"];
 
 /// Whether `message` is `"<a path the request can have>: <a sentence>"`. Keys nobody knows
 /// may only appear in "is not a known field" messages (and as metadata keys).
@@ -729,6 +948,9 @@ fn names_a_known_path(message: &str, top_level_keys: &[String]) -> bool {
             return !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && sentence(rest, "");
         }
         return DONATION_FIELDS.iter().any(|f| sentence(rest, f)) || unknown(rest);
+    }
+    if let Some(rest) = message.strip_prefix("appearance.") {
+        return APPEARANCE_FIELDS.iter().any(|f| sentence(rest, f)) || unknown(rest);
     }
     false
 }
@@ -784,6 +1006,9 @@ fn arb_json_text() -> impl Strategy<Value = String> {
             "\u{0}",
             "\u{202e}",
             "💸",
+            "#1a56db",
+            "#fff",
+            "#fff}body{display:none",
         ])
         .prop_map(str::to_owned),
     ]
@@ -791,7 +1016,13 @@ fn arb_json_text() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![Just("null".to_owned()), Just("true".to_owned()), Just("false".to_owned()), number, string,];
     let key = prop_oneof![
         prop::sample::select(
-            TOP_FIELDS.iter().chain(&ITEM_FIELDS).chain(&DONATION_FIELDS).copied().collect::<Vec<_>>()
+            TOP_FIELDS
+                .iter()
+                .chain(&ITEM_FIELDS)
+                .chain(&DONATION_FIELDS)
+                .chain(&APPEARANCE_FIELDS)
+                .copied()
+                .collect::<Vec<_>>()
         )
         .prop_map(str::to_owned),
         "\\PC{0,12}",
@@ -866,6 +1097,27 @@ proptest! {
         let config = with_raw_field(&donation["donationConfig"], donation_field, &value);
         let body = with_raw_field(&donation, "donationConfig", &config);
         check_outcome(body.as_bytes(), &[])?;
+    }
+
+    #[test]
+    fn any_json_inside_appearance_is_answered_with_field_paths(
+        field in prop::sample::select(APPEARANCE_FIELDS.to_vec()),
+        value in arb_json_text(),
+    ) {
+        let appearance = with_raw_field(&valid_appearance(), field, &value);
+        let body = with_raw_field(&valid_payment(), "appearance", &appearance);
+        check_outcome(body.as_bytes(), &[])?;
+    }
+
+    #[test]
+    fn any_text_accepted_as_a_colour_is_exactly_a_hex_colour(text in "#?[0-9a-fA-F;:{}() <>#\\\\]{0,8}") {
+        let body = set(valid_payment(), "/appearance", json!({ "primaryColor": text }));
+        if let Ok(link) = validate(&body) {
+            let shown = link.checkout.appearance.primary_color.unwrap().to_string();
+            prop_assert!(shown.len() == 7 && shown.starts_with('#') && shown[1..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            let digits = text.strip_prefix('#').unwrap_or("-");
+            prop_assert!((digits.len() == 3 || digits.len() == 6) && digits.bytes().all(|b| b.is_ascii_hexdigit()), "accepted {text}");
+        }
     }
 
     #[test]
