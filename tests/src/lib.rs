@@ -107,6 +107,194 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client")
 }
 
+// ---------------------------------------------------------------------------------------------
+// Browser tests (tests/tests/browser.rs): ChromeDriver and a stand-in merchant site.
+
+/// Debian's ChromeDriver (`scripts/chromium.sh` installs it), or `PAYLINKS_CHROMEDRIVER`.
+pub fn chromedriver_bin() -> PathBuf {
+    let bin =
+        std::env::var_os("PAYLINKS_CHROMEDRIVER").map_or_else(|| PathBuf::from("/usr/bin/chromedriver"), Into::into);
+    assert!(bin.exists(), "{} is missing: run scripts/chromium.sh (scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// Debian's Chromium (`scripts/chromium.sh` installs it), or `PAYLINKS_CHROMIUM`.
+pub fn chromium_bin() -> PathBuf {
+    let bin = std::env::var_os("PAYLINKS_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), Into::into);
+    assert!(bin.exists(), "{} is missing: run scripts/chromium.sh (scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// A `chromedriver` process on a free loopback port, shut down (with the browsers it
+/// started) when dropped.
+pub struct ChromeDriver {
+    child: Child,
+    port: u16,
+    /// `http://127.0.0.1:PORT`, what a WebDriver client connects to.
+    pub url: String,
+}
+
+impl ChromeDriver {
+    /// Starts ChromeDriver and waits until its `/status` says it is ready.
+    pub fn start() -> ChromeDriver {
+        use std::os::unix::process::CommandExt;
+        let port = free_port();
+        let child = Command::new(chromedriver_bin())
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            // Its own process group, so Drop can also end the browsers it started.
+            .process_group(0)
+            .spawn()
+            .expect("start chromedriver");
+        let driver = ChromeDriver { child, port, url: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !http_get_local(port, "/status").is_some_and(|body| body.contains("\"ready\":true")) {
+            assert!(Instant::now() < deadline, "chromedriver did not become ready on port {port}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        driver
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // `/shutdown` quits every browser session, then ChromeDriver itself.
+        let _ = http_get_local(self.port, "/shutdown");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Whatever is left of this driver's process group (a browser that did not quit).
+        let _ =
+            Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).stderr(Stdio::null()).status();
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// A plain HTTP/1.1 GET to a loopback port; the response body, or None when nothing answers.
+/// (ChromeDriver keeps the connection open whatever the request says: the body ends at its
+/// Content-Length.)
+fn http_get_local(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = Vec::new();
+    let mut chunk = [0; 4096];
+    loop {
+        let read = stream.read(&mut chunk).ok()?;
+        response.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&response);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+            });
+            if read == 0 || length.is_some_and(|length| body.len() >= length) {
+                return Some(body.to_owned());
+            }
+        } else if read == 0 {
+            return None;
+        }
+    }
+}
+
+/// A stand-in for the merchant's web site, where checkout sends the customer back: answers
+/// every GET on `http://127.0.0.1:PORT/...` with a small "Thank you" HTML page and records
+/// each request target (path and query), in order.
+pub struct MerchantSite {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    port: u16,
+}
+
+impl MerchantSite {
+    pub fn start() -> MerchantSite {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the merchant site");
+        let port = listener.local_addr().expect("merchant site address").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, stopping) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let seen = seen.clone();
+                    std::thread::spawn(move || answer_merchant_request(stream, &seen));
+                }
+            }
+        });
+        MerchantSite { base: format!("http://127.0.0.1:{port}"), requests, stop, port }
+    }
+
+    /// Every request target received so far (`/thank-you?success=true&...`), favicon
+    /// requests left out.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().iter().filter(|target| !target.starts_with("/favicon")).cloned().collect()
+    }
+
+    /// Waits (up to 10 s) for a request whose path is `path`, and returns the whole target of
+    /// the latest such request.
+    pub fn wait_for_request(&self, path: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self.requests().into_iter().rfind(|target| target.split('?').next() == Some(path));
+            if let Some(target) = found {
+                return target;
+            }
+            assert!(Instant::now() < deadline, "the merchant site got no request for {path}: {:?}", self.requests());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for MerchantSite {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn answer_merchant_request(mut stream: std::net::TcpStream, seen: &std::sync::Mutex<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(stream.try_clone().expect("clone the merchant site stream"));
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    // Skip the headers: a GET has no body.
+    let mut header = String::new();
+    while reader.read_line(&mut header).unwrap_or(0) > 0 && header.trim_end() != "" {
+        header.clear();
+    }
+    let target = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
+    seen.lock().unwrap().push(target);
+    let body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Thank you</title></head>\
+                <body><h1 id=\"merchant-page\">Thank you</h1></body></html>";
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\nCache-Control: no-store\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.flush();
+}
+
 /// The workspace root: template.yaml, the root Cargo.toml, scripts/.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_owned()
