@@ -625,7 +625,6 @@ async fn pages_load_their_stylesheet_with_no_script_and_no_csp_violation() {
 
 /// Nothing on any page makes the browser log an error.
 #[tokio::test]
-#[ignore = "bug: GET /favicon.ico answers 404, which Chromium logs as a console error on every page"]
 async fn pages_log_no_console_errors() {
     let checkout = Checkout::start(Viewport::Desktop).await;
     let browser = &checkout.browser;
@@ -671,8 +670,6 @@ async fn screenshots_of_every_page_kind_on_phone_and_desktop() {
 
 /// No page is wider than the screen (no sideways scrolling on a phone).
 #[tokio::test]
-#[ignore = "bug: the donation presets' hidden radio inputs are 100% of the viewport wide (position: absolute, \
-            no positioned ancestor), so the donation page scrolls sideways"]
 async fn pages_fit_the_screen_without_horizontal_scrolling() {
     for viewport in [Viewport::Phone, Viewport::Desktop] {
         let checkout = Checkout::start(viewport).await;

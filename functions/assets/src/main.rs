@@ -1,4 +1,4 @@
-//! Lambda function for `Endpoint::Stylesheet`: builds its state once, then serves invocations.
+//! Lambda function for `Endpoint::Asset`: builds its state once, then serves invocations.
 
 use std::convert::Infallible;
 
@@ -10,5 +10,5 @@ use paylinks_core::{App, logging};
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
-    run(service_fn(|request| async { Ok::<_, Infallible>(handle(Endpoint::Stylesheet, request, &app).await) })).await
+    run(service_fn(|request| async { Ok::<_, Infallible>(handle(Endpoint::Asset, request, &app).await) })).await
 }

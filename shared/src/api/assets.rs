@@ -1,15 +1,25 @@
-//! Static assets served by the service itself, so CSP can stay `default-src 'self'`.
+//! `GET /assets/{file}`: static assets served by the service itself, so CSP can stay
+//! `default-src 'self'`. Compiled into the binary.
 
 use lambda_http::http::{StatusCode, header};
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Request, Response};
 
-const CHECKOUT_CSS: &str = include_str!("../../assets/checkout.css");
+use super::path_parameter;
+use crate::error::ApiError;
 
-pub fn stylesheet() -> Response<Body> {
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("checkout.css", "text/css; charset=utf-8", include_str!("../../assets/checkout.css")),
+    ("favicon.svg", "image/svg+xml", include_str!("../../assets/favicon.svg")),
+];
+
+pub fn handle(request: &Request) -> Result<Response<Body>, ApiError> {
+    let file = path_parameter(request, "file").ok_or(ApiError::RouteNotFound)?;
+    let (_, content_type, content) =
+        ASSETS.iter().find(|(name, _, _)| *name == file).ok_or(ApiError::RouteNotFound)?;
     Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/css; charset=utf-8")
+        .header(header::CONTENT_TYPE, *content_type)
         .header(header::CACHE_CONTROL, "public, max-age=3600")
-        .body(Body::Text(CHECKOUT_CSS.to_owned()))
-        .expect("static headers are valid")
+        .body(Body::Text((*content).to_owned()))
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }

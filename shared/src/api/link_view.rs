@@ -69,6 +69,7 @@ pub fn link_view(link: &PaymentLink, now: DateTime<Utc>, base_url: &str) -> Valu
         "cancelUrl": checkout.cancel_url,
         "errorUrl": checkout.error_url,
         "metadata": metadata,
+        "appearance": checkout.appearance,
         "usageLimit": link.usage_limit,
         "usage": {
             "used": link.used,

@@ -45,7 +45,7 @@ pub enum Endpoint {
     ListLinks,
     DeactivateLink,
     ActivateLink,
-    Stylesheet,
+    Asset,
 }
 
 /// A route as API Gateway and `paylinks serve` both see it: `{name}` is a path parameter.
@@ -73,7 +73,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: Method::GET, path: "/api/payment-links", endpoint: Endpoint::ListLinks },
     Route { method: Method::POST, path: "/api/payment-links/{id}/deactivate", endpoint: Endpoint::DeactivateLink },
     Route { method: Method::POST, path: "/api/payment-links/{id}/activate", endpoint: Endpoint::ActivateLink },
-    Route { method: Method::GET, path: "/assets/checkout.css", endpoint: Endpoint::Stylesheet },
+    Route { method: Method::GET, path: "/assets/{file}", endpoint: Endpoint::Asset },
 ];
 
 impl Endpoint {
@@ -92,7 +92,7 @@ impl Endpoint {
             Endpoint::ListLinks => "list-links",
             Endpoint::DeactivateLink => "deactivate-link",
             Endpoint::ActivateLink => "activate-link",
-            Endpoint::Stylesheet => "assets",
+            Endpoint::Asset => "assets",
         }
     }
 
@@ -154,7 +154,7 @@ async fn dispatch(endpoint: Endpoint, request: &Request, app: &App) -> Result<Re
         Endpoint::ListLinks => list_links::handle(request, app).await,
         Endpoint::DeactivateLink => set_active::handle(request, app, false).await,
         Endpoint::ActivateLink => set_active::handle(request, app, true).await,
-        Endpoint::Stylesheet => Ok(assets::stylesheet()),
+        Endpoint::Asset => assets::handle(request),
     }
 }
 
