@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -11,14 +10,9 @@ use serde_json::{Value, json};
 use super::{Endpoint, handle, handle_routed};
 use crate::app::{App, Config, ManualClock};
 use crate::auth::NewMerchant;
-use crate::checkout::processor::ChargeRecord;
-use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, PaymentResult, SessionId, SessionStatus};
-use crate::money::MinorUnits;
+use crate::model::{CheckoutSession, LinkId, PaymentLink, SessionId, SessionStatus};
 use crate::store::embedded::EmbeddedStore;
-use crate::store::{
-    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, IdempotencyRecord, IdempotentCreate, LinkPage, Store,
-    StoreError,
-};
+use crate::store::faulty::{Fault, FaultyStore};
 
 const HOST: &str = "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com";
 const MERCHANT_ID: &str = "your_merchant_id";
@@ -362,103 +356,10 @@ async fn routing_answers_404_and_405_as_json() {
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
-/// A store whose every call fails as a throttled or unreachable DynamoDB would.
-struct UnreachableStore;
-
-fn throttled<T>() -> Result<T, StoreError> {
-    Err(StoreError::Unavailable("throttled".into()))
-}
-
-#[async_trait]
-impl Store for UnreachableStore {
-    async fn create_merchant(&self, _: &Merchant) -> Result<(), StoreError> {
-        throttled()
-    }
-    async fn find_merchant_by_key(&self, _: &str) -> Result<Option<Merchant>, StoreError> {
-        throttled()
-    }
-    async fn create_link(&self, _: &PaymentLink) -> Result<(), StoreError> {
-        throttled()
-    }
-    async fn get_link(&self, _: &LinkId) -> Result<Option<PaymentLink>, StoreError> {
-        throttled()
-    }
-    async fn create_link_idempotent(
-        &self,
-        _: &PaymentLink,
-        _: &IdempotencyRecord,
-        _: DateTime<Utc>,
-    ) -> Result<IdempotentCreate, StoreError> {
-        throttled()
-    }
-    async fn set_link_active(&self, _: &LinkId, _: bool, _: Option<&str>) -> Result<Option<PaymentLink>, StoreError> {
-        throttled()
-    }
-    async fn list_links(&self, _: &str, _: usize, _: Option<&LinkId>) -> Result<LinkPage, StoreError> {
-        throttled()
-    }
-    async fn create_session(&self, _: &CheckoutSession) -> Result<(), StoreError> {
-        throttled()
-    }
-    async fn get_session(&self, _: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
-        throttled()
-    }
-    async fn begin_attempt(
-        &self,
-        _: &SessionId,
-        _: MinorUnits,
-        _: DateTime<Utc>,
-        _: DateTime<Utc>,
-    ) -> Result<BeginAttempt, StoreError> {
-        throttled()
-    }
-    async fn claim_use(
-        &self,
-        _: &LinkId,
-        _: &SessionId,
-        _: DateTime<Utc>,
-        _: DateTime<Utc>,
-    ) -> Result<ClaimUse, StoreError> {
-        throttled()
-    }
-    async fn release_use(&self, _: &LinkId, _: &SessionId) -> Result<(), StoreError> {
-        throttled()
-    }
-    async fn complete_payment(
-        &self,
-        _: &SessionId,
-        _: u32,
-        _: &LinkId,
-        _: &PaymentResult,
-    ) -> Result<CompletePayment, StoreError> {
-        throttled()
-    }
-    async fn end_attempt(&self, _: &SessionId, _: u32, _: AttemptEnd) -> Result<(), StoreError> {
-        throttled()
-    }
-    async fn cancel_session(&self, _: &SessionId, _: DateTime<Utc>) -> Result<Option<CheckoutSession>, StoreError> {
-        throttled()
-    }
-    async fn record_charge(&self, _: &ChargeRecord) -> Result<ChargeRecord, StoreError> {
-        throttled()
-    }
-    async fn void_charge(&self, _: &str) -> Result<(), StoreError> {
-        throttled()
-    }
-    async fn get_charge(&self, _: &str) -> Result<Option<ChargeRecord>, StoreError> {
-        throttled()
-    }
-    async fn increment_counter(&self, _: &str, _: DateTime<Utc>) -> Result<u64, StoreError> {
-        throttled()
-    }
-    async fn read_counter(&self, _: &str) -> Result<u64, StoreError> {
-        throttled()
-    }
-}
-
 #[tokio::test]
 async fn an_unreachable_store_is_503_with_retry_after_never_500() {
-    let app = App::new(Arc::new(UnreachableStore), Config::default());
+    let (store, _dir) = crate::test_support::fresh_embedded_store();
+    let app = App::new(Arc::new(FaultyStore::always(Arc::new(store), Fault::Throttle)), Config::default());
     let id = LinkId::generate();
     for (endpoint, request) in [
         (Endpoint::CreateLink, create_event(|_| {})),
@@ -1060,4 +961,56 @@ async fn merchant_api_requests_beyond_the_rate_limit_get_429_with_retry_after() 
     h.advance(TimeDelta::seconds(60));
     let (status, _) = h.call(Endpoint::GetLink, get_link_event(&id, OWN_KEYS)).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_405_lists_the_path_s_methods_in_allow() {
+    // Found by schemathesis (scripts/api-contract.sh): `TRACE /pay/{id}` answered 405 without
+    // the `Allow` header RFC 9110 requires.
+    let h = Harness::new().await;
+    for (method, path, allow) in [
+        ("TRACE", "/pay/pl_01KAW7Q8R0N9ZQ4XJ3F5T6V7W8", "GET, HEAD"),
+        ("DELETE", "/api/payment-links/create", "POST"),
+        ("PUT", "/checkout/cs_01KAW7R2M4P6Q8S0T2V4W6X8Y0/pay", "POST"),
+        ("PATCH", "/api/payment-links", "GET, HEAD"),
+    ] {
+        let (mut parts, body) = create_event(|_| {}).into_parts();
+        parts.method = method.parse().unwrap();
+        parts.uri = path.parse().unwrap();
+        let response = handle_routed(Request::from_parts(parts, body), &h.app).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(response.headers()[header::ALLOW], allow, "{method} {path}");
+        assert_eq!(body_json(&response)["code"], json!("method_not_allowed"));
+    }
+}
+
+#[tokio::test]
+async fn a_create_retried_after_any_store_fault_with_its_idempotency_key_makes_one_link() {
+    let mut h = Harness::new().await;
+    let faulty = Arc::new(FaultyStore::new(Arc::clone(&h.app.store)));
+    h.app.store = faulty.clone();
+    let request = |key: &str| with_header(create_event(|_| {}), "idempotency-key", key);
+    let before = faulty.calls();
+    h.call(Endpoint::CreateLink, request("warm-up")).await;
+    let steps = faulty.calls() - before;
+    for step in 0..steps {
+        for fault in [Fault::Throttle, Fault::Ambiguous] {
+            let key = format!("order-{step}-{fault:?}");
+            faulty.fail_call(step, fault);
+            let (status, response) = h.call(Endpoint::CreateLink, request(&key)).await;
+            faulty.heal();
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                assert!(response.headers().contains_key(header::RETRY_AFTER));
+            } else {
+                assert_eq!(status, StatusCode::CREATED, "{fault:?} at {step}: {}", body_text(&response));
+            }
+            let (status, retried) = h.call(Endpoint::CreateLink, request(&key)).await;
+            assert_eq!(status, StatusCode::CREATED, "{fault:?} at {step}: the retry succeeds");
+            let id = body_json(&retried)["data"]["paymentLinkId"].clone();
+            let (_, again) = h.call(Endpoint::CreateLink, request(&key)).await;
+            assert_eq!(body_json(&again)["data"]["paymentLinkId"], id, "{fault:?} at {step}: one link per key");
+        }
+    }
+    let (_, listed) = h.call(Endpoint::ListLinks, list_event("limit=100", OWN_KEYS)).await;
+    assert_eq!(body_json(&listed)["data"].as_array().unwrap().len(), 1 + 2 * steps, "no link lost, none doubled");
 }

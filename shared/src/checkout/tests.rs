@@ -13,6 +13,11 @@ use crate::model::{Cart, Checkout, CheckoutSession, DonationConfig, LinkId, Paym
 use crate::money::MinorUnits;
 use crate::store::{BeginAttempt, ClaimUse, Store};
 
+mod faults;
+use faults::{
+    a_processor_timeout_is_retried_without_a_second_charge, every_store_fault_during_a_pay_recovers_to_one_charge,
+};
+
 const SUCCESS: &str = "4242 4242 4242 4242";
 const DECLINED: &str = "4000 0000 0000 0002";
 const INSUFFICIENT: &str = "4000 0000 0000 9995";
@@ -179,6 +184,8 @@ pay_flow_tests!(
     one_session_submitted_ten_times_at_once_is_charged_once,
     fifty_bad_cards_on_one_link_are_refused_after_ten_declines_and_pause_it,
     one_client_declined_ten_times_is_refused_on_every_link,
+    every_store_fault_during_a_pay_recovers_to_one_charge,
+    a_processor_timeout_is_retried_without_a_second_charge,
 );
 
 async fn a_success_completes_the_session_and_uses_the_link_once(h: Harness) {

@@ -15,6 +15,8 @@ use crate::money::MinorUnits;
 pub(crate) mod contract;
 pub mod dynamo;
 pub mod embedded;
+#[cfg(any(test, feature = "test-support"))]
+pub mod faulty;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -87,6 +89,19 @@ pub trait Store: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> Result<BeginAttempt, StoreError>;
 
+    /// `begin_attempt` on a session the caller has just read with `get_session`: a store may
+    /// decide from that copy instead of reading the session again (the write's condition still
+    /// checks it is current, and a refused write brings the current session back).
+    async fn begin_attempt_on(
+        &self,
+        session: &CheckoutSession,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        self.begin_attempt(&session.id, amount, now, lease_until).await
+    }
+
     /// Holds one use of a link for `session` until `hold_until`. Refused when the link is
     /// inactive or expired at `now`, or when `reserved` has reached `usage_limit` after lapsed
     /// holds are returned. Holding again (a takeover) only renews the hold. Links without a
@@ -143,6 +158,16 @@ pub trait Store: Send + Sync {
 
     /// The count of counter `name`; 0 if it was never incremented.
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError>;
+
+    /// The counts of several counters, in the order named (0 for one never incremented): one
+    /// round trip where the store can batch reads.
+    async fn read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
+        let mut counts = Vec::with_capacity(names.len());
+        for name in names {
+            counts.push(self.read_counter(name).await?);
+        }
+        Ok(counts)
+    }
 }
 
 /// A rate counter as stored.

@@ -1,0 +1,116 @@
+//! Injected faults at every step of a pay, on both stores: whatever fails, the customer is
+//! charged at most once, no use leaks, and the client is told to retry (503), never "limit
+//! reached" because of a throttle.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+
+use super::super::pay::{ATTEMPT_LEASE, PayOutcome};
+use super::super::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, ProcessorError, SandboxProcessor};
+use super::{Harness, SUCCESS, assert_paid};
+use crate::error::ApiError;
+use crate::model::{CheckoutSession, SessionStatus};
+use crate::store::faulty::{Fault, FaultyStore};
+
+/// Pays until the session is paid, as a customer pressing "Pay" again would; returns how
+/// many tries it took. A try told "in progress" waits for the lease to lapse first.
+async fn pay_until_paid(h: &Harness, session: &CheckoutSession) -> usize {
+    for tries in 1..=6 {
+        match super::super::pay::pay(&h.app, &session.id, &super::form(session, SUCCESS), Some("198.51.100.7")).await {
+            Ok(PayOutcome::Paid(_)) => return tries,
+            Ok(PayOutcome::InProgress(_)) | Err(ApiError::StoreUnavailable) => {
+                h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+            }
+            other => panic!("a retry after a fault must pay, got {other:?}"),
+        }
+    }
+    panic!("not paid after 6 tries");
+}
+
+/// The invariants after any fault: one completed payment, one charge, no leaked hold.
+async fn assert_paid_once(h: &Harness, link: &crate::model::PaymentLink, session: &CheckoutSession, what: &str) {
+    let stored = h.session_now(session).await;
+    assert_eq!(stored.status, SessionStatus::Completed, "{what}");
+    assert_eq!(h.approved_charges(session).await.len(), 1, "{what}: exactly one charge");
+    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    let link = h.link_now(link).await;
+    assert_eq!(link.used, 1, "{what}: one use");
+    let live_holds = link.claims.values().filter(|until| **until > h.app.now()).count();
+    assert_eq!(live_holds, 0, "{what}: no hold outlives its lease");
+}
+
+pub(super) async fn every_store_fault_during_a_pay_recovers_to_one_charge(mut h: Harness) {
+    let faulty = Arc::new(FaultyStore::new(Arc::clone(&h.app.store)));
+    h.app.store = faulty.clone();
+    // How many store calls a healthy pay makes: every one of them gets its turn to fail.
+    let link = h.fixed_link(Some(1)).await;
+    let session = h.open(&link).await;
+    let before = faulty.calls();
+    assert_paid(&h.pay(&session, SUCCESS).await);
+    let steps = faulty.calls() - before;
+    assert!(steps >= 5, "a pay makes several store calls ({steps})");
+
+    for step in 0..steps {
+        for fault in [Fault::Throttle, Fault::Ambiguous] {
+            let what = format!("{fault:?} at store call {step} of {steps}");
+            let link = h.fixed_link(Some(1)).await;
+            let session = h.open(&link).await;
+            faulty.fail_call(step, fault);
+            let first = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;
+            faulty.heal();
+            match first {
+                Ok(PayOutcome::Paid(_)) | Err(ApiError::StoreUnavailable) => {}
+                Ok(PayOutcome::LinkUnavailable { reason, .. }) => panic!("{what}: a fault reported as {reason:?}"),
+                other => panic!("{what}: unexpected {other:?}"),
+            }
+            pay_until_paid(&h, &session).await;
+            assert_paid_once(&h, &link, &session, &what).await;
+        }
+    }
+}
+
+/// A processor that fails its first call: before charging, or after charging (a timeout
+/// whose charge went through).
+struct FlakyProcessor {
+    sandbox: SandboxProcessor,
+    charge_before_failing: bool,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl PaymentProcessor for FlakyProcessor {
+    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
+        if self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return self.sandbox.charge(request).await;
+        }
+        if self.charge_before_failing {
+            self.sandbox.charge(request).await?;
+        }
+        Err(ProcessorError::Unavailable("injected: processor timed out".into()))
+    }
+
+    async fn void(&self, key: &str) -> Result<(), ProcessorError> {
+        self.sandbox.void(key).await
+    }
+}
+
+pub(super) async fn a_processor_timeout_is_retried_without_a_second_charge(mut h: Harness) {
+    for charge_before_failing in [false, true] {
+        let what = if charge_before_failing { "timeout after charging" } else { "timeout before charging" };
+        h.app.processor = Arc::new(FlakyProcessor {
+            sandbox: SandboxProcessor::new(Arc::clone(&h.app.store)),
+            charge_before_failing,
+            failed: Default::default(),
+        });
+        let link = h.fixed_link(Some(1)).await;
+        let session = h.open(&link).await;
+        let first = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;
+        assert!(matches!(first, Err(ApiError::StoreUnavailable)), "{what}: the customer is asked to retry");
+        // Retried at once: the first attempt may still be running somewhere.
+        assert!(matches!(h.pay(&session, SUCCESS).await, PayOutcome::InProgress(_)), "{what}");
+        pay_until_paid(&h, &session).await;
+        assert_paid_once(&h, &link, &session, what).await;
+    }
+}
