@@ -40,6 +40,12 @@ impl Server {
     }
 
     pub fn start_on(data_dir: &Path, port: u16) -> Server {
+        // Its JSON log lines are kept next to the data, across restarts, for tests to read.
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(Self::log_path_of(data_dir))
+            .expect("open the server log");
         let child = Command::new(paylinks_bin())
             .arg("serve")
             .env("PAYLINKS_ADDR", format!("127.0.0.1:{port}"))
@@ -47,7 +53,7 @@ impl Server {
             .env("PAYLINKS_DEMO_MERCHANT", format!("{MERCHANT_ID}:{VAULT_KEY}:{MERCHANT_KEY}"))
             .env_remove("PAYLINKS_PUBLIC_URL")
             .env_remove("PAYLINKS_STORE")
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start paylinks serve");
@@ -66,6 +72,15 @@ impl Server {
 
     /// Stops the server (SIGKILL: nothing may depend on a clean shutdown) and starts it
     /// again on the same data directory and port.
+    /// Where the server's stdout (its JSON log lines) goes.
+    pub fn log_path(&self) -> PathBuf {
+        Self::log_path_of(&self.data_dir)
+    }
+
+    fn log_path_of(data_dir: &Path) -> PathBuf {
+        data_dir.with_extension("log")
+    }
+
     pub fn restart(mut self) -> Server {
         let (data_dir, port) = (self.data_dir.clone(), self.port);
         self.child.kill().ok();
@@ -99,6 +114,7 @@ fn nanos() -> u128 {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_file(self.0.with_extension("log"));
     }
 }
 
