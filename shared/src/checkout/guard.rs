@@ -44,12 +44,14 @@ pub async fn refusal(
 ) -> Result<Option<u64>, ApiError> {
     let (index, end) = window(now);
     let retry_after = u64::try_from((end - now).num_seconds().max(1)).unwrap_or(1);
-    if app.store.read_counter(&link_counter(link, index)).await? >= DECLINES_PER_LINK {
-        return Ok(Some(retry_after));
-    }
-    if let Some(ip) = client_ip
-        && app.store.read_counter(&client_counter(ip, index)).await? >= DECLINES_PER_CLIENT
-    {
+    // Both counters in one read (one round trip on DynamoDB).
+    let link_name = link_counter(link, index);
+    let client_name = client_ip.map(|ip| client_counter(ip, index));
+    let names: Vec<&str> = std::iter::once(link_name.as_str()).chain(client_name.as_deref()).collect();
+    let counts = app.store.read_counters(&names).await?;
+    let link_declines = counts.first().copied().unwrap_or(0);
+    let client_declines = counts.get(1).copied().unwrap_or(0);
+    if link_declines >= DECLINES_PER_LINK || client_declines >= DECLINES_PER_CLIENT {
         return Ok(Some(retry_after));
     }
     Ok(None)

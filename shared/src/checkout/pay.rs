@@ -129,7 +129,7 @@ pub async fn pay(
         }
     };
 
-    let attempt = match app.store.begin_attempt(session_id, amount, now, now + ATTEMPT_LEASE).await? {
+    let attempt = match app.store.begin_attempt_on(&session, amount, now, now + ATTEMPT_LEASE).await? {
         BeginAttempt::Started(attempt) => attempt,
         BeginAttempt::Busy => return Ok(PayOutcome::InProgress(session)),
         BeginAttempt::Closed(session) if session.status == SessionStatus::Completed => {

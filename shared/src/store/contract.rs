@@ -112,7 +112,9 @@ macro_rules! contract_suite {
                 concurrent_creates_with_one_idempotency_key_create_exactly_one_link,
                 an_expired_idempotency_key_can_be_used_again,
                 counters_count_every_increment_even_concurrently,
+                counters_are_read_together_in_the_order_named,
                 attempts_are_numbered_and_one_runs_at_a_time,
+                an_attempt_begun_on_a_session_as_read_decides_on_the_session_as_stored,
                 a_lapsed_attempt_is_taken_over_with_its_number_and_amount,
                 closed_and_unknown_sessions_start_no_attempt,
                 limited_links_hold_uses_up_to_the_limit_and_renewals_count_once,
@@ -588,6 +590,29 @@ async fn attempts_are_numbered_and_one_runs_at_a_time<F: Fixture>() {
     assert_eq!(next, BeginAttempt::Started(next_attempt.clone()));
     let paying = stored_session(store, &session.id).await;
     assert_eq!((paying.attempts, paying.in_flight), (2, Some(next_attempt)));
+}
+
+async fn an_attempt_begun_on_a_session_as_read_decides_on_the_session_as_stored<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let session = open_session(store, &link).await;
+    let as_read = stored_session(store, &session.id).await;
+
+    let first = store.begin_attempt_on(&as_read, PRICE, at(1), at(61)).await.expect("begin");
+    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61) };
+    assert_eq!(first, BeginAttempt::Started(first_attempt.clone()));
+    // The copy read before that attempt is stale: the store goes by what is stored.
+    let second = store.begin_attempt_on(&as_read, MinorUnits(1), at(2), at(62)).await.expect("begin");
+    assert_eq!(second, BeginAttempt::Busy);
+    store.end_attempt(&session.id, 1, AttemptEnd::Declined).await.expect("end attempt");
+    let next = store.begin_attempt_on(&as_read, MinorUnits(3000), at(3), at(63)).await.expect("begin");
+    assert_eq!(
+        next,
+        BeginAttempt::Started(PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63) })
+    );
+    let paying = stored_session(store, &session.id).await;
+    assert_eq!((paying.attempts, paying.in_flight.map(|a| a.number)), (2, Some(2)));
 }
 
 async fn a_lapsed_attempt_is_taken_over_with_its_number_and_amount<F: Fixture>() {
@@ -1219,4 +1244,18 @@ async fn counters_count_every_increment_even_concurrently<F: Fixture>() {
     assert_eq!(counts, (1..=20).collect::<Vec<u64>>(), "every increment sees its own count");
     assert_eq!(fixture.store().read_counter("declines:link:x:1").await.unwrap(), 20);
     assert_eq!(fixture.store().read_counter("declines:link:x:2").await.unwrap(), 0, "windows are separate");
+}
+
+async fn counters_are_read_together_in_the_order_named<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let window_end = instant(1_767_225_600, 0);
+    for _ in 0..3 {
+        store.increment_counter("declines:link:y:1", window_end).await.unwrap();
+    }
+    store.increment_counter("declines:client:1.2.3.4:1", window_end).await.unwrap();
+    let names = ["declines:client:1.2.3.4:1", "declines:link:never:1", "declines:link:y:1"];
+    assert_eq!(store.read_counters(&names).await.unwrap(), vec![1, 0, 3]);
+    assert_eq!(store.read_counters(&["declines:link:y:1"]).await.unwrap(), vec![3]);
+    assert_eq!(store.read_counters(&[]).await.unwrap(), Vec::<u64>::new());
 }

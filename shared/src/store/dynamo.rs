@@ -26,8 +26,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -620,60 +620,23 @@ impl Store for DynamoStore {
         lease_until: DateTime<Utc>,
     ) -> Result<BeginAttempt, StoreError> {
         let pk = keys::session(session);
-        let Some(mut item) = self.get_item(&pk).await? else { return Ok(BeginAttempt::NotFound) };
-        for _ in 0..DECISION_ROUNDS {
-            // Decide on the session as read; write only if it is still exactly that session.
-            let session: CheckoutSession = from_item(&pk, item.clone())?;
-            if !session.is_open(now) {
-                return Ok(BeginAttempt::Closed(session));
-            }
-            let (attempt, write) = match session.in_flight {
-                Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
-                Some(lapsed) => {
-                    // Take over the lapsed attempt: same number and amount, a new lease.
-                    let write = Write::new(
-                        "SET #inFlight.#leaseUntil = :lease",
-                        "#status = :pending AND #expiresAt = :expiresAt \
-                         AND #inFlight.#number = :number AND #inFlight.#leaseUntil = :lapsedLease",
-                    )
-                    .value(":number", number(lapsed.number))
-                    .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?)
-                    .value(":lease", attribute(&pk, &lease_until)?);
-                    (PaymentAttempt { lease_until, ..lapsed }, write)
-                }
-                None => {
-                    let Some(next) = session.attempts.checked_add(1) else {
-                        return Err(StoreError::Corrupt { key: pk, detail: "attempts overflow".into() });
-                    };
-                    let attempt = PaymentAttempt { number: next, amount, lease_until };
-                    let counted = if session.attempts == 0 {
-                        "(#attempts = :attempts OR attribute_not_exists(#attempts))"
-                    } else {
-                        "#attempts = :attempts"
-                    };
-                    let write = Write::new(
-                        "SET #attempts = :next, #inFlight = :attempt",
-                        format!(
-                            "#status = :pending AND #expiresAt = :expiresAt AND attribute_not_exists(#inFlight) \
-                             AND {counted}"
-                        ),
-                    )
-                    .value(":attempts", number(session.attempts))
-                    .value(":next", number(next))
-                    .value(":attempt", attribute(&pk, &attempt)?);
-                    (attempt, write)
-                }
-            };
-            let write = write
-                .value(":pending", status(&pk, SessionStatus::Pending)?)
-                .value(":expiresAt", stored(&pk, &item, &["expiresAt"])?);
-            match self.update(&pk, &write, ReturnValue::None).await? {
-                Written::Applied(_) => return Ok(BeginAttempt::Started(attempt)),
-                Written::Refused(Some(current)) => item = current,
-                Written::Refused(None) => return Ok(BeginAttempt::NotFound),
-            }
-        }
-        Err(contention("begin_attempt"))
+        let Some(item) = self.get_item(&pk).await? else { return Ok(BeginAttempt::NotFound) };
+        self.begin_attempt_from(pk, item, amount, now, lease_until).await
+    }
+
+    async fn begin_attempt_on(
+        &self,
+        session: &CheckoutSession,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        // The caller's strongly consistent read stands in for ours: the item as stored is
+        // exactly `to_item` of the session (times in the same text); if it changed since, the
+        // condition refuses the write and the refusal carries the current item.
+        let pk = keys::session(&session.id);
+        let item = to_item(pk.clone(), session);
+        self.begin_attempt_from(pk, item, amount, now, lease_until).await
     }
 
     async fn claim_use(
@@ -915,7 +878,9 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.clone()))
-            .update_expression("ADD #count :one SET #ttl = if_not_exists(#ttl, :ttl), #windowEnd = if_not_exists(#windowEnd, :end)")
+            .update_expression(
+                "ADD #count :one SET #ttl = if_not_exists(#ttl, :ttl), #windowEnd = if_not_exists(#windowEnd, :end)",
+            )
             .expression_attribute_names("#count", "count")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_names("#windowEnd", "windowEnd")
@@ -934,6 +899,116 @@ impl Store for DynamoStore {
 
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
         Ok(self.get::<Counter>(keys::counter(name)).await?.map_or(0, |counter| counter.count))
+    }
+
+    async fn read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
+        match names {
+            [] => Ok(Vec::new()),
+            [name] => Ok(vec![self.read_counter(name).await?]),
+            _ => self.batch_read_counters(names).await,
+        }
+    }
+}
+
+impl DynamoStore {
+    /// `begin_attempt` deciding first from `item`, the session as last read.
+    async fn begin_attempt_from(
+        &self,
+        pk: String,
+        mut item: Item,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        for _ in 0..DECISION_ROUNDS {
+            // Decide on the session as read; write only if it is still exactly that session.
+            let session: CheckoutSession = from_item(&pk, item.clone())?;
+            if !session.is_open(now) {
+                return Ok(BeginAttempt::Closed(session));
+            }
+            let (attempt, write) = match session.in_flight {
+                Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
+                Some(lapsed) => {
+                    // Take over the lapsed attempt: same number and amount, a new lease.
+                    let write = Write::new(
+                        "SET #inFlight.#leaseUntil = :lease",
+                        "#status = :pending AND #expiresAt = :expiresAt \
+                         AND #inFlight.#number = :number AND #inFlight.#leaseUntil = :lapsedLease",
+                    )
+                    .value(":number", number(lapsed.number))
+                    .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?)
+                    .value(":lease", attribute(&pk, &lease_until)?);
+                    (PaymentAttempt { lease_until, ..lapsed }, write)
+                }
+                None => {
+                    let Some(next) = session.attempts.checked_add(1) else {
+                        return Err(StoreError::Corrupt { key: pk, detail: "attempts overflow".into() });
+                    };
+                    let attempt = PaymentAttempt { number: next, amount, lease_until };
+                    let counted = if session.attempts == 0 {
+                        "(#attempts = :attempts OR attribute_not_exists(#attempts))"
+                    } else {
+                        "#attempts = :attempts"
+                    };
+                    let write = Write::new(
+                        "SET #attempts = :next, #inFlight = :attempt",
+                        format!(
+                            "#status = :pending AND #expiresAt = :expiresAt AND attribute_not_exists(#inFlight) \
+                             AND {counted}"
+                        ),
+                    )
+                    .value(":attempts", number(session.attempts))
+                    .value(":next", number(next))
+                    .value(":attempt", attribute(&pk, &attempt)?);
+                    (attempt, write)
+                }
+            };
+            let write = write
+                .value(":pending", status(&pk, SessionStatus::Pending)?)
+                .value(":expiresAt", stored(&pk, &item, &["expiresAt"])?);
+            match self.update(&pk, &write, ReturnValue::None).await? {
+                Written::Applied(_) => return Ok(BeginAttempt::Started(attempt)),
+                Written::Refused(Some(current)) => item = current,
+                Written::Refused(None) => return Ok(BeginAttempt::NotFound),
+            }
+        }
+        Err(contention("begin_attempt"))
+    }
+
+    /// `read_counters` in one BatchGetItem (strongly consistent), retrying unprocessed keys.
+    async fn batch_read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
+        let pks: Vec<String> = names.iter().map(|name| keys::counter(name)).collect();
+        let mut pending: Vec<Item> =
+            pks.iter().map(|pk| HashMap::from([("pk".to_owned(), AttributeValue::S(pk.clone()))])).collect();
+        pending.dedup();
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for round in 0..DECISION_ROUNDS as u32 {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Unavailable(format!("counters: {e}")))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| classify(e, "counters"))?;
+            for item in output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default() {
+                let pk = item.get("pk").and_then(|pk| pk.as_s().ok()).cloned().unwrap_or_default();
+                let counter: Counter = from_item(&pk, item)?;
+                counts.insert(pk, counter.count);
+            }
+            match output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table)) {
+                Some(unprocessed) if !unprocessed.keys.is_empty() => {
+                    pending = unprocessed.keys;
+                    back_off(round).await;
+                }
+                _ => return Ok(pks.iter().map(|pk| counts.get(pk).copied().unwrap_or(0)).collect()),
+            }
+        }
+        Err(contention("read_counters"))
     }
 }
 

@@ -1,0 +1,206 @@
+//! Shared pieces of the benchmarks (see `scripts/bench.sh` and BENCHMARKS.md): API Gateway
+//! events built from the fixtures, an `App` with a demo merchant and a manual clock, and an SDK
+//! interceptor counting DynamoDB requests by operation.
+//!
+//! Benchmarks print figures; nothing here asserts a timing.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use paylinks_core::api::{Endpoint, handle};
+use paylinks_core::auth::NewMerchant;
+use paylinks_core::model::{LinkId, SessionId};
+use paylinks_core::store::Store;
+use paylinks_core::{App, Config, ManualClock};
+use serde_json::{Value, json};
+
+pub const MERCHANT_ID: &str = "bench_merchant";
+pub const VAULT_KEY: &str = "vk_bench_vault";
+pub const MERCHANT_KEY: &str = "mk_bench_merchant";
+pub const CARD_OK: &str = "4242424242424242";
+pub const CARD_DECLINED: &str = "4000000000000002";
+
+/// An API Gateway v2 fixture of `shared/fixtures/apigw/`.
+pub fn fixture(name: &str) -> String {
+    let path = format!("{}/../shared/fixtures/apigw/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn event(name: &str, replacements: &[(&str, &str)]) -> Request {
+    let mut text = fixture(name);
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    lambda_http::request::from_str(&text).expect("fixture is a valid API Gateway v2 event")
+}
+
+/// The create fixture's body (the seed's fixed-amount link) with `usageLimit` null and a
+/// 10-year expiry, so one link can be opened and paid as often as a benchmark wants.
+pub fn create_event_text() -> String {
+    create_event_text_with_limit(None)
+}
+
+/// The create event with `usageLimit` set to `limit` (null when None).
+pub fn create_event_text_with_limit(limit: Option<u64>) -> String {
+    let mut raw: Value = serde_json::from_str(&fixture("create-link.json")).unwrap();
+    let mut body: Value = serde_json::from_str(raw["body"].as_str().unwrap()).unwrap();
+    body["merchantId"] = json!(MERCHANT_ID);
+    body["usageLimit"] = limit.map_or(Value::Null, |n| json!(n));
+    body["expiresInDays"] = json!(3650);
+    raw["body"] = json!(body.to_string());
+    raw.to_string()
+        .replace("{{VAULT_KEY}}", VAULT_KEY)
+        .replace("{{MERCHANT_KEY}}", MERCHANT_KEY)
+        .replace("{{MERCHANT_ID}}", MERCHANT_ID)
+}
+
+pub fn create_request() -> Request {
+    lambda_http::request::from_str(&create_event_text()).unwrap()
+}
+
+pub fn check_request(link: &LinkId) -> Request {
+    event("check-availability.json", &[("{{LINK_ID}}", link.as_str())])
+}
+
+pub fn open_request(link: &LinkId) -> Request {
+    event("open-link.json", &[("{{LINK_ID}}", link.as_str())])
+}
+
+pub fn pay_request(session: &SessionId, form_token: &str, card: &str) -> Request {
+    event(
+        "pay.json",
+        &[("{{SESSION_ID}}", session.as_str()), ("{{FORM_TOKEN}}", form_token), ("{{CARD_NUMBER}}", card)],
+    )
+}
+
+/// An app on `store` with the bench merchant and a manual clock starting now.
+pub async fn bench_app(store: Arc<dyn Store>, config: Config) -> (App, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let mut app = App::new(store, config);
+    app.clock = clock.clone();
+    let merchant = NewMerchant::with_keys(MERCHANT_ID, "Bench Store", VAULT_KEY.into(), MERCHANT_KEY.into(), app.now());
+    app.store.create_merchant(&merchant.merchant).await.expect("create the bench merchant");
+    (app, clock)
+}
+
+/// Config without the per-merchant API rate limit (criterion creates thousands of links a minute).
+pub fn unlimited_config() -> Config {
+    Config { api_requests_per_minute: 0, ..Config::default() }
+}
+
+fn body_text(response: &Response<Body>) -> String {
+    String::from_utf8_lossy(response.body()).into_owned()
+}
+
+/// Creates a link through the create handler; panics unless 201.
+pub async fn create_link(app: &App) -> LinkId {
+    let response = handle(Endpoint::CreateLink, create_request(), app).await;
+    created_link(&response)
+}
+
+pub fn created_link(response: &Response<Body>) -> LinkId {
+    assert_eq!(response.status(), StatusCode::CREATED, "{}", body_text(response));
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    body["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap()
+}
+
+/// The session an open (`GET /pay/{id}`) redirected to; panics unless 303.
+pub fn opened_session(response: &Response<Body>) -> SessionId {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", body_text(response));
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    location.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+pub async fn open_session(app: &App, link: &LinkId) -> SessionId {
+    opened_session(&handle(Endpoint::OpenLink, open_request(link), app).await)
+}
+
+/// A pay request for `session` with its form token (read from the store beforehand).
+pub async fn pay_request_for(app: &App, session: &SessionId, card: &str) -> Request {
+    let stored = app.store.get_session(session).await.unwrap().expect("session exists");
+    pay_request(session, &stored.form_token, card)
+}
+
+/// Counts DynamoDB requests by operation (the `x-amz-target` header), as transmitted: a
+/// retried request counts once per transmission.
+#[derive(Debug, Default, Clone)]
+pub struct RequestCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+
+impl RequestCounter {
+    /// The counts since the last take, and resets them.
+    pub fn take(&self) -> BTreeMap<String, u32> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("unknown");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// Whether a DynamoDB operation reads or writes (billing: RCU vs WCU).
+pub fn is_write(operation: &str) -> bool {
+    matches!(operation, "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem")
+}
+
+/// A DynamoDB client for `endpoint` whose requests `counter` counts.
+pub fn counted_client(endpoint: &str, counter: &RequestCounter) -> aws_sdk_dynamodb::Client {
+    let base = paylinks_core::test_support::dynamo_client(endpoint);
+    let config = base.config().to_builder().interceptor(counter.clone()).build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// Latency summary of a set of samples.
+pub struct Summary {
+    pub n: usize,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub mean: Duration,
+}
+
+pub fn summarize(mut samples: Vec<Duration>) -> Summary {
+    samples.sort();
+    let n = samples.len();
+    let at = |q: f64| samples[((n as f64 * q) as usize).min(n - 1)];
+    let mean = samples.iter().sum::<Duration>() / n as u32;
+    Summary { n, p50: at(0.5), p99: at(0.99), mean }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "n={} p50={:.1}µs p99={:.1}µs mean={:.1}µs",
+            self.n,
+            self.p50.as_secs_f64() * 1e6,
+            self.p99.as_secs_f64() * 1e6,
+            self.mean.as_secs_f64() * 1e6
+        )
+    }
+}
+
+/// Times one future.
+pub async fn timed<T>(future: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let value = future.await;
+    (value, started.elapsed())
+}
