@@ -37,3 +37,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --locked --workspace --no-fail-fast "$@"
 fi
+
+# openapi.yaml against the real `paylinks serve` built above (schemathesis; fails on any drift or 5xx).
+scripts/api-contract.sh

@@ -133,6 +133,11 @@ pub async fn handle_routed(request: Request, app: &App) -> Response<Body> {
         Err(error) => {
             let started = Instant::now();
             let mut response = json(error.status(), &error.to_json());
+            if let Some(allow) = router::allowed_methods(request.uri().path()).filter(|_| error.status() == 405)
+                && let Ok(allow) = HeaderValue::from_str(&allow)
+            {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
             add_security_headers(&mut response);
             log_request("unrouted", &request, &response, Some(&error), started);
             response

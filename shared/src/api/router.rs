@@ -42,3 +42,17 @@ pub fn resolve(method: &Method, path: &str) -> Result<ResolvedRoute, ApiError> {
     let path_parameters = matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     Ok(ResolvedRoute { endpoint, path_parameters })
 }
+
+/// The `Allow` header value for a known path (`GET, HEAD` for a GET route): what a 405 must
+/// list (RFC 9110). `None` for an unknown path.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    let matched = ROUTER.at(path).ok()?;
+    let mut methods: Vec<&str> = Vec::new();
+    for (method, _) in matched.value {
+        methods.push(method.as_str());
+        if method == Method::GET {
+            methods.push(Method::HEAD.as_str());
+        }
+    }
+    Some(methods.join(", "))
+}
