@@ -8,6 +8,8 @@ pub mod app;
 pub mod auth;
 pub mod checkout;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod logging;
 pub mod model;
 pub mod money;

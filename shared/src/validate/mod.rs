@@ -161,7 +161,11 @@ impl<'e> Fields<'e> {
     /// create an unlimited link.
     fn reject_unknown(self) {
         for name in self.object.keys() {
-            let path = if self.prefix.is_empty() { name.clone() } else { format!("{}.{name}", self.prefix) };
+            // A key that is not a plain name (empty, spaces, ": ") is shown JSON-quoted, so the
+            // path before ": " always names it unambiguously.
+            let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let shown = if plain { name.clone() } else { serde_json::to_string(name).unwrap_or_default() };
+            let path = if self.prefix.is_empty() { shown } else { format!("{}.{shown}", self.prefix) };
             self.errors.push(format!("{path}: is not a known field"));
         }
     }

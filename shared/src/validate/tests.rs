@@ -1140,3 +1140,13 @@ proptest! {
         prop_assert_eq!(amount_of(&link), MinorUnits(minor));
     }
 }
+
+#[test]
+fn unknown_keys_that_are_not_plain_names_are_quoted_in_their_path() {
+    let mut body = valid_payment();
+    body[""] = serde_json::json!(1);
+    body["a: b"] = serde_json::json!(1);
+    let errors = validate(&body).unwrap_err().0;
+    assert!(errors.contains(&r#""": is not a known field"#.to_owned()), "{errors:?}");
+    assert!(errors.contains(&r#""a: b": is not a known field"#.to_owned()), "{errors:?}");
+}
