@@ -161,14 +161,18 @@ impl<'e> Fields<'e> {
     /// create an unlimited link.
     fn reject_unknown(self) {
         for name in self.object.keys() {
-            // A key that is not a plain name (empty, spaces, ": ") is shown JSON-quoted, so the
-            // path before ": " always names it unambiguously.
-            let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            let shown = if plain { name.clone() } else { serde_json::to_string(name).unwrap_or_default() };
+            let shown = shown_key(name);
             let path = if self.prefix.is_empty() { shown } else { format!("{}.{shown}", self.prefix) };
             self.errors.push(format!("{path}: is not a known field"));
         }
     }
+}
+
+/// A request key as it appears in an error path: plain names as they are, anything else
+/// (empty, spaces, ": ", non-ASCII) JSON-quoted, so the path before ": " is unambiguous.
+pub(crate) fn shown_key(name: &str) -> String {
+    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain { name.to_owned() } else { serde_json::to_string(name).unwrap_or_default() }
 }
 
 /// Checks a URL the customer will be sent to (or an image the page will load): absolute
@@ -446,7 +450,10 @@ fn read_donation(
             let mut one = RawObject::new();
             one.insert(name.clone(), raw);
             let mut preset_fields = Fields::new(&prefix, one, fields.errors);
-            presets.extend(preset_fields.money(&name, currency));
+            // `null` means "absent" for a field, but a list entry cannot be absent.
+            let preset = preset_fields.money(&name, currency);
+            let preset = if currency.is_some() { preset_fields.required(&name, preset) } else { preset };
+            presets.extend(preset);
         }
     }
     let default_amount = fields.money("defaultAmount", currency);

@@ -925,7 +925,7 @@ fn names_a_known_path(message: &str, top_level_keys: &[String]) -> bool {
     if sentence(message, "body") || TOP_FIELDS.iter().any(|f| sentence(message, f)) {
         return true;
     }
-    if top_level_keys.iter().any(|key| message == format!("{key}: is not a known field")) {
+    if top_level_keys.iter().any(|key| message == format!("{}: is not a known field", super::shown_key(key))) {
         return true;
     }
     if let Some(rest) = message.strip_prefix("metadata.") {
@@ -1149,4 +1149,12 @@ fn unknown_keys_that_are_not_plain_names_are_quoted_in_their_path() {
     let errors = validate(&body).unwrap_err().0;
     assert!(errors.contains(&r#""": is not a known field"#.to_owned()), "{errors:?}");
     assert!(errors.contains(&r#""a: b": is not a known field"#.to_owned()), "{errors:?}");
+}
+
+#[test]
+fn a_null_donation_preset_is_refused_not_dropped() {
+    let mut body = valid_donation();
+    body["donationConfig"]["presets"] = json!([null, 25]);
+    let errors = validate(&body).unwrap_err().0;
+    assert_eq!(errors, vec!["donationConfig.presets[0]: is required".to_owned()]);
 }
