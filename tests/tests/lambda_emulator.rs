@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use paylinks_core::test_support::moto_endpoint;
-use paylinks_tests::{LambdaEmulator, parse_merchant_keys, run_paylinks};
+use paylinks_tests::{LambdaEmulator, parse_merchant_keys, run_paylinks, seed_examples};
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
@@ -106,50 +106,6 @@ impl Emulated {
     }
 }
 
-fn seed_examples() -> Vec<(Value, i64)> {
-    let fixed_amount = json!({
-        "merchantId": MERCHANT_ID,
-        "merchantName": "My Store",
-        "amount": "50.00",
-        "currency": "USD",
-        "successUrl": "https://mystore.com/thank-you",
-        "cancelUrl": "https://mystore.com/cancelled",
-        "errorUrl": "https://mystore.com/error",
-        "expiresInDays": 7,
-        "usageLimit": 1,
-        "metadata": { "invoiceId": "INV-12345" }
-    });
-    let itemised = json!({
-        "merchantId": MERCHANT_ID,
-        "merchantName": "Fashion Boutique",
-        "items": [{
-            "productId": "JACKET-001",
-            "name": "Winter Jacket",
-            "price": 149.99,
-            "quantity": 1,
-            "imageUrl": "https://cdn.example.com/jacket.jpg",
-            "originalPrice": 199.99,
-            "discountLabel": "25% OFF"
-        }],
-        "currency": "USD",
-        "successUrl": "https://fashionboutique.com/thank-you",
-        "cancelUrl": "https://fashionboutique.com/cart",
-        "errorUrl": "https://fashionboutique.com/error"
-    });
-    let donation = json!({
-        "merchantId": MERCHANT_ID,
-        "merchantName": "Save The Whales Foundation",
-        "successUrl": "https://savethewhales.org/thank-you",
-        "cancelUrl": "https://savethewhales.org/donate",
-        "errorUrl": "https://savethewhales.org/error",
-        "checkoutMode": "donation",
-        "donationConfig": { "presets": [25, 50, 100, 250], "defaultAmount": 50, "allowCustomAmount": true },
-        "expiresInDays": 365,
-        "usageLimit": null
-    });
-    vec![(fixed_amount, 7), (itemised, 7), (donation, 365)]
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lambda_functions_create_check_and_open_the_seed_examples_on_dynamodb() {
     let emulated = Emulated::start().await;
@@ -159,7 +115,7 @@ async fn the_lambda_functions_create_check_and_open_the_seed_examples_on_dynamod
     assert_eq!(css.status(), 200, "assets function; emulator log:\n{}", emulated.emulator.log());
     assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
 
-    for (body, days) in seed_examples() {
+    for (body, days) in seed_examples(MERCHANT_ID) {
         let before = chrono::Utc::now();
         let response = emulated.create(&body).await;
         let status = response.status();
@@ -198,7 +154,7 @@ async fn the_lambda_functions_create_check_and_open_the_seed_examples_on_dynamod
                 .post(emulated.url("/api/payment-links/create"))
                 .header("X-API-KEY", &emulated.vault_key)
                 .header("X-OZURA-API-KEY", "mk_not_a_key")
-                .json(&seed_examples()[0].0),
+                .json(&seed_examples(MERCHANT_ID)[0].0),
         )
         .await;
     assert_eq!(wrong_key.status(), 401);

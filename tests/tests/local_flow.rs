@@ -1,57 +1,8 @@
 //! The whole flow over HTTP against the real `paylinks serve`: create the seed's three
 //! examples, check them, open them, and find them again after a restart.
 
-use paylinks_tests::{MERCHANT_ID, MERCHANT_KEY, Server, TempDir, VAULT_KEY, client};
+use paylinks_tests::{MERCHANT_ID, MERCHANT_KEY, Server, TempDir, VAULT_KEY, client, seed_examples, seed_itemised};
 use serde_json::{Value, json};
-
-fn seed_fixed_amount() -> Value {
-    json!({
-        "merchantId": MERCHANT_ID,
-        "merchantName": "My Store",
-        "amount": "50.00",
-        "currency": "USD",
-        "successUrl": "https://mystore.com/thank-you",
-        "cancelUrl": "https://mystore.com/cancelled",
-        "errorUrl": "https://mystore.com/error",
-        "expiresInDays": 7,
-        "usageLimit": 1,
-        "metadata": { "invoiceId": "INV-12345" }
-    })
-}
-
-fn seed_itemised() -> Value {
-    json!({
-        "merchantId": MERCHANT_ID,
-        "merchantName": "Fashion Boutique",
-        "items": [{
-            "productId": "JACKET-001",
-            "name": "Winter Jacket",
-            "price": 149.99,
-            "quantity": 1,
-            "imageUrl": "https://cdn.example.com/jacket.jpg",
-            "originalPrice": 199.99,
-            "discountLabel": "25% OFF"
-        }],
-        "currency": "USD",
-        "successUrl": "https://fashionboutique.com/thank-you",
-        "cancelUrl": "https://fashionboutique.com/cart",
-        "errorUrl": "https://fashionboutique.com/error"
-    })
-}
-
-fn seed_donation() -> Value {
-    json!({
-        "merchantId": MERCHANT_ID,
-        "merchantName": "Save The Whales Foundation",
-        "successUrl": "https://savethewhales.org/thank-you",
-        "cancelUrl": "https://savethewhales.org/donate",
-        "errorUrl": "https://savethewhales.org/error",
-        "checkoutMode": "donation",
-        "donationConfig": { "presets": [25, 50, 100, 250], "defaultAmount": 50, "allowCustomAmount": true },
-        "expiresInDays": 365,
-        "usageLimit": null
-    })
-}
 
 async fn create(server: &Server, body: &Value) -> Value {
     let response = client()
@@ -77,7 +28,7 @@ async fn seed_examples_create_check_open_and_survive_a_restart() {
     let data = TempDir::new("paylinks-flow");
     let server = Server::start(&data.0);
     let mut links = Vec::new();
-    for (body, days) in [(seed_fixed_amount(), 7), (seed_itemised(), 7), (seed_donation(), 365)] {
+    for (body, days) in seed_examples(MERCHANT_ID) {
         let before = chrono::Utc::now();
         let created = create(&server, &body).await;
         assert_eq!(created["success"], json!(true));
@@ -117,7 +68,7 @@ async fn seed_examples_create_check_open_and_survive_a_restart() {
 async fn the_seed_examples_reject_a_tampered_request_with_every_field_named() {
     let data = TempDir::new("paylinks-flow-invalid");
     let server = Server::start(&data.0);
-    let mut body = seed_itemised();
+    let mut body = seed_itemised(MERCHANT_ID);
     body["items"][0]["price"] = json!(0);
     body["items"][0]["quantity"] = json!(1.5);
     body["cancelUrl"] = json!("/relative");
