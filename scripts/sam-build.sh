@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `sam build` offline, as a team runs it before `sam deploy`, then checks the result: one
+# aarch64 ELF executable `bootstrap` per function of template.yaml.
+#
+#   scripts/sam-build.sh                 # defaults from samconfig.toml (cached, parallel)
+#   scripts/sam-build.sh --no-cached     # extra arguments go to `sam build`
+#
+# SAM CLI and cargo-lambda (with zig, which links for arm64 without a cross gcc) come pinned
+# from PyPI via scripts/tools.sh; no Docker, no AWS account. Cold: ~10 min on 2 cores (one
+# release build of the shared crates for aarch64, then each function's binary); warm: seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=$(scripts/tools.sh sam lambda)
+export PATH="$bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_REGION="${AWS_REGION:-us-east-1}"
+
+# cargo-lambda installs the aarch64 std component itself on first use, but parallel builds race
+# to do it (all but one report a failure): install it once, first.
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    rustup target add aarch64-unknown-linux-gnu
+fi
+
+started=$(date +%s)
+sam build --template-file template.yaml "$@"
+echo "sam-build.sh: sam build took $(($(date +%s) - started)) s"
+
+# The functions: `  <LogicalId>:` followed by `    Type: AWS::Serverless::Function`.
+functions=$(awk '/^  [A-Za-z0-9]+:$/ { id = substr($1, 1, length($1) - 1); next }
+                 /^    Type: AWS::Serverless::Function$/ { print id }' template.yaml)
+[ -n "$functions" ] || { echo "sam-build.sh: no functions found in template.yaml" >&2; exit 1; }
+
+failed=0
+for function in $functions; do
+    artifact=".aws-sam/build/$function/bootstrap"
+    if verdict=$(python3 - "$artifact" <<'EOF'
+import os, struct, sys
+path = sys.argv[1]
+try:
+    with open(path, "rb") as f:
+        header = f.read(20)
+except OSError as e:
+    sys.exit(f"missing ({e.strerror})")
+if header[:4] != b"\x7fELF":
+    sys.exit("not an ELF file")
+if header[4] != 2:
+    sys.exit("not a 64-bit ELF")
+machine = struct.unpack("<H", header[18:20])[0]
+if machine != 183:  # EM_AARCH64
+    sys.exit(f"ELF machine {machine}, not aarch64 (183)")
+if not os.access(path, os.X_OK):
+    sys.exit("not executable")
+print(f"aarch64 ELF, {os.path.getsize(path) / 1e6:.1f} MB")
+EOF
+    ); then
+        echo "sam-build.sh: $artifact: $verdict"
+    else
+        echo "sam-build.sh: $artifact: FAILED" >&2
+        failed=1
+    fi
+done
+[ "$failed" = 0 ] || exit 1
+echo "sam-build.sh: $(echo "$functions" | wc -l) functions built; deploy with: sam deploy (first time: sam deploy --guided)"
