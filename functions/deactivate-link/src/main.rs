@@ -10,5 +10,6 @@ use paylinks_core::{App, logging};
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
-    run(service_fn(|request| async { Ok::<_, Infallible>(handle(Endpoint::DeactivateLink, request, &app).await) })).await
+    run(service_fn(|request| async { Ok::<_, Infallible>(handle(Endpoint::DeactivateLink, request, &app).await) }))
+        .await
 }

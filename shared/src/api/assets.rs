@@ -14,8 +14,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 
 pub fn handle(request: &Request) -> Result<Response<Body>, ApiError> {
     let file = path_parameter(request, "file").ok_or(ApiError::RouteNotFound)?;
-    let (_, content_type, content) =
-        ASSETS.iter().find(|(name, _, _)| *name == file).ok_or(ApiError::RouteNotFound)?;
+    let (_, content_type, content) = ASSETS.iter().find(|(name, _, _)| *name == file).ok_or(ApiError::RouteNotFound)?;
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, *content_type)
