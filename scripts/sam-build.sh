@@ -6,8 +6,9 @@
 #   scripts/sam-build.sh --no-cached     # extra arguments go to `sam build`
 #
 # SAM CLI and cargo-lambda (with zig, which links for arm64 without a cross gcc) come pinned
-# from PyPI via scripts/tools.sh; no Docker, no AWS account. Cold: ~10 min on 2 cores (one
-# release build of the shared crates for aarch64, then each function's binary); warm: seconds.
+# from PyPI via scripts/tools.sh; no Docker, no AWS account. Slow on 2 cores: every function is
+# its own thin-LTO release binary with the AWS SDK (13 functions: 65 min cold on a busy machine,
+# 15-37 min after a change in shared/, 7 s unchanged), so CI does not run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
