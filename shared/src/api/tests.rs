@@ -59,7 +59,12 @@ impl Harness {
 
     /// Creates the seed's fixed-amount link through the create fixture; returns its id.
     async fn create_seed_link(&self) -> LinkId {
-        let (status, response) = self.call(Endpoint::CreateLink, create_event(|_| {})).await;
+        self.create_link_with(|_| {}).await
+    }
+
+    /// Creates a link through the create fixture with the seed's body edited by `edit`.
+    async fn create_link_with(&self, edit: impl FnOnce(&mut Value)) -> LinkId {
+        let (status, response) = self.call(Endpoint::CreateLink, create_event(edit)).await;
         assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
         body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap()
     }
@@ -406,19 +411,14 @@ fn session_event(name: &str, session: &SessionId) -> Request {
 async fn the_checkout_page_escapes_everything_the_merchant_supplied() {
     let h = Harness::new().await;
     let payload = r#"<script>alert("x")</script><img src=x onerror=alert(1)>"#;
-    let (status, response) = h
-        .call(
-            Endpoint::CreateLink,
-            create_event(|body| {
-                body.as_object_mut().unwrap().remove("amount");
-                body["merchantName"] = json!(payload);
-                body["items"] = json!([{ "name": payload, "price": 10, "discountLabel": "<b>25%</b>",
+    let id = h
+        .create_link_with(|body| {
+            body.as_object_mut().unwrap().remove("amount");
+            body["merchantName"] = json!(payload);
+            body["items"] = json!([{ "name": payload, "price": 10, "discountLabel": "<b>25%</b>",
                     "imageUrl": "https://cdn.example/a.jpg?\"><script>x</script>", "originalPrice": 12 }]);
-            }),
-        )
+        })
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
-    let id: LinkId = body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap();
     let session = h.open_session(&id).await;
     let (status, page) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
     assert_eq!(status, StatusCode::OK);
@@ -838,23 +838,18 @@ fn assert_only_this_style_is_allowed(response: &Response<Body>, css: &str) {
 async fn a_branded_checkout_page_allows_exactly_its_own_style_block_by_hash() {
     let h = Harness::new().await;
     let logo = r#"https://cdn.mystore.com/logo.png?v=1&alt="><script>alert(1)</script>"#;
-    let (status, response) = h
-        .call(
-            Endpoint::CreateLink,
-            create_event(|body| {
-                body["appearance"] = json!({
-                    "primaryColor": "#1A56DB",
-                    "backgroundColor": "#fef3c7",
-                    "textColor": "#111827",
-                    "buttonBackgroundColor": "#fd0",
-                    "logoUrl": logo,
-                    "borderRadius": 4
-                });
-            }),
-        )
+    let id = h
+        .create_link_with(|body| {
+            body["appearance"] = json!({
+                "primaryColor": "#1A56DB",
+                "backgroundColor": "#fef3c7",
+                "textColor": "#111827",
+                "buttonBackgroundColor": "#fd0",
+                "logoUrl": logo,
+                "borderRadius": 4
+            });
+        })
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
-    let id: LinkId = body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap();
     let session = h.open_session(&id).await;
 
     let (status, response) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
@@ -893,18 +888,13 @@ async fn a_checkout_page_without_appearance_has_no_inline_style_and_no_hash() {
     let h = Harness::new().await;
     for appearance in [None, Some(json!({})), Some(json!({ "logoUrl": "https://cdn.mystore.com/logo.png" }))] {
         let has_logo = appearance.as_ref().is_some_and(|a| a.get("logoUrl").is_some());
-        let (status, response) = h
-            .call(
-                Endpoint::CreateLink,
-                create_event(|body| {
-                    if let Some(appearance) = appearance {
-                        body["appearance"] = appearance;
-                    }
-                }),
-            )
+        let id = h
+            .create_link_with(|body| {
+                if let Some(appearance) = appearance {
+                    body["appearance"] = appearance;
+                }
+            })
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
-        let id: LinkId = body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap();
         let session = h.open_session(&id).await;
         let (status, response) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
         assert_eq!(status, StatusCode::OK);
