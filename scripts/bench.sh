@@ -10,7 +10,7 @@
 # BENCH_DURATION (wrk seconds per run, default 10), BENCH_CONNECTIONS (default 32),
 # CARGO_TARGET_DIR (default target/). Results are also written to $BENCH_OUT (default a temp dir).
 #
-# Installs what it needs: wrk (Debian package) and moto[server] (pip, via scripts/moto.sh).
+# Installs what it needs: wrk (Debian package, via scripts/debian-tools.sh) and moto[server] (pip, via scripts/moto.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,7 +87,7 @@ fi
 
 # --- 4. throughput -------------------------------------------------------------------------
 if wants throughput; then
-    command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
+    scripts/debian-tools.sh wrk
     say "4. Throughput: wrk -t2 -c$connections -d${duration}s, paylinks serve (release, embedded store) vs bare hyper"
     data="$(mktemp -d "${TMPDIR:-/tmp}/paylinks-serve.XXXXXX")"
     port="$(free_port)"

@@ -20,7 +20,7 @@ moto_pid=$(cat "${TMPDIR:-/tmp}/paylinks-moto-$port.pid")
 export PAYLINKS_TEST_DYNAMODB_ENDPOINT="$endpoint"
 echo "test.sh: moto_server at $endpoint"
 
-scripts/chromium.sh # headless Chromium + ChromeDriver for tests/tests/browser.rs, when missing
+scripts/debian-tools.sh # headless Chromium + ChromeDriver (browser tests) and wrk (load tests), when missing
 
 # The flow tests start the real binaries: build them once, up front.
 cargo build --locked --workspace --bins

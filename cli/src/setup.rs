@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use paylinks_core::auth::NewMerchant;
 use paylinks_core::store::dynamo::{self, DynamoStore};
-use paylinks_core::store::embedded::EmbeddedStore;
+use paylinks_core::store::embedded::{self, EmbeddedStore};
 use paylinks_core::store::{Store, StoreError};
 
 /// The data directory of the embedded store (`PAYLINKS_DATA`, default `./data`).
@@ -18,11 +18,25 @@ pub async fn open_store() -> Result<Arc<dyn Store>, String> {
     match std::env::var("PAYLINKS_STORE").as_deref() {
         Err(_) | Ok("embedded") => {
             let path = data_dir().join("paylinks.redb");
-            let store = EmbeddedStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            let store = EmbeddedStore::open_with_cache(&path, cache_bytes()?)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
             Ok(Arc::new(store))
         }
         Ok("dynamodb") => Ok(Arc::new(DynamoStore::from_env().await?)),
         Ok(other) => Err(format!("PAYLINKS_STORE must be \"embedded\" or \"dynamodb\", not {other:?}")),
+    }
+}
+
+/// The embedded store's page cache (`PAYLINKS_CACHE_MB`, default 64).
+fn cache_bytes() -> Result<usize, String> {
+    match std::env::var("PAYLINKS_CACHE_MB") {
+        Err(_) => Ok(embedded::DEFAULT_CACHE_BYTES),
+        Ok(mb) => mb
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .and_then(|mb| mb.checked_mul(1 << 20))
+            .ok_or_else(|| format!("PAYLINKS_CACHE_MB must be a whole number of mebibytes, not {mb:?}")),
     }
 }
 

@@ -31,15 +31,22 @@ pub struct Server {
     pub base: String,
     pub data_dir: PathBuf,
     port: u16,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Starts the server on `data_dir` and waits until it answers.
     pub fn start(data_dir: &Path) -> Server {
-        Self::start_on(data_dir, free_port())
+        Self::start_with_env(data_dir, &[])
     }
 
-    pub fn start_on(data_dir: &Path, port: u16) -> Server {
+    /// Starts the server with extra environment variables (kept across [`Server::restart`]).
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Self::start_on(data_dir, free_port(), env)
+    }
+
+    fn start_on(data_dir: &Path, port: u16, env: Vec<(String, String)>) -> Server {
         // Its JSON log lines are kept next to the data, across restarts, for tests to read.
         let log = std::fs::File::options()
             .create(true)
@@ -55,11 +62,13 @@ impl Server {
             .env("PAYLINKS_API_RATE_LIMIT", "0")
             .env_remove("PAYLINKS_PUBLIC_URL")
             .env_remove("PAYLINKS_STORE")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(log)
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start paylinks serve");
-        let server = Server { child, base: format!("http://127.0.0.1:{port}"), data_dir: data_dir.to_owned(), port };
+        let server =
+            Server { child, base: format!("http://127.0.0.1:{port}"), data_dir: data_dir.to_owned(), port, env };
         server.wait_ready();
         server
     }
@@ -72,8 +81,6 @@ impl Server {
         }
     }
 
-    /// Stops the server (SIGKILL: nothing may depend on a clean shutdown) and starts it
-    /// again on the same data directory and port.
     /// Where the server's stdout (its JSON log lines) goes.
     pub fn log_path(&self) -> PathBuf {
         Self::log_path_of(&self.data_dir)
@@ -83,11 +90,19 @@ impl Server {
         data_dir.with_extension("log")
     }
 
+    /// Stops the server (SIGKILL: nothing may depend on a clean shutdown) and starts it
+    /// again on the same data directory, port and environment.
     pub fn restart(mut self) -> Server {
-        let (data_dir, port) = (self.data_dir.clone(), self.port);
+        let (data_dir, port, env) = (self.data_dir.clone(), self.port, std::mem::take(&mut self.env));
         self.child.kill().ok();
         self.child.wait().ok();
-        Self::start_on(&data_dir, port)
+        Self::start_on(&data_dir, port, env)
+    }
+
+    /// The server's resident memory (VmRSS), in KiB.
+    pub fn resident_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status.lines().find_map(|line| line.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()
     }
 }
 
@@ -126,22 +141,32 @@ pub fn client() -> reqwest::Client {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Browser tests (tests/tests/browser.rs): ChromeDriver and a stand-in merchant site.
+// Debian tools the tests drive (`scripts/debian-tools.sh` installs them; scripts/test.sh runs it).
 
-/// Debian's ChromeDriver (`scripts/chromium.sh` installs it), or `PAYLINKS_CHROMEDRIVER`.
+/// A tool's binary: the path in `env_var` when set, else Debian's `default_path`.
+fn debian_tool(env_var: &str, default_path: &str) -> PathBuf {
+    let bin = std::env::var_os(env_var).map_or_else(|| PathBuf::from(default_path), Into::into);
+    assert!(bin.exists(), "{} is missing: run scripts/debian-tools.sh (scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// Debian's ChromeDriver, or `PAYLINKS_CHROMEDRIVER`.
 pub fn chromedriver_bin() -> PathBuf {
-    let bin =
-        std::env::var_os("PAYLINKS_CHROMEDRIVER").map_or_else(|| PathBuf::from("/usr/bin/chromedriver"), Into::into);
-    assert!(bin.exists(), "{} is missing: run scripts/chromium.sh (scripts/test.sh does)", bin.display());
-    bin
+    debian_tool("PAYLINKS_CHROMEDRIVER", "/usr/bin/chromedriver")
 }
 
-/// Debian's Chromium (`scripts/chromium.sh` installs it), or `PAYLINKS_CHROMIUM`.
+/// Debian's Chromium, or `PAYLINKS_CHROMIUM`.
 pub fn chromium_bin() -> PathBuf {
-    let bin = std::env::var_os("PAYLINKS_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), Into::into);
-    assert!(bin.exists(), "{} is missing: run scripts/chromium.sh (scripts/test.sh does)", bin.display());
-    bin
+    debian_tool("PAYLINKS_CHROMIUM", "/usr/bin/chromium")
 }
+
+/// Debian's wrk, the load generator of tests/tests/resilience.rs, or `PAYLINKS_WRK`.
+pub fn wrk_bin() -> PathBuf {
+    debian_tool("PAYLINKS_WRK", "/usr/bin/wrk")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser tests (tests/tests/browser.rs): ChromeDriver and a stand-in merchant site.
 
 /// A `chromedriver` process on a free loopback port, shut down (with the browsers it
 /// started) when dropped.

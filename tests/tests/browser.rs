@@ -1,5 +1,5 @@
 //! The hosted checkout page in a real headless Chromium (Debian's `chromium` and
-//! `chromium-driver`, installed by `scripts/chromium.sh`), against the real `paylinks serve`:
+//! `chromium-driver`, installed by `scripts/debian-tools.sh`), against the real `paylinks serve`:
 //! open a link, pay with a sandbox card, land on the merchant's page (a tiny local site that
 //! records what it receives). Screenshots go to `target/screenshots/`.
 //!

@@ -30,18 +30,27 @@ const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 /// newest first. The embedded counterpart of the DynamoDB `gsi1` index.
 const MERCHANT_LINKS: TableDefinition<(&str, &str), ()> = TableDefinition::new("merchant_links");
 
+/// The page cache of `paylinks serve` unless `PAYLINKS_CACHE_MB` says otherwise. redb's own
+/// default (1 GiB) lets a long-running local server grow with its data file.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) the store file; its data survives restarts.
+    /// Opens (or creates) the store file with the default page cache; its data survives restarts.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store file, keeping at most `cache_bytes` of its pages in memory.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| unavailable(&e))?;
         }
-        let db = Database::create(path).map_err(|e| unavailable(&e))?;
+        let db = Database::builder().set_cache_size(cache_bytes).create(path).map_err(|e| unavailable(&e))?;
         // Create the table up front so readers never meet a missing table.
         let txn = db.begin_write().map_err(|e| unavailable(&e))?;
         txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
