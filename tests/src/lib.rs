@@ -92,11 +92,11 @@ impl Server {
 
     /// Stops the server (SIGKILL: nothing may depend on a clean shutdown) and starts it
     /// again on the same data directory, port and environment.
-    pub fn restart(mut self) -> Server {
-        let (data_dir, port, env) = (self.data_dir.clone(), self.port, std::mem::take(&mut self.env));
+    pub fn restart(&mut self) {
         self.child.kill().ok();
         self.child.wait().ok();
-        Self::start_on(&data_dir, port, env)
+        let env = std::mem::take(&mut self.env);
+        *self = Self::start_on(&self.data_dir.clone(), self.port, env);
     }
 
     /// The server's resident memory (VmRSS), in KiB.

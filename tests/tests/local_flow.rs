@@ -26,7 +26,7 @@ async fn availability(server: &Server, id: &str) -> (u16, Value) {
 #[tokio::test]
 async fn seed_examples_create_check_open_and_survive_a_restart() {
     let data = TempDir::new("paylinks-flow");
-    let server = Server::start(&data.0);
+    let mut server = Server::start(&data.0);
     let mut links = Vec::new();
     for (body, days) in seed_examples(MERCHANT_ID) {
         let before = chrono::Utc::now();
@@ -55,7 +55,7 @@ async fn seed_examples_create_check_open_and_survive_a_restart() {
         links.push(id);
     }
 
-    let server = server.restart();
+    server.restart();
     for id in &links {
         let (status, body) = availability(&server, id).await;
         assert_eq!((status, body["available"].clone()), (200, json!(true)), "{id} after restart");

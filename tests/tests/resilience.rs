@@ -35,35 +35,59 @@ fn start_server(data: &Path) -> Server {
     Server::start_with_env(data, &[("PAYLINKS_TRUST_FORWARDED_FOR", "1"), ("PAYLINKS_CACHE_MB", "1")])
 }
 
-/// wrk running `tests/load/mixed.lua` for `seconds`, writing its ledger into `ledger_dir`.
-fn start_wrk(base: &str, seconds: u64, ledger_dir: &Path) -> Child {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("load/mixed.lua");
-    Command::new(wrk_bin())
-        .args([
-            format!("-t{CLIENTS}"),
-            format!("-c{CLIENTS}"),
-            format!("-d{seconds}s"),
-            "--timeout".into(),
-            "10s".into(),
-        ])
-        .arg("-s")
-        .arg(script)
-        .arg(base)
-        .arg("--")
-        .arg(ledger_dir)
-        .args([MERCHANT_ID, VAULT_KEY, MERCHANT_KEY])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start wrk")
+/// A server under wrk running `tests/load/mixed.lua`, and the ledger the script writes.
+struct LoadRun {
+    seconds: u64,
+    data: TempDir,
+    ledger_dir: TempDir,
+    server: Server,
+    wrk: Option<Child>,
 }
 
-/// Waits for wrk and returns its own summary (requests, latency, socket errors).
-fn finish_wrk(wrk: Child) -> String {
-    let output = wrk.wait_with_output().expect("wait for wrk");
-    let summary = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "wrk failed: {summary}");
-    summary
+impl LoadRun {
+    /// Starts the server on fresh data and wrk against it for `seconds`.
+    fn start(name: &str, seconds: u64) -> LoadRun {
+        let data = TempDir::new(name);
+        let ledger_dir = TempDir::new(&format!("{name}-ledger"));
+        let server = start_server(&data.0);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("load/mixed.lua");
+        let wrk = Command::new(wrk_bin())
+            .args([format!("-t{CLIENTS}"), format!("-c{CLIENTS}"), format!("-d{seconds}s")])
+            .args(["--timeout", "10s", "-s"])
+            .arg(script)
+            .arg(&server.base)
+            .arg("--")
+            .arg(&ledger_dir.0)
+            .args([MERCHANT_ID, VAULT_KEY, MERCHANT_KEY])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start wrk");
+        LoadRun { seconds, data, ledger_dir, server, wrk: Some(wrk) }
+    }
+
+    /// Waits for wrk, prints its summary, and checks the load did real work (at least
+    /// `min_payments` links and payments) without a single 5xx answer.
+    fn finish(&mut self, min_payments: usize) -> Ledger {
+        let output = self.wrk.take().expect("wrk is running").wait_with_output().expect("wait for wrk");
+        let summary = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "wrk failed: {summary}");
+        let ledger = Ledger::read(&self.ledger_dir.0);
+        println!("wrk, {CLIENTS} clients, {} s:\n{summary}\nby step: {}", self.seconds, ledger.status_table());
+        assert!(ledger.server_errors().is_empty(), "5xx answers: {:?}", ledger.server_errors());
+        let (links, paid) = (ledger.links.len(), ledger.paid.len());
+        assert!(links >= min_payments && paid >= min_payments, "the load did real work: {links} links, {paid} paid");
+        ledger
+    }
+}
+
+impl Drop for LoadRun {
+    fn drop(&mut self) {
+        if let Some(mut wrk) = self.wrk.take() {
+            wrk.kill().ok();
+            wrk.wait().ok();
+        }
+    }
 }
 
 /// What the server acknowledged, read back from the script's ledger files.
@@ -192,69 +216,60 @@ async fn sample_memory(server: &Server, until: Instant) -> Vec<(f64, u64)> {
     samples
 }
 
-fn peak(samples: &[(f64, u64)], from: f64, to: f64) -> u64 {
-    samples.iter().filter(|(t, _)| (from..to).contains(t)).map(|&(_, kib)| kib).max().expect("samples in the window")
+/// How fast memory grows over the samples from `from` seconds on: the least-squares slope, in
+/// bytes per second.
+fn growth_bytes_per_second(samples: &[(f64, u64)], from: f64) -> f64 {
+    let window: Vec<(f64, f64)> =
+        samples.iter().filter(|(t, _)| *t >= from).map(|&(t, kib)| (t, kib as f64 * 1024.0)).collect();
+    let n = window.len() as f64;
+    let (mean_t, mean_bytes) =
+        (window.iter().map(|p| p.0).sum::<f64>() / n, window.iter().map(|p| p.1).sum::<f64>() / n);
+    let covariance: f64 = window.iter().map(|(t, b)| (t - mean_t) * (b - mean_bytes)).sum();
+    let variance: f64 = window.iter().map(|(t, _)| (t - mean_t).powi(2)).sum();
+    covariance / variance
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_seconds_of_mixed_load_no_5xx_every_link_readable_memory_flat() {
     let seconds = seconds_from_env("PAYLINKS_LOAD_SECONDS", 60);
-    let data = TempDir::new("paylinks-load");
-    let ledger_dir = TempDir::new("paylinks-load-ledger");
-    let server = start_server(&data.0);
-    let started = Instant::now();
-    let wrk = start_wrk(&server.base, seconds, &ledger_dir.0);
-    let samples = sample_memory(&server, started + Duration::from_secs(seconds)).await;
-    let summary = finish_wrk(wrk);
-    let ledger = Ledger::read(&ledger_dir.0);
+    let mut run = LoadRun::start("paylinks-load", seconds);
+    let samples = sample_memory(&run.server, Instant::now() + Duration::from_secs(seconds)).await;
+    let ledger = run.finish(20);
     let (requests, links, paid) = (ledger.requests(), ledger.links.len(), ledger.paid.len());
-    println!("wrk, {CLIENTS} clients, {seconds} s:\n{summary}\nby step: {}", ledger.status_table());
+    let completed = audit(&run.server.base, ledger).await;
 
-    assert!(ledger.server_errors().is_empty(), "5xx answers: {:?}", ledger.server_errors());
-    assert!(links >= 20 && paid >= 20, "the load did real work: {links} links, {paid} payments");
-    let completed = audit(&server.base, ledger).await;
-
-    // Flat: after the first third (start-up, the store's page cache filling), the peak of
-    // the last third is within 10% of the peak of the middle third. A leak of a few hundred
-    // bytes per request would be megabytes here.
-    let third = seconds as f64 / 3.0;
-    let (middle, last) = (peak(&samples, third, 2.0 * third), peak(&samples, 2.0 * third, seconds as f64 + 1.0));
+    // Flat: after the first third (start-up: threads, buffers, the store's page cache), memory
+    // grows by less than 512 bytes per request served. Measured without a leak: 50-110 bytes
+    // per request, and slowing (the store's bookkeeping of a growing file); a leak of 1 KiB per
+    // request measures ~1 000 here. Per request, so a slow machine (fewer requests) sees the same.
+    let bytes_per_second = growth_bytes_per_second(&samples, seconds as f64 / 3.0);
+    let bytes_per_request = bytes_per_second * seconds as f64 / requests as f64;
     let timeline: Vec<String> =
         samples.iter().step_by(10).map(|(t, kib)| format!("{t:.0}s {:.1}", *kib as f64 / 1024.0)).collect();
     println!(
         "{requests} requests, {links} links, {paid} acknowledged payments ({completed} completed)\n\
-         resident memory (MiB) every 5 s: {}\npeak {middle} KiB in the middle third, {last} KiB in the last third",
-        timeline.join(", ")
+         resident memory (MiB) every 5 s: {}\nafter the first third: {:.1} KiB/s, {bytes_per_request:.0} bytes per request",
+        timeline.join(", "),
+        bytes_per_second / 1024.0,
     );
-    assert!(last * 10 <= middle * 11, "memory grows under steady load: {middle} KiB → {last} KiB");
-    assert_no_secrets(&server.log_path(), &data.0);
+    assert!(bytes_per_request < 512.0, "memory grows under steady load: {bytes_per_request:.0} bytes per request");
+    assert_no_secrets(&run.server.log_path(), &run.data.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_in_the_middle_of_the_load_loses_nothing_and_pays_nothing_twice() {
     let seconds = seconds_from_env("PAYLINKS_CRASH_LOAD_SECONDS", 20);
-    let data = TempDir::new("paylinks-crash");
-    let ledger_dir = TempDir::new("paylinks-crash-ledger");
-    let server = start_server(&data.0);
-    let wrk = start_wrk(&server.base, seconds, &ledger_dir.0);
-
+    let mut run = LoadRun::start("paylinks-crash", seconds);
     tokio::time::sleep(Duration::from_secs(seconds / 2)).await;
-    let server = server.restart(); // SIGKILL mid-load, then the same data, port and settings
-    let summary = finish_wrk(wrk);
-    let ledger = Ledger::read(&ledger_dir.0);
+    run.server.restart(); // SIGKILL mid-load, then the same data, port and settings
+    let ledger = run.finish(5);
     let (requests, links, paid) = (ledger.requests(), ledger.links.len(), ledger.paid.len());
+    let completed = audit(&run.server.base, ledger).await;
     println!(
-        "wrk, {CLIENTS} clients, {seconds} s, killed at {} s:\n{summary}\nby step: {}",
-        seconds / 2,
-        ledger.status_table()
+        "killed at {} s; {requests} requests, {links} links, {paid} acknowledged payments, {completed} completed",
+        seconds / 2
     );
-
-    assert!(ledger.server_errors().is_empty(), "5xx answers: {:?}", ledger.server_errors());
-    assert!(links >= 5 && paid >= 5, "the load did real work: {links} links, {paid} payments");
-    let completed = audit(&server.base, ledger).await;
-    println!("{requests} requests, {links} links, {paid} acknowledged payments, {completed} completed");
-
-    assert_no_secrets(&server.log_path(), &data.0);
+    assert_no_secrets(&run.server.log_path(), &run.data.0);
 }
 
 /// No card number, CVC or API key in a log line or a stored byte; every log line is JSON and
