@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 
+use crate::checkout::pay::ATTEMPT_LEASE;
 use crate::model::Unavailable;
 use crate::store::StoreError;
 use crate::validate::ValidationErrors;
@@ -38,6 +39,10 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("The service is busy or its store is unreachable; retry shortly.")]
     StoreUnavailable,
+    /// The processor did not answer a charge: it may or may not have happened. A retry after
+    /// the attempt's lease takes the attempt over with the same idempotency key.
+    #[error("The payment processor did not answer; retry after the given seconds (never charged twice).")]
+    ProcessorUnavailable,
     /// A bug or broken data on our side. The detail goes to the log, never to the client.
     #[error("Something went wrong on our side; it has been logged.")]
     Internal(String),
@@ -75,7 +80,7 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable | ApiError::ProcessorUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +103,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::StoreUnavailable => "store_unavailable",
+            ApiError::ProcessorUnavailable => "processor_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -116,6 +122,7 @@ impl ApiError {
         match self {
             ApiError::RateLimited(seconds) => Some(*seconds),
             ApiError::StoreUnavailable => Some(u64::from(RETRY_AFTER_SECONDS)),
+            ApiError::ProcessorUnavailable => Some(ATTEMPT_LEASE.num_seconds().unsigned_abs()),
             _ => None,
         }
     }

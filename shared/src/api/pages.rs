@@ -42,6 +42,11 @@ pub fn error_page(error: &ApiError) -> Response<Body> {
         ApiError::StoreUnavailable => {
             ("Please try again", "We could not complete this just now. Wait a moment and try again.")
         }
+        ApiError::ProcessorUnavailable => (
+            "We could not confirm your payment",
+            "The card processor did not answer in time. Wait a minute, then pay again: \
+             if this payment went through, you will not be charged a second time.",
+        ),
         _ => ("Something went wrong", "We could not load this page. Wait a moment and reload."),
     };
     message_page(error.status(), title, message, None)

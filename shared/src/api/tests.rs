@@ -11,8 +11,11 @@ use super::{Endpoint, handle, handle_routed};
 use crate::app::{App, Config, ManualClock};
 use crate::auth::NewMerchant;
 use crate::model::{CheckoutSession, LinkId, PaymentLink, SessionId, SessionStatus};
+use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::faulty::{Fault, FaultyStore};
+
+mod faults;
 
 const HOST: &str = "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com";
 const MERCHANT_ID: &str = "your_merchant_id";
@@ -22,7 +25,8 @@ const MERCHANT_KEY: &str = "mk_test_merchant";
 struct Harness {
     app: App,
     clock: Arc<ManualClock>,
-    _dir: TempDir,
+    /// The embedded store's directory (None for DynamoDB).
+    dir: Option<TempDir>,
 }
 
 /// A directory removed when the test ends.
@@ -39,13 +43,18 @@ impl Harness {
     async fn new() -> Self {
         let dir = TempDir(std::env::temp_dir().join(format!("paylinks-api-{}", ulid::Ulid::new())));
         let store = EmbeddedStore::open(&dir.0.join("store.redb")).unwrap();
+        Self::with_store(Arc::new(store), Some(dir)).await
+    }
+
+    /// `store` with one merchant and a fixed clock.
+    async fn with_store(store: Arc<dyn Store>, dir: Option<TempDir>) -> Self {
         let clock = Arc::new(ManualClock::new("2026-01-07T12:00:00.250Z".parse().unwrap()));
-        let mut app = App::new(Arc::new(store), Config::default());
+        let mut app = App::new(store, Config::default());
         app.clock = clock.clone();
         let merchant =
             NewMerchant::with_keys(MERCHANT_ID, "My Store", VAULT_KEY.into(), MERCHANT_KEY.into(), app.now());
         app.store.create_merchant(&merchant.merchant).await.unwrap();
-        Harness { app, clock, _dir: dir }
+        Harness { app, clock, dir }
     }
 
     fn advance(&self, by: TimeDelta) {
@@ -78,6 +87,9 @@ impl Harness {
         link.id
     }
 }
+
+/// A change to a stored link that makes it unavailable.
+type LinkEdit = fn(&mut PaymentLink);
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/fixtures/apigw/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -237,7 +249,7 @@ async fn check_availability_answers_in_the_seed_shapes() {
         json!({"success": true, "available": true, "message": "Payment link is available"})
     );
 
-    let cases: [(&str, fn(&mut PaymentLink), &str); 3] = [
+    let cases: [(&str, LinkEdit, &str); 3] = [
         ("Payment link usage limit reached", |l| l.used = 1, "link_usage_limit_reached"),
         ("Payment link is inactive", |l| l.active = false, "link_inactive"),
         ("Payment link has expired", |l| l.expires_at = l.created_at, "link_expired"),
@@ -314,7 +326,7 @@ async fn a_session_never_outlives_its_link() {
 #[tokio::test]
 async fn unavailable_links_get_a_human_page_not_json() {
     let h = Harness::new().await;
-    let cases: [(fn(&mut PaymentLink), StatusCode, &str); 3] = [
+    let cases: [(LinkEdit, StatusCode, &str); 3] = [
         (|l| l.used = 1, StatusCode::GONE, "Payment link usage limit reached"),
         (|l| l.active = false, StatusCode::GONE, "Payment link is inactive"),
         (|l| l.expires_at = l.created_at, StatusCode::GONE, "Payment link has expired"),
@@ -480,7 +492,7 @@ async fn no_card_number_or_cvc_appears_in_any_response_or_stored_item() {
     let (_, response) = h.call(Endpoint::SessionStatus, session_event("session-status.json", &session.id)).await;
     bodies.push(body_text(&response));
     let stored = format!("{:?}", h.app.store.get_session(&session.id).await.unwrap());
-    let store_file = std::fs::read(h._dir.0.join("store.redb")).unwrap();
+    let store_file = std::fs::read(h.dir.as_ref().unwrap().0.join("store.redb")).unwrap();
     for secret in ["4242424242424242", "4000000000000002", "cvc=123"] {
         for body in &bodies {
             assert!(!body.contains(secret), "{secret} in a response");

@@ -183,7 +183,7 @@ pub async fn pay(
         // lapses takes the attempt over with the same key and learns the real outcome.
         Err(ProcessorError::Unavailable(detail)) => {
             tracing::warn!(session_id = %session_id, detail, "processor unreachable");
-            Err(ApiError::StoreUnavailable)
+            Err(ApiError::ProcessorUnavailable)
         }
     }
 }

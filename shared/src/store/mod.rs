@@ -210,6 +210,8 @@ pub struct LinkPage {
     pub next: Option<LinkId>,
 }
 
+// Returned once per pay and matched at once: boxing the session would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BeginAttempt {
     /// This caller now holds the attempt and may charge it.
