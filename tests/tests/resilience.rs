@@ -287,6 +287,8 @@ fn assert_no_secrets(log: &Path, data_dir: &Path) {
             for field in ["request_id", "route", "status", "latency_ms"] {
                 assert!(!entry[field].is_null(), "{field} missing from {line}");
             }
+            let latency = entry["latency_ms"].to_string();
+            assert!(latency.split('.').nth(1).is_none_or(|f| f.len() <= 3), "latency in whole µs: {line}");
         }
     }
     for file in std::fs::read_dir(data_dir).unwrap() {
