@@ -32,10 +32,20 @@ CARGO_LAMBDA="$(scripts/tools.sh lambda)/cargo-lambda"
 export CARGO_LAMBDA
 cargo build --locked $(for manifest in functions/*/Cargo.toml; do echo -p "$(basename "$(dirname "$manifest")")"; done)
 
+# Every process a flow test starts logs here; after the suite, every line is audited.
+export PAYLINKS_TEST_LOG_DIR="${CARGO_TARGET_DIR:-$PWD/target}/test-logs"
+rm -rf "$PAYLINKS_TEST_LOG_DIR"
+
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --locked --workspace --no-fail-fast "$@"
 else
     cargo test --locked --workspace --no-fail-fast "$@"
+fi
+
+# No card number, CVC or API key in anything the whole suite stored in DynamoDB (moto) or
+# logged (skipped when only some tests were asked for).
+if [ $# -eq 0 ]; then
+    python3 scripts/secrets-audit.py --dynamodb "$endpoint" --logs "$PAYLINKS_TEST_LOG_DIR"
 fi
 
 # openapi.yaml against the real `paylinks serve` built above (schemathesis; fails on any drift or 5xx).

@@ -35,10 +35,15 @@ pub async fn run() -> Result<(), String> {
     let app = Arc::new(App::new(store, config));
 
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!("Payment links is running at {public_url} (listening on {addr})");
-    println!("Demo merchant: {}", demo.id);
-    println!("  X-API-KEY:       {}", demo.vault_key);
-    println!("  X-OZURA-API-KEY: {}", demo.merchant_key);
+    // To the terminal (stderr): stdout carries only the JSON log lines, which never hold a key.
+    eprintln!("Payment links is running at {public_url} (listening on {addr})");
+    if std::env::var_os("PAYLINKS_DEMO_MERCHANT").is_some() {
+        eprintln!("Demo merchant: {} (keys from PAYLINKS_DEMO_MERCHANT)", demo.id);
+    } else {
+        eprintln!("Demo merchant: {} (keys kept in {})", demo.id, demo_keys_path().display());
+        eprintln!("  X-API-KEY:       {}", demo.vault_key);
+        eprintln!("  X-OZURA-API-KEY: {}", demo.merchant_key);
+    }
 
     loop {
         let (stream, peer) = tokio::select! {
@@ -124,12 +129,16 @@ struct DemoMerchant {
 
 const DEMO_MERCHANT_NAME: &str = "Demo Store";
 
+fn demo_keys_path() -> std::path::PathBuf {
+    data_dir().join("demo-merchant.json")
+}
+
 /// `PAYLINKS_DEMO_MERCHANT="id:vaultKey:merchantKey"` fixes the demo merchant's keys;
 /// otherwise they are generated on first start and kept in `<data>/demo-merchant.json`.
 async fn ensure_demo_merchant(store: &dyn Store) -> Result<DemoMerchant, String> {
     let demo = match std::env::var("PAYLINKS_DEMO_MERCHANT") {
         Ok(spec) => parse_demo_spec(&spec)?,
-        Err(_) => load_or_generate_demo(&data_dir().join("demo-merchant.json"))?,
+        Err(_) => load_or_generate_demo(&demo_keys_path())?,
     };
     let new = NewMerchant::with_keys(
         &demo.id,

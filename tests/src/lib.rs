@@ -87,7 +87,8 @@ impl Server {
     }
 
     fn log_path_of(data_dir: &Path) -> PathBuf {
-        data_dir.with_extension("log")
+        let name = data_dir.file_name().expect("a named data directory").to_string_lossy();
+        log_file(&format!("{name}.log"))
     }
 
     /// Stops the server (SIGKILL: nothing may depend on a clean shutdown) and starts it
@@ -113,7 +114,24 @@ impl Drop for Server {
     }
 }
 
-/// A fresh directory under the system temp dir, removed when dropped.
+/// Where a process started by a test logs: `PAYLINKS_TEST_LOG_DIR` when set (scripts/test.sh
+/// sets it and audits every line for secrets after the whole suite), else the temp dir.
+pub fn log_file(name: &str) -> PathBuf {
+    match std::env::var_os("PAYLINKS_TEST_LOG_DIR") {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).expect("create PAYLINKS_TEST_LOG_DIR");
+            PathBuf::from(dir).join(name)
+        }
+        None => std::env::temp_dir().join(name),
+    }
+}
+
+fn keeping_logs() -> bool {
+    std::env::var_os("PAYLINKS_TEST_LOG_DIR").is_some()
+}
+
+/// A fresh directory under the system temp dir, removed when dropped (its server log too,
+/// unless logs are kept for the audit).
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
@@ -131,7 +149,9 @@ fn nanos() -> u128 {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-        let _ = std::fs::remove_file(self.0.with_extension("log"));
+        if !keeping_logs() {
+            let _ = std::fs::remove_file(Server::log_path_of(&self.0));
+        }
     }
 }
 
@@ -385,7 +405,7 @@ impl LambdaEmulator {
     pub fn start(env: &[(&str, &str)]) -> LambdaEmulator {
         use std::os::unix::process::CommandExt;
         let port = free_port();
-        let log_path = std::env::temp_dir().join(format!("paylinks-lambda-watch-{}-{port}.log", std::process::id()));
+        let log_path = log_file(&format!("paylinks-lambda-watch-{}-{port}.log", std::process::id()));
         let log = std::fs::File::create(&log_path).expect("create the emulator log");
         let mut command = Command::new(cargo_lambda_bin());
         command.args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()]);
@@ -425,7 +445,7 @@ impl Drop for LambdaEmulator {
         // The whole group: cargo-lambda, its `cargo run` children and the functions.
         let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
         self.child.wait().ok();
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && !keeping_logs() {
             let _ = std::fs::remove_file(&self.log_path);
         }
     }
