@@ -3,17 +3,18 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use super::{pages, path_parameter};
+use super::{page_base_path, pages, path_parameter};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::model::{CheckoutSession, SessionId};
 
 pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
     let session = find_session(request, app).await?;
+    let base_path = page_base_path(request, app);
     if !session.is_open(app.now()) {
-        return Ok(pages::closed_page(&session, app.now()));
+        return Ok(pages::closed_page(&base_path, &session, app.now()));
     }
-    pages::checkout_page(&session, StatusCode::OK, None, None, "")
+    pages::checkout_page(&base_path, &session, StatusCode::OK, None, None, "")
 }
 
 /// The session named by the `{sessionId}` path parameter; malformed ids are not found.

@@ -118,7 +118,7 @@ pub async fn handle(endpoint: Endpoint, request: Request, app: &App) -> Response
     };
     let (mut response, error) = match result {
         Ok(response) => (response, None),
-        Err(error) => (error_response(endpoint, &error), Some(error)),
+        Err(error) => (error_response(endpoint, &error, &page_base_path(&request, app)), Some(error)),
     };
     add_security_headers(&mut response);
     log_request(endpoint.name(), &request, &response, error.as_ref(), started);
@@ -163,10 +163,13 @@ async fn dispatch(endpoint: Endpoint, request: &Request, app: &App) -> Result<Re
     }
 }
 
-/// The one place an `ApiError` becomes a response.
-pub fn error_response(endpoint: Endpoint, error: &ApiError) -> Response<Body> {
-    let mut response =
-        if endpoint.serves_html() { pages::error_page(error) } else { json(error.status(), &error.to_json()) };
+/// The one place an `ApiError` becomes a response (a page's links start with `base_path`).
+pub fn error_response(endpoint: Endpoint, error: &ApiError, base_path: &str) -> Response<Body> {
+    let mut response = if endpoint.serves_html() {
+        pages::error_page(error, base_path)
+    } else {
+        json(error.status(), &error.to_json())
+    };
     if let Some(seconds) = error.retry_after() {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
@@ -230,13 +233,32 @@ pub(crate) fn client_ip(request: &Request, app: &App) -> Option<String> {
     }
 }
 
-/// The base URL customers are sent to: configured, or the request's own host over https.
+/// The base URL customers are sent to: configured, or the request's own host over https,
+/// with the stage when API Gateway serves a named stage on its own domain
+/// (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
 pub(crate) fn public_base_url(request: &Request, app: &App) -> String {
     if let Some(url) = &app.config.public_url {
         return url.clone();
     }
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    format!("https://{host}")
+    let stage = match request.request_context_ref() {
+        // A custom domain maps the stage away; only the execute-api domain has it in the path.
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) if host.ends_with(".amazonaws.com") => {
+            context.stage.as_deref().filter(|stage| *stage != "$default")
+        }
+        _ => None,
+    };
+    match stage {
+        Some(stage) => format!("https://{host}/{stage}"),
+        None => format!("https://{host}"),
+    }
+}
+
+/// The path every page's own links start with: that of the public base URL ("" at the root,
+/// "/prod" on a named stage), so stylesheets and forms work wherever the service is mounted.
+pub(crate) fn page_base_path(request: &Request, app: &App) -> String {
+    let base = public_base_url(request, app);
+    url::Url::parse(&base).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default()
 }
 
 pub(crate) fn json(status: StatusCode, body: &serde_json::Value) -> Response<Body> {

@@ -15,19 +15,27 @@ use crate::money::MinorUnits;
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {
+    /// What the page's own links (stylesheet, forms) start with: "" or "/<stage>".
+    base_path: &'a str,
     title: &'a str,
     message: &'a str,
     /// An optional button: (label, href).
     action: Option<(&'a str, &'a str)>,
 }
 
-fn message_page(status: StatusCode, title: &str, message: &str, action: Option<(&str, &str)>) -> Response<Body> {
-    let page = MessagePage { title, message, action };
+fn message_page(
+    base_path: &str,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    action: Option<(&str, &str)>,
+) -> Response<Body> {
+    let page = MessagePage { base_path, title, message, action };
     html(status, page.render().unwrap_or_else(|_| title.to_owned()))
 }
 
 /// A short human page for any error a customer can meet: never JSON, never a stack trace.
-pub fn error_page(error: &ApiError) -> Response<Body> {
+pub fn error_page(error: &ApiError, base_path: &str) -> Response<Body> {
     let (title, message) = match error {
         ApiError::LinkUnavailable(reason) => (unavailable_sentence(*reason), unavailable_advice(*reason)),
         ApiError::LinkNotFound => {
@@ -49,7 +57,7 @@ pub fn error_page(error: &ApiError) -> Response<Body> {
         ),
         _ => ("Something went wrong", "We could not load this page. Wait a moment and reload."),
     };
-    message_page(error.status(), title, message, None)
+    message_page(base_path, error.status(), title, message, None)
 }
 
 fn unavailable_advice(reason: Unavailable) -> &'static str {
@@ -65,9 +73,10 @@ fn unavailable_advice(reason: Unavailable) -> &'static str {
 }
 
 /// The link stopped taking payments while the customer was on the page.
-pub fn link_unavailable_page(session: &CheckoutSession, reason: Unavailable) -> Response<Body> {
+pub fn link_unavailable_page(base_path: &str, session: &CheckoutSession, reason: Unavailable) -> Response<Body> {
     let message = format!("{} You have not been charged.", unavailable_advice(reason));
     message_page(
+        base_path,
         StatusCode::CONFLICT,
         unavailable_sentence(reason),
         &message,
@@ -76,19 +85,20 @@ pub fn link_unavailable_page(session: &CheckoutSession, reason: Unavailable) -> 
 }
 
 /// Too many declined cards: refused before the processor is called.
-pub fn too_many_attempts_page(retry_after_seconds: u64) -> Response<Body> {
+pub fn too_many_attempts_page(base_path: &str, retry_after_seconds: u64) -> Response<Body> {
     let minutes = retry_after_seconds.div_ceil(60);
     let message = format!(
         "There have been too many declined payment attempts. For your security, try again in {minutes} minute{}.",
         if minutes == 1 { "" } else { "s" }
     );
-    let mut response = message_page(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &message, None);
+    let mut response = message_page(base_path, StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &message, None);
     response.headers_mut().insert("retry-after", HeaderValue::from(retry_after_seconds));
     response
 }
 
-pub fn in_progress_page() -> Response<Body> {
+pub fn in_progress_page(base_path: &str) -> Response<Body> {
     message_page(
+        base_path,
         StatusCode::CONFLICT,
         "Payment in progress",
         "Your payment is being processed. Reload this page in a moment to see the result; do not pay again.",
@@ -97,7 +107,7 @@ pub fn in_progress_page() -> Response<Body> {
 }
 
 /// What a session that can no longer be paid shows: paid, expired, cancelled or failed.
-pub fn closed_page(session: &CheckoutSession, now: chrono::DateTime<chrono::Utc>) -> Response<Body> {
+pub fn closed_page(base_path: &str, session: &CheckoutSession, now: chrono::DateTime<chrono::Utc>) -> Response<Body> {
     let back = Some(("Back to the merchant", session.checkout.cancel_url.as_str()));
     match session.status_at(now) {
         SessionStatus::Completed => {
@@ -108,18 +118,20 @@ pub fn closed_page(session: &CheckoutSession, now: chrono::DateTime<chrono::Utc>
                 }
                 None => "This checkout has already been paid. There is nothing more to pay.".to_owned(),
             };
-            message_page(StatusCode::OK, "Already paid", &message, None)
+            message_page(base_path, StatusCode::OK, "Already paid", &message, None)
         }
         SessionStatus::Expired => message_page(
+            base_path,
             StatusCode::GONE,
             "This checkout has expired",
             "You have not been charged. Open the payment link again to start a new checkout.",
             back,
         ),
         SessionStatus::Cancelled => {
-            message_page(StatusCode::GONE, "Checkout cancelled", "You have not been charged.", back)
+            message_page(base_path, StatusCode::GONE, "Checkout cancelled", "You have not been charged.", back)
         }
         SessionStatus::Failed | SessionStatus::Pending => message_page(
+            base_path,
             StatusCode::GONE,
             "This checkout could not be completed",
             "You have not been charged. Open the payment link again to start over.",
@@ -154,6 +166,7 @@ struct DonationView {
 #[derive(Template)]
 #[template(path = "checkout.html")]
 struct CheckoutPage<'a> {
+    base_path: &'a str,
     merchant_name: &'a str,
     pay_action: String,
     cancel_href: String,
@@ -172,6 +185,7 @@ struct CheckoutPage<'a> {
 /// The checkout form for an open session, with an inline `error` after a failed try.
 /// `chosen` keeps a donor's previous choice on a re-render.
 pub fn checkout_page(
+    base_path: &str,
     session: &CheckoutSession,
     status: StatusCode,
     error: Option<&str>,
@@ -235,9 +249,10 @@ pub fn checkout_page(
         None => "Donate".to_owned(),
     };
     let page = CheckoutPage {
+        base_path,
         merchant_name: &checkout.merchant_name,
-        pay_action: format!("/checkout/{}/pay", session.id),
-        cancel_href: format!("/checkout/{}/cancel", session.id),
+        pay_action: format!("{base_path}/checkout/{}/pay", session.id),
+        cancel_href: format!("{base_path}/checkout/{}/cancel", session.id),
         form_token: &session.form_token,
         total,
         items,

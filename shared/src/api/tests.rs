@@ -373,6 +373,49 @@ async fn routing_answers_404_and_405_as_json() {
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
+/// What turns a `$default` fixture into a request to the named stage `prod` on API Gateway's
+/// own domain, as API Gateway delivers it (the stage leads the raw path).
+const ON_STAGE_PROD: [(&str, &str); 3] = [
+    (r#""stage": "$default""#, r#""stage": "prod""#),
+    (r#""rawPath": "/"#, r#""rawPath": "/prod/"#),
+    (r#""path": "/"#, r#""path": "/prod/"#),
+];
+
+#[tokio::test]
+async fn on_a_named_stage_links_redirects_and_page_links_keep_the_stage() {
+    let h = Harness::new().await;
+    let on_stage = |name: &str, replacements: &[(&str, &str)]| event(name, &[replacements, &ON_STAGE_PROD].concat());
+    let keys = [("{{VAULT_KEY}}", VAULT_KEY), ("{{MERCHANT_KEY}}", MERCHANT_KEY), ("{{MERCHANT_ID}}", MERCHANT_ID)];
+    let (status, response) = h.call(Endpoint::CreateLink, on_stage("create-link.json", &keys)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
+    let data = body_json(&response)["data"].clone();
+    let id = data["paymentLinkId"].as_str().unwrap();
+    assert_eq!(data["url"], format!("https://{HOST}/prod/pay/{id}"));
+    assert_eq!(data["qrCodeUrl"], format!("https://{HOST}/prod/api/payment-links/{id}/qr"));
+
+    let (status, opened) = h.call(Endpoint::OpenLink, on_stage("open-link.json", &[("{{LINK_ID}}", id)])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = opened.headers()[header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with(&format!("https://{HOST}/prod/checkout/cs_")), "{location}");
+    let session = location.rsplit('/').next().unwrap();
+    let (_, page) =
+        h.call(Endpoint::CheckoutPage, on_stage("checkout-page.json", &[("{{SESSION_ID}}", session)])).await;
+    let page = body_text(&page);
+    for link in [
+        r#"href="/prod/assets/checkout.css""#.to_owned(),
+        format!(r#"action="/prod/checkout/{session}/pay""#),
+        format!(r#"href="/prod/checkout/{session}/cancel""#),
+    ] {
+        assert!(page.contains(&link), "{link} missing from:\n{page}");
+    }
+
+    // Behind a custom domain the API mapping hides the stage: links carry none.
+    let custom = on_stage("open-link.json", &[("{{LINK_ID}}", id), (HOST, "pay.shop.example")]);
+    let (_, opened) = h.call(Endpoint::OpenLink, custom).await;
+    let location = opened.headers()[header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with("https://pay.shop.example/checkout/cs_"), "{location}");
+}
+
 #[tokio::test]
 async fn an_unreachable_store_is_503_with_retry_after_never_500() {
     let (store, _dir) = crate::test_support::fresh_embedded_store();
