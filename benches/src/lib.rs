@@ -1,22 +1,19 @@
 //! Shared pieces of the benchmarks (see `scripts/bench.sh` and BENCHMARKS.md): API Gateway
-//! events built from the fixtures, an `App` with a demo merchant and a manual clock, and an SDK
-//! interceptor counting DynamoDB requests by operation.
+//! events built from the fixtures, an `App` with a demo merchant and a manual clock, and (from
+//! paylinks-core's test support) an SDK interceptor counting DynamoDB requests by operation.
 //!
 //! Benchmarks print figures; nothing here asserts a timing.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use paylinks_core::api::{Endpoint, handle};
 use paylinks_core::auth::NewMerchant;
 use paylinks_core::model::{LinkId, SessionId};
 use paylinks_core::store::Store;
+pub use paylinks_core::test_support::{RequestCounter, counted_client};
 use paylinks_core::{App, Config, ManualClock};
 use serde_json::{Value, json};
 
@@ -127,46 +124,9 @@ pub async fn pay_request_for(app: &App, session: &SessionId, card: &str) -> Requ
     pay_request(session, &stored.form_token, card)
 }
 
-/// Counts DynamoDB requests by operation (the `x-amz-target` header), as transmitted: a
-/// retried request counts once per transmission.
-#[derive(Debug, Default, Clone)]
-pub struct RequestCounter(Arc<Mutex<BTreeMap<String, u32>>>);
-
-impl RequestCounter {
-    /// The counts since the last take, and resets them.
-    pub fn take(&self) -> BTreeMap<String, u32> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let target = context.request().headers().get("x-amz-target").unwrap_or("unknown");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        *self.0.lock().unwrap().entry(operation).or_default() += 1;
-        Ok(())
-    }
-}
-
 /// Whether a DynamoDB operation reads or writes (billing: RCU vs WCU).
 pub fn is_write(operation: &str) -> bool {
     matches!(operation, "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem")
-}
-
-/// A DynamoDB client for `endpoint` whose requests `counter` counts.
-pub fn counted_client(endpoint: &str, counter: &RequestCounter) -> aws_sdk_dynamodb::Client {
-    let base = paylinks_core::test_support::dynamo_client(endpoint);
-    let config = base.config().to_builder().interceptor(counter.clone()).build();
-    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 /// Latency summary of a set of samples.

@@ -5,15 +5,19 @@
 //! starts one with `scripts/moto.sh`) or one started here, once per test process, which dies with
 //! the process. Every store gets its own table, so tests never see each other's items.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 use tempfile::TempDir;
 use tokio::sync::OnceCell;
 use ulid::Ulid;
@@ -169,4 +173,71 @@ pub fn fresh_embedded_store() -> (EmbeddedStore, TempDir) {
 /// Where `fresh_embedded_store` keeps its file inside `dir`, to reopen it.
 pub fn embedded_store_path(dir: &TempDir) -> PathBuf {
     dir.path().join("paylinks.redb")
+}
+
+/// Counts DynamoDB requests by operation (the `x-amz-target` header), as transmitted: a
+/// retried request counts once per transmission. Also notes the IAM actions the requests
+/// need, which differ for transactions: IAM has no `TransactWriteItems` action, each item
+/// needs the action of its kind (`Put` → `PutItem`, `ConditionCheck` → `ConditionCheckItem`…).
+#[derive(Debug, Default, Clone)]
+pub struct RequestCounter {
+    requests: Arc<Mutex<BTreeMap<String, u32>>>,
+    actions: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl RequestCounter {
+    /// The counts since the last take, and resets them.
+    pub fn take(&self) -> BTreeMap<String, u32> {
+        std::mem::take(&mut *self.requests.lock().unwrap())
+    }
+
+    /// The IAM actions (`dynamodb:…`) the requests since the last call need, and resets them.
+    pub fn take_actions(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.actions.lock().unwrap())
+    }
+}
+
+/// The IAM actions a request needs: its operation's, or for a transaction its items'.
+fn iam_actions(operation: &str, body: Option<&[u8]>) -> Vec<String> {
+    let transact_items = match operation {
+        "TransactWriteItems" | "TransactGetItems" => body
+            .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
+            .and_then(|body| body["TransactItems"].as_array().cloned()),
+        _ => None,
+    };
+    let Some(items) = transact_items else { return vec![format!("dynamodb:{operation}")] };
+    let kinds = items.iter().filter_map(|item| item.as_object()).flat_map(|item| item.keys().cloned());
+    kinds
+        .map(|kind| match kind.as_str() {
+            "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
+            other => format!("dynamodb:{other}Item"),
+        })
+        .collect()
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or("unknown");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.actions.lock().unwrap().extend(iam_actions(&operation, request.body().bytes()));
+        *self.requests.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// A DynamoDB client for `endpoint` whose requests `counter` counts.
+pub fn counted_client(endpoint: &str, counter: &RequestCounter) -> aws_sdk_dynamodb::Client {
+    let base = dynamo_client(endpoint);
+    let config = base.config().to_builder().interceptor(counter.clone()).build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }

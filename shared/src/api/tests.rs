@@ -16,6 +16,7 @@ use crate::store::embedded::EmbeddedStore;
 use crate::store::faulty::{Fault, FaultyStore};
 
 mod faults;
+mod iam;
 
 const HOST: &str = "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com";
 const MERCHANT_ID: &str = "your_merchant_id";

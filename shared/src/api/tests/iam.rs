@@ -1,0 +1,199 @@
+//! Every DynamoDB request a handler makes is one its Lambda function's policy in template.yaml
+//! allows. Every endpoint is driven through its paths (successes, declines up to the
+//! card-testing refusal, errors, a crashed charge settled, taken over and voided, idempotent
+//! replays, paging) on DynamoDB (moto), with an SDK interceptor recording each request's IAM
+//! actions (a transaction needs those of its items).
+//! A handler that starts making a new call without its policy following fails here, not with
+//! AccessDenied in a deployed stack; a grant no request needs fails too (least privilege).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde_json::json;
+
+use super::{
+    Endpoint, Harness, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event, get_link_event, list_event,
+    open_event, qr_event, session_event, switch_event, with_header,
+};
+use crate::api::ROUTES;
+use crate::checkout::pay::ATTEMPT_LEASE;
+use crate::checkout::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, ProcessorError, SandboxProcessor};
+use crate::model::{LinkId, SessionId};
+use crate::store::dynamo::{DynamoStore, create_table};
+use crate::test_support::{RequestCounter, counted_client, moto_endpoint};
+
+const SUCCESS: &str = "4242 4242 4242 4242";
+const DECLINED: &str = "4000 0000 0000 0002";
+const INSUFFICIENT: &str = "4000 0000 0000 9995";
+const PROCESSING_ERROR: &str = "4000 0000 0000 0119";
+
+/// The DynamoDB actions each function's policies allow, by the binary it runs.
+fn allowed_actions() -> BTreeMap<String, BTreeSet<String>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let template: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut allowed = BTreeMap::new();
+    for resource in template["Resources"].as_mapping().unwrap().values() {
+        let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() else { continue };
+        let statements = resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|policy| policy["Statement"].as_sequence().cloned().unwrap_or_default());
+        let actions = statements.flat_map(|s| s["Action"].as_sequence().cloned().unwrap_or_default());
+        allowed.insert(binary.to_owned(), actions.filter_map(|a| a.as_str().map(str::to_owned)).collect());
+    }
+    allowed
+}
+
+/// Charges through the sandbox, then times out: the charge happened, the caller can't know.
+struct ChargesThenTimesOut(SandboxProcessor);
+
+#[async_trait]
+impl PaymentProcessor for ChargesThenTimesOut {
+    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
+        self.0.charge(request).await?;
+        Err(ProcessorError::Unavailable("injected: timed out after charging".into()))
+    }
+    async fn void(&self, key: &str) -> Result<(), ProcessorError> {
+        self.0.void(key).await
+    }
+}
+
+/// The harness on DynamoDB, recording which IAM actions each endpoint's requests needed.
+struct Recorder {
+    h: Harness,
+    counter: RequestCounter,
+    /// IAM actions needed, by function (binary).
+    sent: BTreeMap<&'static str, BTreeSet<String>>,
+}
+
+impl Recorder {
+    async fn call(&mut self, endpoint: Endpoint, request: Request) -> (StatusCode, serde_json::Value) {
+        self.counter.take_actions();
+        let (status, response) = self.h.call(endpoint, request).await;
+        self.sent.entry(endpoint.function()).or_default().extend(self.counter.take_actions());
+        (status, serde_json::from_slice(response.body()).unwrap_or_default())
+    }
+
+    async fn create(&mut self) -> LinkId {
+        let (status, body) = self.call(Endpoint::CreateLink, create_event(|_| {})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        body["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap()
+    }
+
+    async fn open(&mut self, link: &LinkId) -> SessionId {
+        self.counter.take_actions();
+        let (status, response) = self.h.call(Endpoint::OpenLink, open_event(link.as_str())).await;
+        self.sent.entry(Endpoint::OpenLink.function()).or_default().extend(self.counter.take_actions());
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        response.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap()
+    }
+
+    async fn pay(&mut self, session: &SessionId, card: &str) -> StatusCode {
+        let stored = self.h.app.store.get_session(session).await.unwrap().unwrap();
+        self.counter.take_actions();
+        let (status, _) = self.h.pay(&stored, card).await;
+        self.sent.entry(Endpoint::Pay.function()).or_default().extend(self.counter.take_actions());
+        status
+    }
+
+    async fn session_call(&mut self, endpoint: Endpoint, fixture: &str, session: &SessionId) -> StatusCode {
+        self.call(endpoint, session_event(fixture, session)).await.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy() {
+    let counter = RequestCounter::default();
+    let client = counted_client(&moto_endpoint().await, &counter);
+    let table = format!("t_{}", ulid::Ulid::new());
+    create_table(&client, &table).await.unwrap();
+    let h = Harness::with_store(Arc::new(DynamoStore::new(client, table)), None).await;
+    let mut r = Recorder { h, counter, sent: BTreeMap::new() };
+
+    // Merchant API: create (plain, idempotent, replayed, key reused, invalid), read, list, switch, QR.
+    let link = r.create().await;
+    let keyed = |key: &str| with_header(create_event(|_| {}), "idempotency-key", key);
+    for request in [
+        keyed("order-1"),
+        keyed("order-1"),
+        with_header(create_event(|b| b["amount"] = json!("2")), "idempotency-key", "order-1"),
+        create_event(|b| b["amount"] = json!("-1")),
+    ] {
+        r.call(Endpoint::CreateLink, request).await;
+    }
+    r.call(Endpoint::GetLink, get_link_event(&link, OWN_KEYS)).await;
+    let (_, page) = r.call(Endpoint::ListLinks, list_event("limit=1", OWN_KEYS)).await;
+    let cursor = page["nextCursor"].as_str().map(str::to_owned).unwrap_or_default();
+    r.call(Endpoint::ListLinks, list_event(&format!("limit=1&cursor={cursor}&status=active"), OWN_KEYS)).await;
+    r.call(Endpoint::QrCode, qr_event(&link, "format=png", VAULT_KEY, MERCHANT_KEY)).await;
+    r.call(Endpoint::DeactivateLink, switch_event(&link, "deactivate", OWN_KEYS)).await;
+    r.call(Endpoint::CheckAvailability, check_event(link.as_str())).await;
+    r.call(Endpoint::ActivateLink, switch_event(&link, "activate", OWN_KEYS)).await;
+
+    // Customers: check, open, page, pay with every kind of card, status, cancel.
+    r.call(Endpoint::CheckAvailability, check_event(link.as_str())).await;
+    r.call(Endpoint::CheckAvailability, check_event(LinkId::generate().as_str())).await;
+    let session = r.open(&link).await;
+    r.session_call(Endpoint::CheckoutPage, "checkout-page.json", &session).await;
+    for card in [DECLINED, INSUFFICIENT, SUCCESS] {
+        r.pay(&session, card).await;
+    }
+    r.session_call(Endpoint::CheckoutPage, "checkout-page.json", &session).await; // already paid
+    r.session_call(Endpoint::SessionStatus, "session-status.json", &session).await;
+    r.call(Endpoint::OpenLink, open_event(link.as_str())).await; // used up
+    let fresh = r.create().await;
+    let failing = r.open(&fresh).await;
+    r.pay(&failing, PROCESSING_ERROR).await;
+    let fresh = r.create().await;
+    let cancelled = r.open(&fresh).await;
+    r.session_call(Endpoint::Cancel, "cancel.json", &cancelled).await;
+
+    // A charge whose answer was lost: settled by a cancel; taken over and voided once another
+    // customer filled the link meanwhile.
+    let sandbox = std::mem::replace(
+        &mut r.h.app.processor,
+        Arc::new(ChargesThenTimesOut(SandboxProcessor::new(Arc::clone(&r.h.app.store)))),
+    );
+    let fresh = r.create().await;
+    let settled_by_cancel = r.open(&fresh).await;
+    let crashed_link = r.create().await;
+    let (crashed, other) = (r.open(&crashed_link).await, r.open(&crashed_link).await);
+    assert_eq!(r.pay(&settled_by_cancel, SUCCESS).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.pay(&crashed, SUCCESS).await, StatusCode::SERVICE_UNAVAILABLE);
+    r.h.app.processor = sandbox;
+    r.h.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    r.session_call(Endpoint::Cancel, "cancel.json", &settled_by_cancel).await;
+    assert_eq!(r.pay(&other, SUCCESS).await, StatusCode::SEE_OTHER);
+    r.pay(&crashed, SUCCESS).await;
+
+    // Card testing (last: it blocks this client's IP): declines until pays are refused before
+    // the processor.
+    let attacked = r.create().await;
+    let target = r.open(&attacked).await;
+    for _ in 0..12 {
+        r.pay(&target, DECLINED).await;
+    }
+
+    let allowed = allowed_actions();
+    let mut figures = Vec::new();
+    for (function, needed) in &r.sent {
+        let actions =
+            allowed.get(*function).unwrap_or_else(|| panic!("no function builds {function} in template.yaml"));
+        for action in needed {
+            assert!(
+                actions.contains(action),
+                "{function} needs {action}; its policy in template.yaml allows {actions:?}"
+            );
+        }
+        figures.push(format!("{function}: {}", needed.iter().cloned().collect::<Vec<_>>().join(" ")));
+    }
+    for route in ROUTES.iter().filter(|route| route.endpoint != Endpoint::Asset) {
+        assert!(r.sent.contains_key(route.endpoint.function()), "{:?} was not exercised", route.endpoint);
+    }
+    println!("IAM actions needed, by function:\n{}", figures.join("\n"));
+}
