@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use self::duplicates::{REPEATED, parse_object};
 use crate::model::{Appearance, Cart, Checkout, DonationConfig, HexColor, Item};
 use crate::money::{Currency, MinorUnits, parse_amount, parse_whole_number};
 
@@ -149,7 +150,14 @@ impl<'e> Fields<'e> {
 
     fn object(&mut self, name: &str) -> Option<RawObject> {
         let raw = self.take_raw(name)?;
-        serde_json::from_str::<RawObject>(raw.get()).map_err(|_| self.error(name, "must be an object")).ok()
+        let Some((object, repeated)) = parse_object(raw.get().as_bytes()) else {
+            self.error(name, "must be an object");
+            return None;
+        };
+        for key in repeated {
+            self.error(&format!("{name}.{}", shown_key(&key)), REPEATED);
+        }
+        Some(object)
     }
 
     fn array(&mut self, name: &str) -> Option<Vec<Box<RawValue>>> {
@@ -203,9 +211,9 @@ pub fn check_redirect_url(text: &str) -> Result<(), &'static str> {
 
 /// Validates a create request body.
 pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
-    let object: RawObject =
-        serde_json::from_slice(body).map_err(|_| ValidationErrors(vec!["body: must be a JSON object".to_owned()]))?;
-    let mut errors = Vec::new();
+    let (object, repeated) =
+        parse_object(body).ok_or_else(|| ValidationErrors(vec!["body: must be a JSON object".to_owned()]))?;
+    let mut errors: Vec<String> = repeated.iter().map(|key| format!("{}: {REPEATED}", shown_key(key))).collect();
     let mut fields = Fields::new("", object, &mut errors);
 
     let merchant_id = fields.string("merchantId", 64);
@@ -406,9 +414,12 @@ fn read_items(fields: &mut Fields<'_>, currency: Option<Currency>) -> Option<Res
     let mut items = Vec::with_capacity(raw_items.len());
     for (index, raw) in raw_items.iter().enumerate() {
         let path = fields.path(&format!("items[{index}]"));
-        match serde_json::from_str::<RawObject>(raw.get()) {
-            Ok(object) => items.extend(read_item(Fields::new(&path, object, fields.errors), currency)),
-            Err(_) => fields.errors.push(format!("{path}: must be an object")),
+        match parse_object(raw.get().as_bytes()) {
+            Some((object, repeated)) => {
+                fields.errors.extend(repeated.iter().map(|key| format!("{path}.{}: {REPEATED}", shown_key(key))));
+                items.extend(read_item(Fields::new(&path, object, fields.errors), currency));
+            }
+            None => fields.errors.push(format!("{path}: must be an object")),
         }
     }
     Some(if fields.errors.len() == errors_before { Ok(items) } else { Err(()) })
@@ -495,4 +506,5 @@ fn read_donation(
 }
 
 #[cfg(test)]
+mod duplicates;
 mod tests;

@@ -915,17 +915,23 @@ const DONATION_FIELDS: [&str; 5] = ["presets", "defaultAmount", "allowCustomAmou
 const APPEARANCE_FIELDS: [&str; 6] =
     ["primaryColor", "backgroundColor", "textColor", "buttonBackgroundColor", "logoUrl", "borderRadius"];
 
+/// What may be said of a key the client wrote, known or not.
+const ABOUT_ANY_KEY: [&str; 2] = [": is not a known field", ": must be given only once"];
+
 /// Whether `message` is `"<a path the request can have>: <a sentence>"`. Keys nobody knows
-/// may only appear in "is not a known field" messages (and as metadata keys).
+/// may only appear in messages about the key itself (and as metadata keys).
 fn names_a_known_path(message: &str, top_level_keys: &[String]) -> bool {
-    let unknown = |rest: &str| rest.ends_with(": is not a known field");
+    let unknown = |rest: &str| ABOUT_ANY_KEY.iter().any(|about| rest.ends_with(about));
     let sentence = |rest: &str, field: &str| {
         rest.strip_prefix(field).and_then(|r| r.strip_prefix(": ")).is_some_and(|s| !s.trim().is_empty())
     };
     if sentence(message, "body") || TOP_FIELDS.iter().any(|f| sentence(message, f)) {
         return true;
     }
-    if top_level_keys.iter().any(|key| message == format!("{}: is not a known field", super::shown_key(key))) {
+    if top_level_keys
+        .iter()
+        .any(|key| ABOUT_ANY_KEY.iter().any(|about| message == format!("{}{about}", super::shown_key(key))))
+    {
         return true;
     }
     if let Some(rest) = message.strip_prefix("metadata.") {
@@ -1157,4 +1163,25 @@ fn a_null_donation_preset_is_refused_not_dropped() {
     body["donationConfig"]["presets"] = json!([null, 25]);
     let errors = validate(&body).unwrap_err().0;
     assert_eq!(errors, vec!["donationConfig.presets[0]: is required".to_owned()]);
+}
+
+#[test]
+fn a_key_given_twice_is_refused_wherever_the_request_has_objects() {
+    // serde_json alone keeps the last value: here it would charge 100.00 while a proxy that
+    // read the first saw 1.00.
+    let text = valid_payment().to_string();
+    let body = text.replacen('{', r#"{"amount":"1.00","#, 1);
+    assert_eq!(errors_of(body.as_bytes()), vec!["amount: must be given only once"]);
+
+    let items = valid_items().to_string().replacen(r#""price":"#, r#""price":1,"price":"#, 1);
+    assert_eq!(errors_of(items.as_bytes()), vec!["items[0].price: must be given only once"]);
+
+    let body = set(valid_payment(), "/metadata", json!({"invoiceId": "A"}))
+        .to_string()
+        .replace(r#""invoiceId":"A""#, r#""invoiceId":"A","invoiceId":"B""#);
+    assert_eq!(errors_of(body.as_bytes()), vec!["metadata.invoiceId: must be given only once"]);
+    let body = set(valid_payment(), "/appearance", json!({"textColor": "#000"}))
+        .to_string()
+        .replace(r##""textColor":"#000""##, r##""textColor":"#000","textColor":"#111""##);
+    assert_eq!(errors_of(body.as_bytes()), vec!["appearance.textColor: must be given only once"]);
 }
