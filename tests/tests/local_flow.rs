@@ -1,7 +1,9 @@
 //! The whole flow over HTTP against the real `paylinks serve`: create the seed's three
 //! examples, check them, open them, and find them again after a restart.
 
-use paylinks_tests::{MERCHANT_ID, MERCHANT_KEY, Server, TempDir, VAULT_KEY, client, seed_examples, seed_itemised};
+use paylinks_tests::{
+    MERCHANT_ID, MERCHANT_KEY, Server, TempDir, VAULT_KEY, client, seed_examples, seed_fixed_amount, seed_itemised,
+};
 use serde_json::{Value, json};
 
 async fn create(server: &Server, body: &Value) -> Value {
@@ -96,4 +98,79 @@ async fn unavailable_and_unknown_links_get_html_pages() {
     assert_eq!(response.status(), 404);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(response.text().await.unwrap().contains("Payment link not found"));
+}
+
+/// Opens the link and loads its checkout page: the page's URL and form token, or the status
+/// the open was answered with.
+async fn open_checkout(server: &Server, link: &str) -> Result<(String, String), u16> {
+    let http = client();
+    let opened = http.get(format!("{}/pay/{link}", server.base)).send().await.unwrap();
+    if opened.status() != 303 {
+        return Err(opened.status().as_u16());
+    }
+    let page_url = opened.headers()["location"].to_str().unwrap().to_owned();
+    let page = http.get(&page_url).send().await.unwrap().text().await.unwrap();
+    let token = page.split(r#"name="formToken" value=""#).nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    Ok((page_url, token.to_owned()))
+}
+
+#[tokio::test]
+async fn a_script_sending_fifty_bad_cards_to_one_link_is_refused_after_ten_and_pauses_it() {
+    let data = TempDir::new("paylinks-flow-card-testing");
+    // The tester rotates IPs (behind a proxy we trust): only the link's own count can stop it.
+    let server = Server::start_with_env(&data.0, &[("PAYLINKS_TRUST_FORWARDED_FOR", "1")]);
+    let mut body = seed_fixed_amount(MERCHANT_ID);
+    body["usageLimit"] = Value::Null;
+    let link = create(&server, &body).await["data"]["paymentLinkId"].as_str().unwrap().to_owned();
+    let mut statuses = Vec::new();
+    for n in 0..50 {
+        let (page_url, token) = match open_checkout(&server, &link).await {
+            Ok(checkout) => checkout,
+            Err(status) => {
+                statuses.push(status); // paused: the link no longer opens
+                continue;
+            }
+        };
+        let form = [
+            ("formToken", token.as_str()),
+            ("cardNumber", "4000000000000002"),
+            ("expiry", "12/34"),
+            ("cvc", "123"),
+            ("cardholderName", "Tester"),
+        ];
+        let response = client()
+            .post(format!("{page_url}/pay"))
+            .header("X-Forwarded-For", format!("203.0.113.{n}"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        if status == 429 {
+            let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=600).contains(&retry_after), "Retry-After {retry_after}");
+            assert!(response.text().await.unwrap().contains("Too many attempts"));
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses[..10], [422; 10], "the first ten are declined inline: {statuses:?}");
+    // Then refused before the processor (429), until the spike pauses the link (410 on open).
+    let refused = statuses[10..].iter().take_while(|s| **s == 429).count();
+    assert!(refused >= 1, "refused with 429 after ten declines: {statuses:?}");
+    assert!(statuses[10 + refused..].iter().all(|s| *s == 410), "then the link is paused: {statuses:?}");
+    assert!(statuses.ends_with(&[410]), "paused by the end: {statuses:?}");
+
+    let view: Value = client()
+        .get(format!("{}/api/payment-links/{link}", server.base))
+        .header("X-API-KEY", VAULT_KEY)
+        .header("X-OZURA-API-KEY", MERCHANT_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["data"]["status"], json!("inactive"), "{view}");
+    let reason = view["data"]["pausedReason"].as_str().unwrap_or_default();
+    assert!(reason.contains("card testing"), "the merchant sees why: {view}");
 }

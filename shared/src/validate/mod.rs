@@ -505,6 +505,6 @@ fn read_donation(
     Some(DonationConfig { presets, default_amount, allow_custom_amount, min_amount, max_amount })
 }
 
-#[cfg(test)]
 mod duplicates;
+#[cfg(test)]
 mod tests;
