@@ -191,28 +191,32 @@ impl RequestCounter {
         std::mem::take(&mut *self.requests.lock().unwrap())
     }
 
-    /// The IAM actions (`dynamodb:…`) the requests since the last call need, and resets them.
+    /// The IAM actions the requests since the last call need (`dynamodb:Query on index/gsi1`),
+    /// and resets them.
     pub fn take_actions(&self) -> BTreeSet<String> {
         std::mem::take(&mut *self.actions.lock().unwrap())
     }
 }
 
-/// The IAM actions a request needs: its operation's, or for a transaction its items'.
+/// The IAM actions a request needs, each with the resource it is needed on: `table`, or
+/// `index/<name>` for a query of an index. A transaction needs the actions of its items.
 fn iam_actions(operation: &str, body: Option<&[u8]>) -> Vec<String> {
-    let transact_items = match operation {
-        "TransactWriteItems" | "TransactGetItems" => body
-            .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
-            .and_then(|body| body["TransactItems"].as_array().cloned()),
-        _ => None,
-    };
-    let Some(items) = transact_items else { return vec![format!("dynamodb:{operation}")] };
-    let kinds = items.iter().filter_map(|item| item.as_object()).flat_map(|item| item.keys().cloned());
-    kinds
-        .map(|kind| match kind.as_str() {
-            "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
-            other => format!("dynamodb:{other}Item"),
-        })
-        .collect()
+    let body: serde_json::Value = body.and_then(|body| serde_json::from_slice(body).ok()).unwrap_or_default();
+    match body["TransactItems"].as_array() {
+        Some(items) if operation.starts_with("Transact") => items
+            .iter()
+            .filter_map(|item| item.as_object())
+            .flat_map(|item| item.keys())
+            .map(|kind| match kind.as_str() {
+                "ConditionCheck" => "dynamodb:ConditionCheckItem on table".to_owned(),
+                other => format!("dynamodb:{other}Item on table"),
+            })
+            .collect(),
+        _ => match body["IndexName"].as_str() {
+            Some(index) => vec![format!("dynamodb:{operation} on index/{index}")],
+            None => vec![format!("dynamodb:{operation} on table")],
+        },
+    }
 }
 
 impl Intercept for RequestCounter {
