@@ -147,7 +147,20 @@ pub async fn pay(
         return Ok(settled);
     }
 
-    match app.store.claim_use(&session.link_id, session_id, now, attempt.lease_until).await? {
+    let claimed = match app.store.claim_use(&session.link_id, session_id, now, attempt.lease_until).await {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            // Nothing was charged under this attempt: end it, so the customer's retry starts at
+            // once instead of meeting "in progress" until the lease lapses. Only our own fresh
+            // attempt: a taken-over one keeps its number (and key) for whoever else holds it.
+            // Best effort; the lease lapses anyway.
+            if session.in_flight.is_none() {
+                let _ = end_attempt(AttemptEnd::Declined).await;
+            }
+            return Err(error.into());
+        }
+    };
+    match claimed {
         ClaimUse::Claimed => {}
         ClaimUse::Unavailable(reason) => {
             end_attempt(AttemptEnd::Declined).await?;

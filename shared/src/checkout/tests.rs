@@ -15,7 +15,9 @@ use crate::store::{BeginAttempt, ClaimUse, Store};
 
 mod faults;
 use faults::{
-    a_processor_timeout_is_retried_without_a_second_charge, every_store_fault_during_a_pay_recovers_to_one_charge,
+    a_processor_timeout_is_retried_without_a_second_charge,
+    a_throttle_before_the_charge_lets_the_customer_retry_at_once,
+    every_store_fault_during_a_pay_recovers_to_one_charge,
 };
 
 const SUCCESS: &str = "4242 4242 4242 4242";
@@ -186,6 +188,7 @@ pay_flow_tests!(
     one_client_declined_ten_times_is_refused_on_every_link,
     every_store_fault_during_a_pay_recovers_to_one_charge,
     a_processor_timeout_is_retried_without_a_second_charge,
+    a_throttle_before_the_charge_lets_the_customer_retry_at_once,
 );
 
 async fn a_success_completes_the_session_and_uses_the_link_once(h: Harness) {

@@ -241,7 +241,10 @@ pub enum CompletePayment {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptEnd {
+    /// Ended without a charge (declined, refused, abandoned before charging): the session
+    /// stays pending for another try.
     Declined,
+    /// The payment failed for good: the session is closed with this code.
     Failed { failure_code: String },
 }
 

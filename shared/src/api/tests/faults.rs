@@ -14,28 +14,55 @@ use super::{
     Endpoint, Harness, OWN_KEYS, body_json, body_text, check_event, create_event, get_link_event, list_event,
     open_event,
 };
+use crate::checkout::guard::WINDOW;
 use crate::checkout::pay::ATTEMPT_LEASE;
-use crate::checkout::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, ProcessorError};
-use crate::model::{LinkId, SessionStatus};
+use crate::checkout::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, ProcessorError, SandboxProcessor};
+use crate::model::{CheckoutSession, LinkId, SessionStatus};
 use crate::store::faulty::{Fault, FaultyStore};
 
 const SUCCESS: &str = "4242 4242 4242 4242";
+const DECLINED: &str = "4000 0000 0000 0002";
 
 /// Every (store call, fault) pair of an operation that makes `calls` store calls.
 fn every_fault(calls: usize) -> impl Iterator<Item = (usize, Fault)> {
     (0..calls).flat_map(|call| [(call, Fault::Throttle), (call, Fault::Ambiguous)])
 }
 
-/// The answer to a request that met a fault: `done`, or 503 telling the client when to
-/// retry. True for the 503.
-fn assert_done_or_retry(status: StatusCode, response: &Response<Body>, done: StatusCode, what: &str) -> bool {
+/// The answer to a request that met `fault`: `done`, or 503 telling the client when to retry
+/// (1 s; the attempt lease when the processor's answer is unknown). A throttle, which never
+/// reaches the store, is always the 503.
+fn assert_done_or_retry(fault: Fault, status: StatusCode, response: &Response<Body>, done: StatusCode, what: &str) {
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        assert_eq!(response.headers()[header::RETRY_AFTER], "1", "{what}");
-        true
+        let retry_after = response.headers()[header::RETRY_AFTER].to_str().unwrap();
+        assert!(["1", &ATTEMPT_LEASE.num_seconds().to_string()].contains(&retry_after), "{what}: {retry_after}");
     } else {
+        assert_eq!(fault, Fault::Ambiguous, "{what}: a throttle is a 503, got {status}");
         assert_eq!(status, done, "{what}: {}", body_text(response));
-        false
     }
+}
+
+/// Pays `session` as a customer pressing Pay again would (after the lease of an interrupted
+/// attempt, "in progress" meanwhile): it ends paid once, the link used once and full. After an
+/// interrupted decline, taking the attempt over first reports that decline (422).
+async fn pay_until_paid(h: &Harness, link: &LinkId, session: &CheckoutSession, after_decline: bool, what: &str) {
+    for _ in 0..4 {
+        let (status, response) = h.pay(session, SUCCESS).await;
+        if status == StatusCode::SEE_OTHER {
+            let location = response.headers()[header::LOCATION].to_str().unwrap();
+            assert!(location.starts_with("https://mystore.com/thank-you?success=true"), "{what}: {location}");
+            let stored = h.app.store.get_session(&session.id).await.unwrap().unwrap();
+            assert_eq!(stored.status, SessionStatus::Completed, "{what}");
+            assert_eq!(link_state(h, link).await, (1, true), "{what}: used once, then full");
+            return;
+        }
+        let reported_decline = after_decline && status == StatusCode::UNPROCESSABLE_ENTITY;
+        assert!(
+            reported_decline || matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT),
+            "{what}: {status}"
+        );
+        h.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    }
+    panic!("{what}: still not paid after 4 tries");
 }
 
 /// The link as its merchant sees it: (used, limit reached?) after checking it is whole.
@@ -67,18 +94,16 @@ async fn every_store_fault_in_create_open_and_pay_is_a_503_to_retry(mut h: Harne
     let before = faulty.calls();
     let mut acknowledged = vec![h.create_seed_link().await];
     let calls = faulty.calls() - before;
-    let mut unavailable = 0;
     for (call, fault) in every_fault(calls) {
         let what = format!("create, {fault:?} at store call {call} of {calls}");
         faulty.fail_call(call, fault);
         let (status, response) = h.call(Endpoint::CreateLink, create_event(|_| {})).await;
         faulty.heal();
-        unavailable += usize::from(assert_done_or_retry(status, &response, StatusCode::CREATED, &what));
+        assert_done_or_retry(fault, status, &response, StatusCode::CREATED, &what);
         if status == StatusCode::CREATED {
             acknowledged.push(body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap());
         }
     }
-    assert!(unavailable >= calls, "every throttled create call is a 503 ({unavailable} of {})", 2 * calls);
     let (_, listed) = h.call(Endpoint::ListLinks, list_event("limit=100", OWN_KEYS)).await;
     let listed: Vec<LinkId> = body_json(&listed)["data"]
         .as_array()
@@ -101,51 +126,38 @@ async fn every_store_fault_in_create_open_and_pay_is_a_503_to_retry(mut h: Harne
     let (status, _) = h.call(Endpoint::OpenLink, open_event(link.as_str())).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let calls = faulty.calls() - before;
-    let mut unavailable = 0;
     for (call, fault) in every_fault(calls) {
         let what = format!("open, {fault:?} at store call {call} of {calls}");
         faulty.fail_call(call, fault);
         let (status, response) = h.call(Endpoint::OpenLink, open_event(link.as_str())).await;
         faulty.heal();
-        unavailable += usize::from(assert_done_or_retry(status, &response, StatusCode::SEE_OTHER, &what));
+        assert_done_or_retry(fault, status, &response, StatusCode::SEE_OTHER, &what);
         h.open_session(&link).await;
         assert_eq!(link_state(&h, &link).await, (0, false), "{what}");
     }
-    assert!(unavailable >= calls, "every throttled open call is a 503 ({unavailable} of {})", 2 * calls);
 
-    // Pay, on a link for one payment: the fault is a 503, paying again pays it exactly once
-    // and only then is the link used up.
-    let link = h.create_seed_link().await;
-    let session = h.open_session(&link).await;
-    let before = faulty.calls();
-    assert_eq!(h.pay(&session, SUCCESS).await.0, StatusCode::SEE_OTHER);
-    let calls = faulty.calls() - before;
-    let mut unavailable = 0;
-    for (call, fault) in every_fault(calls) {
-        let what = format!("pay, {fault:?} at store call {call} of {calls}");
+    // Pay, on a link for one payment, the processor's own records on the faulty store too: the
+    // fault is a 503, paying again pays it exactly once and only then is the link used up.
+    h.app.processor = Arc::new(SandboxProcessor::new(faulty.clone()));
+    for (card, done) in [(SUCCESS, StatusCode::SEE_OTHER), (DECLINED, StatusCode::UNPROCESSABLE_ENTITY)] {
         let link = h.create_seed_link().await;
         let session = h.open_session(&link).await;
-        faulty.fail_call(call, fault);
-        let (status, response) = h.pay(&session, SUCCESS).await;
-        faulty.heal();
-        unavailable += usize::from(assert_done_or_retry(status, &response, StatusCode::SEE_OTHER, &what));
-        let mut tries = 0;
-        let mut answer = (status, response);
-        while answer.0 != StatusCode::SEE_OTHER {
-            // "In progress" (409) while the interrupted attempt's lease runs; then it is taken over.
-            assert!(matches!(answer.0, StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT), "{what}: {answer:?}");
-            tries += 1;
-            assert!(tries <= 3, "{what}: still not paid after {tries} retries");
-            h.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
-            answer = h.pay(&session, SUCCESS).await;
+        let before = faulty.calls();
+        assert_eq!(h.pay(&session, card).await.0, done);
+        let calls = faulty.calls() - before;
+        for (call, fault) in every_fault(calls) {
+            let what = format!("pay with {card}, {fault:?} at store call {call} of {calls}");
+            // A fresh card-testing window: the declines of this sweep must not add up.
+            h.advance(WINDOW);
+            let link = h.create_seed_link().await;
+            let session = h.open_session(&link).await;
+            faulty.fail_call(call, fault);
+            let (status, response) = h.pay(&session, card).await;
+            faulty.heal();
+            assert_done_or_retry(fault, status, &response, done, &what);
+            pay_until_paid(&h, &link, &session, card == DECLINED, &what).await;
         }
-        let location = answer.1.headers()[header::LOCATION].to_str().unwrap();
-        assert!(location.starts_with("https://mystore.com/thank-you?success=true"), "{what}: {location}");
-        let stored = h.app.store.get_session(&session.id).await.unwrap().unwrap();
-        assert_eq!(stored.status, SessionStatus::Completed, "{what}");
-        assert_eq!(link_state(&h, &link).await, (1, true), "{what}: used once, then full");
     }
-    assert!(unavailable >= calls, "every throttled pay call is a 503 ({unavailable} of {})", 2 * calls);
 }
 
 /// A processor that never answers.

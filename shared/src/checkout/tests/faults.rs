@@ -71,6 +71,58 @@ pub(super) async fn every_store_fault_during_a_pay_recovers_to_one_charge(mut h:
     }
 }
 
+/// The sandbox, counting the charges asked of it.
+struct CountingProcessor {
+    sandbox: SandboxProcessor,
+    charges: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl PaymentProcessor for CountingProcessor {
+    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
+        self.charges.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.sandbox.charge(request).await
+    }
+
+    async fn void(&self, key: &str) -> Result<(), ProcessorError> {
+        self.sandbox.void(key).await
+    }
+}
+
+/// A store throttled before the processor was asked to charge leaves nothing in flight: the
+/// customer's immediate retry pays, rather than being told "in progress" for the lease.
+pub(super) async fn a_throttle_before_the_charge_lets_the_customer_retry_at_once(mut h: Harness) {
+    let faulty = Arc::new(FaultyStore::new(Arc::clone(&h.app.store)));
+    h.app.store = faulty.clone();
+    let processor =
+        Arc::new(CountingProcessor { sandbox: SandboxProcessor::new(faulty.clone()), charges: Default::default() });
+    h.app.processor = processor.clone();
+    let charges = || processor.charges.load(std::sync::atomic::Ordering::SeqCst);
+    let link = h.fixed_link(Some(1)).await;
+    let session = h.open(&link).await;
+    let before = faulty.calls();
+    assert_paid(&h.pay(&session, SUCCESS).await);
+    let calls = faulty.calls() - before;
+
+    let mut before_the_charge = 0;
+    for call in 0..calls {
+        let link = h.fixed_link(Some(1)).await;
+        let session = h.open(&link).await;
+        let charges_before = charges();
+        faulty.fail_call(call, Fault::Throttle);
+        let first = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;
+        faulty.heal();
+        if !matches!(first, Err(ApiError::StoreUnavailable)) || charges() != charges_before {
+            continue; // not refused, or refused after the processor was asked: the lease must hold
+        }
+        before_the_charge += 1;
+        let retry = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;
+        assert!(matches!(retry, Ok(PayOutcome::Paid(_))), "throttle at store call {call}: retry got {retry:?}");
+        assert_paid_once(&h, &link, &session, &format!("throttle at store call {call}")).await;
+    }
+    assert!(before_the_charge >= 3, "several store calls come before the charge ({before_the_charge} of {calls})");
+}
+
 /// A processor that fails its first call: before charging, or after charging (a timeout
 /// whose charge went through).
 struct FlakyProcessor {
