@@ -1,15 +1,18 @@
 -- A mixed merchant + customer workload for wrk against `paylinks serve`:
 --
 --   wrk -t8 -c8 -d60s --timeout 10s -s tests/load/mixed.lua http://127.0.0.1:PORT -- \
---       LEDGER_DIR MERCHANT_ID VAULT_KEY MERCHANT_KEY
+--       LEDGER_DIR MERCHANT_ID VAULT_KEY MERCHANT_KEY SHARED_LINKS_FILE
 --
 -- Each wrk thread has ONE connection (-c = -t), so it is one client whose requests are
--- strictly in turn: the response to one step decides the next. A client creates a payment
--- link (usage limit 3, every fifth unlimited), then walks customer journeys over its recent
--- links: check availability, open the link (303 to a fresh checkout), load the checkout page
--- (its form token), pay (one card in five declines), now and then the merchant reads the link
--- back. Every journey comes from its own customer IP (X-Forwarded-For; run the server with
--- PAYLINKS_TRUST_FORWARDED_FOR=1) so the per-IP card-testing limit sees customers, not wrk.
+-- strictly in turn: the response to one step decides the next. A journey is, at random:
+-- a merchant creating a link (one in five; usage limit 3, one link in five unlimited), a
+-- merchant reading its newest link back (one in ten), or a customer: check availability (three
+-- in ten), open the link (303 to a fresh checkout), load the checkout page (its form token),
+-- pay (one card in five declines). Customers pay either one of this client's five newest links
+-- or (four in ten) one of the links in SHARED_LINKS_FILE, which every client pays at once, so
+-- claims on one link race. Every journey comes from its own customer IP (X-Forwarded-For; run
+-- the server with PAYLINKS_TRUST_FORWARDED_FOR=1) so the per-IP card-testing limit sees
+-- customers, not wrk.
 --
 -- What the server acknowledged is appended, one line at a time, to LEDGER_DIR/ledger-N.txt:
 --   status <step> <http status>     every response
@@ -31,6 +34,9 @@ function init(args)
     ledger:setvbuf("line") -- the ledger survives anything that happens to the server
     math.randomseed(os.time() + thread_id * 7919)
     links = {}        -- this client's links, newest last
+    shared = {}       -- links every client pays
+    for line in io.lines(args[5]) do shared[#shared + 1] = line end
+    full = {}         -- shared links this client has seen used up
     journeys = 0
     step = "create"
     customer_ip = nil
@@ -42,7 +48,7 @@ local function note(...)
 end
 
 local function create_body()
-    local limit = (journeys % 5 == 0) and "null" or "3"
+    local limit = (math.random() < 0.2) and "null" or "3"
     return string.format(
         '{"merchantId":"%s","merchantName":"Load Store","amount":"9.99",' ..
         '"successUrl":"https://shop.example/ok","cancelUrl":"https://shop.example/cancel",' ..
@@ -50,18 +56,27 @@ local function create_body()
         merchant_id, limit)
 end
 
+-- A shared link this client has not seen used up, if any is left (a few random tries).
+local function shared_link()
+    for _ = 1, 4 do
+        local candidate = shared[math.random(1, math.max(1, #shared))]
+        if candidate and not full[candidate] then return candidate end
+    end
+    return nil
+end
+
 local function new_journey()
     journeys = journeys + 1
     customer_ip = string.format("10.%d.%d.%d", thread_id % 256, math.random(0, 255), math.random(1, 254))
-    if #links == 0 or journeys % 4 == 0 then
+    local dice = math.random()
+    if #links == 0 or dice < 0.2 then
         step = "create"
-    else
-        -- One of this client's five newest links: some fill up, most are open.
-        link = links[math.max(1, #links - math.random(0, 4))]
-        step = (journeys % 3 == 0) and "check" or "open"
-    end
-    if journeys % 10 == 0 and #links > 0 then
+    elseif dice < 0.3 then
         step = "read"
+    else
+        -- A shared link, or one of this client's five newest: some fill up, most are open.
+        link = (math.random() < 0.4 and shared_link()) or links[math.max(1, #links - math.random(0, 4))]
+        step = (math.random() < 0.3) and "check" or "open"
     end
 end
 
@@ -85,7 +100,7 @@ function request()
     elseif step == "page" then
         return wrk.format("GET", checkout_path, customer)
     else -- pay
-        local card = (journeys % 5 == 0) and "4000000000000002" or "4242424242424242"
+        local card = (math.random() < 0.2) and "4000000000000002" or "4242424242424242"
         customer["Content-Type"] = "application/x-www-form-urlencoded"
         return wrk.format("POST", checkout_path .. "/pay", customer,
             "formToken=" .. form_token .. "&cardNumber=" .. card ..
@@ -115,6 +130,7 @@ function response(status, headers, body)
             note("session", link, session)
             step = "page"
         else
+            if status == 410 then full[link] = true end
             new_journey()
         end
     elseif step == "page" then

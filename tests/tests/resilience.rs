@@ -10,7 +10,7 @@
 //!
 //! Lengths: `PAYLINKS_LOAD_SECONDS` (default 60) and `PAYLINKS_CRASH_LOAD_SECONDS` (default 20).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -35,21 +35,48 @@ fn start_server(data: &Path) -> Server {
     Server::start_with_env(data, &[("PAYLINKS_TRUST_FORWARDED_FOR", "1"), ("PAYLINKS_CACHE_MB", "1")])
 }
 
+/// Links every client pays at once (so claims on one link race), each for this many uses.
+const SHARED_LINKS: usize = 40;
+const SHARED_LINK_USES: u64 = 20;
+
+/// What each step of the script may be answered, besides nothing at all while the server is
+/// down: anything else (a 400 from a malformed request, a 404 for a lost link, a 5xx) fails.
+const EXPECTED: [(&str, &[u16]); 6] = [
+    ("create", &[201]),
+    ("read", &[200]),
+    ("check", &[200]),
+    // 410: the link is used up.
+    ("open", &[303, 410]),
+    ("page", &[200]),
+    // 409: in progress, or the link filled up while on the page; 422: declined; 429: too many
+    // declines on this link (shared links get many).
+    ("pay", &[303, 409, 422, 429]),
+];
+
 /// A server under wrk running `tests/load/mixed.lua`, and the ledger the script writes.
+/// (Fields drop in order: the server and wrk stop before their directories go.)
 struct LoadRun {
-    seconds: u64,
-    data: TempDir,
-    ledger_dir: TempDir,
     server: Server,
     wrk: Option<Child>,
+    seconds: u64,
+    shared_links: Vec<String>,
+    data: TempDir,
+    ledger_dir: TempDir,
 }
 
 impl LoadRun {
-    /// Starts the server on fresh data and wrk against it for `seconds`.
-    fn start(name: &str, seconds: u64) -> LoadRun {
+    /// Starts the server on fresh data, creates the shared links, and runs wrk against it
+    /// for `seconds`.
+    async fn start(name: &str, seconds: u64) -> LoadRun {
         let data = TempDir::new(name);
         let ledger_dir = TempDir::new(&format!("{name}-ledger"));
         let server = start_server(&data.0);
+        let mut shared_links = Vec::new();
+        for _ in 0..SHARED_LINKS {
+            shared_links.push(create_link(&server.base, SHARED_LINK_USES).await);
+        }
+        let shared_file = ledger_dir.0.join("shared-links.txt");
+        std::fs::write(&shared_file, shared_links.join("\n")).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("load/mixed.lua");
         let wrk = Command::new(wrk_bin())
             .args([format!("-t{CLIENTS}"), format!("-c{CLIENTS}"), format!("-d{seconds}s")])
@@ -59,26 +86,57 @@ impl LoadRun {
             .arg("--")
             .arg(&ledger_dir.0)
             .args([MERCHANT_ID, VAULT_KEY, MERCHANT_KEY])
+            .arg(&shared_file)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start wrk");
-        LoadRun { seconds, data, ledger_dir, server, wrk: Some(wrk) }
+        LoadRun { server, wrk: Some(wrk), seconds, shared_links, data, ledger_dir }
     }
 
-    /// Waits for wrk, prints its summary, and checks the load did real work (at least
-    /// `min_payments` links and payments) without a single 5xx answer.
+    /// Waits for wrk, prints its summary, and checks every answer was one its step expects and
+    /// the load did real work (at least `min_payments` links and payments).
     fn finish(&mut self, min_payments: usize) -> Ledger {
         let output = self.wrk.take().expect("wrk is running").wait_with_output().expect("wait for wrk");
         let summary = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "wrk failed: {summary}");
-        let ledger = Ledger::read(&self.ledger_dir.0);
+        let mut ledger = Ledger::read(&self.ledger_dir.0);
         println!("wrk, {CLIENTS} clients, {} s:\n{summary}\nby step: {}", self.seconds, ledger.status_table());
-        assert!(ledger.server_errors().is_empty(), "5xx answers: {:?}", ledger.server_errors());
+        let unexpected: Vec<String> = ledger
+            .statuses
+            .iter()
+            .filter(|((step, status), _)| !EXPECTED.iter().any(|(s, ok)| s == step && ok.contains(status)))
+            .map(|((step, status), n)| format!("{n}× {step} {status}"))
+            .collect();
+        assert!(unexpected.is_empty(), "unexpected answers (5xx among them?): {unexpected:?}");
         let (links, paid) = (ledger.links.len(), ledger.paid.len());
         assert!(links >= min_payments && paid >= min_payments, "the load did real work: {links} links, {paid} paid");
+        let shared_sessions: usize =
+            self.shared_links.iter().filter_map(|l| ledger.sessions.get(l)).map(Vec::len).sum();
+        assert!(shared_sessions >= min_payments, "shared links were paid by many clients ({shared_sessions} sessions)");
+        ledger.links.extend(self.shared_links.iter().cloned());
         ledger
     }
+}
+
+/// Creates a link for `uses` payments through the merchant API; its id.
+async fn create_link(base: &str, uses: u64) -> String {
+    let body = json!({
+        "merchantId": MERCHANT_ID, "merchantName": "Load Store", "amount": "9.99", "usageLimit": uses,
+        "successUrl": "https://shop.example/ok", "cancelUrl": "https://shop.example/cancel",
+        "errorUrl": "https://shop.example/error",
+    });
+    let response = client()
+        .post(format!("{base}/api/payment-links/create"))
+        .header("X-API-KEY", VAULT_KEY)
+        .header("X-OZURA-API-KEY", MERCHANT_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    created["data"]["paymentLinkId"].as_str().unwrap().to_owned()
 }
 
 impl Drop for LoadRun {
@@ -107,7 +165,11 @@ impl Ledger {
     fn read(dir: &Path) -> Ledger {
         let mut ledger = Ledger::default();
         for file in std::fs::read_dir(dir).expect("the ledger directory") {
-            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            let path = file.unwrap().path();
+            if !path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("ledger-")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(path).unwrap();
             for line in text.lines() {
                 match line.split(' ').collect::<Vec<_>>()[..] {
                     ["status", step, status] => {
@@ -130,14 +192,6 @@ impl Ledger {
 
     fn requests(&self) -> usize {
         self.statuses.values().sum()
-    }
-
-    fn server_errors(&self) -> Vec<String> {
-        self.statuses
-            .iter()
-            .filter(|((_, status), _)| *status >= 500)
-            .map(|((s, c), n)| format!("{n}× {s} {c}"))
-            .collect()
     }
 
     fn status_table(&self) -> String {
@@ -232,18 +286,22 @@ fn growth_bytes_per_second(samples: &[(f64, u64)], from: f64) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_seconds_of_mixed_load_no_5xx_every_link_readable_memory_flat() {
     let seconds = seconds_from_env("PAYLINKS_LOAD_SECONDS", 60);
-    let mut run = LoadRun::start("paylinks-load", seconds);
+    let mut run = LoadRun::start("paylinks-load", seconds).await;
     let samples = sample_memory(&run.server, Instant::now() + Duration::from_secs(seconds)).await;
     let ledger = run.finish(20);
     let (requests, links, paid) = (ledger.requests(), ledger.links.len(), ledger.paid.len());
     let completed = audit(&run.server.base, ledger).await;
 
     // Flat: after the first third (start-up: threads, buffers, the store's page cache), memory
-    // grows by less than 512 bytes per request served. Measured without a leak: 50-110 bytes
-    // per request, and slowing (the store's bookkeeping of a growing file); a leak of 1 KiB per
-    // request measures ~1 000 here. Per request, so a slow machine (fewer requests) sees the same.
-    let bytes_per_second = growth_bytes_per_second(&samples, seconds as f64 / 3.0);
+    // grows by less than 512 bytes per request served. Measured without a leak: 22 (release) to
+    // 63 (debug) bytes per request, and slowing (the store's bookkeeping of a growing file); a
+    // leak of 1 KiB per request measured 1 193. Per request, so a slow machine (fewer requests)
+    // sees the same; and only growth of over 2 MiB counts, so one late allocation (a thread, an
+    // allocator arena) on a machine that served few requests cannot fail it.
+    let from = seconds as f64 / 3.0;
+    let bytes_per_second = growth_bytes_per_second(&samples, from);
     let bytes_per_request = bytes_per_second * seconds as f64 / requests as f64;
+    let grown_bytes = bytes_per_second * (seconds as f64 - from);
     let timeline: Vec<String> =
         samples.iter().step_by(10).map(|(t, kib)| format!("{t:.0}s {:.1}", *kib as f64 / 1024.0)).collect();
     println!(
@@ -252,23 +310,37 @@ async fn sixty_seconds_of_mixed_load_no_5xx_every_link_readable_memory_flat() {
         timeline.join(", "),
         bytes_per_second / 1024.0,
     );
-    assert!(bytes_per_request < 512.0, "memory grows under steady load: {bytes_per_request:.0} bytes per request");
+    assert!(
+        bytes_per_request < 512.0 || grown_bytes < 2.0 * 1024.0 * 1024.0,
+        "memory grows under steady load: {bytes_per_request:.0} bytes per request, {:.1} MiB",
+        grown_bytes / 1048576.0
+    );
     assert_no_secrets(&run.server.log_path(), &run.data.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_in_the_middle_of_the_load_loses_nothing_and_pays_nothing_twice() {
     let seconds = seconds_from_env("PAYLINKS_CRASH_LOAD_SECONDS", 20);
-    let mut run = LoadRun::start("paylinks-crash", seconds);
+    let mut run = LoadRun::start("paylinks-crash", seconds).await;
     tokio::time::sleep(Duration::from_secs(seconds / 2)).await;
+    let log_before_kill = std::fs::metadata(run.server.log_path()).unwrap().len();
     run.server.restart(); // SIGKILL mid-load, then the same data, port and settings
     let ledger = run.finish(5);
     let (requests, links, paid) = (ledger.requests(), ledger.links.len(), ledger.paid.len());
     let completed = audit(&run.server.base, ledger).await;
+    // The load went on after the restart: the new process answered requests of every kind.
+    let log = std::fs::read(run.server.log_path()).unwrap();
+    let after_restart = String::from_utf8_lossy(&log[log_before_kill as usize..]).into_owned();
+    let routes_after: BTreeSet<&str> =
+        after_restart.lines().filter_map(|line| line.split(r#""route":""#).nth(1)?.split('"').next()).collect();
     println!(
-        "killed at {} s; {requests} requests, {links} links, {paid} acknowledged payments, {completed} completed",
+        "killed at {} s; {requests} requests, {links} links, {paid} acknowledged payments, {completed} completed; \
+         routes served after the restart: {routes_after:?}",
         seconds / 2
     );
+    for route in ["create", "check-availability", "redirect", "checkout-page", "pay", "get-link"] {
+        assert!(routes_after.contains(route), "{route} served after the restart: {routes_after:?}");
+    }
     assert_no_secrets(&run.server.log_path(), &run.data.0);
 }
 
