@@ -160,6 +160,11 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client")
 }
 
+/// A merchant API request to `url` with the demo merchant's two keys.
+pub fn merchant_request(method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    client().request(method, url).header("X-API-KEY", VAULT_KEY).header("X-OZURA-API-KEY", MERCHANT_KEY)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Debian tools the tests drive (`scripts/debian-tools.sh` installs them; scripts/test.sh runs it).
 

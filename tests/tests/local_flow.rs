@@ -2,15 +2,12 @@
 //! examples, check them, open them, and find them again after a restart.
 
 use paylinks_tests::{
-    MERCHANT_ID, MERCHANT_KEY, Server, TempDir, VAULT_KEY, client, seed_examples, seed_fixed_amount, seed_itemised,
+    MERCHANT_ID, Server, TempDir, client, merchant_request, seed_examples, seed_fixed_amount, seed_itemised,
 };
 use serde_json::{Value, json};
 
 async fn create(server: &Server, body: &Value) -> Value {
-    let response = client()
-        .post(format!("{}/api/payment-links/create", server.base))
-        .header("X-API-KEY", VAULT_KEY)
-        .header("X-OZURA-API-KEY", MERCHANT_KEY)
+    let response = merchant_request(reqwest::Method::POST, &format!("{}/api/payment-links/create", server.base))
         .json(body)
         .send()
         .await
@@ -74,10 +71,7 @@ async fn the_seed_examples_reject_a_tampered_request_with_every_field_named() {
     body["items"][0]["price"] = json!(0);
     body["items"][0]["quantity"] = json!(1.5);
     body["cancelUrl"] = json!("/relative");
-    let response = client()
-        .post(format!("{}/api/payment-links/create", server.base))
-        .header("X-API-KEY", VAULT_KEY)
-        .header("X-OZURA-API-KEY", MERCHANT_KEY)
+    let response = merchant_request(reqwest::Method::POST, &format!("{}/api/payment-links/create", server.base))
         .json(&body)
         .send()
         .await
@@ -160,10 +154,7 @@ async fn a_script_sending_fifty_bad_cards_to_one_link_is_refused_after_ten_and_p
     assert!(statuses[10 + refused..].iter().all(|s| *s == 410), "then the link is paused: {statuses:?}");
     assert!(statuses.ends_with(&[410]), "paused by the end: {statuses:?}");
 
-    let view: Value = client()
-        .get(format!("{}/api/payment-links/{link}", server.base))
-        .header("X-API-KEY", VAULT_KEY)
-        .header("X-OZURA-API-KEY", MERCHANT_KEY)
+    let view: Value = merchant_request(reqwest::Method::GET, &format!("{}/api/payment-links/{link}", server.base))
         .send()
         .await
         .unwrap()

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paylinks_tests::{MERCHANT_ID, MERCHANT_KEY, Server, TempDir, VAULT_KEY, client, wrk_bin};
+use paylinks_tests::{MERCHANT_ID, MERCHANT_KEY, Server, TempDir, VAULT_KEY, merchant_request, wrk_bin};
 use serde_json::{Value, json};
 
 const SUCCESS_CARD: &str = "4242424242424242";
@@ -126,10 +126,7 @@ async fn create_link(base: &str, uses: u64) -> String {
         "successUrl": "https://shop.example/ok", "cancelUrl": "https://shop.example/cancel",
         "errorUrl": "https://shop.example/error",
     });
-    let response = client()
-        .post(format!("{base}/api/payment-links/create"))
-        .header("X-API-KEY", VAULT_KEY)
-        .header("X-OZURA-API-KEY", MERCHANT_KEY)
+    let response = merchant_request(reqwest::Method::POST, &format!("{base}/api/payment-links/create"))
         .json(&body)
         .send()
         .await
@@ -200,13 +197,7 @@ impl Ledger {
 }
 
 async fn api_get(base: &str, path: &str) -> Value {
-    let response = client()
-        .get(format!("{base}{path}"))
-        .header("X-API-KEY", VAULT_KEY)
-        .header("X-OZURA-API-KEY", MERCHANT_KEY)
-        .send()
-        .await
-        .unwrap();
+    let response = merchant_request(reqwest::Method::GET, &format!("{base}{path}")).send().await.unwrap();
     assert_eq!(response.status(), 200, "GET {path}");
     response.json().await.unwrap()
 }
