@@ -37,12 +37,13 @@ pub async fn run() -> Result<(), String> {
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     // To the terminal (stderr): stdout carries only the JSON log lines, which never hold a key.
     eprintln!("Payment links is running at {public_url} (listening on {addr})");
-    if std::env::var_os("PAYLINKS_DEMO_MERCHANT").is_some() {
-        eprintln!("Demo merchant: {} (keys from PAYLINKS_DEMO_MERCHANT)", demo.id);
-    } else {
-        eprintln!("Demo merchant: {} (keys kept in {})", demo.id, demo_keys_path().display());
-        eprintln!("  X-API-KEY:       {}", demo.vault_key);
-        eprintln!("  X-OZURA-API-KEY: {}", demo.merchant_key);
+    match &demo.kept_in {
+        None => eprintln!("Demo merchant: {} (keys from PAYLINKS_DEMO_MERCHANT)", demo.id),
+        Some(path) => {
+            eprintln!("Demo merchant: {} (keys kept in {})", demo.id, path.display());
+            eprintln!("  X-API-KEY:       {}", demo.vault_key);
+            eprintln!("  X-OZURA-API-KEY: {}", demo.merchant_key);
+        }
     }
 
     loop {
@@ -125,20 +126,19 @@ struct DemoMerchant {
     id: String,
     vault_key: String,
     merchant_key: String,
+    /// The file the keys are kept in; None when they came from `PAYLINKS_DEMO_MERCHANT`.
+    #[serde(skip)]
+    kept_in: Option<std::path::PathBuf>,
 }
 
 const DEMO_MERCHANT_NAME: &str = "Demo Store";
-
-fn demo_keys_path() -> std::path::PathBuf {
-    data_dir().join("demo-merchant.json")
-}
 
 /// `PAYLINKS_DEMO_MERCHANT="id:vaultKey:merchantKey"` fixes the demo merchant's keys;
 /// otherwise they are generated on first start and kept in `<data>/demo-merchant.json`.
 async fn ensure_demo_merchant(store: &dyn Store) -> Result<DemoMerchant, String> {
     let demo = match std::env::var("PAYLINKS_DEMO_MERCHANT") {
         Ok(spec) => parse_demo_spec(&spec)?,
-        Err(_) => load_or_generate_demo(&demo_keys_path())?,
+        Err(_) => load_or_generate_demo(&data_dir().join("demo-merchant.json"))?,
     };
     let new = NewMerchant::with_keys(
         &demo.id,
@@ -163,22 +163,28 @@ async fn ensure_demo_merchant(store: &dyn Store) -> Result<DemoMerchant, String>
 
 fn parse_demo_spec(spec: &str) -> Result<DemoMerchant, String> {
     match spec.split(':').collect::<Vec<_>>()[..] {
-        [id, vault, merchant] if !id.is_empty() && !vault.is_empty() && !merchant.is_empty() => {
-            Ok(DemoMerchant { id: id.to_owned(), vault_key: vault.to_owned(), merchant_key: merchant.to_owned() })
-        }
+        [id, vault, merchant] if !id.is_empty() && !vault.is_empty() && !merchant.is_empty() => Ok(DemoMerchant {
+            id: id.to_owned(),
+            vault_key: vault.to_owned(),
+            merchant_key: merchant.to_owned(),
+            kept_in: None,
+        }),
         _ => Err("PAYLINKS_DEMO_MERCHANT must be \"id:vaultKey:merchantKey\"".to_owned()),
     }
 }
 
 fn load_or_generate_demo(path: &Path) -> Result<DemoMerchant, String> {
     if let Ok(text) = std::fs::read_to_string(path) {
-        return serde_json::from_str(&text).map_err(|e| format!("{} is not valid: {e}", path.display()));
+        let demo: DemoMerchant =
+            serde_json::from_str(&text).map_err(|e| format!("{} is not valid: {e}", path.display()))?;
+        return Ok(DemoMerchant { kept_in: Some(path.to_owned()), ..demo });
     }
     let generated = NewMerchant::generate("demo_merchant", DEMO_MERCHANT_NAME, chrono::Utc::now());
     let demo = DemoMerchant {
         id: generated.merchant.id,
         vault_key: generated.vault_key,
         merchant_key: generated.merchant_key,
+        kept_in: Some(path.to_owned()),
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

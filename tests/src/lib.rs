@@ -47,7 +47,8 @@ impl Server {
     }
 
     fn start_on(data_dir: &Path, port: u16, env: Vec<(String, String)>) -> Server {
-        // Its JSON log lines are kept next to the data, across restarts, for tests to read.
+        // Its JSON log lines go to one file across restarts, for tests (and the suite's secrets
+        // audit) to read.
         let log = std::fs::File::options()
             .create(true)
             .append(true)

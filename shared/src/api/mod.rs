@@ -234,23 +234,30 @@ pub(crate) fn client_ip(request: &Request, app: &App) -> Option<String> {
 }
 
 /// The base URL customers are sent to: configured, or the request's own host over https,
-/// with the stage when API Gateway serves a named stage on its own domain
-/// (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+/// with the stage when the client's path starts with it (a named stage on API Gateway's own
+/// domain: `https://{api}.execute-api.{region}.amazonaws.com/{stage}`; a custom domain's API
+/// mapping hides the stage).
 pub(crate) fn public_base_url(request: &Request, app: &App) -> String {
     if let Some(url) = &app.config.public_url {
         return url.clone();
     }
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let stage = match request.request_context_ref() {
-        // A custom domain maps the stage away; only the execute-api domain has it in the path.
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) if host.ends_with(".amazonaws.com") => {
-            context.stage.as_deref().filter(|stage| *stage != "$default")
-        }
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.stage.as_deref(),
         _ => None,
     };
-    match stage {
-        Some(stage) => format!("https://{host}/{stage}"),
-        None => format!("https://{host}"),
+    // The raw path is the client's; lambda_http adds the stage to `uri().path()` either way.
+    let raw_path = request.raw_http_path();
+    match stage.filter(|stage| *stage != "$default") {
+        Some(stage)
+            if raw_path
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(stage))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) =>
+        {
+            format!("https://{host}/{stage}")
+        }
+        _ => format!("https://{host}"),
     }
 }
 

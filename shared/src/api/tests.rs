@@ -410,8 +410,10 @@ async fn on_a_named_stage_links_redirects_and_page_links_keep_the_stage() {
         assert!(page.contains(&link), "{link} missing from:\n{page}");
     }
 
-    // Behind a custom domain the API mapping hides the stage: links carry none.
-    let custom = on_stage("open-link.json", &[("{{LINK_ID}}", id), (HOST, "pay.shop.example")]);
+    // Behind a custom domain the API mapping hides the stage from the client's path: links
+    // carry none.
+    let custom =
+        event("open-link.json", &[("{{LINK_ID}}", id), (HOST, "pay.shop.example"), ON_STAGE_PROD[0], ON_STAGE_PROD[2]]);
     let (_, opened) = h.call(Endpoint::OpenLink, custom).await;
     let location = opened.headers()[header::LOCATION].to_str().unwrap();
     assert!(location.starts_with("https://pay.shop.example/checkout/cs_"), "{location}");
