@@ -46,7 +46,7 @@ fi
 # The whole suite must have written something to audit; a filtered run may not have.
 audit_args=()
 if [ $# -eq 0 ]; then audit_args+=(--require-data); fi
-python3 scripts/secrets-audit.py --dynamodb "$endpoint" --logs "$PAYLINKS_TEST_LOG_DIR" "${audit_args[@]}"
+python3 scripts/secrets-audit.py --dynamodb "$endpoint" --logs "$PAYLINKS_TEST_LOG_DIR" ${audit_args[@]+"${audit_args[@]}"}
 
 # openapi.yaml against the real `paylinks serve` built above (schemathesis; fails on any drift or 5xx).
 scripts/api-contract.sh

@@ -93,12 +93,15 @@ impl Server {
     }
 
     /// Stops the server (SIGKILL: nothing may depend on a clean shutdown) and starts it
-    /// again on the same data directory, port and environment.
-    pub fn restart(&mut self) {
+    /// again on the same data directory, port and environment. Returns the length of the log
+    /// when the old process was gone: what follows is the new one's.
+    pub fn restart(&mut self) -> u64 {
         self.child.kill().ok();
         self.child.wait().ok();
+        let log_at_kill = std::fs::metadata(self.log_path()).map_or(0, |m| m.len());
         let env = std::mem::take(&mut self.env);
         *self = Self::start_on(&self.data_dir.clone(), self.port, env);
+        log_at_kill
     }
 
     /// The server's resident memory (VmRSS), in KiB.

@@ -24,6 +24,11 @@ const DECLINED_CARD: &str = "4000000000000002";
 /// wrk threads, one connection each: eight customers/merchants walking journeys at once.
 const CLIENTS: u32 = 8;
 
+/// One load test at a time: each drives its own server as hard as it can. (nextest runs each
+/// test in its own process and groups these in .config/nextest.toml; this holds under
+/// `cargo test`, where they share one.)
+static ONE_LOAD_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn seconds_from_env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().map_or(default, |s| s.parse().unwrap_or_else(|_| panic!("{name} must be whole seconds")))
 }
@@ -35,9 +40,8 @@ fn start_server(data: &Path) -> Server {
     Server::start_with_env(data, &[("PAYLINKS_TRUST_FORWARDED_FOR", "1"), ("PAYLINKS_CACHE_MB", "1")])
 }
 
-/// Links every client pays at once (so claims on one link race), each for this many uses.
+/// Links every client pays at once, so claims on one link race until it is used up.
 const SHARED_LINKS: usize = 40;
-const SHARED_LINK_USES: u64 = 20;
 
 /// What each step of the script may be answered, besides nothing at all while the server is
 /// down: anything else (a 400 from a malformed request, a 404 for a lost link, a 5xx) fails.
@@ -65,15 +69,15 @@ struct LoadRun {
 }
 
 impl LoadRun {
-    /// Starts the server on fresh data, creates the shared links, and runs wrk against it
-    /// for `seconds`.
-    async fn start(name: &str, seconds: u64) -> LoadRun {
+    /// Starts the server on fresh data, creates the shared links (`shared_uses` each), and runs
+    /// wrk against it for `seconds`.
+    async fn start(name: &str, seconds: u64, shared_uses: u64) -> LoadRun {
         let data = TempDir::new(name);
         let ledger_dir = TempDir::new(&format!("{name}-ledger"));
         let server = start_server(&data.0);
         let mut shared_links = Vec::new();
         for _ in 0..SHARED_LINKS {
-            shared_links.push(create_link(&server.base, SHARED_LINK_USES).await);
+            shared_links.push(create_link(&server.base, shared_uses).await);
         }
         let shared_file = ledger_dir.0.join("shared-links.txt");
         std::fs::write(&shared_file, shared_links.join("\n")).unwrap();
@@ -116,6 +120,15 @@ impl LoadRun {
         assert!(shared_sessions >= min_payments, "shared links were paid by many clients ({shared_sessions} sessions)");
         ledger.links.extend(self.shared_links.iter().cloned());
         ledger
+    }
+}
+
+impl LoadRun {
+    /// The audit saw shared links used up: the race for their last uses happened, unsold.
+    fn assert_shared_links_filled(&self, audit: &Audit) {
+        let used_up = self.shared_links.iter().filter(|link| audit.used_up.contains(*link)).count();
+        assert!(used_up >= 1, "no shared link was used up: the race for a last use never ran");
+        println!("{used_up} of {SHARED_LINKS} shared links used up, none oversold");
     }
 }
 
@@ -204,8 +217,13 @@ async fn api_get(base: &str, path: &str) -> Value {
 
 /// One link against the ledger: readable, every acknowledged payment kept with its one
 /// transaction, its use counter equal to its completed sessions and within its limit.
-/// Returns the number of completed sessions.
-async fn audit_link(base: String, link: String, sessions: Vec<String>, paid: Arc<HashMap<String, String>>) -> u64 {
+/// Returns the link, its completed sessions, and whether it is used up.
+async fn audit_link(
+    base: String,
+    link: String,
+    sessions: Vec<String>,
+    paid: Arc<HashMap<String, String>>,
+) -> (String, u64, bool) {
     let view = api_get(&base, &format!("/api/payment-links/{link}")).await;
     assert_eq!(view["data"]["paymentLinkId"], json!(link));
     let used = view["data"]["usage"]["used"].as_u64().unwrap();
@@ -221,19 +239,26 @@ async fn audit_link(base: String, link: String, sessions: Vec<String>, paid: Arc
         }
     }
     assert_eq!(used, completed, "link {link}: use counter equals its completed payments");
-    if let Some(limit) = view["data"]["usageLimit"].as_u64() {
+    let limit = view["data"]["usageLimit"].as_u64();
+    if let Some(limit) = limit {
         assert!(used <= limit, "link {link} oversold: {used} > {limit}");
     }
-    completed
+    (link, completed, limit == Some(used))
 }
 
-/// Audits every acknowledged link, eight at a time; returns the completed payments.
-async fn audit(base: &str, ledger: Ledger) -> u64 {
+/// What the audit found: payments completed, and the links used up.
+struct Audit {
+    completed: u64,
+    used_up: BTreeSet<String>,
+}
+
+/// Audits every acknowledged link, eight at a time.
+async fn audit(base: &str, ledger: Ledger) -> Audit {
     let paid = Arc::new(ledger.paid);
     let mut sessions = ledger.sessions;
     let mut pending = ledger.links.into_iter();
     let mut running = tokio::task::JoinSet::new();
-    let mut completed = 0;
+    let (mut completed, mut used_up) = (0, BTreeSet::new());
     loop {
         while running.len() < 8
             && let Some(link) = pending.next()
@@ -242,12 +267,18 @@ async fn audit(base: &str, ledger: Ledger) -> u64 {
             running.spawn(audit_link(base.to_owned(), link, link_sessions, Arc::clone(&paid)));
         }
         match running.join_next().await {
-            Some(done) => completed += done.expect("a link audit panicked"),
+            Some(done) => {
+                let (link, link_completed, link_used_up) = done.expect("a link audit panicked");
+                completed += link_completed;
+                if link_used_up {
+                    used_up.insert(link);
+                }
+            }
             None => break,
         }
     }
     assert!(sessions.is_empty(), "sessions of links whose create was not acknowledged: {:?}", sessions.keys());
-    completed
+    Audit { completed, used_up }
 }
 
 /// The server's resident memory every half second until `until`: (seconds since start, KiB).
@@ -277,11 +308,14 @@ fn growth_bytes_per_second(samples: &[(f64, u64)], from: f64) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_seconds_of_mixed_load_no_5xx_every_link_readable_memory_flat() {
     let seconds = seconds_from_env("PAYLINKS_LOAD_SECONDS", 60);
-    let mut run = LoadRun::start("paylinks-load", seconds).await;
+    let _alone = ONE_LOAD_AT_A_TIME.lock().await;
+    let mut run = LoadRun::start("paylinks-load", seconds, 20).await;
     let samples = sample_memory(&run.server, Instant::now() + Duration::from_secs(seconds)).await;
     let ledger = run.finish(20);
     let (requests, links, paid) = (ledger.requests(), ledger.links.len(), ledger.paid.len());
-    let completed = audit(&run.server.base, ledger).await;
+    let audit = audit(&run.server.base, ledger).await;
+    run.assert_shared_links_filled(&audit);
+    let completed = audit.completed;
 
     // Flat: after the first third (start-up: threads, buffers, the store's page cache), memory
     // grows by less than 512 bytes per request served. Measured without a leak: 22 (release) to
@@ -312,16 +346,18 @@ async fn sixty_seconds_of_mixed_load_no_5xx_every_link_readable_memory_flat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_in_the_middle_of_the_load_loses_nothing_and_pays_nothing_twice() {
     let seconds = seconds_from_env("PAYLINKS_CRASH_LOAD_SECONDS", 20);
-    let mut run = LoadRun::start("paylinks-crash", seconds).await;
+    let _alone = ONE_LOAD_AT_A_TIME.lock().await;
+    let mut run = LoadRun::start("paylinks-crash", seconds, 5).await;
     tokio::time::sleep(Duration::from_secs(seconds / 2)).await;
-    let log_before_kill = std::fs::metadata(run.server.log_path()).unwrap().len();
-    run.server.restart(); // SIGKILL mid-load, then the same data, port and settings
+    let log_at_kill = run.server.restart(); // SIGKILL mid-load, then the same data, port and settings
     let ledger = run.finish(5);
     let (requests, links, paid) = (ledger.requests(), ledger.links.len(), ledger.paid.len());
-    let completed = audit(&run.server.base, ledger).await;
+    let audit = audit(&run.server.base, ledger).await;
+    run.assert_shared_links_filled(&audit);
+    let completed = audit.completed;
     // The load went on after the restart: the new process answered requests of every kind.
     let log = std::fs::read(run.server.log_path()).unwrap();
-    let after_restart = String::from_utf8_lossy(&log[log_before_kill as usize..]).into_owned();
+    let after_restart = String::from_utf8_lossy(&log[log_at_kill as usize..]).into_owned();
     let routes_after: BTreeSet<&str> =
         after_restart.lines().filter_map(|line| line.split(r#""route":""#).nth(1)?.split('"').next()).collect();
     println!(

@@ -150,11 +150,15 @@ pub async fn pay(
     let claimed = match app.store.claim_use(&session.link_id, session_id, now, attempt.lease_until).await {
         Ok(claimed) => claimed,
         Err(error) => {
-            // Nothing was charged under this attempt: end it, so the customer's retry starts at
-            // once instead of meeting "in progress" until the lease lapses. Only our own fresh
-            // attempt: a taken-over one keeps its number (and key) for whoever else holds it.
-            // Best effort; the lease lapses anyway.
-            if session.in_flight.is_none() {
+            // Nothing was charged under this attempt: give back a hold the claim may have taken
+            // and end the attempt, so the customer's retry starts at once instead of meeting "in
+            // progress" until the lease lapses. Only our own fresh attempt (a taken-over one
+            // keeps its number and key for whoever else holds it), and only while its lease is
+            // ours: after it, another request may have taken the attempt over. Best effort; the
+            // lease and the hold lapse anyway.
+            let fresh = attempt.number > session.attempts;
+            if fresh && app.now() < attempt.lease_until {
+                let _ = app.store.release_use(&session.link_id, session_id).await;
                 let _ = end_attempt(AttemptEnd::Declined).await;
             }
             return Err(error.into());
