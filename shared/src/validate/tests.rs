@@ -14,58 +14,17 @@ use crate::money::{Currency, MinorUnits};
 
 /// The seed's fixed-amount example.
 fn valid_payment() -> Value {
-    json!({
-        "merchantId": "your_merchant_id",
-        "merchantName": "My Store",
-        "amount": "50.00",
-        "currency": "USD",
-        "successUrl": "https://mystore.com/thank-you",
-        "cancelUrl": "https://mystore.com/cancelled",
-        "errorUrl": "https://mystore.com/error",
-        "expiresInDays": 7,
-        "usageLimit": 1,
-        "metadata": { "invoiceId": "INV-12345" }
-    })
+    crate::test_support::seed_fixed_amount("your_merchant_id")
 }
 
 /// The seed's itemised example ("Fashion Boutique").
 fn valid_items() -> Value {
-    json!({
-        "merchantId": "store_abc123",
-        "merchantName": "Fashion Boutique",
-        "items": [{
-            "productId": "JACKET-001",
-            "name": "Winter Jacket",
-            "price": 149.99,
-            "quantity": 1,
-            "imageUrl": "https://cdn.example.com/jacket.jpg",
-            "originalPrice": 199.99,
-            "discountLabel": "25% OFF"
-        }],
-        "currency": "USD",
-        "successUrl": "https://fashionboutique.com/thank-you",
-        "cancelUrl": "https://fashionboutique.com/cart",
-        "errorUrl": "https://fashionboutique.com/error"
-    })
+    crate::test_support::seed_itemised("store_abc123")
 }
 
 /// The seed's donation example ("Save The Whales").
 fn valid_donation() -> Value {
-    json!({
-        "merchantId": "charity_abc123",
-        "merchantName": "Save The Whales Foundation",
-        "successUrl": "https://savethewhales.org/thank-you",
-        "cancelUrl": "https://savethewhales.org/donate",
-        "errorUrl": "https://savethewhales.org/error",
-        "checkoutMode": "donation",
-        "donationConfig": {
-            "presets": [25, 50, 100, 250],
-            "defaultAmount": 50,
-            "allowCustomAmount": true
-        },
-        "expiresInDays": 365,
-        "usageLimit": null
-    })
+    crate::test_support::seed_donation("charity_abc123")
 }
 
 /// `body` with the value at a JSON pointer (`/items/0/price`) set, adding the key if needed.
