@@ -131,6 +131,17 @@ impl Store for FaultyStore {
     ) -> Result<BeginAttempt, StoreError> {
         self.run(self.inner.begin_attempt(session, amount, now, lease_until)).await
     }
+    // Forwarded, not left to the trait's defaults: the inner store's own versions (DynamoDB's
+    // begin without a re-read, its one BatchGetItem for counters) are what runs in production.
+    async fn begin_attempt_on(
+        &self,
+        session: &CheckoutSession,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        self.run(self.inner.begin_attempt_on(session, amount, now, lease_until)).await
+    }
     async fn claim_use(
         &self,
         link: &LinkId,
@@ -176,5 +187,8 @@ impl Store for FaultyStore {
     }
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
         self.run(self.inner.read_counter(name)).await
+    }
+    async fn read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
+        self.run(self.inner.read_counters(names)).await
     }
 }
