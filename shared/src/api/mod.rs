@@ -233,39 +233,39 @@ pub(crate) fn client_ip(request: &Request, app: &App) -> Option<String> {
     }
 }
 
-/// The base URL customers are sent to: configured, or the request's own host over https,
-/// with the stage when the client's path starts with it (a named stage on API Gateway's own
-/// domain: `https://{api}.execute-api.{region}.amazonaws.com/{stage}`; a custom domain's API
-/// mapping hides the stage).
+/// The base URL customers are sent to: configured, or the request's own host over https, with
+/// the stage when the client's path has it.
 pub(crate) fn public_base_url(request: &Request, app: &App) -> String {
     if let Some(url) = &app.config.public_url {
         return url.clone();
     }
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let stage = match request.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.stage.as_deref(),
-        _ => None,
-    };
-    // The raw path is the client's; lambda_http adds the stage to `uri().path()` either way.
-    let raw_path = request.raw_http_path();
-    match stage.filter(|stage| *stage != "$default") {
-        Some(stage)
-            if raw_path
-                .strip_prefix('/')
-                .and_then(|p| p.strip_prefix(stage))
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) =>
-        {
-            format!("https://{host}/{stage}")
-        }
-        _ => format!("https://{host}"),
+    match stage_in_path(request) {
+        Some(stage) => format!("https://{host}/{stage}"),
+        None => format!("https://{host}"),
     }
 }
 
 /// The path every page's own links start with: that of the public base URL ("" at the root,
 /// "/prod" on a named stage), so stylesheets and forms work wherever the service is mounted.
 pub(crate) fn page_base_path(request: &Request, app: &App) -> String {
-    let base = public_base_url(request, app);
-    url::Url::parse(&base).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default()
+    match &app.config.public_url {
+        Some(url) => url::Url::parse(url).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default(),
+        None => stage_in_path(request).map(|stage| format!("/{stage}")).unwrap_or_default(),
+    }
+}
+
+/// The API Gateway stage when the client's path starts with it: a named stage on API Gateway's
+/// own domain (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`); a custom domain's
+/// API mapping hides it. The raw path is the client's: lambda_http adds the stage to
+/// `uri().path()` either way.
+fn stage_in_path(request: &Request) -> Option<&str> {
+    let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return None;
+    };
+    let stage = context.stage.as_deref().filter(|stage| *stage != "$default")?;
+    let rest = request.raw_http_path().strip_prefix('/')?.strip_prefix(stage)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(stage)
 }
 
 pub(crate) fn json(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
