@@ -137,3 +137,53 @@ impl PaymentProcessor for SandboxProcessor {
         Ok(())
     }
 }
+
+/// The sandbox with a processor's worst day injected, for tests: the next `timeouts` charges
+/// time out (`usize::MAX`: all of them), after the charge went through when `after_charging`
+/// (the caller cannot know it did), else before; later charges are the sandbox's. It counts
+/// the charges it was asked for.
+#[cfg(test)]
+pub(crate) struct InjectedProcessor {
+    sandbox: SandboxProcessor,
+    after_charging: bool,
+    timeouts_left: std::sync::atomic::AtomicUsize,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+#[cfg(test)]
+impl InjectedProcessor {
+    pub(crate) fn new(store: Arc<dyn Store>, timeouts: usize, after_charging: bool) -> Self {
+        InjectedProcessor {
+            sandbox: SandboxProcessor::new(store),
+            after_charging,
+            timeouts_left: timeouts.into(),
+            asked: Default::default(),
+        }
+    }
+
+    /// Charges asked for so far, timed out or not.
+    pub(crate) fn charges_asked(&self) -> usize {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+#[async_trait]
+impl PaymentProcessor for InjectedProcessor {
+    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.asked.fetch_add(1, SeqCst);
+        let times_out = self.timeouts_left.fetch_update(SeqCst, SeqCst, |left| left.checked_sub(1)).is_ok();
+        if !times_out {
+            return self.sandbox.charge(request).await;
+        }
+        if self.after_charging {
+            self.sandbox.charge(request).await?;
+        }
+        Err(ProcessorError::Unavailable("injected: processor timed out".into()))
+    }
+
+    async fn void(&self, idempotency_key: &str) -> Result<(), ProcessorError> {
+        self.sandbox.void(idempotency_key).await
+    }
+}

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::checkout::guard::WINDOW;
 use crate::checkout::pay::ATTEMPT_LEASE;
-use crate::checkout::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, ProcessorError, SandboxProcessor};
+use crate::checkout::processor::{ChargeOutcome, InjectedProcessor, SandboxProcessor};
 use crate::model::{CheckoutSession, LinkId, SessionStatus};
 use crate::store::faulty::{Fault, FaultyStore};
 
@@ -171,25 +171,14 @@ async fn every_store_fault_in_create_open_and_pay_is_a_503_to_retry(mut h: Harne
     }
 }
 
-/// A processor that never answers.
-struct SilentProcessor;
-
-#[async_trait::async_trait]
-impl PaymentProcessor for SilentProcessor {
-    async fn charge(&self, _: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
-        Err(ProcessorError::Unavailable("injected: timed out".into()))
-    }
-    async fn void(&self, _: &str) -> Result<(), ProcessorError> {
-        Err(ProcessorError::Unavailable("injected: timed out".into()))
-    }
-}
-
 #[tokio::test]
 async fn a_processor_that_does_not_answer_is_a_503_saying_when_paying_again_is_safe() {
     let mut h = Harness::new().await;
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
-    let sandbox = std::mem::replace(&mut h.app.processor, Arc::new(SilentProcessor));
+    // Every charge times out before charging.
+    let silent = InjectedProcessor::new(Arc::clone(&h.app.store), usize::MAX, false);
+    let sandbox = std::mem::replace(&mut h.app.processor, Arc::new(silent));
     let (status, response) = h.pay(&session, SUCCESS).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     // Until the attempt's lease lapses, paying again only says "in progress".

@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::TimeDelta;
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
@@ -21,7 +20,7 @@ use super::{
 };
 use crate::api::ROUTES;
 use crate::checkout::pay::ATTEMPT_LEASE;
-use crate::checkout::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, ProcessorError, SandboxProcessor};
+use crate::checkout::processor::InjectedProcessor;
 use crate::model::{LinkId, SessionId};
 use crate::store::dynamo::{DynamoStore, create_table};
 use crate::test_support::{RequestCounter, counted_client, moto_endpoint};
@@ -70,20 +69,6 @@ fn resource_of(value: &serde_yaml::Value) -> Option<String> {
             .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
             .map(|name| format!("index/{name}")),
         _ => None,
-    }
-}
-
-/// Charges through the sandbox, then times out: the charge happened, the caller can't know.
-struct ChargesThenTimesOut(SandboxProcessor);
-
-#[async_trait]
-impl PaymentProcessor for ChargesThenTimesOut {
-    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
-        self.0.charge(request).await?;
-        Err(ProcessorError::Unavailable("injected: timed out after charging".into()))
-    }
-    async fn void(&self, key: &str) -> Result<(), ProcessorError> {
-        self.0.void(key).await
     }
 }
 
@@ -181,7 +166,7 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
     // customer filled the link meanwhile.
     let sandbox = std::mem::replace(
         &mut r.h.app.processor,
-        Arc::new(ChargesThenTimesOut(SandboxProcessor::new(Arc::clone(&r.h.app.store)))),
+        Arc::new(InjectedProcessor::new(Arc::clone(&r.h.app.store), usize::MAX, true)),
     );
     let fresh = r.create().await;
     let settled_by_cancel = r.open(&fresh).await;

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::TimeDelta;
 
 use super::super::pay::{ATTEMPT_LEASE, PayOutcome};
-use super::super::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, ProcessorError, SandboxProcessor};
+use super::super::processor::InjectedProcessor;
 use super::{Harness, SUCCESS, assert_paid};
 use crate::error::ApiError;
 use crate::model::{CheckoutSession, SessionStatus};
@@ -71,33 +70,14 @@ pub(super) async fn every_store_fault_during_a_pay_recovers_to_one_charge(mut h:
     }
 }
 
-/// The sandbox, counting the charges asked of it.
-struct CountingProcessor {
-    sandbox: SandboxProcessor,
-    charges: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait]
-impl PaymentProcessor for CountingProcessor {
-    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
-        self.charges.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.sandbox.charge(request).await
-    }
-
-    async fn void(&self, key: &str) -> Result<(), ProcessorError> {
-        self.sandbox.void(key).await
-    }
-}
-
 /// A store throttled before the processor was asked to charge leaves nothing in flight: the
 /// customer's immediate retry pays, rather than being told "in progress" for the lease.
 pub(super) async fn a_throttle_before_the_charge_lets_the_customer_retry_at_once(mut h: Harness) {
     let faulty = Arc::new(FaultyStore::new(Arc::clone(&h.app.store)));
     h.app.store = faulty.clone();
-    let processor =
-        Arc::new(CountingProcessor { sandbox: SandboxProcessor::new(faulty.clone()), charges: Default::default() });
+    let processor = Arc::new(InjectedProcessor::new(faulty.clone(), 0, false));
     h.app.processor = processor.clone();
-    let charges = || processor.charges.load(std::sync::atomic::Ordering::SeqCst);
+    let charges = || processor.charges_asked();
     let link = h.fixed_link(Some(1)).await;
     let session = h.open(&link).await;
     let before = faulty.calls();
@@ -136,39 +116,11 @@ pub(super) async fn a_throttle_before_the_charge_lets_the_customer_retry_at_once
     assert!(after_the_charge >= 1, "no throttle fell after the charge");
 }
 
-/// A processor that fails its first call: before charging, or after charging (a timeout
-/// whose charge went through).
-struct FlakyProcessor {
-    sandbox: SandboxProcessor,
-    charge_before_failing: bool,
-    failed: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait]
-impl PaymentProcessor for FlakyProcessor {
-    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
-        if self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            return self.sandbox.charge(request).await;
-        }
-        if self.charge_before_failing {
-            self.sandbox.charge(request).await?;
-        }
-        Err(ProcessorError::Unavailable("injected: processor timed out".into()))
-    }
-
-    async fn void(&self, key: &str) -> Result<(), ProcessorError> {
-        self.sandbox.void(key).await
-    }
-}
-
 pub(super) async fn a_processor_timeout_is_retried_without_a_second_charge(mut h: Harness) {
     for charge_before_failing in [false, true] {
         let what = if charge_before_failing { "timeout after charging" } else { "timeout before charging" };
-        h.app.processor = Arc::new(FlakyProcessor {
-            sandbox: SandboxProcessor::new(Arc::clone(&h.app.store)),
-            charge_before_failing,
-            failed: Default::default(),
-        });
+        // The first charge times out, before or after charging.
+        h.app.processor = Arc::new(InjectedProcessor::new(Arc::clone(&h.app.store), 1, charge_before_failing));
         let link = h.fixed_link(Some(1)).await;
         let session = h.open(&link).await;
         let first = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;
