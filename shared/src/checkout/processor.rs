@@ -187,3 +187,19 @@ impl PaymentProcessor for InjectedProcessor {
         self.sandbox.void(idempotency_key).await
     }
 }
+
+/// The transaction ids of the approved charges recorded for `session` that stand (not voided),
+/// over all its attempts.
+#[cfg(test)]
+pub(crate) async fn approved_charges(store: &dyn Store, session: &crate::model::CheckoutSession) -> Vec<String> {
+    let mut approved = Vec::new();
+    for number in 1..=session.attempts {
+        let record = store.get_charge(&format!("{}:{number}", session.id)).await.unwrap();
+        if let Some(record) = record.filter(|r| !r.voided)
+            && let ChargeOutcome::Approved { transaction_id, .. } = record.outcome
+        {
+            approved.push(transaction_id);
+        }
+    }
+    approved
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 
 use super::pay::{ATTEMPT_LEASE, PayForm, PayOutcome, pay};
-use super::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, SandboxProcessor};
+use super::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, SandboxProcessor, approved_charges};
 use crate::app::{App, Config, ManualClock};
 use crate::error::ApiError;
 use crate::model::{Cart, Checkout, CheckoutSession, DonationConfig, LinkId, PaymentLink, SessionStatus, Unavailable};
@@ -99,17 +99,7 @@ impl Harness {
 
     /// Every approved, not voided charge the processor recorded for this session.
     async fn approved_charges(&self, session: &CheckoutSession) -> Vec<String> {
-        let attempts = self.session_now(session).await.attempts;
-        let mut approved = Vec::new();
-        for number in 1..=attempts {
-            let record = self.app.store.get_charge(&format!("{}:{number}", session.id)).await.unwrap();
-            if let Some(record) = record.filter(|r| !r.voided)
-                && let ChargeOutcome::Approved { transaction_id, .. } = record.outcome
-            {
-                approved.push(transaction_id);
-            }
-        }
-        approved
+        approved_charges(self.app.store.as_ref(), &self.session_now(session).await).await
     }
 }
 

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::checkout::guard::WINDOW;
 use crate::checkout::pay::ATTEMPT_LEASE;
-use crate::checkout::processor::{ChargeOutcome, InjectedProcessor, SandboxProcessor};
+use crate::checkout::processor::{InjectedProcessor, SandboxProcessor, approved_charges};
 use crate::model::{CheckoutSession, LinkId, SessionStatus};
 use crate::store::faulty::{Fault, FaultyStore};
 
@@ -55,13 +55,7 @@ async fn pay_until_paid(h: &Harness, link: &LinkId, session: &CheckoutSession, a
             let stored = h.app.store.get_session(&session.id).await.unwrap().unwrap();
             assert_eq!(stored.status, SessionStatus::Completed, "{what}");
             // One approved charge that stands, whatever attempts it took.
-            let mut approved = 0;
-            for number in 1..=stored.attempts {
-                let charge = h.app.store.get_charge(&format!("{}:{number}", session.id)).await.unwrap();
-                approved += usize::from(
-                    charge.is_some_and(|c| !c.voided && matches!(c.outcome, ChargeOutcome::Approved { .. })),
-                );
-            }
+            let approved = approved_charges(h.app.store.as_ref(), &stored).await.len();
             assert_eq!(approved, 1, "{what}: charged once");
             assert_eq!(link_state(h, link).await, (1, true), "{what}: used once, then full");
             return;
