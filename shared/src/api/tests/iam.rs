@@ -72,19 +72,32 @@ fn resource_of(value: &serde_yaml::Value) -> Option<String> {
     }
 }
 
-/// The harness on DynamoDB, recording which IAM actions each endpoint's requests needed.
+/// The IAM actions each function's requests needed, noted as they are sent.
+struct NeededActions {
+    counter: RequestCounter,
+    /// By function (binary).
+    by_function: BTreeMap<&'static str, BTreeSet<String>>,
+}
+
+impl NeededActions {
+    /// Runs `request`, one request to `endpoint`, noting the actions it needed.
+    async fn of<T>(&mut self, endpoint: Endpoint, request: impl Future<Output = T>) -> T {
+        self.counter.take_actions();
+        let answer = request.await;
+        self.by_function.entry(endpoint.function()).or_default().extend(self.counter.take_actions());
+        answer
+    }
+}
+
+/// The harness on DynamoDB, noting which IAM actions each endpoint's requests needed.
 struct Recorder {
     h: Harness,
-    counter: RequestCounter,
-    /// IAM actions needed, by function (binary).
-    sent: BTreeMap<&'static str, BTreeSet<String>>,
+    needed: NeededActions,
 }
 
 impl Recorder {
     async fn call(&mut self, endpoint: Endpoint, request: Request) -> (StatusCode, serde_json::Value) {
-        self.counter.take_actions();
-        let (status, response) = self.h.call(endpoint, request).await;
-        self.sent.entry(endpoint.function()).or_default().extend(self.counter.take_actions());
+        let (status, response) = self.needed.of(endpoint, self.h.call(endpoint, request)).await;
         (status, serde_json::from_slice(response.body()).unwrap_or_default())
     }
 
@@ -95,19 +108,15 @@ impl Recorder {
     }
 
     async fn open(&mut self, link: &LinkId) -> SessionId {
-        self.counter.take_actions();
-        let (status, response) = self.h.call(Endpoint::OpenLink, open_event(link.as_str())).await;
-        self.sent.entry(Endpoint::OpenLink.function()).or_default().extend(self.counter.take_actions());
+        let opened = self.h.call(Endpoint::OpenLink, open_event(link.as_str()));
+        let (status, response) = self.needed.of(Endpoint::OpenLink, opened).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         response.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap()
     }
 
     async fn pay(&mut self, session: &SessionId, card: &str) -> StatusCode {
         let stored = self.h.app.store.get_session(session).await.unwrap().unwrap();
-        self.counter.take_actions();
-        let (status, _) = self.h.pay(&stored, card).await;
-        self.sent.entry(Endpoint::Pay.function()).or_default().extend(self.counter.take_actions());
-        status
+        self.needed.of(Endpoint::Pay, self.h.pay(&stored, card)).await.0
     }
 
     async fn session_call(&mut self, endpoint: Endpoint, fixture: &str, session: &SessionId) -> StatusCode {
@@ -122,7 +131,7 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
     let table = format!("t_{}", ulid::Ulid::new());
     create_table(&client, &table).await.unwrap();
     let h = Harness::with_store(Arc::new(DynamoStore::new(client, table)), None).await;
-    let mut r = Recorder { h, counter, sent: BTreeMap::new() };
+    let mut r = Recorder { h, needed: NeededActions { counter, by_function: BTreeMap::new() } };
 
     // Merchant API: create (plain, idempotent, replayed, key reused, invalid), read, list, switch, QR.
     let link = r.create().await;
@@ -192,7 +201,7 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
     let mut figures = Vec::new();
     for (function, actions) in &allowed {
         let nothing = BTreeSet::new();
-        let needed = r.sent.get(function.as_str()).unwrap_or(&nothing);
+        let needed = r.needed.by_function.get(function.as_str()).unwrap_or(&nothing);
         for action in needed {
             assert!(
                 actions.contains(action),
@@ -204,11 +213,11 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
         assert!(unused.is_empty(), "{function} is granted {unused:?}, which none of its requests needed");
         figures.push(format!("{function}: {}", needed.iter().cloned().collect::<Vec<_>>().join(", ")));
     }
-    for function in r.sent.keys() {
+    for function in r.needed.by_function.keys() {
         assert!(allowed.contains_key(*function), "no function builds {function} in template.yaml");
     }
     for route in ROUTES.iter().filter(|route| route.endpoint != Endpoint::Asset) {
-        assert!(r.sent.contains_key(route.endpoint.function()), "{:?} was not exercised", route.endpoint);
+        assert!(r.needed.by_function.contains_key(route.endpoint.function()), "{:?} was not exercised", route.endpoint);
     }
     println!("IAM actions needed, by function:\n{}", figures.join("\n"));
 }
