@@ -37,7 +37,6 @@ function init(args)
     shared = {}       -- links every client pays
     for line in io.lines(args[5]) do shared[#shared + 1] = line end
     full = {}         -- shared links this client has seen used up
-    journeys = 0
     step = "create"
     customer_ip = nil
     link, session, checkout_path, form_token = nil, nil, nil, nil
@@ -66,7 +65,6 @@ local function shared_link()
 end
 
 local function new_journey()
-    journeys = journeys + 1
     customer_ip = string.format("10.%d.%d.%d", thread_id % 256, math.random(0, 255), math.random(1, 254))
     local dice = math.random()
     if #links == 0 or dice < 0.2 then
