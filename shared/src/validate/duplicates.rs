@@ -2,47 +2,44 @@
 //! must not: a proxy or validator in front may have read the first (`{"amount":"1.00",
 //! "amount":"100.00"}` means two things to two parsers), so a repeated key is an error.
 
-use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::RawObject;
 
 /// What a repeated key is told.
 pub(crate) const REPEATED: &str = "must be given only once";
 
-/// One JSON object, its values kept as raw text, with the keys it repeats (each once, in
-/// order); None when `text` is not an object.
+/// One JSON object, its values kept as raw text (the last of a repeated key's), with the keys
+/// it repeats (each once, in order); None when `text` is not an object. One pass over the text.
 pub(crate) fn parse_object(text: &[u8]) -> Option<(RawObject, Vec<String>)> {
-    let object = serde_json::from_slice::<RawObject>(text).ok()?;
-    let repeated = serde_json::Deserializer::from_slice(text).deserialize_map(RepeatedKeys).unwrap_or_default();
-    Some((object, repeated))
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    let parsed = deserializer.deserialize_map(ObjectWithRepeats).ok()?;
+    deserializer.end().ok()?;
+    Some(parsed)
 }
 
-/// Collects the keys an object repeats, skipping its values.
-struct RepeatedKeys;
+/// Reads an object's fields, noting the keys it repeats.
+struct ObjectWithRepeats;
 
-impl<'de> Visitor<'de> for RepeatedKeys {
-    type Value = Vec<String>;
+impl<'de> Visitor<'de> for ObjectWithRepeats {
+    type Value = (RawObject, Vec<String>);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
-        let (mut seen, mut repeated) = (HashSet::new(), Vec::new());
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut object, mut repeated) = (RawObject::new(), Vec::new());
         while let Some(key) = map.next_key::<String>()? {
-            map.next_value::<IgnoredAny>()?;
-            if seen.contains(&key) {
-                if !repeated.contains(&key) {
-                    repeated.push(key);
-                }
-            } else {
-                seen.insert(key);
+            let value: Box<RawValue> = map.next_value()?;
+            if object.insert(key.clone(), value).is_some() && !repeated.contains(&key) {
+                repeated.push(key);
             }
         }
-        Ok(repeated)
+        Ok((object, repeated))
     }
 }
 
