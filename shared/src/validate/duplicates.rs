@@ -7,10 +7,15 @@ use std::fmt;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::RawObject;
+use super::{RawObject, shown_key};
 
-/// What a repeated key is told.
-pub(crate) const REPEATED: &str = "must be given only once";
+/// The error for each key repeated in the object at `path` ("" for the body itself).
+pub(crate) fn repeated_key_errors<'a>(path: &'a str, repeated: &'a [String]) -> impl Iterator<Item = String> + 'a {
+    repeated.iter().map(move |key| match shown_key(key) {
+        key if path.is_empty() => format!("{key}: must be given only once"),
+        key => format!("{path}.{key}: must be given only once"),
+    })
+}
 
 /// One JSON object, its values kept as raw text (the last of a repeated key's), with the keys
 /// it repeats (each once, in order); None when `text` is not an object. One pass over the text.

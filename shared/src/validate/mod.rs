@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use self::duplicates::{REPEATED, parse_object};
+use self::duplicates::{parse_object, repeated_key_errors};
 use crate::model::{Appearance, Cart, Checkout, DonationConfig, HexColor, Item};
 use crate::money::{Currency, MinorUnits, parse_amount, parse_whole_number};
 
@@ -154,9 +154,8 @@ impl<'e> Fields<'e> {
             self.error(name, "must be an object");
             return None;
         };
-        for key in repeated {
-            self.error(&format!("{name}.{}", shown_key(&key)), REPEATED);
-        }
+        let path = self.path(name);
+        self.errors.extend(repeated_key_errors(&path, &repeated));
         Some(object)
     }
 
@@ -213,7 +212,7 @@ pub fn check_redirect_url(text: &str) -> Result<(), &'static str> {
 pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
     let (object, repeated) =
         parse_object(body).ok_or_else(|| ValidationErrors(vec!["body: must be a JSON object".to_owned()]))?;
-    let mut errors: Vec<String> = repeated.iter().map(|key| format!("{}: {REPEATED}", shown_key(key))).collect();
+    let mut errors: Vec<String> = repeated_key_errors("", &repeated).collect();
     let mut fields = Fields::new("", object, &mut errors);
 
     let merchant_id = fields.string("merchantId", 64);
@@ -416,7 +415,7 @@ fn read_items(fields: &mut Fields<'_>, currency: Option<Currency>) -> Option<Res
         let path = fields.path(&format!("items[{index}]"));
         match parse_object(raw.get().as_bytes()) {
             Some((object, repeated)) => {
-                fields.errors.extend(repeated.iter().map(|key| format!("{path}.{}: {REPEATED}", shown_key(key))));
+                fields.errors.extend(repeated_key_errors(&path, &repeated));
                 items.extend(read_item(Fields::new(&path, object, fields.errors), currency));
             }
             None => fields.errors.push(format!("{path}: must be an object")),
