@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::checkout::processor::{PaymentProcessor, SandboxProcessor};
-use crate::store::Store;
+use crate::store::{ChargeLedger, Store};
 
 /// The time source, so tests can move time (expiry) without sleeping.
 pub trait Clock: Send + Sync {
@@ -75,7 +75,8 @@ pub struct App {
 impl App {
     /// The system clock and the sandbox (test-mode) processor.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
-        let processor = Arc::new(SandboxProcessor::new(Arc::clone(&store)));
+        let ledger: Arc<dyn ChargeLedger> = store.clone();
+        let processor = Arc::new(SandboxProcessor::new(ledger));
         App { store, clock: Arc::new(SystemClock), config, processor }
     }
 

@@ -2,8 +2,7 @@
 
 use lambda_http::http::StatusCode;
 
-use crate::checkout::pay::ATTEMPT_LEASE;
-use crate::model::Unavailable;
+use crate::model::{PaymentAttempt, Unavailable};
 use crate::store::StoreError;
 use crate::validate::ValidationErrors;
 
@@ -29,7 +28,7 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("This checkout form is out of date. Reload the page and try again.")]
     StaleForm,
-    #[error("{}", unavailable_sentence(*.0))]
+    #[error("{}", .0.sentence())]
     LinkUnavailable(Unavailable),
     #[error("The request body is larger than {0} bytes.")]
     BodyTooLarge(usize),
@@ -46,23 +45,6 @@ pub enum ApiError {
     /// A bug or broken data on our side. The detail goes to the log, never to the client.
     #[error("Something went wrong on our side; it has been logged.")]
     Internal(String),
-}
-
-/// The seed's sentences for a link that cannot take payments.
-pub fn unavailable_sentence(reason: Unavailable) -> &'static str {
-    match reason {
-        Unavailable::LimitReached => "Payment link usage limit reached",
-        Unavailable::Expired => "Payment link has expired",
-        Unavailable::Inactive => "Payment link is inactive",
-    }
-}
-
-pub fn unavailable_code(reason: Unavailable) -> &'static str {
-    match reason {
-        Unavailable::LimitReached => "link_usage_limit_reached",
-        Unavailable::Expired => "link_expired",
-        Unavailable::Inactive => "link_inactive",
-    }
 }
 
 /// Seconds a client should wait before retrying after a 503.
@@ -98,7 +80,7 @@ impl ApiError {
             ApiError::SessionNotFound => "session_not_found",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::LinkUnavailable(reason) => unavailable_code(*reason),
+            ApiError::LinkUnavailable(reason) => reason.code(),
             ApiError::BodyTooLarge(_) => "body_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
@@ -122,7 +104,7 @@ impl ApiError {
         match self {
             ApiError::RateLimited(seconds) => Some(*seconds),
             ApiError::StoreUnavailable => Some(u64::from(RETRY_AFTER_SECONDS)),
-            ApiError::ProcessorUnavailable => Some(ATTEMPT_LEASE.num_seconds().unsigned_abs()),
+            ApiError::ProcessorUnavailable => Some(PaymentAttempt::LEASE.num_seconds().unsigned_abs()),
             _ => None,
         }
     }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{json, path_parameter};
 use crate::app::App;
-use crate::error::{ApiError, unavailable_code, unavailable_sentence};
+use crate::error::ApiError;
 use crate::model::{LinkId, PaymentLink};
 
 pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
@@ -18,8 +18,8 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
         Err(reason) => json!({
             "success": false,
             "available": false,
-            "error": unavailable_sentence(reason),
-            "code": unavailable_code(reason),
+            "error": reason.sentence(),
+            "code": reason.code(),
         }),
     };
     // The check itself succeeded either way; `available` carries the answer.

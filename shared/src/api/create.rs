@@ -9,8 +9,8 @@ use super::{json, public_base_url};
 use crate::app::App;
 use crate::auth::authenticate;
 use crate::error::ApiError;
-use crate::model::{LinkId, PaymentLink};
-use crate::store::{IdempotencyRecord, IdempotentCreate};
+use crate::model::{IdempotencyRecord, LinkId, PaymentLink};
+use crate::store::IdempotentCreate;
 use crate::validate::{ValidationErrors, validate_create};
 use sha2::{Digest, Sha256};
 

@@ -8,7 +8,7 @@ use lambda_http::{Body, Response};
 use sha2::{Digest, Sha256};
 
 use super::html;
-use crate::error::{ApiError, unavailable_sentence};
+use crate::error::ApiError;
 use crate::model::{Appearance, Cart, CheckoutSession, SessionStatus, Unavailable};
 use crate::money::MinorUnits;
 
@@ -37,7 +37,7 @@ fn message_page(
 /// A short human page for any error a customer can meet: never JSON, never a stack trace.
 pub fn error_page(error: &ApiError, base_path: &str) -> Response<Body> {
     let (title, message) = match error {
-        ApiError::LinkUnavailable(reason) => (unavailable_sentence(*reason), unavailable_advice(*reason)),
+        ApiError::LinkUnavailable(reason) => (reason.sentence(), reason.advice()),
         ApiError::LinkNotFound => {
             ("Payment link not found", "Check that the address is complete, or ask the merchant for the link again.")
         }
@@ -60,25 +60,13 @@ pub fn error_page(error: &ApiError, base_path: &str) -> Response<Body> {
     message_page(base_path, error.status(), title, message, None)
 }
 
-fn unavailable_advice(reason: Unavailable) -> &'static str {
-    match reason {
-        Unavailable::LimitReached => {
-            "This payment link has already been used the maximum number of times. Contact the merchant for a new link."
-        }
-        Unavailable::Expired => "This payment link is no longer valid. Contact the merchant for a new link.",
-        Unavailable::Inactive => {
-            "The merchant has switched this payment link off. Contact the merchant for a new link."
-        }
-    }
-}
-
 /// The link stopped taking payments while the customer was on the page.
 pub fn link_unavailable_page(base_path: &str, session: &CheckoutSession, reason: Unavailable) -> Response<Body> {
-    let message = format!("{} You have not been charged.", unavailable_advice(reason));
+    let message = format!("{} You have not been charged.", reason.advice());
     message_page(
         base_path,
         StatusCode::CONFLICT,
-        unavailable_sentence(reason),
+        reason.sentence(),
         &message,
         Some(("Back to the merchant", &session.checkout.cancel_url)),
     )

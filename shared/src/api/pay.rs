@@ -28,7 +28,7 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
             form.custom_amount.as_deref().or(form.amount.as_deref()),
             &form.cardholder_name,
         ),
-        PayOutcome::Failed { session, error_code, message } => see_other(&error_url(&session, error_code, message)),
+        PayOutcome::Failed { session, code } => see_other(&error_url(&session, code)),
         PayOutcome::Closed(session) => Ok(pages::closed_page(&base_path, &session, app.now())),
         PayOutcome::LinkUnavailable { session, reason } => {
             Ok(pages::link_unavailable_page(&base_path, &session, reason))

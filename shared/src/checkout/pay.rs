@@ -9,21 +9,19 @@
 //!    decline or error gives the hold back. A process that dies mid-way leaves a lease and a
 //!    hold that lapse by themselves, so nothing leaks.
 
-use chrono::TimeDelta;
 use subtle::ConstantTimeEq;
 
 use super::card::{CardError, parse_card};
 use super::guard;
-use super::processor::{ChargeOutcome, ChargeRequest, ProcessorError};
+use super::processor::{ChargeRequest, ProcessorError};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::model::{Cart, CheckoutSession, PaymentAttempt, PaymentResult, SessionId, SessionStatus, Unavailable};
+use crate::model::{
+    Cart, ChargeOutcome, CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionId, SessionStatus,
+    Unavailable,
+};
 use crate::money::{MinorUnits, parse_amount};
 use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment};
-
-/// How long one attempt may hold a session and a use before it is presumed dead. Far above
-/// the Lambda timeout, so a live attempt is never taken over.
-pub const ATTEMPT_LEASE: TimeDelta = TimeDelta::seconds(60);
 
 /// The checkout form as posted. Its `Debug` never shows the card.
 #[derive(Default)]
@@ -78,8 +76,8 @@ pub enum PayOutcome {
     Paid(CheckoutSession),
     /// A problem the customer can fix: the page again, with this message.
     TryAgain { session: CheckoutSession, message: String },
-    /// Unrecoverable: 303 to the error URL with this code and message.
-    Failed { session: CheckoutSession, error_code: &'static str, message: &'static str },
+    /// Unrecoverable: 303 to the error URL with this code.
+    Failed { session: CheckoutSession, code: FailureCode },
     /// The session cannot be paid any more (expired, cancelled, failed).
     Closed(CheckoutSession),
     /// The link stopped taking payments while the customer was on the page; not charged.
@@ -129,7 +127,7 @@ pub async fn pay(
         }
     };
 
-    let attempt = match app.store.begin_attempt_on(&session, amount, now, now + ATTEMPT_LEASE).await? {
+    let attempt = match app.store.begin_attempt_on(&session, amount, now, now + PaymentAttempt::LEASE).await? {
         BeginAttempt::Started(attempt) => attempt,
         BeginAttempt::Busy => return Ok(PayOutcome::InProgress(session)),
         BeginAttempt::Closed(session) if session.status == SessionStatus::Completed => {
@@ -170,7 +168,7 @@ pub async fn pay(
             end_attempt(AttemptEnd::Declined).await?;
             return Ok(PayOutcome::LinkUnavailable { session, reason });
         }
-        ClaimUse::NotFound => return fail(app, session, attempt.number, "SESSION_FAILED").await,
+        ClaimUse::NotFound => return fail(app, session, attempt.number, FailureCode::SessionFailed).await,
     }
 
     let request = ChargeRequest {
@@ -194,15 +192,18 @@ pub async fn pay(
         Err(ProcessorError::Processing(detail)) => {
             tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
             app.store.release_use(&session.link_id, session_id).await?;
-            fail(app, session, attempt.number, "SYSTEM_ERROR").await
+            fail(app, session, attempt.number, FailureCode::SystemError).await
         }
-        // Unknown whether it charged: keep the lease and the hold. A retry after the lease
-        // lapses takes the attempt over with the same key and learns the real outcome.
-        Err(ProcessorError::Unavailable(detail)) => {
-            tracing::warn!(session_id = %session_id, detail, "processor unreachable");
-            Err(ApiError::ProcessorUnavailable)
-        }
+        Err(error @ ProcessorError::Unavailable(_)) => Err(processor_unreachable(&session, error)),
     }
+}
+
+/// The processor's answer is unknown: the attempt keeps its lease and its hold, and the
+/// customer is told when paying again is safe (a retry after the lease takes the attempt over
+/// with the same key and learns the real outcome).
+fn processor_unreachable(session: &CheckoutSession, error: ProcessorError) -> ApiError {
+    tracing::warn!(session_id = %session.id, detail = %error, "processor unreachable");
+    ApiError::ProcessorUnavailable
 }
 
 /// If the processor recorded an outcome for `attempt`, finishes the session with it: an
@@ -214,7 +215,8 @@ pub async fn settle_recorded_charge(
     attempt: &PaymentAttempt,
 ) -> Result<Option<PayOutcome>, ApiError> {
     let key = attempt.idempotency_key(&session.id);
-    let Some(record) = app.store.get_charge(&key).await? else { return Ok(None) };
+    let lookup = app.processor.lookup(&key).await;
+    let Some(record) = lookup.map_err(|error| processor_unreachable(session, error))? else { return Ok(None) };
     match record.outcome {
         _ if record.voided => Ok(None),
         ChargeOutcome::Approved { transaction_id, card_brand, card_last_four } => {
@@ -265,19 +267,9 @@ async fn complete(
     }
 }
 
-async fn fail(
-    app: &App,
-    session: CheckoutSession,
-    attempt: u32,
-    error_code: &'static str,
-) -> Result<PayOutcome, ApiError> {
-    let end = AttemptEnd::Failed { failure_code: error_code.to_owned() };
-    app.store.end_attempt(&session.id, attempt, end).await?;
-    let message = match error_code {
-        "SYSTEM_ERROR" => "The payment could not be processed. You have not been charged.",
-        _ => "This checkout session can no longer be paid. You have not been charged.",
-    };
-    Ok(PayOutcome::Failed { session, error_code, message })
+async fn fail(app: &App, session: CheckoutSession, attempt: u32, code: FailureCode) -> Result<PayOutcome, ApiError> {
+    app.store.end_attempt(&session.id, attempt, AttemptEnd::Failed { failure_code: code }).await?;
+    Ok(PayOutcome::Failed { session, code })
 }
 
 /// The amount to charge, always from the stored session; for donations the form's choice is

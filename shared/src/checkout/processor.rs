@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 
 use super::card::Card;
+use crate::model::{ChargeOutcome, ChargeRecord, DeclineReason};
 use crate::money::{Currency, MinorUnits};
-use crate::store::{Store, StoreError};
+use crate::store::{ChargeLedger, StoreError};
 
 /// One charge, sent with a key derived from the session attempt: the same key always gets
 /// the same outcome, so a retried pay can never charge twice.
@@ -19,36 +19,6 @@ pub struct ChargeRequest<'a> {
     pub amount: MinorUnits,
     pub currency: Currency,
     pub card: &'a Card,
-}
-
-/// What the processor decided. Stored as the processor's idempotency record, so it holds
-/// the brand and last four digits only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum ChargeOutcome {
-    Approved { transaction_id: String, card_brand: String, card_last_four: String },
-    Declined { reason: DeclineReason },
-}
-
-/// Declines the customer can fix by trying again, perhaps with another card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeclineReason {
-    Declined,
-    InsufficientFunds,
-    NotATestCard,
-}
-
-impl DeclineReason {
-    pub fn message(self) -> &'static str {
-        match self {
-            DeclineReason::Declined => "Your card was declined. Try another card.",
-            DeclineReason::InsufficientFunds => "Your card has insufficient funds. Try another card.",
-            DeclineReason::NotATestCard => {
-                "This checkout is in test mode: no real card is charged. Use a test card such as 4242 4242 4242 4242."
-            }
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,23 +43,14 @@ pub trait PaymentProcessor: Send + Sync {
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError>;
     /// Reverses an approved charge (used when a use could not be committed after charging).
     async fn void(&self, idempotency_key: &str) -> Result<(), ProcessorError>;
-}
-
-/// What the sandbox keeps per idempotency key, as a real provider does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChargeRecord {
-    pub idempotency_key: String,
-    pub amount: MinorUnits,
-    pub currency: Currency,
-    pub outcome: ChargeOutcome,
-    pub voided: bool,
-    pub created_at: DateTime<Utc>,
+    /// What the processor recorded under `idempotency_key`, if anything: how a retry learns
+    /// the outcome of a charge whose process died before it could act on it.
+    async fn lookup(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, ProcessorError>;
 }
 
 /// Test-mode processor: outcomes by card number, idempotency records in the service's store.
 pub struct SandboxProcessor {
-    store: Arc<dyn Store>,
+    ledger: Arc<dyn ChargeLedger>,
 }
 
 pub const TEST_CARD_SUCCESS: &str = "4242424242424242";
@@ -98,8 +59,8 @@ pub const TEST_CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
 pub const TEST_CARD_PROCESSING_ERROR: &str = "4000000000000119";
 
 impl SandboxProcessor {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        SandboxProcessor { store }
+    pub fn new(ledger: Arc<dyn ChargeLedger>) -> Self {
+        SandboxProcessor { ledger }
     }
 }
 
@@ -128,13 +89,17 @@ impl PaymentProcessor for SandboxProcessor {
             created_at: Utc::now(),
         };
         // The first record under a key wins; a retry gets the original outcome back.
-        let recorded = self.store.record_charge(&record).await?;
+        let recorded = self.ledger.record_charge(&record).await?;
         Ok(recorded.outcome)
     }
 
     async fn void(&self, idempotency_key: &str) -> Result<(), ProcessorError> {
-        self.store.void_charge(idempotency_key).await?;
+        self.ledger.void_charge(idempotency_key).await?;
         Ok(())
+    }
+
+    async fn lookup(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, ProcessorError> {
+        Ok(self.ledger.get_charge(idempotency_key).await?)
     }
 }
 
@@ -152,9 +117,9 @@ pub(crate) struct InjectedProcessor {
 
 #[cfg(test)]
 impl InjectedProcessor {
-    pub(crate) fn new(store: Arc<dyn Store>, timeouts: usize, after_charging: bool) -> Self {
+    pub(crate) fn new(ledger: Arc<dyn ChargeLedger>, timeouts: usize, after_charging: bool) -> Self {
         InjectedProcessor {
-            sandbox: SandboxProcessor::new(store),
+            sandbox: SandboxProcessor::new(ledger),
             after_charging,
             timeouts_left: timeouts.into(),
             asked: Default::default(),
@@ -186,15 +151,22 @@ impl PaymentProcessor for InjectedProcessor {
     async fn void(&self, idempotency_key: &str) -> Result<(), ProcessorError> {
         self.sandbox.void(idempotency_key).await
     }
+
+    async fn lookup(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, ProcessorError> {
+        self.sandbox.lookup(idempotency_key).await
+    }
 }
 
 /// The transaction ids of the approved charges recorded for `session` that stand (not voided),
 /// over all its attempts.
 #[cfg(test)]
-pub(crate) async fn approved_charges(store: &dyn Store, session: &crate::model::CheckoutSession) -> Vec<String> {
+pub(crate) async fn approved_charges(
+    ledger: &dyn ChargeLedger,
+    session: &crate::model::CheckoutSession,
+) -> Vec<String> {
     let mut approved = Vec::new();
     for number in 1..=session.attempts {
-        let record = store.get_charge(&format!("{}:{number}", session.id)).await.unwrap();
+        let record = ledger.get_charge(&format!("{}:{number}", session.id)).await.unwrap();
         if let Some(record) = record.filter(|r| !r.voided)
             && let ChargeOutcome::Approved { transaction_id, .. } = record.outcome
         {

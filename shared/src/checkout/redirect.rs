@@ -2,7 +2,7 @@
 
 use url::Url;
 
-use crate::model::{CheckoutSession, PaymentResult};
+use crate::model::{CheckoutSession, FailureCode, PaymentResult};
 
 /// Merchants may put this in `successUrl`; it becomes the session id.
 pub const SESSION_ID_PLACEHOLDER: &str = "{CHECKOUT_SESSION_ID}";
@@ -29,11 +29,11 @@ pub fn success_url(session: &CheckoutSession, payment: &PaymentResult) -> String
 }
 
 /// `errorUrl` with `success=false`, the error and the way back (`cancelUrl`).
-pub fn error_url(session: &CheckoutSession, error_code: &str, message: &str) -> String {
+pub fn error_url(session: &CheckoutSession, code: FailureCode) -> String {
     let params = [
         ("success", "false"),
-        ("errorCode", error_code),
-        ("error", message),
+        ("errorCode", code.as_str()),
+        ("error", code.message()),
         ("cancelUrl", session.checkout.cancel_url.as_str()),
     ];
     with_query(&session.checkout.error_url, &params)
@@ -122,13 +122,13 @@ mod tests {
     #[test]
     fn error_carries_code_message_and_the_cancel_url() {
         let s = session("https://shop.example/thanks");
-        let q = query(&error_url(&s, "SYSTEM_ERROR", "Could not process"));
+        let q = query(&error_url(&s, FailureCode::SystemError));
         assert_eq!(
             q,
             vec![
                 ("success".into(), "false".into()),
                 ("errorCode".into(), "SYSTEM_ERROR".into()),
-                ("error".into(), "Could not process".into()),
+                ("error".into(), "The payment could not be processed. You have not been charged.".into()),
                 ("cancelUrl".into(), "https://shop.example/cancel?x=1".into()),
             ]
         );

@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use super::pay::{ATTEMPT_LEASE, PayForm, PayOutcome, pay};
-use super::processor::{ChargeOutcome, ChargeRequest, PaymentProcessor, SandboxProcessor, approved_charges};
+use super::pay::{PayForm, PayOutcome, pay};
+use super::processor::{ChargeRequest, PaymentProcessor, SandboxProcessor, approved_charges};
 use crate::app::{App, Config, ManualClock};
 use crate::error::ApiError;
-use crate::model::{Cart, Checkout, CheckoutSession, DonationConfig, LinkId, PaymentLink, SessionStatus, Unavailable};
+use crate::model::{
+    Cart, ChargeOutcome, Checkout, CheckoutSession, DonationConfig, FailureCode, LinkId, PaymentAttempt, PaymentLink,
+    SessionStatus, Unavailable,
+};
 use crate::money::MinorUnits;
 use crate::store::{BeginAttempt, ClaimUse, Store};
 
@@ -230,11 +233,11 @@ async fn a_processing_error_fails_the_session_and_returns_the_use(h: Harness) {
     let link = h.fixed_link(Some(1)).await;
     let session = h.open(&link).await;
     match h.pay(&session, PROCESSING_ERROR).await {
-        PayOutcome::Failed { error_code, .. } => assert_eq!(error_code, "SYSTEM_ERROR"),
+        PayOutcome::Failed { code, .. } => assert_eq!(code, FailureCode::SystemError),
         other => panic!("expected Failed, got {other:?}"),
     }
     let stored = h.session_now(&session).await;
-    assert_eq!((stored.status, stored.failure_code.as_deref()), (SessionStatus::Failed, Some("SYSTEM_ERROR")));
+    assert_eq!((stored.status, stored.failure_code), (SessionStatus::Failed, Some(FailureCode::SystemError)));
     assert_eq!(h.link_now(&link).await.reserved, 0);
     // The use is still there for the next customer.
     assert_paid(&h.pay(&h.open(&link).await, SUCCESS).await);
@@ -346,8 +349,12 @@ impl Harness {
     /// recording the payment. Returns the approved transaction id.
     async fn crash_after_charging(&self, link: &PaymentLink, session: &CheckoutSession) -> String {
         let now = self.app.now();
-        let begun =
-            self.app.store.begin_attempt(&session.id, MinorUnits(5000), now, now + ATTEMPT_LEASE).await.unwrap();
+        let begun = self
+            .app
+            .store
+            .begin_attempt(&session.id, MinorUnits(5000), now, now + PaymentAttempt::LEASE)
+            .await
+            .unwrap();
         let BeginAttempt::Started(attempt) = begun else { panic!("attempt should start, got {begun:?}") };
         let held = self.app.store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.unwrap();
         assert_eq!(held, ClaimUse::Claimed);
@@ -372,7 +379,7 @@ async fn a_crashed_attempt_is_taken_over_with_the_same_charge(h: Harness) {
     // While its lease is live, a retry is told the payment is in progress.
     assert!(matches!(h.pay(&session, SUCCESS).await, PayOutcome::InProgress(_)));
     // After the lease lapses, the retry takes the attempt over: same key, same charge.
-    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    h.clock.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     assert_eq!(assert_paid(&h.pay(&session, SUCCESS).await), transaction_id);
     assert_eq!(h.approved_charges(&session).await, vec![transaction_id]);
     let link = h.link_now(&link).await;
@@ -383,7 +390,7 @@ async fn a_crashed_charge_on_a_link_that_filled_meanwhile_is_voided(h: Harness) 
     let link = h.fixed_link(Some(1)).await;
     let crashed = h.open(&link).await;
     h.crash_after_charging(&link, &crashed).await;
-    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    h.clock.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     // The lapsed hold goes to the next customer, who pays.
     assert_paid(&h.pay(&h.open(&link).await, SUCCESS).await);
     // The crashed customer comes back: their charge is given back, never counted.
@@ -400,7 +407,7 @@ async fn cancelling_after_a_crashed_charge_completes_the_payment_instead(h: Harn
     let link = h.fixed_link(Some(1)).await;
     let session = h.open(&link).await;
     let transaction_id = h.crash_after_charging(&link, &session).await;
-    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    h.clock.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     let request = lambda_http::Request::default()
         .with_path_parameters(std::collections::HashMap::from([("sessionId".to_owned(), session.id.to_string())]));
     let response = crate::api::handle(crate::api::Endpoint::Cancel, request, &h.app).await;
@@ -415,11 +422,11 @@ async fn an_abandoned_hold_is_returned_when_its_lease_lapses(h: Harness) {
     let link = h.fixed_link(Some(1)).await;
     let dead = h.open(&link).await;
     let now = h.app.now();
-    h.app.store.begin_attempt(&dead.id, MinorUnits(5000), now, now + ATTEMPT_LEASE).await.unwrap();
-    h.app.store.claim_use(&link.id, &dead.id, now, now + ATTEMPT_LEASE).await.unwrap();
+    h.app.store.begin_attempt(&dead.id, MinorUnits(5000), now, now + PaymentAttempt::LEASE).await.unwrap();
+    h.app.store.claim_use(&link.id, &dead.id, now, now + PaymentAttempt::LEASE).await.unwrap();
     let next = h.open(&link).await;
     assert!(matches!(h.pay(&next, SUCCESS).await, PayOutcome::LinkUnavailable { .. }), "the hold is live");
-    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    h.clock.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     assert_paid(&h.pay(&next, SUCCESS).await);
     let link = h.link_now(&link).await;
     assert_eq!((link.used, link.reserved, link.claims.len()), (1, 1, 0));

@@ -9,13 +9,14 @@ use tokio::task::JoinSet;
 use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
 use super::{
-    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, IdempotencyRecord, IdempotentCreate, Store, StoreError,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, Idempotency, IdempotentCreate, Links,
+    Merchants, Payments, Sessions, Store, StoreError,
 };
-use crate::checkout::processor::{ChargeOutcome, ChargeRecord, DeclineReason};
 use crate::model::{
     Cart, Checkout, CheckoutSession, DonationConfig, Item, LinkId, Merchant, PaymentAttempt, PaymentLink,
     PaymentResult, SessionId, SessionStatus, Unavailable,
 };
+use crate::model::{ChargeOutcome, ChargeRecord, DeclineReason, FailureCode, IdempotencyRecord};
 use crate::money::MinorUnits;
 use crate::test_support;
 
@@ -865,7 +866,7 @@ async fn a_declined_attempt_leaves_the_session_open<F: Fixture>() {
     assert_eq!(declined, CheckoutSession { attempts: 1, ..session.clone() }, "pending, nothing in flight");
 
     // Ending it again, even as a failure, changes nothing: it is over.
-    let failure = AttemptEnd::Failed { failure_code: "SYSTEM_ERROR".to_owned() };
+    let failure = AttemptEnd::Failed { failure_code: FailureCode::SystemError };
     store.end_attempt(&session.id, attempt.number, failure.clone()).await.expect("end attempt again");
     assert_eq!(stored_session(store, &session.id).await, declined);
 
@@ -880,7 +881,7 @@ async fn a_failed_attempt_fails_the_session<F: Fixture>() {
     let link = create_paying_link(store, Some(1)).await;
     let session = open_session(store, &link).await;
     let attempt = start(store, &session.id).await;
-    let failure = || AttemptEnd::Failed { failure_code: "SESSION_FAILED".to_owned() };
+    let failure = || AttemptEnd::Failed { failure_code: FailureCode::SessionFailed };
 
     // Not the attempt in flight: nothing happens.
     store.end_attempt(&session.id, attempt.number + 1, failure()).await.expect("end another attempt");
@@ -893,7 +894,7 @@ async fn a_failed_attempt_fails_the_session<F: Fixture>() {
         failed,
         CheckoutSession {
             status: SessionStatus::Failed,
-            failure_code: Some("SESSION_FAILED".to_owned()),
+            failure_code: Some(FailureCode::SessionFailed),
             attempts: 1,
             ..session.clone()
         }

@@ -15,13 +15,13 @@ use serde::de::DeserializeOwned;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counter, IdempotencyRecord, IdempotentCreate, LinkPage, Store,
-    StoreError, keys,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counter, Counters, Idempotency,
+    IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, StoreError, keys,
 };
-use crate::checkout::processor::ChargeRecord;
+use crate::model::ChargeRecord;
 use crate::model::{
-    CheckoutSession, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus,
-    Unavailable,
+    CheckoutSession, IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId,
+    SessionStatus, Unavailable,
 };
 use crate::money::MinorUnits;
 
@@ -168,7 +168,7 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError>
 }
 
 #[async_trait]
-impl Store for EmbeddedStore {
+impl Merchants for EmbeddedStore {
     async fn create_merchant(&self, merchant: &Merchant) -> Result<(), StoreError> {
         let record = encode(merchant);
         let items = vec![
@@ -181,29 +181,17 @@ impl Store for EmbeddedStore {
     async fn find_merchant_by_key(&self, merchant_key_hash: &str) -> Result<Option<Merchant>, StoreError> {
         self.read(keys::merchant_key(merchant_key_hash)).await
     }
+}
 
+#[async_trait]
+impl Links for EmbeddedStore {
     async fn create_link(&self, link: &PaymentLink) -> Result<(), StoreError> {
         let link = link.clone();
         self.write(move |txn| txn.insert_link(&link)).await
     }
 
-    async fn create_link_idempotent(
-        &self,
-        link: &PaymentLink,
-        record: &IdempotencyRecord,
-        now: DateTime<Utc>,
-    ) -> Result<IdempotentCreate, StoreError> {
-        let (link, record) = (link.clone(), record.clone());
-        let key = keys::idempotency(&record.merchant_id, &record.key);
-        self.write(move |txn| {
-            if let Some(existing) = txn.get::<IdempotencyRecord>(&key)?.filter(|r| r.expires_at > now) {
-                return Ok(IdempotentCreate::Replay(existing));
-            }
-            txn.insert_link(&link)?;
-            txn.put(&key, &record)?;
-            Ok(IdempotentCreate::Created)
-        })
-        .await
+    async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError> {
+        self.read(keys::link(id)).await
     }
 
     async fn set_link_active(
@@ -260,11 +248,32 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
-    async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError> {
-        self.read(keys::link(id)).await
+#[async_trait]
+impl Idempotency for EmbeddedStore {
+    async fn create_link_idempotent(
+        &self,
+        link: &PaymentLink,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotentCreate, StoreError> {
+        let (link, record) = (link.clone(), record.clone());
+        let key = keys::idempotency(&record.merchant_id, &record.key);
+        self.write(move |txn| {
+            if let Some(existing) = txn.get::<IdempotencyRecord>(&key)?.filter(|r| r.expires_at > now) {
+                return Ok(IdempotentCreate::Replay(existing));
+            }
+            txn.insert_link(&link)?;
+            txn.put(&key, &record)?;
+            Ok(IdempotentCreate::Created)
+        })
+        .await
     }
+}
 
+#[async_trait]
+impl Sessions for EmbeddedStore {
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
         self.insert_new(vec![(keys::session(&session.id), encode(session))], "session exists").await
     }
@@ -273,6 +282,28 @@ impl Store for EmbeddedStore {
         self.read(keys::session(id)).await
     }
 
+    async fn cancel_session(
+        &self,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CheckoutSession>, StoreError> {
+        let key = keys::session(session);
+        self.write(move |txn| {
+            let Some(mut session) = txn.get::<CheckoutSession>(&key)? else { return Ok(None) };
+            let being_paid = session.in_flight.as_ref().is_some_and(|a| a.lease_until > now);
+            if session.is_open(now) && !being_paid {
+                session.status = SessionStatus::Cancelled;
+                session.in_flight = None;
+                txn.put(&key, &session)?;
+            }
+            Ok(Some(session))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Payments for EmbeddedStore {
     async fn begin_attempt(
         &self,
         session: &SessionId,
@@ -405,26 +436,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
-    async fn cancel_session(
-        &self,
-        session: &SessionId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<CheckoutSession>, StoreError> {
-        let key = keys::session(session);
-        self.write(move |txn| {
-            let Some(mut session) = txn.get::<CheckoutSession>(&key)? else { return Ok(None) };
-            let being_paid = session.in_flight.as_ref().is_some_and(|a| a.lease_until > now);
-            if session.is_open(now) && !being_paid {
-                session.status = SessionStatus::Cancelled;
-                session.in_flight = None;
-                txn.put(&key, &session)?;
-            }
-            Ok(Some(session))
-        })
-        .await
-    }
-
+#[async_trait]
+impl ChargeLedger for EmbeddedStore {
     async fn record_charge(&self, record: &ChargeRecord) -> Result<ChargeRecord, StoreError> {
         let (key, record) = (keys::charge(&record.idempotency_key), record.clone());
         self.write(move |txn| match txn.get::<ChargeRecord>(&key)? {
@@ -447,7 +462,10 @@ impl Store for EmbeddedStore {
     async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError> {
         self.read(keys::charge(idempotency_key)).await
     }
+}
 
+#[async_trait]
+impl Counters for EmbeddedStore {
     async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError> {
         let key = keys::counter(name);
         self.write(move |txn| {

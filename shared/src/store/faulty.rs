@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, IdempotencyRecord, IdempotentCreate, LinkPage, Store,
-    StoreError,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, Idempotency, IdempotentCreate,
+    LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError,
 };
-use crate::checkout::processor::ChargeRecord;
-use crate::model::{CheckoutSession, LinkId, Merchant, PaymentLink, PaymentResult, SessionId};
+use crate::model::ChargeRecord;
+use crate::model::{CheckoutSession, IdempotencyRecord, LinkId, Merchant, PaymentLink, PaymentResult, SessionId};
 use crate::money::MinorUnits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,27 +84,26 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl Store for FaultyStore {
+impl Merchants for FaultyStore {
     async fn create_merchant(&self, merchant: &Merchant) -> Result<(), StoreError> {
         self.run(self.inner.create_merchant(merchant)).await
     }
+
     async fn find_merchant_by_key(&self, hash: &str) -> Result<Option<Merchant>, StoreError> {
         self.run(self.inner.find_merchant_by_key(hash)).await
     }
+}
+
+#[async_trait]
+impl Links for FaultyStore {
     async fn create_link(&self, link: &PaymentLink) -> Result<(), StoreError> {
         self.run(self.inner.create_link(link)).await
     }
+
     async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError> {
         self.run(self.inner.get_link(id)).await
     }
-    async fn create_link_idempotent(
-        &self,
-        link: &PaymentLink,
-        record: &IdempotencyRecord,
-        now: DateTime<Utc>,
-    ) -> Result<IdempotentCreate, StoreError> {
-        self.run(self.inner.create_link_idempotent(link, record, now)).await
-    }
+
     async fn set_link_active(
         &self,
         id: &LinkId,
@@ -113,15 +112,45 @@ impl Store for FaultyStore {
     ) -> Result<Option<PaymentLink>, StoreError> {
         self.run(self.inner.set_link_active(id, active, reason)).await
     }
+
     async fn list_links(&self, merchant: &str, limit: usize, before: Option<&LinkId>) -> Result<LinkPage, StoreError> {
         self.run(self.inner.list_links(merchant, limit, before)).await
     }
+}
+
+#[async_trait]
+impl Idempotency for FaultyStore {
+    async fn create_link_idempotent(
+        &self,
+        link: &PaymentLink,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotentCreate, StoreError> {
+        self.run(self.inner.create_link_idempotent(link, record, now)).await
+    }
+}
+
+#[async_trait]
+impl Sessions for FaultyStore {
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
         self.run(self.inner.create_session(session)).await
     }
+
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         self.run(self.inner.get_session(id)).await
     }
+
+    async fn cancel_session(
+        &self,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CheckoutSession>, StoreError> {
+        self.run(self.inner.cancel_session(session, now)).await
+    }
+}
+
+#[async_trait]
+impl Payments for FaultyStore {
     async fn begin_attempt(
         &self,
         session: &SessionId,
@@ -131,6 +160,7 @@ impl Store for FaultyStore {
     ) -> Result<BeginAttempt, StoreError> {
         self.run(self.inner.begin_attempt(session, amount, now, lease_until)).await
     }
+
     // Forwarded, not left to the trait's defaults: the inner store's own versions (DynamoDB's
     // begin without a re-read, its one BatchGetItem for counters) are what runs in production.
     async fn begin_attempt_on(
@@ -142,6 +172,7 @@ impl Store for FaultyStore {
     ) -> Result<BeginAttempt, StoreError> {
         self.run(self.inner.begin_attempt_on(session, amount, now, lease_until)).await
     }
+
     async fn claim_use(
         &self,
         link: &LinkId,
@@ -151,9 +182,11 @@ impl Store for FaultyStore {
     ) -> Result<ClaimUse, StoreError> {
         self.run(self.inner.claim_use(link, session, now, hold_until)).await
     }
+
     async fn release_use(&self, link: &LinkId, session: &SessionId) -> Result<(), StoreError> {
         self.run(self.inner.release_use(link, session)).await
     }
+
     async fn complete_payment(
         &self,
         session: &SessionId,
@@ -163,31 +196,37 @@ impl Store for FaultyStore {
     ) -> Result<CompletePayment, StoreError> {
         self.run(self.inner.complete_payment(session, attempt, link, result)).await
     }
+
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
         self.run(self.inner.end_attempt(session, attempt, end)).await
     }
-    async fn cancel_session(
-        &self,
-        session: &SessionId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<CheckoutSession>, StoreError> {
-        self.run(self.inner.cancel_session(session, now)).await
-    }
+}
+
+#[async_trait]
+impl ChargeLedger for FaultyStore {
     async fn record_charge(&self, record: &ChargeRecord) -> Result<ChargeRecord, StoreError> {
         self.run(self.inner.record_charge(record)).await
     }
+
     async fn void_charge(&self, key: &str) -> Result<(), StoreError> {
         self.run(self.inner.void_charge(key)).await
     }
+
     async fn get_charge(&self, key: &str) -> Result<Option<ChargeRecord>, StoreError> {
         self.run(self.inner.get_charge(key)).await
     }
+}
+
+#[async_trait]
+impl Counters for FaultyStore {
     async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError> {
         self.run(self.inner.increment_counter(name, window_end)).await
     }
+
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
         self.run(self.inner.read_counter(name)).await
     }
+
     async fn read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
         self.run(self.inner.read_counters(names)).await
     }

@@ -1,13 +1,14 @@
-//! Persistence: one trait, two implementations (DynamoDB and an embedded file store) that
-//! pass the same contract suite.
+//! Persistence as small capability traits (merchants, links, idempotency, sessions, payments,
+//! the charge ledger, counters), `Store` their sum. Two implementations, DynamoDB and an
+//! embedded file store, pass the same contract suite.
 
 use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 
-use crate::checkout::processor::ChargeRecord;
 use crate::model::{
-    CheckoutSession, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable,
+    ChargeRecord, CheckoutSession, FailureCode, IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink,
+    PaymentResult, SessionId, Unavailable,
 };
 use crate::money::MinorUnits;
 
@@ -31,27 +32,31 @@ pub enum StoreError {
     Corrupt { key: String, detail: String },
 }
 
+/// Every capability together: what `App` holds. Code that needs only some takes only those
+/// (`&dyn Links`, `&dyn Payments`…), so its signature shows what it touches and so which IAM
+/// actions its function needs.
+pub trait Store: Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters {}
+
+impl<T: Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters + ?Sized> Store for T {}
+
+/// Merchant accounts and the lookup of their keys (by hash).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Merchants: Send + Sync {
     /// Creates a merchant and the lookup of its key; `Conflict` if the id or key exists.
     async fn create_merchant(&self, merchant: &Merchant) -> Result<(), StoreError>;
+
     /// The merchant holding the merchant key with this SHA-256 hash.
     async fn find_merchant_by_key(&self, merchant_key_hash: &str) -> Result<Option<Merchant>, StoreError>;
+}
 
+/// Payment links: created once, read strongly consistent, switched on and off, listed.
+#[async_trait]
+pub trait Links: Send + Sync {
     /// Stores a new link; `Conflict` if the id exists (never overwrites).
     async fn create_link(&self, link: &PaymentLink) -> Result<(), StoreError>;
+
     /// Strongly consistent read of a link.
     async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError>;
-
-    /// Stores a new link together with the idempotency record that names it, atomically;
-    /// or, if an unexpired record with the same merchant and key exists, stores nothing and
-    /// returns that record (the original request's).
-    async fn create_link_idempotent(
-        &self,
-        link: &PaymentLink,
-        record: &IdempotencyRecord,
-        now: DateTime<Utc>,
-    ) -> Result<IdempotentCreate, StoreError>;
 
     /// Switches a link on or off, recording why when the service itself paused it (switching
     /// on clears the reason); returns the link as it now is, None if it does not exist.
@@ -69,14 +74,43 @@ pub trait Store: Send + Sync {
         limit: usize,
         before: Option<&LinkId>,
     ) -> Result<LinkPage, StoreError>;
+}
 
+/// Creates that happen once per merchant `Idempotency-Key`.
+#[async_trait]
+pub trait Idempotency: Send + Sync {
+    /// Stores a new link together with the idempotency record that names it, atomically;
+    /// or, if an unexpired record with the same merchant and key exists, stores nothing and
+    /// returns that record (the original request's).
+    async fn create_link_idempotent(
+        &self,
+        link: &PaymentLink,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotentCreate, StoreError>;
+}
+
+/// Checkout sessions: one per open of a link.
+#[async_trait]
+pub trait Sessions: Send + Sync {
     /// Stores a new session; `Conflict` if the id exists.
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;
+
     /// Strongly consistent read of a session.
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError>;
 
-    // --- Paying: each call below is one atomic decision (a conditional write or transaction).
+    /// Cancels a pending session that is not being paid. Returns the session as it now is.
+    async fn cancel_session(
+        &self,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CheckoutSession>, StoreError>;
+}
 
+/// Paying: each call is one atomic decision (a conditional write or transaction) over a
+/// session and its link's uses.
+#[async_trait]
+pub trait Payments: Send + Sync {
     /// Starts a payment attempt on a session that is pending, unexpired at `now` and not being
     /// paid: `attempts += 1`, `in_flight = {attempts, amount, lease_until}`. An attempt whose
     /// lease has lapsed (its process died) is taken over with its number and amount unchanged,
@@ -132,14 +166,11 @@ pub trait Store: Send + Sync {
     /// Ends attempt `attempt` without a payment: on a decline the session stays pending for
     /// another try; on an unrecoverable error it becomes `failed` with `failure_code`.
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError>;
+}
 
-    /// Cancels a pending session that is not being paid. Returns the session as it now is.
-    async fn cancel_session(
-        &self,
-        session: &SessionId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<CheckoutSession>, StoreError>;
-
+/// The sandbox processor's record of charges, one per idempotency key, as a real provider keeps.
+#[async_trait]
+pub trait ChargeLedger: Send + Sync {
     /// The sandbox processor's idempotency record: stores `record` unless a record with its
     /// key exists, and returns whichever record is stored.
     async fn record_charge(&self, record: &ChargeRecord) -> Result<ChargeRecord, StoreError>;
@@ -149,9 +180,11 @@ pub trait Store: Send + Sync {
 
     /// The processor's record of a charge, if any.
     async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError>;
+}
 
-    // --- Rate counters (card-testing defences, API limits): shared by every instance.
-
+/// Rate counters (card-testing defences, API limits): shared by every instance.
+#[async_trait]
+pub trait Counters: Send + Sync {
     /// Adds one to the counter `name` (which names its own time window) and returns the new
     /// count. The counter is kept until `window_end`, then TTL sweeps it.
     async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError>;
@@ -176,23 +209,6 @@ pub trait Store: Send + Sync {
 pub struct Counter {
     pub count: u64,
     pub window_end: DateTime<Utc>,
-}
-
-/// Remembers which link an `Idempotency-Key` created, for 24 hours.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IdempotencyRecord {
-    pub merchant_id: String,
-    pub key: String,
-    /// SHA-256 (hex) of the request body: the same key with another body is refused.
-    pub request_hash: String,
-    pub link_id: LinkId,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl IdempotencyRecord {
-    pub const LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,7 +261,7 @@ pub enum AttemptEnd {
     /// stays pending for another try.
     Declined,
     /// The payment failed for good: the session is closed with this code.
-    Failed { failure_code: String },
+    Failed { failure_code: FailureCode },
 }
 
 /// Partition keys of the single table, one prefix per item kind.

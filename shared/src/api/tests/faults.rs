@@ -15,8 +15,8 @@ use super::{
     open_event,
 };
 use crate::checkout::guard::WINDOW;
-use crate::checkout::pay::ATTEMPT_LEASE;
 use crate::checkout::processor::{InjectedProcessor, SandboxProcessor, approved_charges};
+use crate::model::PaymentAttempt;
 use crate::model::{CheckoutSession, LinkId, SessionStatus};
 use crate::store::faulty::{Fault, FaultyStore};
 
@@ -35,7 +35,7 @@ fn assert_done_or_retry(fault: Fault, status: StatusCode, response: &Response<Bo
     if status == StatusCode::SERVICE_UNAVAILABLE {
         let retry_after = response.headers()[header::RETRY_AFTER].to_str().unwrap();
         let processor_unknown = body_text(response).contains("could not confirm your payment");
-        let expected = if processor_unknown { ATTEMPT_LEASE.num_seconds().to_string() } else { "1".to_owned() };
+        let expected = if processor_unknown { PaymentAttempt::LEASE.num_seconds().to_string() } else { "1".to_owned() };
         assert_eq!(retry_after, expected, "{what}");
     } else {
         assert_eq!(fault, Fault::Ambiguous, "{what}: a throttle is a 503, got {status}");
@@ -65,7 +65,7 @@ async fn pay_until_paid(h: &Harness, link: &LinkId, session: &CheckoutSession, a
             reported_decline || matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT),
             "{what}: {status}"
         );
-        h.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+        h.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     }
     panic!("{what}: still not paid after 4 tries");
 }
@@ -171,17 +171,17 @@ async fn a_processor_that_does_not_answer_is_a_503_saying_when_paying_again_is_s
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
     // Every charge times out before charging.
-    let silent = InjectedProcessor::new(Arc::clone(&h.app.store), usize::MAX, false);
+    let silent = InjectedProcessor::new(h.app.store.clone(), usize::MAX, false);
     let sandbox = std::mem::replace(&mut h.app.processor, Arc::new(silent));
     let (status, response) = h.pay(&session, SUCCESS).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     // Until the attempt's lease lapses, paying again only says "in progress".
-    assert_eq!(response.headers()[header::RETRY_AFTER], ATTEMPT_LEASE.num_seconds().to_string());
+    assert_eq!(response.headers()[header::RETRY_AFTER], PaymentAttempt::LEASE.num_seconds().to_string());
     let page = body_text(&response);
     assert!(page.contains("could not confirm your payment") && page.contains("not be charged a second time"), "{page}");
     assert_eq!(h.pay(&session, SUCCESS).await.0, StatusCode::CONFLICT, "in progress");
     h.app.processor = sandbox;
-    h.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    h.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     let (status, _) = h.pay(&session, SUCCESS).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "paid once the processor answers");
     assert_eq!(link_state(&h, &link).await, (1, true));

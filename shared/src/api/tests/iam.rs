@@ -19,8 +19,8 @@ use super::{
     open_event, qr_event, session_event, switch_event, with_header,
 };
 use crate::api::ROUTES;
-use crate::checkout::pay::ATTEMPT_LEASE;
 use crate::checkout::processor::InjectedProcessor;
+use crate::model::PaymentAttempt;
 use crate::model::{LinkId, SessionId};
 use crate::store::dynamo::{DynamoStore, create_table};
 use crate::test_support::{RequestCounter, counted_client, moto_endpoint};
@@ -175,7 +175,7 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
     // customer filled the link meanwhile.
     let sandbox = std::mem::replace(
         &mut r.h.app.processor,
-        Arc::new(InjectedProcessor::new(Arc::clone(&r.h.app.store), usize::MAX, true)),
+        Arc::new(InjectedProcessor::new(r.h.app.store.clone(), usize::MAX, true)),
     );
     let fresh = r.create().await;
     let settled_by_cancel = r.open(&fresh).await;
@@ -184,7 +184,7 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
     assert_eq!(r.pay(&settled_by_cancel, SUCCESS).await, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.pay(&crashed, SUCCESS).await, StatusCode::SERVICE_UNAVAILABLE);
     r.h.app.processor = sandbox;
-    r.h.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    r.h.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     r.session_call(Endpoint::Cancel, "cancel.json", &settled_by_cancel).await;
     assert_eq!(r.pay(&other, SUCCESS).await, StatusCode::SEE_OTHER);
     r.pay(&crashed, SUCCESS).await;

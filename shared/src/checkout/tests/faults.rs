@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use super::super::pay::{ATTEMPT_LEASE, PayOutcome};
+use super::super::pay::PayOutcome;
 use super::super::processor::InjectedProcessor;
 use super::{Harness, SUCCESS, assert_paid};
 use crate::error::ApiError;
+use crate::model::PaymentAttempt;
 use crate::model::{CheckoutSession, SessionStatus};
 use crate::store::faulty::{Fault, FaultyStore};
 
@@ -20,7 +21,7 @@ async fn pay_until_paid(h: &Harness, session: &CheckoutSession) -> usize {
         match super::super::pay::pay(&h.app, &session.id, &super::form(session, SUCCESS), Some("198.51.100.7")).await {
             Ok(PayOutcome::Paid(_)) => return tries,
             Ok(PayOutcome::InProgress(_)) | Err(ApiError::StoreUnavailable | ApiError::ProcessorUnavailable) => {
-                h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+                h.clock.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
             }
             other => panic!("a retry after a fault must pay, got {other:?}"),
         }
@@ -33,7 +34,7 @@ async fn assert_paid_once(h: &Harness, link: &crate::model::PaymentLink, session
     let stored = h.session_now(session).await;
     assert_eq!(stored.status, SessionStatus::Completed, "{what}");
     assert_eq!(h.approved_charges(session).await.len(), 1, "{what}: exactly one charge");
-    h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+    h.clock.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     let link = h.link_now(link).await;
     assert_eq!(link.used, 1, "{what}: one use");
     let live_holds = link.claims.values().filter(|until| **until > h.app.now()).count();
@@ -103,7 +104,7 @@ pub(super) async fn a_throttle_before_the_charge_lets_the_customer_retry_at_once
             // after the lease, never by a second charge now.
             after_the_charge += 1;
             assert!(matches!(retry, Ok(PayOutcome::InProgress(_))), "{what}: retry got {retry:?}");
-            h.clock.advance(ATTEMPT_LEASE + TimeDelta::seconds(1));
+            h.clock.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
             pay_until_paid(&h, &session).await;
         } else {
             after_the_attempt_began += usize::from(h.session_now(&session).await.attempts > 0);
@@ -120,7 +121,7 @@ pub(super) async fn a_processor_timeout_is_retried_without_a_second_charge(mut h
     for charge_before_failing in [false, true] {
         let what = if charge_before_failing { "timeout after charging" } else { "timeout before charging" };
         // The first charge times out, before or after charging.
-        h.app.processor = Arc::new(InjectedProcessor::new(Arc::clone(&h.app.store), 1, charge_before_failing));
+        h.app.processor = Arc::new(InjectedProcessor::new(h.app.store.clone(), 1, charge_before_failing));
         let link = h.fixed_link(Some(1)).await;
         let session = h.open(&link).await;
         let first = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;

@@ -1,0 +1,172 @@
+//! A payment link as stored, what it sells and whether it can take a payment now.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Appearance, LinkId};
+use crate::money::{Currency, MinorUnits};
+
+/// One line of an itemised cart; prices in minor units of the link's currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    pub product_id: Option<String>,
+    pub name: String,
+    pub price: MinorUnits,
+    pub quantity: u32,
+    pub image_url: Option<String>,
+    pub original_price: Option<MinorUnits>,
+    pub discount_label: Option<String>,
+}
+
+impl Item {
+    /// price x quantity, or None on overflow.
+    pub fn line_total(&self) -> Option<MinorUnits> {
+        self.price.checked_mul(i64::from(self.quantity))
+    }
+}
+
+/// How a donation page offers amounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DonationConfig {
+    pub presets: Vec<MinorUnits>,
+    pub default_amount: Option<MinorUnits>,
+    pub allow_custom_amount: bool,
+    pub min_amount: Option<MinorUnits>,
+    pub max_amount: Option<MinorUnits>,
+}
+
+/// What the customer is asked to pay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Cart {
+    /// A fixed amount.
+    Amount { amount: MinorUnits },
+    /// An itemised cart; `total` is the exact sum of the line totals.
+    Items { items: Vec<Item>, total: MinorUnits },
+    /// The customer chooses the amount.
+    Donation { donation: DonationConfig },
+}
+
+impl Cart {
+    /// The amount to charge when it is fixed by the merchant (not for donations).
+    pub fn fixed_total(&self) -> Option<MinorUnits> {
+        match self {
+            Cart::Amount { amount } => Some(*amount),
+            Cart::Items { total, .. } => Some(*total),
+            Cart::Donation { .. } => None,
+        }
+    }
+
+    /// The seed's `checkoutMode`.
+    pub fn checkout_mode(&self) -> &'static str {
+        match self {
+            Cart::Donation { .. } => "donation",
+            Cart::Amount { .. } | Cart::Items { .. } => "payment",
+        }
+    }
+}
+
+/// Everything a checkout needs, fixed when the link is created and copied into each session,
+/// so a session charges exactly what the customer was shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkout {
+    pub merchant_name: String,
+    pub currency: Currency,
+    pub cart: Cart,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub error_url: String,
+    /// The merchant's metadata, kept as JSON text so any value round-trips through any store.
+    pub metadata: String,
+    /// How the checkout page looks; empty (the default) is our own look, and is not stored.
+    #[serde(default, skip_serializing_if = "Appearance::is_empty")]
+    pub appearance: Appearance,
+}
+
+/// A payment link as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentLink {
+    pub id: LinkId,
+    pub merchant_id: String,
+    pub checkout: Checkout,
+    /// Completed payments allowed; None means unlimited.
+    pub usage_limit: Option<u64>,
+    /// Completed payments so far. Written as 0 at creation so conditions can compare it.
+    pub used: u64,
+    /// Uses held for limited links: completed payments plus payments in progress. Never above
+    /// `usage_limit`; claimed before a card is charged, so a link can never be oversold.
+    #[serde(default)]
+    pub reserved: u64,
+    /// Payments in progress on a limited link: session id -> when the hold lapses. A session
+    /// that dies mid-payment gives its use back once its hold lapses.
+    #[serde(default)]
+    pub claims: BTreeMap<String, DateTime<Utc>>,
+    pub active: bool,
+    /// Why the service switched the link off by itself (card testing), for the merchant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a link cannot take a payment right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    Inactive,
+    Expired,
+    LimitReached,
+}
+
+impl Unavailable {
+    /// The seed's sentence, as check-availability answers it.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Unavailable::LimitReached => "Payment link usage limit reached",
+            Unavailable::Expired => "Payment link has expired",
+            Unavailable::Inactive => "Payment link is inactive",
+        }
+    }
+
+    /// The stable machine code clients branch on.
+    pub fn code(self) -> &'static str {
+        match self {
+            Unavailable::LimitReached => "link_usage_limit_reached",
+            Unavailable::Expired => "link_expired",
+            Unavailable::Inactive => "link_inactive",
+        }
+    }
+
+    /// What a customer can do about it, on the page they see.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Unavailable::LimitReached => {
+                "This payment link has already been used the maximum number of times. Contact the merchant for a new link."
+            }
+            Unavailable::Expired => "This payment link is no longer valid. Contact the merchant for a new link.",
+            Unavailable::Inactive => {
+                "The merchant has switched this payment link off. Contact the merchant for a new link."
+            }
+        }
+    }
+}
+
+impl PaymentLink {
+    /// Decided on every read against the clock: TTL deletion may lag by days.
+    pub fn availability(&self, now: DateTime<Utc>) -> Result<(), Unavailable> {
+        if !self.active {
+            Err(Unavailable::Inactive)
+        } else if now >= self.expires_at {
+            Err(Unavailable::Expired)
+        } else if self.usage_limit.is_some_and(|limit| self.used >= limit) {
+            Err(Unavailable::LimitReached)
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! What is stored and what every layer speaks of: merchants, payment links, checkout sessions,
+//! the processor's charge records and idempotency records. Depends on nothing but `money`.
+
+mod appearance;
+mod charge;
+mod idempotency;
+mod ids;
+mod link;
+mod merchant;
+mod session;
+
+pub use appearance::{Appearance, HexColor, InvalidColor};
+pub use charge::{ChargeOutcome, ChargeRecord, DeclineReason};
+pub use idempotency::IdempotencyRecord;
+pub use ids::{InvalidId, LinkId, SessionId};
+pub use link::{Cart, Checkout, DonationConfig, Item, PaymentLink, Unavailable};
+pub use merchant::Merchant;
+pub use session::{CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionStatus};

@@ -1,0 +1,142 @@
+//! One customer's visit to a link, its payment attempts and what a completed payment charged.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Checkout, LinkId, PaymentLink, SessionId};
+use crate::money::MinorUnits;
+
+/// Lifecycle of a checkout session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Pending,
+    Completed,
+    Failed,
+    Cancelled,
+    Expired,
+}
+
+/// One customer's visit to a link: created on every open of `/pay/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutSession {
+    pub id: SessionId,
+    pub link_id: LinkId,
+    pub merchant_id: String,
+    pub checkout: Checkout,
+    pub status: SessionStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Random per session, carried by the pay form and checked on every POST.
+    #[serde(default)]
+    pub form_token: String,
+    /// Payment attempts started so far; numbers the processor idempotency keys.
+    #[serde(default)]
+    pub attempts: u32,
+    /// The attempt being charged right now, if any. At most one per session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<PaymentAttempt>,
+    /// Set once, when the session is completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentResult>,
+    /// Why a failed session failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_code: Option<FailureCode>,
+}
+
+/// Why a session failed for good, as the merchant's `errorUrl` and the session API show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailureCode {
+    /// The processor failed the charge for reasons the customer cannot fix.
+    SystemError,
+    /// The session or its link can no longer be paid.
+    SessionFailed,
+}
+
+impl FailureCode {
+    /// `SYSTEM_ERROR` or `SESSION_FAILED`, the seed's `errorCode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCode::SystemError => "SYSTEM_ERROR",
+            FailureCode::SessionFailed => "SESSION_FAILED",
+        }
+    }
+
+    /// What the customer is told on the merchant's error page.
+    pub fn message(self) -> &'static str {
+        match self {
+            FailureCode::SystemError => "The payment could not be processed. You have not been charged.",
+            FailureCode::SessionFailed => "This checkout session can no longer be paid. You have not been charged.",
+        }
+    }
+}
+
+/// A charge in progress on a session: who holds it and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentAttempt {
+    pub number: u32,
+    pub amount: MinorUnits,
+    /// Past this instant the attempt is presumed dead (its process crashed) and a retry may
+    /// take it over, with the same idempotency key so the card is never charged twice.
+    pub lease_until: DateTime<Utc>,
+}
+
+impl PaymentAttempt {
+    /// How long one attempt may hold a session and a use before it is presumed dead. Far
+    /// above the Lambda timeout, so a live attempt is never taken over.
+    pub const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+    /// The key the processor deduplicates charges by.
+    pub fn idempotency_key(&self, session: &SessionId) -> String {
+        format!("{session}:{}", self.number)
+    }
+}
+
+/// What a completed payment charged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentResult {
+    pub transaction_id: String,
+    pub amount: MinorUnits,
+    pub card_brand: String,
+    pub card_last_four: String,
+    pub completed_at: DateTime<Utc>,
+}
+
+impl CheckoutSession {
+    /// How long a customer has to pay once they open a link.
+    pub const LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
+
+    /// A fresh pending session for `link`, never outliving the link itself.
+    pub fn open(link: &PaymentLink, now: DateTime<Utc>) -> Self {
+        CheckoutSession {
+            id: SessionId::generate(),
+            link_id: link.id.clone(),
+            merchant_id: link.merchant_id.clone(),
+            checkout: link.checkout.clone(),
+            status: SessionStatus::Pending,
+            created_at: now,
+            expires_at: (now + Self::LIFETIME).min(link.expires_at),
+            form_token: hex::encode(rand::random::<[u8; 16]>()),
+            attempts: 0,
+            in_flight: None,
+            payment: None,
+            failure_code: None,
+        }
+    }
+
+    /// The status as of `now`: a pending session past its expiry is expired.
+    pub fn status_at(&self, now: DateTime<Utc>) -> SessionStatus {
+        match self.status {
+            SessionStatus::Pending if now >= self.expires_at => SessionStatus::Expired,
+            status => status,
+        }
+    }
+
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.status_at(now) == SessionStatus::Pending
+    }
+}

@@ -1,0 +1,78 @@
+//! What DynamoDB's errors mean for us: conflicts retried, refusals explained, the rest `Unavailable`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::CancellationReason;
+
+use super::CONFLICT_RETRIES;
+use crate::store::*;
+
+/// Sends a write again while DynamoDB refuses it with `TransactionConflictException`.
+pub(super) async fn retry_conflicts<T, E, R, Fut>(mut send: impl FnMut() -> Fut) -> Result<T, SdkError<E, R>>
+where
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata,
+{
+    let mut retry = 0;
+    loop {
+        match send().await {
+            Err(error) if retry < CONFLICT_RETRIES && error.code() == Some("TransactionConflictException") => {
+                back_off(retry).await;
+                retry += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// 10, 20, 40, 80 ms plus jitter, so racing writers spread out.
+pub(super) async fn back_off(retry: u32) {
+    let millis = (10u64 << retry.min(6)) + rand::random_range(0..10);
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+pub(super) fn contention(operation: &str) -> StoreError {
+    StoreError::Unavailable(format!("{operation}: the item kept changing; try again"))
+}
+
+/// `Conflict` for a failed condition, `Unavailable` (503, retry) for everything else the
+/// service can throw at us: throttling, timeouts, network, a missing table.
+pub(super) fn classify<E, R>(error: SdkError<E, R>, conflict: &'static str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if error.code() == Some("ConditionalCheckFailedException") {
+        StoreError::Conflict(conflict)
+    } else {
+        StoreError::Unavailable(DisplayErrorContext(&error).to_string())
+    }
+}
+
+/// `classify` for a transaction: `Conflict` when an item's condition failed.
+pub(super) fn classify_transaction<R>(error: SdkError<TransactWriteItemsError, R>, conflict: &'static str) -> StoreError
+where
+    R: std::fmt::Debug,
+{
+    if cancellation_reasons(&error).iter().any(|reason| failure(reason) == Some("ConditionalCheckFailed")) {
+        StoreError::Conflict(conflict)
+    } else {
+        StoreError::Unavailable(DisplayErrorContext(&error).to_string())
+    }
+}
+
+/// Why each item of a cancelled transaction failed, in request order (empty for other errors).
+pub(super) fn cancellation_reasons<R>(error: &SdkError<TransactWriteItemsError, R>) -> &[CancellationReason] {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled.cancellation_reasons(),
+        _ => &[],
+    }
+}
+
+/// The failure code of one item of a cancelled transaction; None if that item was fine.
+pub(super) fn failure(reason: &CancellationReason) -> Option<&str> {
+    reason.code().filter(|code| *code != "None")
+}

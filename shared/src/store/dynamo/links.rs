@@ -1,0 +1,137 @@
+//! Links: conditional puts, the active switch, the merchant's listing on `gsi1`; idempotent creates.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use chrono::{DateTime, Utc};
+
+use super::codec::*;
+use super::errors::*;
+use super::write::*;
+use super::{DynamoStore, EXPIRES_AT_NANOS, GSI1, Written};
+use crate::model::*;
+use crate::store::*;
+
+#[async_trait]
+impl Links for DynamoStore {
+    async fn create_link(&self, link: &PaymentLink) -> Result<(), StoreError> {
+        self.put_new(link_item(link), "link exists").await
+    }
+
+    async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError> {
+        self.get(keys::link(id)).await
+    }
+
+    async fn set_link_active(
+        &self,
+        id: &LinkId,
+        active: bool,
+        pause_reason: Option<&str>,
+    ) -> Result<Option<PaymentLink>, StoreError> {
+        let pk = keys::link(id);
+        let write = match pause_reason {
+            Some(reason) => Write::new("SET #active = :active, #pauseReason = :reason", "attribute_exists(#pk)")
+                .value(":reason", AttributeValue::S(reason.to_owned())),
+            None => Write::new("SET #active = :active REMOVE #pauseReason", "attribute_exists(#pk)"),
+        }
+        .value(":active", AttributeValue::Bool(active));
+        match self.update(&pk, &write, ReturnValue::AllNew).await? {
+            Written::Applied(item) => from_item(&pk, item).map(Some),
+            Written::Refused(_) => Ok(None),
+        }
+    }
+
+    async fn list_links(
+        &self,
+        merchant_id: &str,
+        limit: usize,
+        before: Option<&LinkId>,
+    ) -> Result<LinkPage, StoreError> {
+        let partition = AttributeValue::S(keys::merchant(merchant_id));
+        let start = before.map(|id| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(keys::link(id))),
+                ("gsi1pk".to_owned(), partition.clone()),
+                ("gsi1sk".to_owned(), AttributeValue::S(id.to_string())),
+            ])
+        });
+        // One more than asked tells whether another page exists. The index is eventually
+        // consistent: a link created a moment ago may show up a moment later.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#gsi1pk = :merchant")
+            .expression_attribute_names("#gsi1pk", "gsi1pk")
+            .expression_attribute_values(":merchant", partition)
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify(e, "list"))?;
+        let mut links = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<PaymentLink>("gsi1", item))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if links.len() > limit {
+            links.truncate(limit);
+            links.last().map(|link| link.id.clone())
+        } else {
+            None
+        };
+        Ok(LinkPage { links, next })
+    }
+}
+
+#[async_trait]
+impl Idempotency for DynamoStore {
+    async fn create_link_idempotent(
+        &self,
+        link: &PaymentLink,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotentCreate, StoreError> {
+        let record_pk = keys::idempotency(&record.merchant_id, &record.key);
+        let mut record_item = with_ttl(to_item(record_pk.clone(), record), record.expires_at);
+        record_item.insert(EXPIRES_AT_NANOS.to_owned(), epoch_nanos(record.expires_at));
+        // An expired record (TTL sweeps late) counts as absent and is replaced.
+        let put_record = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(record_item))
+            .condition_expression("attribute_not_exists(#pk) OR #expiresAtNanos <= :now")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#expiresAtNanos", EXPIRES_AT_NANOS)
+            .expression_attribute_values(":now", epoch_nanos(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(put_new_request(&self.table, link_item(link))?)
+            .transact_items(TransactWriteItem::builder().put(put_record).build());
+        let error = match retry_conflicts(|| request.clone().send()).await {
+            Ok(_) => return Ok(IdempotentCreate::Created),
+            Err(error) => error,
+        };
+        let reasons = cancellation_reasons(&error);
+        match reasons.get(1).filter(|reason| failure(reason) == Some("ConditionalCheckFailed")) {
+            Some(reason) => match reason.item() {
+                Some(existing) => from_item(&record_pk, existing.clone()).map(IdempotentCreate::Replay),
+                None => self
+                    .get(record_pk.clone())
+                    .await?
+                    .map(IdempotentCreate::Replay)
+                    .ok_or_else(|| contention("idempotent create")),
+            },
+            None => Err(classify_transaction(error, "link exists")),
+        }
+    }
+}

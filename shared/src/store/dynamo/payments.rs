@@ -1,0 +1,331 @@
+//! Paying: every decision one conditional write (a transaction to complete), each condition
+//! stating exactly what the decision relies on.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+
+use super::codec::*;
+use super::errors::*;
+use super::write::*;
+use super::{CONFLICT_RETRIES, DECISION_ROUNDS, DynamoStore, EXPIRES_AT_NANOS, Item, LAPSED_PER_WRITE, Written};
+use crate::model::*;
+use crate::money::MinorUnits;
+use crate::store::*;
+
+/// How `complete_payment` counts the use on the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    /// The session's hold becomes the use.
+    Hold,
+    /// No hold (it lapsed and was given back): take a free use, if any.
+    FreeUse,
+    /// Unlimited links only count.
+    Unlimited,
+}
+
+impl Counting {
+    fn for_link(link: &PaymentLink, session: &SessionId) -> Counting {
+        match link.usage_limit {
+            None => Counting::Unlimited,
+            Some(_) if link.claims.contains_key(session.as_str()) => Counting::Hold,
+            Some(_) => Counting::FreeUse,
+        }
+    }
+
+    /// The link update, conditioned on the link being as this way of counting assumes.
+    fn write(self, session: &SessionId) -> Write {
+        match self {
+            Counting::Hold => {
+                Write::new("REMOVE #claims.#sid SET #used = #used + :one", "attribute_exists(#claims.#sid)")
+                    .alias("#sid", session.as_str())
+            }
+            Counting::FreeUse => Write::new(
+                "SET #used = #used + :one, #reserved = #reserved + :one",
+                "attribute_not_exists(#claims.#sid) AND #reserved < #usageLimit",
+            )
+            .alias("#sid", session.as_str()),
+            Counting::Unlimited => {
+                Write::new("SET #used = #used + :one", "attribute_exists(#pk) AND attribute_type(#usageLimit, :null)")
+                    .value(":null", AttributeValue::S("NULL".to_owned()))
+            }
+        }
+        .value(":one", number(1))
+    }
+}
+
+/// The condition of the session writes of `complete_payment` and `end_attempt`: the session is
+/// still pending with attempt `:attempt` in flight.
+const ATTEMPT_IN_FLIGHT: &str = "#status = :pending AND #inFlight.#number = :attempt";
+
+#[async_trait]
+impl Payments for DynamoStore {
+    async fn begin_attempt(
+        &self,
+        session: &SessionId,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        let pk = keys::session(session);
+        let Some(item) = self.get_item(&pk).await? else { return Ok(BeginAttempt::NotFound) };
+        self.begin_attempt_from(pk, item, amount, now, lease_until).await
+    }
+
+    async fn begin_attempt_on(
+        &self,
+        session: &CheckoutSession,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        // The caller's strongly consistent read stands in for ours: the item as stored is
+        // exactly `to_item` of the session (times in the same text); if it changed since, the
+        // condition refuses the write and the refusal carries the current item.
+        let pk = keys::session(&session.id);
+        let item = to_item(pk.clone(), session);
+        self.begin_attempt_from(pk, item, amount, now, lease_until).await
+    }
+
+    async fn claim_use(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        now: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
+    ) -> Result<ClaimUse, StoreError> {
+        let pk = keys::link(link);
+        let hold = |write: Write| -> Result<Write, StoreError> {
+            Ok(write
+                .alias("#sid", session.as_str())
+                .value(":hold", attribute(&pk, &hold_until)?)
+                .value(":true", AttributeValue::Bool(true))
+                .value(":now", epoch_nanos(now)))
+        };
+        let claim = hold(
+            Write::new(
+                "SET #claims.#sid = :hold, #reserved = #reserved + :one",
+                "#active = :true AND #expiresAtNanos > :now \
+                 AND attribute_not_exists(#claims.#sid) AND #reserved < #usageLimit",
+            )
+            .value(":one", number(1)),
+        )?;
+        let renewal = hold(Write::new(
+            "SET #claims.#sid = :hold",
+            "#active = :true AND #expiresAtNanos > :now AND attribute_exists(#claims.#sid)",
+        ))?;
+
+        for _ in 0..DECISION_ROUNDS {
+            let item = match self.update(&pk, &claim, ReturnValue::None).await? {
+                Written::Applied(_) => return Ok(ClaimUse::Claimed),
+                Written::Refused(None) => return Ok(ClaimUse::NotFound),
+                Written::Refused(Some(item)) => item,
+            };
+            // Why was it refused? The link as it was when the condition failed says.
+            let link: PaymentLink = from_item(&pk, item.clone())?;
+            if !link.active {
+                return Ok(ClaimUse::Unavailable(Unavailable::Inactive));
+            }
+            if now >= link.expires_at {
+                return Ok(ClaimUse::Unavailable(Unavailable::Expired));
+            }
+            let Some(limit) = link.usage_limit else { return Ok(ClaimUse::Claimed) };
+            if link.claims.contains_key(session.as_str()) {
+                match self.update(&pk, &renewal, ReturnValue::None).await? {
+                    Written::Applied(_) => return Ok(ClaimUse::Claimed),
+                    Written::Refused(None) => return Ok(ClaimUse::NotFound),
+                    // The hold went meanwhile (released, or lapsed and given back): claim afresh.
+                    Written::Refused(Some(_)) => continue,
+                }
+            }
+            if link.reserved < limit {
+                return Err(StoreError::Corrupt {
+                    key: pk,
+                    detail: format!("claim refused with a use free: {EXPIRES_AT_NANOS} missing or not expiresAt"),
+                });
+            }
+            // Full: give back the holds whose time has passed, then claim again.
+            let mut lapsed = Vec::new();
+            for (holder, _) in link.claims.iter().filter(|(_, until)| **until <= now).take(LAPSED_PER_WRITE) {
+                lapsed.push((holder.clone(), stored(&pk, &item, &["claims", holder])?));
+            }
+            if lapsed.is_empty() {
+                return Ok(ClaimUse::Unavailable(Unavailable::LimitReached));
+            }
+            self.return_lapsed_holds(&pk, &lapsed).await?;
+        }
+        Err(contention("claim_use"))
+    }
+
+    async fn release_use(&self, link: &LinkId, session: &SessionId) -> Result<(), StoreError> {
+        let write =
+            Write::new("REMOVE #claims.#sid SET #reserved = #reserved - :one", "attribute_exists(#claims.#sid)")
+                .alias("#sid", session.as_str())
+                .value(":one", number(1));
+        // Refused: the session holds nothing (any more), which is what was asked.
+        self.update(&keys::link(link), &write, ReturnValue::None).await.map(|_| ())
+    }
+
+    async fn complete_payment(
+        &self,
+        session: &SessionId,
+        attempt: u32,
+        link: &LinkId,
+        result: &PaymentResult,
+    ) -> Result<CompletePayment, StoreError> {
+        let (session_pk, link_pk) = (keys::session(session), keys::link(link));
+        let completion =
+            Write::new("SET #status = :completed, #payment = :payment REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
+                .value(":pending", status(&session_pk, SessionStatus::Pending)?)
+                .value(":attempt", number(attempt))
+                .value(":completed", status(&session_pk, SessionStatus::Completed)?)
+                .value(":payment", attribute(&session_pk, result)?);
+
+        // The link as read decides how the use is counted; the transaction checks it still is so.
+        let Some(mut link_item) = self.get_item(&link_pk).await? else {
+            return self.complete_without_link(session, attempt, link_pk).await;
+        };
+        let mut conflicts = 0;
+        for _ in 0..DECISION_ROUNDS + CONFLICT_RETRIES as usize {
+            let link: PaymentLink = from_item(&link_pk, link_item.clone())?;
+            let counting = Counting::for_link(&link, session);
+            let sent = self
+                .client
+                .transact_write_items()
+                .transact_items(completion.in_transaction(&self.table, &session_pk)?)
+                .transact_items(counting.write(session).in_transaction(&self.table, &link_pk)?)
+                .send()
+                .await;
+            let error = match sent {
+                Ok(_) => return Ok(CompletePayment::Completed),
+                Err(error) => error,
+            };
+            let reasons = cancellation_reasons(&error);
+            let (session_failure, link_failure) = (reasons.first().and_then(failure), reasons.get(1).and_then(failure));
+            if session_failure == Some("ConditionalCheckFailed") {
+                return Ok(CompletePayment::SessionChanged);
+            }
+            if [session_failure, link_failure].contains(&Some("TransactionConflict")) && conflicts < CONFLICT_RETRIES {
+                back_off(conflicts).await;
+                conflicts += 1;
+                continue;
+            }
+            if session_failure.is_some() || link_failure != Some("ConditionalCheckFailed") {
+                return Err(StoreError::Unavailable(DisplayErrorContext(&error).to_string()));
+            }
+            // The session was still pending with this attempt; the link was not as read.
+            let Some(current) = reasons.get(1).and_then(|reason| reason.item()).cloned() else {
+                return Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() });
+            };
+            let link: PaymentLink = from_item(&link_pk, current.clone())?;
+            if Counting::for_link(&link, session) == Counting::FreeUse
+                && link.usage_limit.is_some_and(|limit| link.reserved >= limit)
+            {
+                return Ok(CompletePayment::LimitReached);
+            }
+            link_item = current;
+        }
+        Err(contention("complete_payment"))
+    }
+
+    async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
+        let pk = keys::session(session);
+        let write = match end {
+            AttemptEnd::Declined => Write::new("REMOVE #inFlight", ATTEMPT_IN_FLIGHT),
+            AttemptEnd::Failed { failure_code } => {
+                Write::new("SET #status = :failed, #failureCode = :code REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
+                    .value(":failed", status(&pk, SessionStatus::Failed)?)
+                    .value(":code", AttributeValue::S(failure_code.as_str().to_owned()))
+            }
+        };
+        let write = write.value(":pending", status(&pk, SessionStatus::Pending)?).value(":attempt", number(attempt));
+        // Refused: the attempt is over already (or never was), and stays as it is.
+        self.update(&pk, &write, ReturnValue::None).await.map(|_| ())
+    }
+}
+
+impl DynamoStore {
+    /// `begin_attempt` deciding first from `item`, the session as last read.
+    async fn begin_attempt_from(
+        &self,
+        pk: String,
+        mut item: Item,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        for _ in 0..DECISION_ROUNDS {
+            // Decide on the session as read; write only if it is still exactly that session.
+            let session: CheckoutSession = from_item(&pk, item.clone())?;
+            if !session.is_open(now) {
+                return Ok(BeginAttempt::Closed(session));
+            }
+            let (attempt, write) = match session.in_flight {
+                Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
+                Some(lapsed) => {
+                    // Take over the lapsed attempt: same number and amount, a new lease.
+                    let write = Write::new(
+                        "SET #inFlight.#leaseUntil = :lease",
+                        "#status = :pending AND #expiresAt = :expiresAt \
+                         AND #inFlight.#number = :number AND #inFlight.#leaseUntil = :lapsedLease",
+                    )
+                    .value(":number", number(lapsed.number))
+                    .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?)
+                    .value(":lease", attribute(&pk, &lease_until)?);
+                    (PaymentAttempt { lease_until, ..lapsed }, write)
+                }
+                None => {
+                    let Some(next) = session.attempts.checked_add(1) else {
+                        return Err(StoreError::Corrupt { key: pk, detail: "attempts overflow".into() });
+                    };
+                    let attempt = PaymentAttempt { number: next, amount, lease_until };
+                    let counted = if session.attempts == 0 {
+                        "(#attempts = :attempts OR attribute_not_exists(#attempts))"
+                    } else {
+                        "#attempts = :attempts"
+                    };
+                    let write = Write::new(
+                        "SET #attempts = :next, #inFlight = :attempt",
+                        format!(
+                            "#status = :pending AND #expiresAt = :expiresAt AND attribute_not_exists(#inFlight) \
+                             AND {counted}"
+                        ),
+                    )
+                    .value(":attempts", number(session.attempts))
+                    .value(":next", number(next))
+                    .value(":attempt", attribute(&pk, &attempt)?);
+                    (attempt, write)
+                }
+            };
+            let write = write
+                .value(":pending", status(&pk, SessionStatus::Pending)?)
+                .value(":expiresAt", stored(&pk, &item, &["expiresAt"])?);
+            match self.update(&pk, &write, ReturnValue::None).await? {
+                Written::Applied(_) => return Ok(BeginAttempt::Started(attempt)),
+                Written::Refused(Some(current)) => item = current,
+                Written::Refused(None) => return Ok(BeginAttempt::NotFound),
+            }
+        }
+        Err(contention("begin_attempt"))
+    }
+
+    /// `complete_payment` when the link is gone: like the embedded store, the session decides
+    /// first (an attempt that is over is `SessionChanged`); a live one means a broken link.
+    async fn complete_without_link(
+        &self,
+        session: &SessionId,
+        attempt: u32,
+        link_pk: String,
+    ) -> Result<CompletePayment, StoreError> {
+        let session = self.get_session(session).await?;
+        let in_flight = session.as_ref().is_some_and(|s| {
+            s.status == SessionStatus::Pending && s.in_flight.as_ref().is_some_and(|a| a.number == attempt)
+        });
+        if in_flight {
+            Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() })
+        } else {
+            Ok(CompletePayment::SessionChanged)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Checkout sessions: created once, read strongly consistent, cancelled while not being paid.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Utc};
+
+use super::codec::*;
+use super::errors::*;
+use super::write::*;
+use super::{DECISION_ROUNDS, DynamoStore, Written};
+use crate::model::*;
+use crate::store::*;
+
+#[async_trait]
+impl Sessions for DynamoStore {
+    async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
+        let item = with_ttl(to_item(keys::session(&session.id), session), session.expires_at);
+        self.put_new(item, "session exists").await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
+        self.get(keys::session(id)).await
+    }
+
+    async fn cancel_session(
+        &self,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CheckoutSession>, StoreError> {
+        let pk = keys::session(session);
+        let Some(mut item) = self.get_item(&pk).await? else { return Ok(None) };
+        for _ in 0..DECISION_ROUNDS {
+            let session: CheckoutSession = from_item(&pk, item.clone())?;
+            let being_paid = session.in_flight.as_ref().is_some_and(|attempt| attempt.lease_until > now);
+            if !session.is_open(now) || being_paid {
+                return Ok(Some(session));
+            }
+            // Cancel only the session as read: unexpired, pending, and not being paid.
+            let not_being_paid = match session.in_flight {
+                None => "attribute_not_exists(#inFlight)",
+                Some(_) => "#inFlight.#number = :number AND #inFlight.#leaseUntil = :lapsedLease",
+            };
+            let mut write = Write::new(
+                "SET #status = :cancelled REMOVE #inFlight",
+                format!("#status = :pending AND #expiresAt = :expiresAt AND {not_being_paid}"),
+            )
+            .value(":pending", status(&pk, SessionStatus::Pending)?)
+            .value(":cancelled", status(&pk, SessionStatus::Cancelled)?)
+            .value(":expiresAt", stored(&pk, &item, &["expiresAt"])?);
+            if let Some(lapsed) = &session.in_flight {
+                write = write
+                    .value(":number", number(lapsed.number))
+                    .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?);
+            }
+            match self.update(&pk, &write, ReturnValue::AllNew).await? {
+                Written::Applied(cancelled) => return from_item(&pk, cancelled).map(Some),
+                Written::Refused(Some(current)) => item = current,
+                Written::Refused(None) => return Ok(None),
+            }
+        }
+        Err(contention("cancel_session"))
+    }
+}

@@ -1,0 +1,153 @@
+//! What the items look like in the table (the contract suite checks only what reads return).
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::model::ChargeRecord;
+use crate::model::CheckoutSession;
+use crate::model::LinkId;
+use crate::model::Merchant;
+use crate::model::PaymentLink;
+use crate::model::{Cart, Checkout};
+use crate::money::MinorUnits;
+use crate::store::{ChargeLedger, Links, Merchants, RETENTION_AFTER_EXPIRY, Sessions};
+use crate::test_support::fresh_dynamo_store;
+
+fn link(merchant_id: &str) -> PaymentLink {
+    PaymentLink {
+        id: LinkId::generate(),
+        merchant_id: merchant_id.to_owned(),
+        checkout: Checkout {
+            merchant_name: "Shop".to_owned(),
+            currency: "USD".parse().expect("USD"),
+            cart: Cart::Amount { amount: MinorUnits(2500) },
+            success_url: "https://shop.example/ok".to_owned(),
+            cancel_url: "https://shop.example/cancel".to_owned(),
+            error_url: "https://shop.example/error".to_owned(),
+            metadata: "{}".to_owned(),
+            appearance: Default::default(),
+        },
+        usage_limit: None,
+        used: 0,
+        reserved: 0,
+        claims: Default::default(),
+        active: true,
+        pause_reason: None,
+        created_at: Utc.timestamp_opt(1_767_225_600, 250_000_000).unwrap(),
+        expires_at: Utc.timestamp_opt(1_769_904_000, 750_000_000).unwrap(),
+    }
+}
+
+async fn raw(store: &DynamoStore, pk: &str) -> Item {
+    let output = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(pk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item");
+    output.item.unwrap_or_else(|| panic!("no item {pk}"))
+}
+
+fn s<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name).and_then(|v| v.as_s().ok()).unwrap_or_else(|| panic!("{name} is not a string: {item:?}"))
+}
+
+fn n<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name).and_then(|v| v.as_n().ok()).unwrap_or_else(|| panic!("{name} is not a number: {item:?}"))
+}
+
+#[tokio::test]
+async fn items_carry_their_key_ttl_and_index_attributes() {
+    let store = fresh_dynamo_store().await;
+    let link = link("m_items");
+    store.create_link(&link).await.expect("create link");
+    let session = CheckoutSession::open(&link, link.created_at);
+    store.create_session(&session).await.expect("create session");
+    let merchant = Merchant {
+        id: "m_items".to_owned(),
+        name: "Shop".to_owned(),
+        vault_key_hash: "v".repeat(64),
+        merchant_key_hash: "k".repeat(64),
+        created_at: link.created_at,
+    };
+    store.create_merchant(&merchant).await.expect("create merchant");
+
+    let item = raw(&store, &format!("LINK#{}", link.id)).await;
+    assert_eq!(s(&item, "pk"), format!("LINK#{}", link.id));
+    // TTL: whole epoch seconds, as a number, 90 days after expiry.
+    assert_eq!(n(&item, "ttl"), (1_769_904_000 + 90 * 86_400).to_string());
+    assert_eq!(s(&item, "gsi1pk"), "MERCHANT#m_items");
+    assert_eq!(s(&item, "gsi1sk"), link.id.as_str());
+    assert_eq!(n(&item, "used"), "0");
+    assert!(item["usageLimit"].is_null(), "None is stored as NULL: {item:?}");
+    assert_eq!(s(&item, "expiresAt"), "2026-02-01T00:00:00.750Z");
+    // The same instant as a number, exact to the nanosecond, for conditions.
+    assert_eq!(n(&item, "expiresAtNanos"), "1769904000750000000");
+    let cart = item["checkout"].as_m().expect("checkout map")["cart"].as_m().expect("cart map");
+    assert_eq!(s(cart, "kind"), "amount");
+    assert_eq!(n(cart, "amount"), "2500");
+
+    let item = raw(&store, &format!("SESSION#{}", session.id)).await;
+    assert_eq!(n(&item, "ttl"), (session.expires_at + RETENTION_AFTER_EXPIRY).timestamp().to_string());
+    assert!(!item.contains_key("gsi1pk"), "sessions stay out of the links index");
+
+    for pk in [format!("MERCHANT#{}", merchant.id), format!("KEY#{}", merchant.merchant_key_hash)] {
+        let item = raw(&store, &pk).await;
+        assert!(!item.contains_key("ttl"), "merchants never expire: {item:?}");
+        assert_eq!(s(&item, "merchantKeyHash"), merchant.merchant_key_hash);
+    }
+
+    let ttl = store.client().describe_time_to_live().table_name(store.table()).send().await.expect("ttl");
+    let ttl = ttl.time_to_live_description.expect("ttl description");
+    assert_eq!(ttl.attribute_name(), Some("ttl"));
+}
+
+#[tokio::test]
+async fn charge_records_carry_a_ttl_and_are_swept_long_after() {
+    let store = fresh_dynamo_store().await;
+    let record = ChargeRecord {
+        idempotency_key: "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV:1".to_owned(),
+        amount: MinorUnits(2500),
+        currency: "USD".parse().expect("USD"),
+        outcome: crate::model::ChargeOutcome::Declined { reason: crate::model::DeclineReason::Declined },
+        voided: false,
+        created_at: Utc.timestamp_opt(1_767_225_600, 5).unwrap(),
+    };
+    store.record_charge(&record).await.expect("record charge");
+    store.void_charge(&record.idempotency_key).await.expect("void charge");
+
+    let item = raw(&store, "CHARGE#cs_01ARZ3NDEKTSV4RRFFQ69G5FAV:1").await;
+    assert_eq!(n(&item, "ttl"), (1_767_225_600 + 90 * 86_400).to_string());
+    assert_eq!(item.get("voided").and_then(|v| v.as_bool().ok()), Some(&true));
+}
+
+#[tokio::test]
+async fn a_merchants_links_are_listed_newest_first_by_the_index() {
+    let store = fresh_dynamo_store().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let link = link("m_listed");
+        store.create_link(&link).await.expect("create link");
+        ids.push(link.id.to_string());
+        // ULIDs order by millisecond; within one they are random.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    store.create_link(&link("m_other")).await.expect("create other link");
+
+    let output = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(GSI1)
+        .key_condition_expression("gsi1pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S("MERCHANT#m_listed".to_owned()))
+        .scan_index_forward(false)
+        .send()
+        .await
+        .expect("query");
+    let listed: Vec<String> = output.items().iter().map(|item| s(item, "id").to_owned()).collect();
+    ids.reverse();
+    assert_eq!(listed, ids);
+}

@@ -1,0 +1,78 @@
+//! Conditional writes: update and condition expressions with their names and values.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+
+use super::Item;
+use crate::store::*;
+
+/// sent are exactly those the expressions use, as DynamoDB requires.
+pub(super) struct Write {
+    pub(super) update: String,
+    pub(super) condition: String,
+    aliases: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Write {
+    pub(super) fn new(update: impl Into<String>, condition: impl Into<String>) -> Self {
+        Write { update: update.into(), condition: condition.into(), aliases: HashMap::new(), values: HashMap::new() }
+    }
+
+    pub(super) fn alias(mut self, token: impl Into<String>, name: impl Into<String>) -> Self {
+        self.aliases.insert(token.into(), name.into());
+        self
+    }
+
+    pub(super) fn value(mut self, token: impl Into<String>, value: AttributeValue) -> Self {
+        self.values.insert(token.into(), value);
+        self
+    }
+
+    pub(super) fn names(&self) -> HashMap<String, String> {
+        let mut names = HashMap::new();
+        for expression in [&self.update, &self.condition] {
+            let mut rest = expression.as_str();
+            while let Some(start) = rest.find('#') {
+                let after = &rest[start + 1..];
+                let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+                let token = &rest[start..start + 1 + len];
+                let name = self.aliases.get(token).cloned().unwrap_or_else(|| token[1..].to_owned());
+                names.insert(token.to_owned(), name);
+                rest = &after[len..];
+            }
+        }
+        names
+    }
+
+    /// DynamoDB rejects an empty values map.
+    pub(super) fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+
+    /// This write as one item of a transaction, returning the old item if its condition fails.
+    pub(super) fn in_transaction(&self, table: &str, pk: &str) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .update_expression(&self.update)
+            .condition_expression(&self.condition)
+            .set_expression_attribute_names(Some(self.names()))
+            .set_expression_attribute_values(self.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+pub(super) fn put_new_request(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
