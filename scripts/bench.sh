@@ -144,7 +144,7 @@ if wants size; then
     echo "| function (1000 invocations, runtime API responder, moto) | runs | init p50 | first answer p50 | min | invocations | peak RSS | statuses | inv/s |" | tee -a "$out/summary.md"
     echo "|---|---|---|---|---|---|---|---|---|" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-check.json" --runs 1 --invocations 1000 -- "$bin/check-availability" | tee -a "$out/summary.md"
-    "$bin/runtime_api" --event "$out/event-open.json" --runs 1 --invocations 1000 -- "$bin/redirect" | tee -a "$out/summary.md"
+    "$bin/runtime_api" --event "$out/event-open.json" --runs 1 --invocations 1000 -- "$bin/open-link" | tee -a "$out/summary.md"
 fi
 if wants coldstart; then
     say "6. Cold start: process start -> first invocation answered (runtime API responder on loopback)"
@@ -152,7 +152,7 @@ if wants coldstart; then
     echo "|---|---|---|---|---|---|---|---|---|" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-check.json" --runs 15 -- "$bin/hello_lambda" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-check.json" --runs 15 -- "$bin/check-availability" | tee -a "$out/summary.md"
-    "$bin/runtime_api" --event "$out/event-open.json" --runs 15 -- "$bin/redirect" | tee -a "$out/summary.md"
+    "$bin/runtime_api" --event "$out/event-open.json" --runs 15 -- "$bin/open-link" | tee -a "$out/summary.md"
 fi
 
 echo

@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 
-use crate::model::{PaymentAttempt, Unavailable};
+use crate::model::{PaymentAttempt, SessionStatus, Unavailable};
 use crate::store::StoreError;
 use crate::validate::ValidationErrors;
 
@@ -30,6 +30,18 @@ pub enum ApiError {
     StaleForm,
     #[error("{}", .0.sentence())]
     LinkUnavailable(Unavailable),
+    /// The link stopped taking payments while the customer was on the page; not charged.
+    #[error("{}", .reason.sentence())]
+    LinkStoppedTakingPayments { reason: Unavailable, back_url: String },
+    /// Expired, cancelled or failed: this session can no longer be paid.
+    #[error("This checkout session can no longer be paid.")]
+    SessionClosed { status: SessionStatus, back_url: String },
+    /// Another submit of this session is being charged right now.
+    #[error("A payment for this checkout session is in progress.")]
+    PaymentInProgress,
+    /// Too many declined cards on this link or from this client: refused before charging.
+    #[error("Too many declined payment attempts; retry after {0} seconds.")]
+    TooManyAttempts(u64),
     #[error("The request body is larger than {0} bytes.")]
     BodyTooLarge(usize),
     #[error("Send the body as JSON with Content-Type: application/json.")]
@@ -58,10 +70,11 @@ impl ApiError {
             ApiError::WrongMerchant(_) | ApiError::StaleForm => StatusCode::FORBIDDEN,
             ApiError::LinkNotFound | ApiError::SessionNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::LinkUnavailable(_) => StatusCode::GONE,
+            ApiError::LinkUnavailable(_) | ApiError::SessionClosed { .. } => StatusCode::GONE,
+            ApiError::LinkStoppedTakingPayments { .. } | ApiError::PaymentInProgress => StatusCode::CONFLICT,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::StoreUnavailable | ApiError::ProcessorUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,7 +93,10 @@ impl ApiError {
             ApiError::SessionNotFound => "session_not_found",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::LinkUnavailable(reason) => reason.code(),
+            ApiError::LinkUnavailable(reason) | ApiError::LinkStoppedTakingPayments { reason, .. } => reason.code(),
+            ApiError::SessionClosed { .. } => "session_closed",
+            ApiError::PaymentInProgress => "payment_in_progress",
+            ApiError::TooManyAttempts(_) => "too_many_attempts",
             ApiError::BodyTooLarge(_) => "body_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
@@ -102,7 +118,7 @@ impl ApiError {
     /// Seconds the client should wait before retrying, for 429 and 503.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::RateLimited(seconds) => Some(*seconds),
+            ApiError::RateLimited(seconds) | ApiError::TooManyAttempts(seconds) => Some(*seconds),
             ApiError::StoreUnavailable => Some(u64::from(RETRY_AFTER_SECONDS)),
             ApiError::ProcessorUnavailable => Some(PaymentAttempt::LEASE.num_seconds().unsigned_abs()),
             _ => None,

@@ -1,7 +1,9 @@
 //! Payment links: the library every binary uses.
 //!
-//! Handlers take an `http::Request` and an `&App` and never know whether they run in Lambda
-//! or in `paylinks serve`.
+//! Layers, each using only those below it (ARCHITECTURE.md): `api` (HTTP in and out) →
+//! `links` and `checkout` (what links and checkouts do) → `store` (capabilities) → `model`
+//! and `money`. Handlers take an `http::Request` and an `&App` and never know whether they
+//! run in Lambda or in `paylinks serve`.
 
 pub mod api;
 pub mod app;
@@ -10,6 +12,7 @@ pub mod checkout;
 pub mod error;
 #[cfg(test)]
 mod fuzz;
+pub mod links;
 pub mod logging;
 pub mod model;
 pub mod money;

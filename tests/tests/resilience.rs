@@ -365,7 +365,7 @@ async fn kill_9_in_the_middle_of_the_load_loses_nothing_and_pays_nothing_twice()
          routes served after the restart: {routes_after:?}",
         seconds / 2
     );
-    for route in ["create", "check-availability", "redirect", "checkout-page", "pay", "get-link"] {
+    for route in ["create", "check-availability", "open-link", "checkout-page", "pay", "get-link"] {
         assert!(routes_after.contains(route), "{route} served after the restart: {routes_after:?}");
     }
     assert_no_secrets(&run.server.log_path(), &run.data.0);

@@ -1,14 +1,18 @@
-//! Lambda function for `Endpoint::CheckoutPage`: builds its state once, then serves invocations.
+//! Lambda function for `Endpoint::CheckoutPage`: builds its state once, then serves invocations with
+//! its one handler.
 
 use std::convert::Infallible;
 
 use lambda_http::{Error, run, service_fn};
-use paylinks_core::api::{Endpoint, handle};
+use paylinks_core::api::{Endpoint, checkout_page, handle_with};
 use paylinks_core::{App, logging};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
-    run(service_fn(|request| async { Ok::<_, Infallible>(handle(Endpoint::CheckoutPage, request, &app).await) })).await
+    run(service_fn(|request| async {
+        Ok::<_, Infallible>(handle_with(Endpoint::CheckoutPage, checkout_page::handle, request, &app).await)
+    }))
+    .await
 }

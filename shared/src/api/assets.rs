@@ -4,7 +4,8 @@
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
-use super::path_parameter;
+use super::{Caller, path_parameter};
+use crate::app::App;
 use crate::error::ApiError;
 
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -12,8 +13,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("favicon.svg", "image/svg+xml", include_str!("../../assets/favicon.svg")),
 ];
 
-pub fn handle(request: &Request) -> Result<Response<Body>, ApiError> {
-    let file = path_parameter(request, "file").ok_or(ApiError::RouteNotFound)?;
+pub async fn handle(request: &Request, _: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
+    let file = path_parameter(request, "file");
     let (_, content_type, content) = ASSETS.iter().find(|(name, _, _)| *name == file).ok_or(ApiError::RouteNotFound)?;
     Response::builder()
         .status(StatusCode::OK)

@@ -7,20 +7,18 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
-use super::link_view::{link_view, status};
-use super::{json, public_base_url};
+use super::views::link_view;
+use super::{Caller, json, public_base_url};
 use crate::app::App;
-use crate::auth::authenticate;
 use crate::error::ApiError;
-use crate::model::LinkId;
+use crate::links;
+use crate::model::{LinkId, LinkStatus};
 use crate::validate::ValidationErrors;
 
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
-const STATUSES: [&str; 4] = ["active", "inactive", "expired", "limit_reached"];
 
-pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
-    let merchant = authenticate(request, app).await?;
+pub async fn handle(request: &Request, app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
     let query = request.query_string_parameters();
     let mut errors = Vec::new();
     let limit = match query.first("limit").map(str::parse::<usize>) {
@@ -38,26 +36,24 @@ pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiE
             None
         }),
     };
-    let wanted_status = query.first("status");
-    if wanted_status.is_some_and(|s| !STATUSES.contains(&s)) {
-        errors.push(format!("status: must be one of {}", STATUSES.join(", ")));
-    }
+    let status = match query.first("status") {
+        None => None,
+        Some(text) => LinkStatus::ALL.into_iter().find(|status| status.as_str() == text).or_else(|| {
+            let statuses: Vec<&str> = LinkStatus::ALL.iter().map(|status| status.as_str()).collect();
+            errors.push(format!("status: must be one of {}", statuses.join(", ")));
+            None
+        }),
+    };
     if !errors.is_empty() {
         return Err(ValidationErrors(errors).into());
     }
 
-    let page = app.store.list_links(&merchant.id, limit, cursor.as_ref()).await?;
-    let (now, base) = (app.now(), public_base_url(request, app));
-    // The status filter applies within the page: a filtered page may hold fewer links, and
-    // the cursor still walks every link exactly once.
-    let links: Vec<_> = page
-        .links
-        .iter()
-        .filter(|link| wanted_status.is_none_or(|wanted| status(link, now) == wanted))
-        .map(|link| link_view(link, now, &base))
-        .collect();
+    let now = app.now();
+    let page = links::list(app.store.as_ref(), caller.merchant()?, limit, cursor.as_ref(), status, now).await?;
+    let base = public_base_url(request, app);
+    let data: Vec<_> = page.links.iter().map(|link| link_view(link, now, &base)).collect();
     let next_cursor = page.next.as_ref().map(encode_cursor);
-    let body = json!({ "success": true, "data": links, "hasMore": next_cursor.is_some(), "nextCursor": next_cursor });
+    let body = json!({ "success": true, "data": data, "hasMore": next_cursor.is_some(), "nextCursor": next_cursor });
     Ok(json(StatusCode::OK, &body))
 }
 

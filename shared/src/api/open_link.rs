@@ -1,19 +1,14 @@
-//! `GET /pay/{id}`: every open creates a fresh checkout session and sends the customer to it.
-//! Opening never consumes a use (link-preview bots open links too).
+//! `GET /pay/{id}`: opens the link (a fresh checkout session) and sends the customer to it.
 
 use lambda_http::{Body, Request, Response};
 
-use super::check_availability::find_link;
-use super::{public_base_url, see_other};
+use super::{Caller, path_parameter, public_base_url, see_other};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::model::CheckoutSession;
+use crate::links;
 
-pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
-    let link = find_link(request, app).await?;
-    let now = app.now();
-    link.availability(now).map_err(ApiError::LinkUnavailable)?;
-    let session = CheckoutSession::open(&link, now);
-    app.store.create_session(&session).await?;
+pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
+    let store = app.store.as_ref();
+    let session = links::open(store, store, path_parameter(request, "id"), app.now()).await?;
     see_other(&format!("{}/checkout/{}", public_base_url(request, app), session.id))
 }

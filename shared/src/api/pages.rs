@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::html;
 use crate::error::ApiError;
-use crate::model::{Appearance, Cart, CheckoutSession, SessionStatus, Unavailable};
+use crate::model::{Appearance, Cart, CheckoutSession, SessionStatus};
 use crate::money::MinorUnits;
 
 #[derive(Template)]
@@ -35,97 +35,89 @@ fn message_page(
 }
 
 /// A short human page for any error a customer can meet: never JSON, never a stack trace.
+/// Its status is the error's.
 pub fn error_page(error: &ApiError, base_path: &str) -> Response<Body> {
-    let (title, message) = match error {
-        ApiError::LinkUnavailable(reason) => (reason.sentence(), reason.advice()),
-        ApiError::LinkNotFound => {
-            ("Payment link not found", "Check that the address is complete, or ask the merchant for the link again.")
+    let (title, message): (&str, String) = match error {
+        ApiError::LinkUnavailable(reason) => (reason.sentence(), reason.advice().to_owned()),
+        ApiError::LinkStoppedTakingPayments { reason, .. } => {
+            (reason.sentence(), format!("{} You have not been charged.", reason.advice()))
         }
-        ApiError::SessionNotFound => {
-            ("Checkout not found", "This checkout does not exist. Open the payment link again to start over.")
+        ApiError::SessionClosed { status: SessionStatus::Expired, .. } => (
+            "This checkout has expired",
+            "You have not been charged. Open the payment link again to start a new checkout.".to_owned(),
+        ),
+        ApiError::SessionClosed { status: SessionStatus::Cancelled, .. } => {
+            ("Checkout cancelled", "You have not been charged.".to_owned())
         }
+        ApiError::SessionClosed { .. } => (
+            "This checkout could not be completed",
+            "You have not been charged. Open the payment link again to start over.".to_owned(),
+        ),
+        ApiError::PaymentInProgress => (
+            "Payment in progress",
+            "Your payment is being processed. Reload this page in a moment to see the result; do not pay again."
+                .to_owned(),
+        ),
+        ApiError::TooManyAttempts(retry_after_seconds) => {
+            let minutes = retry_after_seconds.div_ceil(60);
+            let plural = if minutes == 1 { "" } else { "s" };
+            let message = format!(
+                "There have been too many declined payment attempts. For your security, try again in {minutes} minute{plural}."
+            );
+            ("Too many attempts", message)
+        }
+        ApiError::LinkNotFound => (
+            "Payment link not found",
+            "Check that the address is complete, or ask the merchant for the link again.".to_owned(),
+        ),
+        ApiError::SessionNotFound => (
+            "Checkout not found",
+            "This checkout does not exist. Open the payment link again to start over.".to_owned(),
+        ),
         ApiError::StaleForm => {
-            ("Please reload the page", "This checkout form is out of date. Reload the page and try again.")
+            ("Please reload the page", "This checkout form is out of date. Reload the page and try again.".to_owned())
         }
         ApiError::StoreUnavailable => {
-            ("Please try again", "We could not complete this just now. Wait a moment and try again.")
+            ("Please try again", "We could not complete this just now. Wait a moment and try again.".to_owned())
         }
         ApiError::ProcessorUnavailable => (
             "We could not confirm your payment",
             "The card processor did not answer in time. Wait a minute, then pay again: \
-             if this payment went through, you will not be charged a second time.",
+             if this payment went through, you will not be charged a second time."
+                .to_owned(),
         ),
-        _ => ("Something went wrong", "We could not load this page. Wait a moment and reload."),
+        _ => ("Something went wrong", "We could not load this page. Wait a moment and reload.".to_owned()),
     };
-    message_page(base_path, error.status(), title, message, None)
+    let action = match error {
+        ApiError::LinkStoppedTakingPayments { back_url, .. } | ApiError::SessionClosed { back_url, .. } => {
+            Some(("Back to the merchant", back_url.as_str()))
+        }
+        _ => None,
+    };
+    message_page(base_path, error.status(), title, &message, action)
 }
 
-/// The link stopped taking payments while the customer was on the page.
-pub fn link_unavailable_page(base_path: &str, session: &CheckoutSession, reason: Unavailable) -> Response<Body> {
-    let message = format!("{} You have not been charged.", reason.advice());
-    message_page(
-        base_path,
-        StatusCode::CONFLICT,
-        reason.sentence(),
-        &message,
-        Some(("Back to the merchant", &session.checkout.cancel_url)),
-    )
-}
-
-/// Too many declined cards: refused before the processor is called.
-pub fn too_many_attempts_page(base_path: &str, retry_after_seconds: u64) -> Response<Body> {
-    let minutes = retry_after_seconds.div_ceil(60);
-    let message = format!(
-        "There have been too many declined payment attempts. For your security, try again in {minutes} minute{}.",
-        if minutes == 1 { "" } else { "s" }
-    );
-    let mut response = message_page(base_path, StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &message, None);
-    response.headers_mut().insert("retry-after", HeaderValue::from(retry_after_seconds));
-    response
-}
-
-pub fn in_progress_page(base_path: &str) -> Response<Body> {
-    message_page(
-        base_path,
-        StatusCode::CONFLICT,
-        "Payment in progress",
-        "Your payment is being processed. Reload this page in a moment to see the result; do not pay again.",
-        None,
-    )
-}
-
-/// What a session that can no longer be paid shows: paid, expired, cancelled or failed.
-pub fn closed_page(base_path: &str, session: &CheckoutSession, now: chrono::DateTime<chrono::Utc>) -> Response<Body> {
-    let back = Some(("Back to the merchant", session.checkout.cancel_url.as_str()));
+/// A session that can no longer be paid: "already paid" when it is, otherwise the error that
+/// says why (expired, cancelled, failed).
+pub fn closed_session(
+    base_path: &str,
+    session: &CheckoutSession,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Response<Body>, ApiError> {
     match session.status_at(now) {
-        SessionStatus::Completed => {
-            let amount = session.payment.as_ref().map(|p| p.amount.display(session.checkout.currency));
-            let message = match amount {
-                Some(amount) => {
-                    format!("This checkout has already been paid ({amount}). There is nothing more to pay.")
-                }
-                None => "This checkout has already been paid. There is nothing more to pay.".to_owned(),
-            };
-            message_page(base_path, StatusCode::OK, "Already paid", &message, None)
-        }
-        SessionStatus::Expired => message_page(
-            base_path,
-            StatusCode::GONE,
-            "This checkout has expired",
-            "You have not been charged. Open the payment link again to start a new checkout.",
-            back,
-        ),
-        SessionStatus::Cancelled => {
-            message_page(base_path, StatusCode::GONE, "Checkout cancelled", "You have not been charged.", back)
-        }
-        SessionStatus::Failed | SessionStatus::Pending => message_page(
-            base_path,
-            StatusCode::GONE,
-            "This checkout could not be completed",
-            "You have not been charged. Open the payment link again to start over.",
-            back,
-        ),
+        SessionStatus::Completed => Ok(paid_page(base_path, session)),
+        status => Err(ApiError::SessionClosed { status, back_url: session.checkout.cancel_url.clone() }),
     }
+}
+
+/// What a paid session shows when opened again.
+fn paid_page(base_path: &str, session: &CheckoutSession) -> Response<Body> {
+    let amount = session.payment.as_ref().map(|p| p.amount.display(session.checkout.currency));
+    let message = match amount {
+        Some(amount) => format!("This checkout has already been paid ({amount}). There is nothing more to pay."),
+        None => "This checkout has already been paid. There is nothing more to pay.".to_owned(),
+    };
+    message_page(base_path, StatusCode::OK, "Already paid", &message, None)
 }
 
 struct ItemView {
@@ -170,12 +162,11 @@ struct CheckoutPage<'a> {
     logo_url: Option<&'a str>,
 }
 
-/// The checkout form for an open session, with an inline `error` after a failed try.
-/// `chosen` keeps a donor's previous choice on a re-render.
+/// The checkout form for an open session (200), or again with an inline `error` the customer
+/// can fix (422). `chosen` keeps a donor's previous choice on a re-render.
 pub fn checkout_page(
     base_path: &str,
     session: &CheckoutSession,
-    status: StatusCode,
     error: Option<&str>,
     chosen: Option<&str>,
     cardholder_name: &str,
@@ -253,6 +244,7 @@ pub fn checkout_page(
     };
     let body = page.render().map_err(|e| ApiError::Internal(format!("render checkout page: {e}")))?;
     let csp = checkout_csp(session, page.appearance_css.as_deref());
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut response = html(status, body);
     if let Ok(value) = HeaderValue::from_str(&csp) {
         response.headers_mut().insert("content-security-policy", value);

@@ -9,11 +9,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
-use super::check_availability::find_link;
-use super::public_base_url;
+use super::{Caller, path_parameter, public_base_url};
 use crate::app::App;
-use crate::auth::authenticate;
 use crate::error::ApiError;
+use crate::links;
 use crate::validate::ValidationErrors;
 
 const DEFAULT_SIZE: u32 = 256;
@@ -25,13 +24,9 @@ enum Format {
     Png,
 }
 
-pub async fn handle(request: &Request, app: &App) -> Result<Response<Body>, ApiError> {
-    let merchant = authenticate(request, app).await?;
+pub async fn handle(request: &Request, app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
     let (format, size) = read_query(request)?;
-    let link = find_link(request, app).await?;
-    if link.merchant_id != merchant.id {
-        return Err(ApiError::LinkNotFound);
-    }
+    let link = links::find_own(app.store.as_ref(), caller.merchant()?, path_parameter(request, "id")).await?;
     let url = format!("{}/pay/{}", public_base_url(request, app), link.id);
     // Medium error correction survives smudged prints while keeping the code small.
     let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M)

@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::LinkId;
+use crate::store::{Counters, Links};
 
 /// Counting window: fixed, so a burst straddling two windows can reach twice a limit.
 pub const WINDOW: TimeDelta = TimeDelta::minutes(10);
@@ -37,7 +37,7 @@ fn client_counter(client_ip: &str, index: i64) -> String {
 
 /// Seconds until pays may be tried again, if this link or client has had too many declines.
 pub async fn refusal(
-    app: &App,
+    counters: &(impl Counters + ?Sized),
     link: &LinkId,
     client_ip: Option<&str>,
     now: DateTime<Utc>,
@@ -48,7 +48,7 @@ pub async fn refusal(
     let link_name = link_counter(link, index);
     let client_name = client_ip.map(|ip| client_counter(ip, index));
     let names: Vec<&str> = std::iter::once(link_name.as_str()).chain(client_name.as_deref()).collect();
-    let counts = app.store.read_counters(&names).await?;
+    let counts = counters.read_counters(&names).await?;
     let link_declines = counts.first().copied().unwrap_or(0);
     let client_declines = counts.get(1).copied().unwrap_or(0);
     if link_declines >= DECLINES_PER_LINK || client_declines >= DECLINES_PER_CLIENT {
@@ -59,15 +59,15 @@ pub async fn refusal(
 
 /// Counts one declined card; pauses the link when declines spike.
 pub async fn record_decline(
-    app: &App,
+    store: &(impl Counters + Links + ?Sized),
     link: &LinkId,
     client_ip: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let (index, end) = window(now);
-    let link_declines = app.store.increment_counter(&link_counter(link, index), end).await?;
+    let link_declines = store.increment_counter(&link_counter(link, index), end).await?;
     if let Some(ip) = client_ip {
-        app.store.increment_counter(&client_counter(ip, index), end).await?;
+        store.increment_counter(&client_counter(ip, index), end).await?;
     }
     if link_declines == PAUSE_LINK_AFTER {
         let reason = format!(
@@ -77,7 +77,7 @@ pub async fn record_decline(
             WINDOW.num_minutes()
         );
         tracing::warn!(link_id = %link, declines = link_declines, "link paused: suspected card testing");
-        app.store.set_link_active(link, false, Some(&reason)).await?;
+        store.set_link_active(link, false, Some(&reason)).await?;
     }
     Ok(())
 }

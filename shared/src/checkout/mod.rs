@@ -1,10 +1,36 @@
-//! The hosted checkout: cards, the payment processor and the pay flow.
+//! The hosted checkout: finding a session, paying it (cards, the processor, the card-testing
+//! guard, where the customer goes next) and cancelling it. No HTTP here.
 
+mod cancel;
 pub mod card;
 pub mod guard;
 pub mod pay;
 pub mod processor;
 pub mod redirect;
+
+pub use cancel::Cancelled;
+pub use pay::{Cashier, PayForm, PayOutcome};
+
+use crate::error::ApiError;
+use crate::model::{CheckoutSession, Merchant, SessionId};
+use crate::store::Sessions;
+
+/// The session with this id; a malformed id is simply not found.
+pub async fn find_session(sessions: &(impl Sessions + ?Sized), id: &str) -> Result<CheckoutSession, ApiError> {
+    let id = id.parse::<SessionId>().map_err(|_| ApiError::SessionNotFound)?;
+    sessions.get_session(&id).await?.ok_or(ApiError::SessionNotFound)
+}
+
+/// The session with this id if it is one of `merchant`'s: another merchant's session does
+/// not exist, as far as this caller can tell.
+pub async fn find_own_session(
+    sessions: &(impl Sessions + ?Sized),
+    merchant: &Merchant,
+    id: &str,
+) -> Result<CheckoutSession, ApiError> {
+    let session = find_session(sessions, id).await?;
+    if session.merchant_id == merchant.id { Ok(session) } else { Err(ApiError::SessionNotFound) }
+}
 
 #[cfg(test)]
 mod tests;

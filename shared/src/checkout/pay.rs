@@ -13,15 +13,15 @@ use subtle::ConstantTimeEq;
 
 use super::card::{CardError, parse_card};
 use super::guard;
+use super::processor::PaymentProcessor;
 use super::processor::{ChargeRequest, ProcessorError};
-use crate::app::App;
+use crate::app::{App, Clock};
 use crate::error::ApiError;
 use crate::model::{
-    Cart, ChargeOutcome, CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionId, SessionStatus,
-    Unavailable,
+    Cart, ChargeOutcome, CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionStatus, Unavailable,
 };
 use crate::money::{MinorUnits, parse_amount};
-use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment};
+use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counters, Links, Payments, Sessions, Store};
 
 /// The checkout form as posted. Its `Debug` never shows the card.
 #[derive(Default)]
@@ -88,113 +88,197 @@ pub enum PayOutcome {
     TooManyAttempts { retry_after_seconds: u64 },
 }
 
-/// Pays `session_id` with `form`, posted from `client_ip` (for the card-testing limits).
-pub async fn pay(
-    app: &App,
-    session_id: &SessionId,
-    form: &PayForm,
-    client_ip: Option<&str>,
-) -> Result<PayOutcome, ApiError> {
-    let now = app.now();
-    let session = app.store.get_session(session_id).await?.ok_or(ApiError::SessionNotFound)?;
-    if session.status == SessionStatus::Completed {
-        return Ok(PayOutcome::Paid(session));
-    }
-    if !session.is_open(now) {
-        return Ok(PayOutcome::Closed(session));
-    }
-    let token_matches: bool = form.form_token.as_bytes().ct_eq(session.form_token.as_bytes()).into();
-    if !token_matches {
-        return Err(ApiError::StaleForm);
-    }
-    let amount = match charge_amount(&session, form) {
-        Ok(amount) => amount,
-        Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
-    };
-    if let Some(retry_after_seconds) = guard::refusal(app, &session.link_id, client_ip, now).await? {
-        // Refused tries count too: a link under sustained attack gets paused.
-        guard::record_decline(app, &session.link_id, client_ip, now).await?;
-        return Ok(PayOutcome::TooManyAttempts { retry_after_seconds });
-    }
-    let card = match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now) {
-        Ok(card) => card,
-        Err(error) => {
-            // Made-up numbers are how card testers probe: they count as declines.
-            if error == CardError::InvalidNumber {
-                guard::record_decline(app, &session.link_id, client_ip, now).await?;
-            }
-            return Ok(PayOutcome::TryAgain { session, message: error.to_string() });
-        }
-    };
+/// What paying touches, and nothing else: sessions and their payments, links (a link under
+/// attack is paused), the card-testing counters, the processor and the clock.
+pub struct Cashier<'a, S: ?Sized> {
+    pub store: &'a S,
+    pub processor: &'a dyn PaymentProcessor,
+    pub clock: &'a dyn Clock,
+}
 
-    let attempt = match app.store.begin_attempt_on(&session, amount, now, now + PaymentAttempt::LEASE).await? {
-        BeginAttempt::Started(attempt) => attempt,
-        BeginAttempt::Busy => return Ok(PayOutcome::InProgress(session)),
-        BeginAttempt::Closed(session) if session.status == SessionStatus::Completed => {
+impl<'a> Cashier<'a, dyn Store> {
+    /// The cashier of this process: its store, processor and clock.
+    pub fn of(app: &'a App) -> Self {
+        Cashier { store: app.store.as_ref(), processor: app.processor.as_ref(), clock: app.clock.as_ref() }
+    }
+}
+
+impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
+    /// Pays the session `id` with `form`, posted from `client_ip` (for the card-testing limits).
+    pub async fn pay(&self, id: &str, form: &PayForm, client_ip: Option<&str>) -> Result<PayOutcome, ApiError> {
+        let now = self.clock.now();
+        let session = super::find_session(self.store, id).await?;
+        let session_id = &session.id.clone();
+        if session.status == SessionStatus::Completed {
             return Ok(PayOutcome::Paid(session));
         }
-        BeginAttempt::Closed(session) => return Ok(PayOutcome::Closed(session)),
-        BeginAttempt::NotFound => return Err(ApiError::SessionNotFound),
-    };
-    let end_attempt = |end: AttemptEnd| app.store.end_attempt(session_id, attempt.number, end);
-    // Taking over a lapsed attempt: its process may have charged the card before dying.
-    // Settle what the processor recorded before anything else can drop the attempt.
-    if session.in_flight.is_some()
-        && let Some(settled) = settle_recorded_charge(app, &session, &attempt).await?
-    {
-        return Ok(settled);
-    }
-
-    let claimed = match app.store.claim_use(&session.link_id, session_id, now, attempt.lease_until).await {
-        Ok(claimed) => claimed,
-        Err(error) => {
-            // Nothing was charged under this attempt: give back a hold the claim may have taken
-            // and end the attempt, so the customer's retry starts at once instead of meeting "in
-            // progress" until the lease lapses. Only our own fresh attempt (a taken-over one
-            // keeps its number and key for whoever else holds it), and only while its lease is
-            // ours: after it, another request may have taken the attempt over. Best effort; the
-            // lease and the hold lapse anyway.
-            let fresh = attempt.number > session.attempts;
-            if fresh && app.now() < attempt.lease_until {
-                let _ = app.store.release_use(&session.link_id, session_id).await;
-                let _ = end_attempt(AttemptEnd::Declined).await;
+        if !session.is_open(now) {
+            return Ok(PayOutcome::Closed(session));
+        }
+        let token_matches: bool = form.form_token.as_bytes().ct_eq(session.form_token.as_bytes()).into();
+        if !token_matches {
+            return Err(ApiError::StaleForm);
+        }
+        let amount = match charge_amount(&session, form) {
+            Ok(amount) => amount,
+            Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
+        };
+        if let Some(retry_after_seconds) = guard::refusal(self.store, &session.link_id, client_ip, now).await? {
+            // Refused tries count too: a link under sustained attack gets paused.
+            guard::record_decline(self.store, &session.link_id, client_ip, now).await?;
+            return Ok(PayOutcome::TooManyAttempts { retry_after_seconds });
+        }
+        let card = match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now) {
+            Ok(card) => card,
+            Err(error) => {
+                // Made-up numbers are how card testers probe: they count as declines.
+                if error == CardError::InvalidNumber {
+                    guard::record_decline(self.store, &session.link_id, client_ip, now).await?;
+                }
+                return Ok(PayOutcome::TryAgain { session, message: error.to_string() });
             }
-            return Err(error.into());
+        };
+
+        let attempt = match self.store.begin_attempt_on(&session, amount, now, now + PaymentAttempt::LEASE).await? {
+            BeginAttempt::Started(attempt) => attempt,
+            BeginAttempt::Busy => return Ok(PayOutcome::InProgress(session)),
+            BeginAttempt::Closed(session) if session.status == SessionStatus::Completed => {
+                return Ok(PayOutcome::Paid(session));
+            }
+            BeginAttempt::Closed(session) => return Ok(PayOutcome::Closed(session)),
+            BeginAttempt::NotFound => return Err(ApiError::SessionNotFound),
+        };
+        let end_attempt = |end: AttemptEnd| self.store.end_attempt(session_id, attempt.number, end);
+        // Taking over a lapsed attempt: its process may have charged the card before dying.
+        // Settle what the processor recorded before anything else can drop the attempt.
+        if session.in_flight.is_some()
+            && let Some(settled) = self.settle_recorded_charge(&session, &attempt).await?
+        {
+            return Ok(settled);
         }
-    };
-    match claimed {
-        ClaimUse::Claimed => {}
-        ClaimUse::Unavailable(reason) => {
-            end_attempt(AttemptEnd::Declined).await?;
-            return Ok(PayOutcome::LinkUnavailable { session, reason });
+
+        let claimed = match self.store.claim_use(&session.link_id, session_id, now, attempt.lease_until).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                // Nothing was charged under this attempt: give back a hold the claim may have taken
+                // and end the attempt, so the customer's retry starts at once instead of meeting "in
+                // progress" until the lease lapses. Only our own fresh attempt (a taken-over one
+                // keeps its number and key for whoever else holds it), and only while its lease is
+                // ours: after it, another request may have taken the attempt over. Best effort; the
+                // lease and the hold lapse anyway.
+                let fresh = attempt.number > session.attempts;
+                if fresh && self.clock.now() < attempt.lease_until {
+                    let _ = self.store.release_use(&session.link_id, session_id).await;
+                    let _ = end_attempt(AttemptEnd::Declined).await;
+                }
+                return Err(error.into());
+            }
+        };
+        match claimed {
+            ClaimUse::Claimed => {}
+            ClaimUse::Unavailable(reason) => {
+                end_attempt(AttemptEnd::Declined).await?;
+                return Ok(PayOutcome::LinkUnavailable { session, reason });
+            }
+            ClaimUse::NotFound => return self.fail(session, attempt.number, FailureCode::SessionFailed).await,
         }
-        ClaimUse::NotFound => return fail(app, session, attempt.number, FailureCode::SessionFailed).await,
+
+        let request = ChargeRequest {
+            idempotency_key: attempt.idempotency_key(session_id),
+            amount: attempt.amount,
+            currency: session.checkout.currency,
+            card: &card,
+        };
+        match self.processor.charge(&request).await {
+            Ok(ChargeOutcome::Approved { transaction_id, card_brand, card_last_four }) => {
+                let result = PaymentResult {
+                    transaction_id,
+                    amount: attempt.amount,
+                    card_brand,
+                    card_last_four,
+                    completed_at: now,
+                };
+                self.complete(session, &attempt, &result, &request.idempotency_key).await
+            }
+            Ok(ChargeOutcome::Declined { reason }) => {
+                self.store.release_use(&session.link_id, session_id).await?;
+                end_attempt(AttemptEnd::Declined).await?;
+                guard::record_decline(self.store, &session.link_id, client_ip, now).await?;
+                Ok(PayOutcome::TryAgain { session, message: reason.message().to_owned() })
+            }
+            Err(ProcessorError::Processing(detail)) => {
+                tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
+                self.store.release_use(&session.link_id, session_id).await?;
+                self.fail(session, attempt.number, FailureCode::SystemError).await
+            }
+            Err(error @ ProcessorError::Unavailable(_)) => Err(processor_unreachable(&session, error)),
+        }
     }
 
-    let request = ChargeRequest {
-        idempotency_key: attempt.idempotency_key(session_id),
-        amount: attempt.amount,
-        currency: session.checkout.currency,
-        card: &card,
-    };
-    match app.processor.charge(&request).await {
-        Ok(ChargeOutcome::Approved { transaction_id, card_brand, card_last_four }) => {
-            let result =
-                PaymentResult { transaction_id, amount: attempt.amount, card_brand, card_last_four, completed_at: now };
-            complete(app, session, &attempt, &result, &request.idempotency_key).await
+    /// If the processor recorded an outcome for `attempt`, finishes the session with it: an
+    /// approved charge completes the payment, a recorded decline ends the attempt. `None` when
+    /// nothing was charged under the attempt's key.
+    pub async fn settle_recorded_charge(
+        &self,
+        session: &CheckoutSession,
+        attempt: &PaymentAttempt,
+    ) -> Result<Option<PayOutcome>, ApiError> {
+        let key = attempt.idempotency_key(&session.id);
+        let lookup = self.processor.lookup(&key).await;
+        let Some(record) = lookup.map_err(|error| processor_unreachable(session, error))? else { return Ok(None) };
+        match record.outcome {
+            _ if record.voided => Ok(None),
+            ChargeOutcome::Approved { transaction_id, card_brand, card_last_four } => {
+                let completed_at = self.clock.now();
+                let result =
+                    PaymentResult { transaction_id, amount: record.amount, card_brand, card_last_four, completed_at };
+                self.complete(session.clone(), attempt, &result, &key).await.map(Some)
+            }
+            ChargeOutcome::Declined { reason } => {
+                self.store.release_use(&session.link_id, &session.id).await?;
+                self.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
+                Ok(Some(PayOutcome::TryAgain { session: session.clone(), message: reason.message().to_owned() }))
+            }
         }
-        Ok(ChargeOutcome::Declined { reason }) => {
-            app.store.release_use(&session.link_id, session_id).await?;
-            end_attempt(AttemptEnd::Declined).await?;
-            guard::record_decline(app, &session.link_id, client_ip, now).await?;
-            Ok(PayOutcome::TryAgain { session, message: reason.message().to_owned() })
+    }
+
+    async fn complete(
+        &self,
+        session: CheckoutSession,
+        attempt: &PaymentAttempt,
+        result: &PaymentResult,
+        idempotency_key: &str,
+    ) -> Result<PayOutcome, ApiError> {
+        match self.store.complete_payment(&session.id, attempt.number, &session.link_id, result).await? {
+            CompletePayment::Completed => {
+                let session = CheckoutSession {
+                    status: SessionStatus::Completed,
+                    payment: Some(result.clone()),
+                    in_flight: None,
+                    ..session
+                };
+                Ok(PayOutcome::Paid(session))
+            }
+            // Our hold lapsed and the link filled meanwhile: give the money back.
+            CompletePayment::LimitReached => {
+                self.processor.void(idempotency_key).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+                self.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
+                Ok(PayOutcome::LinkUnavailable { session, reason: Unavailable::LimitReached })
+            }
+            // An earlier submit of this very attempt completed it (same key, same charge).
+            CompletePayment::SessionChanged => {
+                let current = self.store.get_session(&session.id).await?.ok_or(ApiError::SessionNotFound)?;
+                match current.status {
+                    SessionStatus::Completed => Ok(PayOutcome::Paid(current)),
+                    _ => Ok(PayOutcome::Closed(current)),
+                }
+            }
         }
-        Err(ProcessorError::Processing(detail)) => {
-            tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
-            app.store.release_use(&session.link_id, session_id).await?;
-            fail(app, session, attempt.number, FailureCode::SystemError).await
-        }
-        Err(error @ ProcessorError::Unavailable(_)) => Err(processor_unreachable(&session, error)),
+    }
+
+    async fn fail(&self, session: CheckoutSession, attempt: u32, code: FailureCode) -> Result<PayOutcome, ApiError> {
+        self.store.end_attempt(&session.id, attempt, AttemptEnd::Failed { failure_code: code }).await?;
+        Ok(PayOutcome::Failed { session, code })
     }
 }
 
@@ -204,72 +288,6 @@ pub async fn pay(
 fn processor_unreachable(session: &CheckoutSession, error: ProcessorError) -> ApiError {
     tracing::warn!(session_id = %session.id, detail = %error, "processor unreachable");
     ApiError::ProcessorUnavailable
-}
-
-/// If the processor recorded an outcome for `attempt`, finishes the session with it: an
-/// approved charge completes the payment, a recorded decline ends the attempt. `None` when
-/// nothing was charged under the attempt's key.
-pub async fn settle_recorded_charge(
-    app: &App,
-    session: &CheckoutSession,
-    attempt: &PaymentAttempt,
-) -> Result<Option<PayOutcome>, ApiError> {
-    let key = attempt.idempotency_key(&session.id);
-    let lookup = app.processor.lookup(&key).await;
-    let Some(record) = lookup.map_err(|error| processor_unreachable(session, error))? else { return Ok(None) };
-    match record.outcome {
-        _ if record.voided => Ok(None),
-        ChargeOutcome::Approved { transaction_id, card_brand, card_last_four } => {
-            let completed_at = app.now();
-            let result =
-                PaymentResult { transaction_id, amount: record.amount, card_brand, card_last_four, completed_at };
-            complete(app, session.clone(), attempt, &result, &key).await.map(Some)
-        }
-        ChargeOutcome::Declined { reason } => {
-            app.store.release_use(&session.link_id, &session.id).await?;
-            app.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
-            Ok(Some(PayOutcome::TryAgain { session: session.clone(), message: reason.message().to_owned() }))
-        }
-    }
-}
-
-async fn complete(
-    app: &App,
-    session: CheckoutSession,
-    attempt: &PaymentAttempt,
-    result: &PaymentResult,
-    idempotency_key: &str,
-) -> Result<PayOutcome, ApiError> {
-    match app.store.complete_payment(&session.id, attempt.number, &session.link_id, result).await? {
-        CompletePayment::Completed => {
-            let session = CheckoutSession {
-                status: SessionStatus::Completed,
-                payment: Some(result.clone()),
-                in_flight: None,
-                ..session
-            };
-            Ok(PayOutcome::Paid(session))
-        }
-        // Our hold lapsed and the link filled meanwhile: give the money back.
-        CompletePayment::LimitReached => {
-            app.processor.void(idempotency_key).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-            app.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
-            Ok(PayOutcome::LinkUnavailable { session, reason: Unavailable::LimitReached })
-        }
-        // An earlier submit of this very attempt completed it (same key, same charge).
-        CompletePayment::SessionChanged => {
-            let current = app.store.get_session(&session.id).await?.ok_or(ApiError::SessionNotFound)?;
-            match current.status {
-                SessionStatus::Completed => Ok(PayOutcome::Paid(current)),
-                _ => Ok(PayOutcome::Closed(current)),
-            }
-        }
-    }
-}
-
-async fn fail(app: &App, session: CheckoutSession, attempt: u32, code: FailureCode) -> Result<PayOutcome, ApiError> {
-    app.store.end_attempt(&session.id, attempt, AttemptEnd::Failed { failure_code: code }).await?;
-    Ok(PayOutcome::Failed { session, code })
 }
 
 /// The amount to charge, always from the stored session; for donations the form's choice is

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use super::pay::{PayForm, PayOutcome, pay};
+use super::pay::{Cashier, PayForm, PayOutcome};
 use super::processor::{ChargeRequest, PaymentProcessor, SandboxProcessor, approved_charges};
 use crate::app::{App, Config, ManualClock};
 use crate::error::ApiError;
@@ -85,11 +85,11 @@ impl Harness {
     }
 
     async fn pay_form(&self, session: &CheckoutSession, form: PayForm) -> Result<PayOutcome, ApiError> {
-        pay(&self.app, &session.id, &form, Some("198.51.100.7")).await
+        Cashier::of(&self.app).pay(session.id.as_str(), &form, Some("198.51.100.7")).await
     }
 
     async fn pay_from(&self, session: &CheckoutSession, card: &str, client_ip: &str) -> PayOutcome {
-        pay(&self.app, &session.id, &form(session, card), Some(client_ip)).await.unwrap()
+        Cashier::of(&self.app).pay(session.id.as_str(), &form(session, card), Some(client_ip)).await.unwrap()
     }
 
     async fn link_now(&self, link: &PaymentLink) -> PaymentLink {

@@ -156,7 +156,65 @@ impl Unavailable {
     }
 }
 
+/// A link's state as the merchant API shows and filters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkStatus {
+    Active,
+    Inactive,
+    Expired,
+    LimitReached,
+}
+
+impl LinkStatus {
+    pub const ALL: [LinkStatus; 4] =
+        [LinkStatus::Active, LinkStatus::Inactive, LinkStatus::Expired, LinkStatus::LimitReached];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkStatus::Active => "active",
+            LinkStatus::Inactive => "inactive",
+            LinkStatus::Expired => "expired",
+            LinkStatus::LimitReached => "limit_reached",
+        }
+    }
+}
+
 impl PaymentLink {
+    /// A new, active, unused link of `merchant_id` selling `checkout`, created `now` and
+    /// expiring `expires_in_days` later.
+    pub fn new(
+        merchant_id: impl Into<String>,
+        checkout: Checkout,
+        usage_limit: Option<u64>,
+        expires_in_days: u32,
+        now: DateTime<Utc>,
+    ) -> Self {
+        PaymentLink {
+            id: LinkId::generate(),
+            merchant_id: merchant_id.into(),
+            checkout,
+            usage_limit,
+            used: 0,
+            reserved: 0,
+            claims: BTreeMap::new(),
+            active: true,
+            pause_reason: None,
+            created_at: now,
+            expires_at: now + chrono::TimeDelta::days(i64::from(expires_in_days)),
+        }
+    }
+
+    /// `active`, `inactive`, `expired` or `limit_reached`, as of `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> LinkStatus {
+        match self.availability(now) {
+            Ok(()) => LinkStatus::Active,
+            Err(Unavailable::Inactive) => LinkStatus::Inactive,
+            Err(Unavailable::Expired) => LinkStatus::Expired,
+            Err(Unavailable::LimitReached) => LinkStatus::LimitReached,
+        }
+    }
+
     /// Decided on every read against the clock: TTL deletion may lag by days.
     pub fn availability(&self, now: DateTime<Utc>) -> Result<(), Unavailable> {
         if !self.active {

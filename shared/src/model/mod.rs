@@ -13,6 +13,6 @@ pub use appearance::{Appearance, HexColor, InvalidColor};
 pub use charge::{ChargeOutcome, ChargeRecord, DeclineReason};
 pub use idempotency::IdempotencyRecord;
 pub use ids::{InvalidId, LinkId, SessionId};
-pub use link::{Cart, Checkout, DonationConfig, Item, PaymentLink, Unavailable};
+pub use link::{Cart, Checkout, DonationConfig, Item, LinkStatus, PaymentLink, Unavailable};
 pub use merchant::Merchant;
 pub use session::{CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionStatus};

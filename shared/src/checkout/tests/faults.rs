@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use super::super::pay::PayOutcome;
+use super::super::pay::{Cashier, PayOutcome};
 use super::super::processor::InjectedProcessor;
 use super::{Harness, SUCCESS, assert_paid};
 use crate::error::ApiError;
@@ -18,7 +18,7 @@ use crate::store::faulty::{Fault, FaultyStore};
 /// many tries it took. A try told "in progress" waits for the lease to lapse first.
 async fn pay_until_paid(h: &Harness, session: &CheckoutSession) -> usize {
     for tries in 1..=6 {
-        match super::super::pay::pay(&h.app, &session.id, &super::form(session, SUCCESS), Some("198.51.100.7")).await {
+        match Cashier::of(&h.app).pay(session.id.as_str(), &super::form(session, SUCCESS), Some("198.51.100.7")).await {
             Ok(PayOutcome::Paid(_)) => return tries,
             Ok(PayOutcome::InProgress(_)) | Err(ApiError::StoreUnavailable | ApiError::ProcessorUnavailable) => {
                 h.clock.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
@@ -58,7 +58,7 @@ pub(super) async fn every_store_fault_during_a_pay_recovers_to_one_charge(mut h:
             let link = h.fixed_link(Some(1)).await;
             let session = h.open(&link).await;
             faulty.fail_call(step, fault);
-            let first = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;
+            let first = Cashier::of(&h.app).pay(session.id.as_str(), &super::form(&session, SUCCESS), None).await;
             faulty.heal();
             match first {
                 Ok(PayOutcome::Paid(_)) | Err(ApiError::StoreUnavailable) => {}
@@ -91,13 +91,13 @@ pub(super) async fn a_throttle_before_the_charge_lets_the_customer_retry_at_once
         let session = h.open(&link).await;
         let charges_before = charges();
         faulty.fail_call(call, Fault::Throttle);
-        let first = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;
+        let first = Cashier::of(&h.app).pay(session.id.as_str(), &super::form(&session, SUCCESS), None).await;
         faulty.heal();
         let charged = charges() != charges_before;
         if !matches!(first, Err(ApiError::StoreUnavailable | ApiError::ProcessorUnavailable)) {
             continue;
         }
-        let retry = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;
+        let retry = Cashier::of(&h.app).pay(session.id.as_str(), &super::form(&session, SUCCESS), None).await;
         let what = format!("throttle at store call {call}");
         if charged {
             // The processor was asked: its answer is settled by whoever takes the attempt over
@@ -124,7 +124,7 @@ pub(super) async fn a_processor_timeout_is_retried_without_a_second_charge(mut h
         h.app.processor = Arc::new(InjectedProcessor::new(h.app.store.clone(), 1, charge_before_failing));
         let link = h.fixed_link(Some(1)).await;
         let session = h.open(&link).await;
-        let first = super::super::pay::pay(&h.app, &session.id, &super::form(&session, SUCCESS), None).await;
+        let first = Cashier::of(&h.app).pay(session.id.as_str(), &super::form(&session, SUCCESS), None).await;
         assert!(matches!(first, Err(ApiError::ProcessorUnavailable)), "{what}: the customer is asked to retry");
         // Retried at once: the first attempt may still be running somewhere.
         assert!(matches!(h.pay(&session, SUCCESS).await, PayOutcome::InProgress(_)), "{what}");

@@ -1,20 +1,14 @@
-//! A payment link as the merchant API shows it: amounts as decimal strings, status and usage
-//! derived at read time.
+//! Links and sessions as the merchant API shows them: amounts as decimal strings, status and
+//! usage derived at read time, timestamps as the seed writes them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::create::format_timestamp;
-use crate::model::{Cart, PaymentLink, Unavailable};
+use crate::model::{Cart, CheckoutSession, PaymentLink};
 
-/// `active`, `inactive`, `expired` or `limit_reached`, as of `now`.
-pub fn status(link: &PaymentLink, now: DateTime<Utc>) -> &'static str {
-    match link.availability(now) {
-        Ok(()) => "active",
-        Err(Unavailable::Inactive) => "inactive",
-        Err(Unavailable::Expired) => "expired",
-        Err(Unavailable::LimitReached) => "limit_reached",
-    }
+/// `2025-01-14T00:00:00.000Z`, as the seed writes timestamps.
+pub fn format_timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 pub fn link_view(link: &PaymentLink, now: DateTime<Utc>, base_url: &str) -> Value {
@@ -57,7 +51,7 @@ pub fn link_view(link: &PaymentLink, now: DateTime<Utc>, base_url: &str) -> Valu
         "qrCodeUrl": format!("{base_url}/api/payment-links/{}/qr", link.id),
         "merchantId": link.merchant_id,
         "merchantName": checkout.merchant_name,
-        "status": status(link, now),
+        "status": link.status(now).as_str(),
         "active": link.active,
         "pausedReason": link.pause_reason,
         "checkoutMode": checkout.cart.checkout_mode(),
@@ -78,5 +72,32 @@ pub fn link_view(link: &PaymentLink, now: DateTime<Utc>, base_url: &str) -> Valu
         },
         "createdAt": format_timestamp(link.created_at),
         "expiresAt": format_timestamp(link.expires_at),
+    })
+}
+
+/// A session as `GET /api/sessions/{id}` shows it: what a merchant's server checks before
+/// fulfilling an order.
+pub fn session_view(session: &CheckoutSession, now: DateTime<Utc>) -> Value {
+    let checkout = &session.checkout;
+    let currency = checkout.currency;
+    let payment = session.payment.as_ref();
+    let amount = payment.map(|p| p.amount).or(checkout.cart.fixed_total());
+    let metadata: serde_json::Value = serde_json::from_str(&checkout.metadata).unwrap_or_default();
+    json!({
+        "sessionId": session.id,
+        "paymentLinkId": session.link_id,
+        "status": session.status_at(now),
+        "checkoutMode": checkout.cart.checkout_mode(),
+        "amount": amount.map(|a| a.to_decimal_string(currency)),
+        "currency": currency,
+        "transactionId": payment.map(|p| &p.transaction_id),
+        "transactionType": payment.map(|_| "sale"),
+        "cardBrand": payment.map(|p| &p.card_brand),
+        "cardLastFour": payment.map(|p| &p.card_last_four),
+        "errorCode": session.failure_code,
+        "metadata": metadata,
+        "createdAt": format_timestamp(session.created_at),
+        "expiresAt": format_timestamp(session.expires_at),
+        "completedAt": payment.map(|p| format_timestamp(p.completed_at)),
     })
 }

@@ -1,0 +1,98 @@
+//! Reading requests and writing responses as API Gateway shapes them: ids, parameters, the
+//! client's address, the base URLs customers are sent to, and the three kinds of answer.
+
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::app::App;
+use crate::error::ApiError;
+
+/// API Gateway's request id (also set by `paylinks serve`), for correlating logs.
+pub fn request_id(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+            context.request_id.clone().unwrap_or_default()
+        }
+        _ => String::new(),
+    }
+}
+
+/// A path parameter by name; "" when missing (the route table and handler disagree), which
+/// no id parses from, so the answer is "not found".
+pub(crate) fn path_parameter<'r>(request: &'r Request, name: &str) -> &'r str {
+    request.path_parameters_ref().and_then(|params| params.first(name)).unwrap_or_default()
+}
+
+/// The client's IP: API Gateway's `sourceIp` (set by `paylinks serve` too), or the first
+/// `X-Forwarded-For` address when the deployment trusts the proxy in front.
+pub(crate) fn client_ip(request: &Request, app: &App) -> Option<String> {
+    if app.config.trust_forwarded_for
+        && let Some(forwarded) = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(first) = forwarded.split(',').map(str::trim).find(|ip| !ip.is_empty())
+    {
+        return Some(first.to_owned());
+    }
+    match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    }
+}
+
+/// The base URL customers are sent to: configured, or the request's own host over https, with
+/// the stage when the client's path has it.
+pub(crate) fn public_base_url(request: &Request, app: &App) -> String {
+    if let Some(url) = &app.config.public_url {
+        return url.clone();
+    }
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    match stage_in_path(request) {
+        Some(stage) => format!("https://{host}/{stage}"),
+        None => format!("https://{host}"),
+    }
+}
+
+/// The path every page's own links start with: that of the public base URL ("" at the root,
+/// "/prod" on a named stage), so stylesheets and forms work wherever the service is mounted.
+pub(crate) fn page_base_path(request: &Request, app: &App) -> String {
+    match &app.config.public_url {
+        Some(url) => url::Url::parse(url).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default(),
+        None => stage_in_path(request).map(|stage| format!("/{stage}")).unwrap_or_default(),
+    }
+}
+
+/// The API Gateway stage when the client's path starts with it: a named stage on API Gateway's
+/// own domain (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`); a custom domain's
+/// API mapping hides it. The raw path is the client's: lambda_http adds the stage to
+/// `uri().path()` either way.
+fn stage_in_path(request: &Request) -> Option<&str> {
+    let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return None;
+    };
+    let stage = context.stage.as_deref().filter(|stage| *stage != "$default")?;
+    let rest = request.raw_http_path().strip_prefix('/')?.strip_prefix(stage)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(stage)
+}
+
+pub(crate) fn json(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(body.to_string()))
+        .expect("static headers are valid")
+}
+
+pub(crate) fn html(status: StatusCode, page: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::Text(page))
+        .expect("static headers are valid")
+}
+
+pub(crate) fn see_other(location: &str) -> Result<Response<Body>, ApiError> {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, location)
+        .body(Body::Empty)
+        .map_err(|e| ApiError::Internal(format!("bad redirect location: {e}")))
+}

@@ -1,0 +1,35 @@
+//! The customer gives up: the session is cancelled, unless a charge already went through.
+
+use super::pay::{Cashier, PayOutcome};
+use crate::error::ApiError;
+use crate::model::{CheckoutSession, SessionStatus};
+use crate::store::{Counters, Links, Payments, Sessions};
+
+/// How a cancel ended.
+#[derive(Debug)]
+pub enum Cancelled {
+    /// Cancelled now or before: back to the merchant's `cancelUrl`.
+    Cancelled(CheckoutSession),
+    /// The session is paid: never let a paid customer believe they cancelled.
+    AlreadyPaid(CheckoutSession),
+}
+
+impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
+    /// Cancels the session `id` if it is pending and not being paid.
+    pub async fn cancel(&self, id: &str) -> Result<Cancelled, ApiError> {
+        let session = super::find_session(self.store, id).await?;
+        let now = self.clock.now();
+        // A lapsed attempt may have charged the card before its process died: settle it first,
+        // so a cancel never drops a payment that went through.
+        if let Some(attempt) = session.in_flight.as_ref().filter(|a| a.lease_until <= now)
+            && let Some(PayOutcome::Paid(paid)) = self.settle_recorded_charge(&session, attempt).await?
+        {
+            return Ok(Cancelled::AlreadyPaid(paid));
+        }
+        let session = self.store.cancel_session(&session.id, now).await?.ok_or(ApiError::SessionNotFound)?;
+        match session.status {
+            SessionStatus::Completed => Ok(Cancelled::AlreadyPaid(session)),
+            _ => Ok(Cancelled::Cancelled(session)),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Creating a link: the seed's create call, at most once per `Idempotency-Key`.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::model::{IdempotencyRecord, Merchant, PaymentLink};
+use crate::store::{Idempotency, IdempotentCreate, Links};
+use crate::validate::validate_create;
+
+/// Validates `body` (every bad field at once) and stores the link it describes for `merchant`.
+/// With an idempotency key, a repeat of the same request returns the original link and one with
+/// another body is refused; one atomic write decides. Invalid requests never use up a key.
+pub async fn create<S: Links + Idempotency + ?Sized>(
+    store: &S,
+    merchant: &Merchant,
+    body: &[u8],
+    idempotency_key: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<PaymentLink, ApiError> {
+    let create = validate_create(body)?;
+    if create.merchant_id != merchant.id {
+        return Err(ApiError::WrongMerchant(create.merchant_id));
+    }
+    let link = PaymentLink::new(&merchant.id, create.checkout, create.usage_limit, create.expires_in_days, now);
+    let Some(key) = idempotency_key else {
+        store.create_link(&link).await?;
+        return Ok(link);
+    };
+    let record = IdempotencyRecord {
+        merchant_id: link.merchant_id.clone(),
+        key,
+        request_hash: creation_hash(body),
+        link_id: link.id.clone(),
+        created_at: now,
+        expires_at: now + IdempotencyRecord::LIFETIME,
+    };
+    match store.create_link_idempotent(&link, &record, now).await? {
+        IdempotentCreate::Created => Ok(link),
+        IdempotentCreate::Replay(original) if original.request_hash == record.request_hash => {
+            let missing = || ApiError::Internal(format!("idempotency record names missing link {}", original.link_id));
+            store.get_link(&original.link_id).await?.ok_or_else(missing)
+        }
+        IdempotentCreate::Replay(_) => Err(ApiError::IdempotencyKeyReused),
+    }
+}
+
+/// What identifies a create request for its idempotency key: SHA-256 (hex) of the body.
+pub fn creation_hash(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
