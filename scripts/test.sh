@@ -26,11 +26,15 @@ scripts/debian-tools.sh # headless Chromium + ChromeDriver (browser tests) and w
 cargo build --locked --workspace --bins
 
 # The Lambda emulator test (tests/tests/lambda_emulator.rs) runs functions/* with cargo-lambda
-# (pinned, from PyPI), whose `cargo run --bin <function>` builds each function's package alone:
-# build them that way up front, so the emulator's first requests don't wait for a compile.
+# (pinned, from PyPI), whose `cargo run --bin <function>` builds each function's package alone,
+# with only the shared crate's features that function asks for: build them that way up front,
+# one at a time (one command would unify their features), so the emulator's first requests
+# don't wait for a compile.
 CARGO_LAMBDA="$(scripts/tools.sh lambda)/cargo-lambda"
 export CARGO_LAMBDA
-cargo build --locked $(for manifest in functions/*/Cargo.toml; do echo -p "$(basename "$(dirname "$manifest")")"; done)
+for manifest in functions/*/Cargo.toml; do
+    cargo build --locked -p "$(basename "$(dirname "$manifest")")"
+done
 
 # Every process a flow test starts logs here; after the suite, every line is audited.
 export PAYLINKS_TEST_LOG_DIR="${CARGO_TARGET_DIR:-$PWD/target}/test-logs"

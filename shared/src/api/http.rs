@@ -5,6 +5,7 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::app::App;
+#[cfg(feature = "pages")]
 use crate::error::ApiError;
 
 /// API Gateway's request id (also set by `paylinks serve`), for correlating logs.
@@ -23,6 +24,7 @@ pub(crate) fn path_parameter<'r>(request: &'r Request, name: &str) -> &'r str {
     request.path_parameters_ref().and_then(|params| params.first(name)).unwrap_or_default()
 }
 
+#[cfg(feature = "pages")]
 /// The client's IP: API Gateway's `sourceIp` (set by `paylinks serve` too), or the first
 /// `X-Forwarded-For` address when the deployment trusts the proxy in front.
 pub(crate) fn client_ip(request: &Request, app: &App) -> Option<String> {
@@ -81,6 +83,7 @@ pub(crate) fn json(status: StatusCode, body: &serde_json::Value) -> Response<Bod
         .expect("static headers are valid")
 }
 
+#[cfg(feature = "pages")]
 pub(crate) fn html(status: StatusCode, page: String) -> Response<Body> {
     Response::builder()
         .status(status)
@@ -89,6 +92,7 @@ pub(crate) fn html(status: StatusCode, page: String) -> Response<Body> {
         .expect("static headers are valid")
 }
 
+#[cfg(feature = "pages")]
 pub(crate) fn see_other(location: &str) -> Result<Response<Body>, ApiError> {
     Response::builder()
         .status(StatusCode::SEE_OTHER)

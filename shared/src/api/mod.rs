@@ -15,16 +15,22 @@ use crate::error::ApiError;
 use crate::model::Merchant;
 
 pub mod assets;
+#[cfg(feature = "pages")]
 pub mod cancel;
 pub mod check_availability;
+#[cfg(feature = "pages")]
 pub mod checkout_page;
 pub mod create;
 pub mod get_link;
 mod http;
 pub mod list_links;
+#[cfg(feature = "pages")]
 pub mod open_link;
+#[cfg(feature = "pages")]
 mod pages;
+#[cfg(feature = "pages")]
 pub mod pay;
+#[cfg(feature = "qr")]
 pub mod qr;
 mod router;
 mod routes;
@@ -33,7 +39,9 @@ pub mod set_active;
 mod views;
 
 pub use http::request_id;
-pub(crate) use http::{client_ip, html, json, page_base_path, path_parameter, public_base_url, see_other};
+#[cfg(feature = "pages")]
+pub(crate) use http::{client_ip, html, see_other};
+pub(crate) use http::{json, page_base_path, path_parameter, public_base_url};
 pub use router::{ResolvedRoute, resolve};
 pub use routes::{Access, Endpoint, ROUTES, Route};
 
@@ -149,25 +157,36 @@ async fn dispatch(
     match endpoint {
         Endpoint::CreateLink => create::handle(request, app, caller).await,
         Endpoint::CheckAvailability => check_availability::handle(request, app, caller).await,
+        #[cfg(feature = "pages")]
         Endpoint::OpenLink => open_link::handle(request, app, caller).await,
+        #[cfg(feature = "pages")]
         Endpoint::CheckoutPage => checkout_page::handle(request, app, caller).await,
+        #[cfg(feature = "pages")]
         Endpoint::Pay => pay::handle(request, app, caller).await,
+        #[cfg(feature = "pages")]
         Endpoint::Cancel => cancel::handle(request, app, caller).await,
         Endpoint::SessionStatus => session_status::handle(request, app, caller).await,
+        #[cfg(feature = "qr")]
         Endpoint::QrCode => qr::handle(request, app, caller).await,
         Endpoint::GetLink => get_link::handle(request, app, caller).await,
         Endpoint::ListLinks => list_links::handle(request, app, caller).await,
         Endpoint::DeactivateLink => set_active::deactivate(request, app, caller).await,
         Endpoint::ActivateLink => set_active::activate(request, app, caller).await,
         Endpoint::Asset => assets::handle(request, app, caller).await,
+        #[allow(unreachable_patterns)]
+        _ => Err(ApiError::Internal(format!("{} is not built into this binary", endpoint.function()))),
     }
 }
 
 /// The one place an `ApiError` becomes a response: a page for a route that answers HTML (its
 /// links start with `base_path`), JSON otherwise; `Retry-After` on 429 and 503.
+#[cfg_attr(not(feature = "pages"), allow(unused_variables))]
 pub fn error_response(route: &Route, error: &ApiError, base_path: &str) -> Response<Body> {
-    let mut response =
-        if route.html { pages::error_page(error, base_path) } else { json(error.status(), &error.to_json()) };
+    let mut response = match route.html {
+        #[cfg(feature = "pages")]
+        true => pages::error_page(error, base_path),
+        _ => json(error.status(), &error.to_json()),
+    };
     if let Some(seconds) = error.retry_after() {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }

@@ -799,7 +799,7 @@ async fn completing_turns_the_hold_into_exactly_one_use<F: Fixture>() {
     let paid = stored_session(store, &session.id).await;
     assert_eq!(paid.status, SessionStatus::Completed);
     assert_eq!(paid.payment, Some(payment(1)));
-    assert_eq!((paid.in_flight.clone(), paid.attempts, paid.failure_code.clone()), (None, 1, None));
+    assert_eq!((paid.in_flight.clone(), paid.attempts, paid.failure_code), (None, 1, None));
 
     // A retried completion of the same attempt counts nothing more.
     assert_eq!(complete(store, &session.id, attempt.number, &link, 2).await, CompletePayment::SessionChanged);

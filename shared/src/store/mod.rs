@@ -15,6 +15,7 @@ use crate::money::MinorUnits;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod dynamo;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 #[cfg(any(test, feature = "test-support"))]
 pub mod faulty;
