@@ -1,6 +1,7 @@
-//! Shared pieces of the benchmarks (see `scripts/bench.sh` and BENCHMARKS.md): API Gateway
-//! events built from the fixtures, an `App` with a demo merchant and a manual clock, and (from
-//! paylinks-core's test support) an SDK interceptor counting DynamoDB requests by operation.
+//! Shared pieces of the benchmarks (see `scripts/bench.sh` and BENCHMARKS.md), on
+//! paylinks-core's test support: API Gateway events built from the fixtures, the test app (an
+//! `App` with a bench merchant and a manual clock), and an SDK interceptor counting DynamoDB
+//! requests by operation.
 //!
 //! Benchmarks print figures; nothing here asserts a timing.
 
@@ -10,32 +11,20 @@ use std::time::{Duration, Instant};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use paylinks_core::api::{Endpoint, handle};
-use paylinks_core::auth::NewMerchant;
 use paylinks_core::model::{LinkId, SessionId};
 use paylinks_core::store::Store;
-pub use paylinks_core::test_support::{RequestCounter, counted_client};
+pub use paylinks_core::test_support::{RequestCounter, counted_client, event, fixture};
+use paylinks_core::test_support::{TestApp, TestMerchant, check_event, open_event, parse_event, pay_event};
 use paylinks_core::{App, Config, ManualClock};
 use serde_json::{Value, json};
 
 pub const MERCHANT_ID: &str = "bench_merchant";
 pub const VAULT_KEY: &str = "vk_bench_vault";
 pub const MERCHANT_KEY: &str = "mk_bench_merchant";
+pub const MERCHANT: TestMerchant =
+    TestMerchant { id: MERCHANT_ID, name: "Bench Store", vault_key: VAULT_KEY, merchant_key: MERCHANT_KEY };
 pub const CARD_OK: &str = "4242424242424242";
 pub const CARD_DECLINED: &str = "4000000000000002";
-
-/// An API Gateway v2 fixture of `shared/fixtures/apigw/`.
-pub fn fixture(name: &str) -> String {
-    let path = format!("{}/../shared/fixtures/apigw/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-pub fn event(name: &str, replacements: &[(&str, &str)]) -> Request {
-    let mut text = fixture(name);
-    for (from, to) in replacements {
-        text = text.replace(from, to);
-    }
-    lambda_http::request::from_str(&text).expect("fixture is a valid API Gateway v2 event")
-}
 
 /// The create fixture's body (the seed's fixed-amount link) with `usageLimit` null and a
 /// 10-year expiry, so one link can be opened and paid as often as a benchmark wants.
@@ -45,44 +34,32 @@ pub fn create_event_text() -> String {
 
 /// The create event with `usageLimit` set to `limit` (null when None).
 pub fn create_event_text_with_limit(limit: Option<u64>) -> String {
-    let mut raw: Value = serde_json::from_str(&fixture("create-link.json")).unwrap();
-    let mut body: Value = serde_json::from_str(raw["body"].as_str().unwrap()).unwrap();
-    body["merchantId"] = json!(MERCHANT_ID);
-    body["usageLimit"] = limit.map_or(Value::Null, |n| json!(n));
-    body["expiresInDays"] = json!(3650);
-    raw["body"] = json!(body.to_string());
-    raw.to_string()
-        .replace("{{VAULT_KEY}}", VAULT_KEY)
-        .replace("{{MERCHANT_KEY}}", MERCHANT_KEY)
-        .replace("{{MERCHANT_ID}}", MERCHANT_ID)
+    paylinks_core::test_support::create_event_text(&MERCHANT, |body| {
+        body["usageLimit"] = limit.map_or(Value::Null, |n| json!(n));
+        body["expiresInDays"] = json!(3650);
+    })
 }
 
 pub fn create_request() -> Request {
-    lambda_http::request::from_str(&create_event_text()).unwrap()
+    parse_event(&create_event_text())
 }
 
 pub fn check_request(link: &LinkId) -> Request {
-    event("check-availability.json", &[("{{LINK_ID}}", link.as_str())])
+    check_event(link.as_str())
 }
 
 pub fn open_request(link: &LinkId) -> Request {
-    event("open-link.json", &[("{{LINK_ID}}", link.as_str())])
+    open_event(link.as_str())
 }
 
 pub fn pay_request(session: &SessionId, form_token: &str, card: &str) -> Request {
-    event(
-        "pay.json",
-        &[("{{SESSION_ID}}", session.as_str()), ("{{FORM_TOKEN}}", form_token), ("{{CARD_NUMBER}}", card)],
-    )
+    pay_event(session, form_token, card)
 }
 
 /// An app on `store` with the bench merchant and a manual clock starting now.
 pub async fn bench_app(store: Arc<dyn Store>, config: Config) -> (App, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let mut app = App::new(store, config);
-    app.clock = clock.clone();
-    let merchant = NewMerchant::with_keys(MERCHANT_ID, "Bench Store", VAULT_KEY.into(), MERCHANT_KEY.into(), app.now());
-    app.store.create_merchant(&merchant.merchant).await.expect("create the bench merchant");
+    let TestApp { mut app, clock, .. } = TestApp::start(store, MERCHANT, chrono::Utc::now()).await;
+    app.config = config;
     (app, clock)
 }
 

@@ -2,7 +2,9 @@
 //! handlers the Lambda functions run, shaped as API Gateway would shape it.
 
 use std::convert::Infallible;
+use std::io::Write;
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use paylinks_core::api::{self, MAX_BODY_BYTES};
 use paylinks_core::auth::{NewMerchant, hash_key};
+use paylinks_core::model::Merchant;
 use paylinks_core::store::{Store, StoreError};
 use paylinks_core::{App, Config};
 use serde::{Deserialize, Serialize};
@@ -140,6 +143,9 @@ async fn ensure_demo_merchant(store: &dyn Store) -> Result<DemoMerchant, String>
         Ok(spec) => parse_demo_spec(&spec)?,
         Err(_) => load_or_generate_demo(&data_dir().join("demo-merchant.json"))?,
     };
+    if !Merchant::is_valid_id(&demo.id) {
+        return Err(format!("the demo merchant id {:?} {}", demo.id, Merchant::ID_RULE));
+    }
     let new = NewMerchant::with_keys(
         &demo.id,
         DEMO_MERCHANT_NAME,
@@ -190,6 +196,13 @@ fn load_or_generate_demo(path: &Path) -> Result<DemoMerchant, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let text = serde_json::to_string_pretty(&demo).map_err(|e| e.to_string())?;
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    // The demo merchant's keys in plain text: created readable by this user only.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(demo)
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use paylinks_core::auth::NewMerchant;
+use paylinks_core::model::Merchant;
 use paylinks_core::store::dynamo::{self, DynamoStore};
 use paylinks_core::store::embedded::{self, EmbeddedStore};
 use paylinks_core::store::{Store, StoreError};
@@ -41,6 +42,9 @@ fn cache_bytes() -> Result<usize, String> {
 }
 
 pub async fn create_merchant(id: &str, name: &str) -> Result<(), String> {
+    if !Merchant::is_valid_id(id) {
+        return Err(format!("--id {id:?} {}", Merchant::ID_RULE));
+    }
     let store = open_store().await?;
     let new = NewMerchant::generate(id, name, chrono::Utc::now());
     match store.create_merchant(&new.merchant).await {

@@ -4,30 +4,20 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::checkout::Cashier;
 use crate::checkout::processor::{PaymentProcessor, SandboxProcessor};
+use crate::clock::{Clock, SystemClock};
 use crate::store::{ChargeLedger, Store};
-
-/// The time source, so tests can move time (expiry) without sleeping.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Base of the URLs handed to customers, e.g. `https://pay.example.com`. When unset, the
     /// request's own host is used (API Gateway's domain, always https).
     pub public_url: Option<String>,
-    /// Take the client's IP from `X-Forwarded-For` (only behind a proxy you trust, such as
-    /// CloudFront in front of API Gateway); otherwise API Gateway's `sourceIp`.
-    pub trust_forwarded_for: bool,
+    /// How many proxies the deployment trusts in front of API Gateway (CloudFront: 1). With
+    /// one or more, the client's IP is the `X-Forwarded-For` entry that many from the right
+    /// (each proxy appends the address it saw); with 0, API Gateway's `sourceIp`.
+    pub trusted_proxy_hops: usize,
     /// Merchant API requests allowed per merchant per minute; 0 turns the limit off.
     pub api_requests_per_minute: u64,
 }
@@ -37,11 +27,7 @@ pub const DEFAULT_API_REQUESTS_PER_MINUTE: u64 = 600;
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            public_url: None,
-            trust_forwarded_for: false,
-            api_requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE,
-        }
+        Config { public_url: None, trusted_proxy_hops: 0, api_requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE }
     }
 }
 
@@ -56,7 +42,10 @@ impl Config {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Config {
             public_url,
-            trust_forwarded_for: env("PAYLINKS_TRUST_FORWARDED_FOR").is_some_and(|v| v == "1" || v == "true"),
+            // `true` (the older spelling) is one hop.
+            trusted_proxy_hops: env("PAYLINKS_TRUST_FORWARDED_FOR")
+                .map(|v| if v.trim() == "true" { 1 } else { v.trim().parse().unwrap_or(0) })
+                .unwrap_or(0),
             api_requests_per_minute: env("PAYLINKS_API_RATE_LIMIT")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(DEFAULT_API_REQUESTS_PER_MINUTE),
@@ -94,22 +83,9 @@ impl App {
     }
 }
 
-/// A clock that only moves when told: for tests and benchmarks that need expiry without
-/// waiting.
-pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    pub fn new(start: DateTime<Utc>) -> Self {
-        ManualClock(std::sync::Mutex::new(start))
-    }
-
-    pub fn advance(&self, by: chrono::TimeDelta) {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+impl<'a> Cashier<'a, dyn Store> {
+    /// The cashier of this process: its store, processor and clock.
+    pub fn of(app: &'a App) -> Self {
+        Cashier { store: app.store.as_ref(), processor: app.processor.as_ref(), clock: app.clock.as_ref() }
     }
 }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod checkout;
+pub mod clock;
 pub mod error;
 #[cfg(test)]
 mod fuzz;
@@ -21,4 +22,5 @@ pub mod store;
 pub mod test_support;
 pub mod validate;
 
-pub use app::{App, Clock, Config, ManualClock, SystemClock};
+pub use app::{App, Config};
+pub use clock::{Clock, ManualClock, SystemClock};

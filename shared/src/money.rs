@@ -140,6 +140,16 @@ pub fn parse_amount(text: &str, currency: Currency) -> Result<MinorUnits, MoneyE
     Ok(MinorUnits(minor))
 }
 
+/// Parses an amount written as a decimal string (`"25.00"` in a request, a donor's typed
+/// amount): plain decimal notation only. Exponent form (`"1e3"`) is JSON's way of writing
+/// numbers, never a person's way of writing money, so in a string it is refused.
+pub fn parse_decimal_string(text: &str, currency: Currency) -> Result<MinorUnits, MoneyError> {
+    if text.contains(['e', 'E']) {
+        return Err(MoneyError::NotADecimal);
+    }
+    parse_amount(text, currency)
+}
+
 /// Reads the exact text of a JSON number that must be a whole number (a count, a number of
 /// days): `Ok(Some(n))`; `Ok(None)` when it is whole but negative or beyond `u64` (`-1`,
 /// `1e400`); `Err(NotADecimal)` for fractions (`7.5`) and anything that is not a number.

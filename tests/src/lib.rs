@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use paylinks_core::test_support::free_port;
+
 pub const MERCHANT_ID: &str = "your_merchant_id";
 pub const VAULT_KEY: &str = "vk_flow_test_vault";
 pub const MERCHANT_KEY: &str = "mk_flow_test_merchant";
@@ -19,10 +21,6 @@ pub fn paylinks_bin() -> PathBuf {
     let bin = exe.parent().and_then(Path::parent).expect("target dir").join("paylinks");
     assert!(bin.exists(), "{} is missing: run `cargo build -p paylinks` (scripts/test.sh does)", bin.display());
     bin
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// A `paylinks serve` process on a free port, killed when dropped.

@@ -241,3 +241,29 @@ fn the_lambda_emulator_routes_every_route_to_its_function_and_nothing_else() {
         );
     }
 }
+
+/// `!GetAtt Name.Arn` (or its long form): the resource it names.
+fn get_att_arn(value: &Value) -> Option<&str> {
+    let target = match value {
+        Value::Tagged(tagged) if tagged.tag == "!GetAtt" => tagged.value.as_str()?,
+        Value::Mapping(_) => value.get("Fn::GetAtt").and_then(Value::as_str)?,
+        _ => return None,
+    };
+    target.strip_suffix(".Arn")
+}
+
+#[test]
+fn the_http_api_writes_an_access_log_line_per_request_to_a_retained_log_group() {
+    let template = template();
+    let resources = &template["Resources"];
+    let settings = &resources["HttpApi"]["Properties"]["AccessLogSettings"];
+    let group =
+        get_att_arn(&settings["DestinationArn"]).expect("AccessLogSettings.DestinationArn: !GetAtt <LogGroup>.Arn");
+    assert_eq!(resources[group]["Type"].as_str(), Some("AWS::Logs::LogGroup"), "{group}");
+    assert!(!resources[group]["Properties"]["RetentionInDays"].is_null(), "{group}: RetentionInDays");
+    let format = settings["Format"].as_str().expect("AccessLogSettings.Format");
+    let line: serde_json::Value = serde_json::from_str(format).expect("the access log format is one JSON object");
+    for field in ["requestId", "sourceIp", "routeKey", "status"] {
+        assert!(line.get(field).is_some(), "the access log has {field}: {format}");
+    }
+}

@@ -42,7 +42,9 @@ impl Emulated {
             ("AWS_ACCESS_KEY_ID", "x"),
             ("AWS_SECRET_ACCESS_KEY", "x"),
             ("AWS_REGION", "us-east-1"),
-            ("LOG_LEVEL", "info"),
+            // The most verbose level a deployment may set: the suite's secrets audit then reads every
+            // line these functions wrote (the runtime logs raw events, keys included, at trace).
+            ("LOG_LEVEL", "trace"),
         ];
         run_paylinks(&["table", "create", "--name", &table], &env);
         let mut merchant_env = env.to_vec();

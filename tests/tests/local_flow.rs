@@ -148,10 +148,9 @@ async fn a_script_sending_fifty_bad_cards_to_one_link_is_refused_after_ten_and_p
         statuses.push(status);
     }
     assert_eq!(statuses[..10], [422; 10], "the first ten are declined inline: {statuses:?}");
-    // Then refused before the processor (429), until the spike pauses the link (410 on open).
-    let refused = statuses[10..].iter().take_while(|s| **s == 429).count();
-    assert!(refused >= 1, "refused with 429 after ten declines: {statuses:?}");
-    assert!(statuses[10 + refused..].iter().all(|s| *s == 410), "then the link is paused: {statuses:?}");
+    // Ten clients' cards declined on one link: it is paused at once (410 on open); a pay on a
+    // page opened before would be refused before the processor (429).
+    assert!(statuses[10..].iter().all(|s| *s == 410 || *s == 429), "then refused: {statuses:?}");
     assert!(statuses.ends_with(&[410]), "paused by the end: {statuses:?}");
 
     let view: Value = merchant_request(reqwest::Method::GET, &format!("{}/api/payment-links/{link}", server.base))

@@ -1,6 +1,9 @@
 //! Reading requests and writing responses as API Gateway shapes them: ids, parameters, the
 //! client's address, the base URLs customers are sent to, and the three kinds of answer.
 
+#[cfg(feature = "pages")]
+use std::net::IpAddr;
+
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -25,18 +28,38 @@ pub(crate) fn path_parameter<'r>(request: &'r Request, name: &str) -> &'r str {
 }
 
 #[cfg(feature = "pages")]
-/// The client's IP: API Gateway's `sourceIp` (set by `paylinks serve` too), or the first
-/// `X-Forwarded-For` address when the deployment trusts the proxy in front.
+/// The client's address, as the card-testing limits count it: API Gateway's `sourceIp` (set by
+/// `paylinks serve` too), or, behind proxies the deployment trusts, the `X-Forwarded-For` entry
+/// that many from the right: each proxy appends the address it saw, so everything to the left
+/// of those is whatever the client wrote. Only a parsed IP address counts (a header that is not
+/// one falls back to `sourceIp`); an IPv6 client is counted by its /64, which one subscriber
+/// usually holds whole.
 pub(crate) fn client_ip(request: &Request, app: &App) -> Option<String> {
-    if app.config.trust_forwarded_for
-        && let Some(forwarded) = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
-        && let Some(first) = forwarded.split(',').map(str::trim).find(|ip| !ip.is_empty())
-    {
-        return Some(first.to_owned());
-    }
-    match request.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+    let hops = app.config.trusted_proxy_hops;
+    let forwarded = (hops > 0)
+        .then(|| request.headers().get("x-forwarded-for")?.to_str().ok())
+        .flatten()
+        .and_then(|header| header.rsplit(',').nth(hops - 1))
+        .and_then(|entry| entry.trim().parse::<IpAddr>().ok());
+    let source = || match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+            context.http.source_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok())
+        }
         _ => None,
+    };
+    forwarded.or_else(source).map(client_key)
+}
+
+/// An address as a limit counts it: IPv4 as it is, IPv6 by its /64 network.
+#[cfg(feature = "pages")]
+fn client_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+        IpAddr::V6(v6) => v6.to_canonical().to_string(),
+        IpAddr::V4(v4) => v4.to_string(),
     }
 }
 

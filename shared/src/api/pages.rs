@@ -199,12 +199,11 @@ pub fn checkout_page(
             };
             let default =
                 chosen_preset.copied().or(if custom_value.is_empty() { donation.default_amount } else { None });
-            let hint = match (donation.min_amount, donation.max_amount) {
-                (Some(min), Some(max)) => Some(format!("Between {} and {}", show(min), show(max))),
-                (Some(min), None) => Some(format!("At least {}", show(min))),
-                (None, Some(max)) => Some(format!("At most {}", show(max))),
-                (None, None) => None,
-            };
+            let min = donation.smallest_custom_amount(currency);
+            let hint = Some(match donation.max_amount {
+                Some(max) => format!("Between {} and {}", show(min), show(max)),
+                None => format!("At least {}", show(min)),
+            });
             Some(DonationView {
                 presets: donation
                     .presets

@@ -8,12 +8,12 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use super::{Endpoint, handle, handle_routed};
-use crate::app::{App, Config, ManualClock};
+use crate::app::{App, Config};
 use crate::auth::NewMerchant;
 use crate::model::{CheckoutSession, LinkId, PaymentLink, SessionId, SessionStatus};
 use crate::store::Store;
-use crate::store::embedded::EmbeddedStore;
 use crate::store::faulty::{Fault, FaultyStore};
+use crate::test_support::{self, TestApp, TestMerchant, check_event, event, fixture, open_event, pay_event};
 
 mod faults;
 mod iam;
@@ -22,48 +22,31 @@ const HOST: &str = "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com";
 const MERCHANT_ID: &str = "your_merchant_id";
 const VAULT_KEY: &str = "vk_test_vault";
 const MERCHANT_KEY: &str = "mk_test_merchant";
+const MERCHANT: TestMerchant =
+    TestMerchant { id: MERCHANT_ID, name: "My Store", vault_key: VAULT_KEY, merchant_key: MERCHANT_KEY };
+/// Where every test's clock starts.
+const START: &str = "2026-01-07T12:00:00.250Z";
 
-struct Harness {
-    app: App,
-    clock: Arc<ManualClock>,
-    /// The embedded store's directory (None for DynamoDB).
-    dir: Option<TempDir>,
+/// The test app, called through the handlers ([`Calls`]).
+type Harness = TestApp;
+
+/// The embedded store in a fresh directory, with the merchant and the clock at [`START`].
+async fn harness() -> Harness {
+    TestApp::embedded(MERCHANT, START.parse().unwrap()).await
 }
 
-/// A directory removed when the test ends.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// `store` with the merchant and the clock at [`START`].
+async fn harness_on(store: Arc<dyn Store>) -> Harness {
+    TestApp::start(store, MERCHANT, START.parse().unwrap()).await
 }
 
-impl Harness {
-    /// The embedded store in a fresh directory, with one merchant and a fixed clock.
-    async fn new() -> Self {
-        let dir = TempDir(std::env::temp_dir().join(format!("paylinks-api-{}", ulid::Ulid::new())));
-        let store = EmbeddedStore::open(&dir.0.join("store.redb")).unwrap();
-        Self::with_store(Arc::new(store), Some(dir)).await
-    }
-
-    /// `store` with one merchant and a fixed clock.
-    async fn with_store(store: Arc<dyn Store>, dir: Option<TempDir>) -> Self {
-        let clock = Arc::new(ManualClock::new("2026-01-07T12:00:00.250Z".parse().unwrap()));
-        let mut app = App::new(store, Config::default());
-        app.clock = clock.clone();
-        let merchant =
-            NewMerchant::with_keys(MERCHANT_ID, "My Store", VAULT_KEY.into(), MERCHANT_KEY.into(), app.now());
-        app.store.create_merchant(&merchant.merchant).await.unwrap();
-        Harness { app, clock, dir }
-    }
-
-    fn advance(&self, by: TimeDelta) {
-        self.clock.advance(by);
-    }
+/// What the tests do with the app: call its handlers as Lambda would.
+trait Calls {
+    /// The app whose handlers are called.
+    fn app(&self) -> &App;
 
     async fn call(&self, endpoint: Endpoint, request: Request) -> (StatusCode, Response<Body>) {
-        let response = handle(endpoint, request, &self.app).await;
+        let response = handle(endpoint, request, self.app()).await;
         (response.status(), response)
     }
 
@@ -79,42 +62,48 @@ impl Harness {
         body_json(&response)["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap()
     }
 
+    /// Stores a copy of a new seed link, changed by `change`, under a new id.
     async fn store_link(&self, change: impl FnOnce(&mut PaymentLink)) -> LinkId {
         let id = self.create_seed_link().await;
-        let mut link = self.app.store.get_link(&id).await.unwrap().unwrap();
+        let mut link = self.app().store.get_link(&id).await.unwrap().unwrap();
         change(&mut link);
         link.id = LinkId::generate();
-        self.app.store.create_link(&link).await.unwrap();
+        self.app().store.create_link(&link).await.unwrap();
         link.id
+    }
+
+    /// Opens `link` through the redirect fixture and returns the new session.
+    async fn open_session(&self, link: &LinkId) -> CheckoutSession {
+        let (status, response) = self.call(Endpoint::OpenLink, open_event(link.as_str())).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let location = response.headers()[header::LOCATION].to_str().unwrap();
+        let id: SessionId = location.rsplit('/').next().unwrap().parse().unwrap();
+        self.app().store.get_session(&id).await.unwrap().unwrap()
+    }
+
+    /// Posts the checkout form of `session` with `card`.
+    async fn pay(&self, session: &CheckoutSession, card: &str) -> (StatusCode, Response<Body>) {
+        self.call(Endpoint::Pay, pay_event(&session.id, &session.form_token, card)).await
+    }
+}
+
+impl Calls for TestApp {
+    fn app(&self) -> &App {
+        &self.app
     }
 }
 
 /// A change to a stored link that makes it unavailable.
 type LinkEdit = fn(&mut PaymentLink);
 
-fn fixture(name: &str) -> String {
-    let path = format!("{}/fixtures/apigw/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn event(name: &str, replacements: &[(&str, &str)]) -> Request {
-    let mut text = fixture(name);
-    for (from, to) in replacements {
-        text = text.replace(from, to);
-    }
-    lambda_http::request::from_str(&text).expect("fixture is a valid API Gateway v2 event")
-}
-
-/// The create fixture with the seed's body, edited by `edit`.
+/// The create fixture with the seed's body for the merchant, edited by `edit`.
 fn create_event(edit: impl FnOnce(&mut Value)) -> Request {
-    let raw: Value = serde_json::from_str(&fixture("create-link.json")).unwrap();
-    let mut body: Value = serde_json::from_str(raw["body"].as_str().unwrap()).unwrap();
-    body["merchantId"] = json!(MERCHANT_ID);
-    edit(&mut body);
-    let mut raw = raw;
-    raw["body"] = json!(body.to_string());
-    let text = raw.to_string().replace("{{VAULT_KEY}}", VAULT_KEY).replace("{{MERCHANT_KEY}}", MERCHANT_KEY);
-    lambda_http::request::from_str(&text).unwrap()
+    test_support::create_event(&MERCHANT, edit)
+}
+
+/// A session's fixture (`checkout-page.json`…) for `session`, with the merchant's keys.
+fn session_event(name: &str, session: &SessionId) -> Request {
+    test_support::session_event(name, session, &MERCHANT)
 }
 
 fn with_header(mut request: Request, name: &'static str, value: &str) -> Request {
@@ -130,17 +119,9 @@ fn body_json(response: &Response<Body>) -> Value {
     serde_json::from_slice(response.body()).unwrap_or_else(|_| panic!("not JSON: {}", body_text(response)))
 }
 
-fn check_event(id: &str) -> Request {
-    event("check-availability.json", &[("{{LINK_ID}}", id)])
-}
-
-fn open_event(id: &str) -> Request {
-    event("open-link.json", &[("{{LINK_ID}}", id)])
-}
-
 #[tokio::test]
 async fn create_answers_the_seed_response_with_a_url_on_the_api_host() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let (status, response) = h.call(Endpoint::CreateLink, create_event(|_| {})).await;
     assert_eq!(status, StatusCode::CREATED);
     let body = body_json(&response);
@@ -159,7 +140,7 @@ async fn create_answers_the_seed_response_with_a_url_on_the_api_host() {
 
 #[tokio::test]
 async fn create_uses_the_configured_public_url_for_links() {
-    let mut h = Harness::new().await;
+    let mut h = harness().await;
     h.app.config.public_url = Some("https://pay.example.com".to_owned());
     let (_, response) = h.call(Endpoint::CreateLink, create_event(|_| {})).await;
     let url = body_json(&response)["data"]["url"].as_str().unwrap().to_owned();
@@ -168,7 +149,7 @@ async fn create_uses_the_configured_public_url_for_links() {
 
 #[tokio::test]
 async fn create_without_keys_is_401_naming_the_header() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let mut request = create_event(|_| {});
     request.headers_mut().remove("x-api-key");
     let (status, response) = h.call(Endpoint::CreateLink, request).await;
@@ -186,7 +167,7 @@ async fn create_without_keys_is_401_naming_the_header() {
 
 #[tokio::test]
 async fn create_with_a_wrong_key_is_401() {
-    let h = Harness::new().await;
+    let h = harness().await;
     for (header_name, value) in [("x-api-key", "vk_wrong"), ("x-ozura-api-key", "mk_wrong")] {
         let (status, response) =
             h.call(Endpoint::CreateLink, with_header(create_event(|_| {}), header_name, value)).await;
@@ -197,7 +178,7 @@ async fn create_with_a_wrong_key_is_401() {
 
 #[tokio::test]
 async fn keys_of_one_merchant_cannot_create_links_for_another() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let other = NewMerchant::generate("other_merchant", "Other", h.app.now());
     h.app.store.create_merchant(&other.merchant).await.unwrap();
     let (status, response) =
@@ -208,7 +189,7 @@ async fn keys_of_one_merchant_cannot_create_links_for_another() {
 
 #[tokio::test]
 async fn create_reports_every_bad_field_at_once() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let request = create_event(|body| {
         body["amount"] = json!("50.001");
         body["successUrl"] = json!("javascript:alert(1)");
@@ -227,7 +208,7 @@ async fn create_reports_every_bad_field_at_once() {
 
 #[tokio::test]
 async fn create_refuses_bodies_that_are_not_json_or_too_large() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let (status, response) =
         h.call(Endpoint::CreateLink, with_header(create_event(|_| {}), "content-type", "text/plain")).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -241,7 +222,7 @@ async fn create_refuses_bodies_that_are_not_json_or_too_large() {
 
 #[tokio::test]
 async fn check_availability_answers_in_the_seed_shapes() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = h.create_seed_link().await;
     let (status, response) = h.call(Endpoint::CheckAvailability, check_event(id.as_str())).await;
     assert_eq!(status, StatusCode::OK);
@@ -268,7 +249,7 @@ async fn check_availability_answers_in_the_seed_shapes() {
 
 #[tokio::test]
 async fn a_link_expires_by_the_clock_on_read() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = h.create_seed_link().await;
     h.advance(TimeDelta::days(7) - TimeDelta::milliseconds(1));
     let (_, response) = h.call(Endpoint::CheckAvailability, check_event(id.as_str())).await;
@@ -280,7 +261,7 @@ async fn a_link_expires_by_the_clock_on_read() {
 
 #[tokio::test]
 async fn unknown_and_malformed_link_ids_are_404() {
-    let h = Harness::new().await;
+    let h = harness().await;
     for id in [LinkId::generate().to_string(), "pl_nope".to_owned(), "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV".to_owned()] {
         let (status, response) = h.call(Endpoint::CheckAvailability, check_event(&id)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{id}");
@@ -290,7 +271,7 @@ async fn unknown_and_malformed_link_ids_are_404() {
 
 #[tokio::test]
 async fn opening_a_link_creates_a_session_and_redirects_without_using_it_up() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = h.create_seed_link().await;
     let mut sessions = Vec::new();
     for _ in 0..3 {
@@ -315,7 +296,7 @@ async fn opening_a_link_creates_a_session_and_redirects_without_using_it_up() {
 
 #[tokio::test]
 async fn a_session_never_outlives_its_link() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = h.store_link(|l| l.expires_at = l.created_at + TimeDelta::minutes(10)).await;
     let (_, response) = h.call(Endpoint::OpenLink, open_event(id.as_str())).await;
     let location = response.headers()[header::LOCATION].to_str().unwrap();
@@ -326,7 +307,7 @@ async fn a_session_never_outlives_its_link() {
 
 #[tokio::test]
 async fn unavailable_links_get_a_human_page_not_json() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let cases: [(LinkEdit, StatusCode, &str); 3] = [
         (|l| l.used = 1, StatusCode::GONE, "Payment link usage limit reached"),
         (|l| l.active = false, StatusCode::GONE, "Payment link is inactive"),
@@ -347,7 +328,7 @@ async fn unavailable_links_get_a_human_page_not_json() {
 
 #[tokio::test]
 async fn responses_carry_security_headers() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = h.create_seed_link().await;
     let (_, response) = h.call(Endpoint::OpenLink, open_event(id.as_str())).await;
     let headers = response.headers();
@@ -360,7 +341,7 @@ async fn responses_carry_security_headers() {
 
 #[tokio::test]
 async fn routing_answers_404_and_405_as_json() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let request = event("check-availability.json", &[("{{LINK_ID}}", "x")]);
     let (mut parts, body) = request.into_parts();
     parts.uri = "/api/nothing-here".parse().unwrap();
@@ -384,9 +365,9 @@ const ON_STAGE_PROD: [(&str, &str); 3] = [
 
 #[tokio::test]
 async fn on_a_named_stage_links_redirects_and_page_links_keep_the_stage() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let on_stage = |name: &str, replacements: &[(&str, &str)]| event(name, &[replacements, &ON_STAGE_PROD].concat());
-    let keys = [("{{VAULT_KEY}}", VAULT_KEY), ("{{MERCHANT_KEY}}", MERCHANT_KEY), ("{{MERCHANT_ID}}", MERCHANT_ID)];
+    let keys = MERCHANT.placeholders();
     let (status, response) = h.call(Endpoint::CreateLink, on_stage("create-link.json", &keys)).await;
     assert_eq!(status, StatusCode::CREATED, "{}", body_text(&response));
     let data = body_json(&response)["data"].clone();
@@ -437,37 +418,9 @@ async fn an_unreachable_store_is_503_with_retry_after_never_500() {
 
 // --- The checkout pages, as API Gateway delivers their requests.
 
-impl Harness {
-    /// Opens `link` through the redirect fixture and returns the new session.
-    async fn open_session(&self, link: &LinkId) -> CheckoutSession {
-        let (status, response) = self.call(Endpoint::OpenLink, open_event(link.as_str())).await;
-        assert_eq!(status, StatusCode::SEE_OTHER);
-        let location = response.headers()[header::LOCATION].to_str().unwrap();
-        let id: SessionId = location.rsplit('/').next().unwrap().parse().unwrap();
-        self.app.store.get_session(&id).await.unwrap().unwrap()
-    }
-
-    async fn pay(&self, session: &CheckoutSession, card: &str) -> (StatusCode, Response<Body>) {
-        let card = card.replace(' ', "+");
-        let replacements = [
-            ("{{SESSION_ID}}", session.id.as_str()),
-            ("{{FORM_TOKEN}}", &session.form_token),
-            ("{{CARD_NUMBER}}", &card),
-        ];
-        self.call(Endpoint::Pay, event("pay.json", &replacements)).await
-    }
-}
-
-fn session_event(name: &str, session: &SessionId) -> Request {
-    event(
-        name,
-        &[("{{SESSION_ID}}", session.as_str()), ("{{VAULT_KEY}}", VAULT_KEY), ("{{MERCHANT_KEY}}", MERCHANT_KEY)],
-    )
-}
-
 #[tokio::test]
 async fn the_checkout_page_escapes_everything_the_merchant_supplied() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let payload = r#"<script>alert("x")</script><img src=x onerror=alert(1)>"#;
     let id = h
         .create_link_with(|body| {
@@ -488,7 +441,7 @@ async fn the_checkout_page_escapes_everything_the_merchant_supplied() {
 
 #[tokio::test]
 async fn paying_through_the_form_redirects_to_the_success_url_with_the_result() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
     let (status, response) = h.pay(&session, "4000 0000 0000 0002").await;
@@ -527,7 +480,7 @@ async fn paying_through_the_form_redirects_to_the_success_url_with_the_result() 
 
 #[tokio::test]
 async fn no_card_number_or_cvc_appears_in_any_response_or_stored_item() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
     let mut bodies = Vec::new();
@@ -538,7 +491,7 @@ async fn no_card_number_or_cvc_appears_in_any_response_or_stored_item() {
     let (_, response) = h.call(Endpoint::SessionStatus, session_event("session-status.json", &session.id)).await;
     bodies.push(body_text(&response));
     let stored = format!("{:?}", h.app.store.get_session(&session.id).await.unwrap());
-    let store_file = std::fs::read(h.dir.as_ref().unwrap().0.join("store.redb")).unwrap();
+    let store_file = std::fs::read(h.store_file().unwrap()).unwrap();
     for secret in ["4242424242424242", "4000000000000002", "cvc=123"] {
         for body in &bodies {
             assert!(!body.contains(secret), "{secret} in a response");
@@ -550,7 +503,7 @@ async fn no_card_number_or_cvc_appears_in_any_response_or_stored_item() {
 
 #[tokio::test]
 async fn an_expired_session_shows_an_expiry_page_leading_to_the_cancel_url() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
     h.advance(CheckoutSession::LIFETIME);
@@ -564,7 +517,7 @@ async fn an_expired_session_shows_an_expiry_page_leading_to_the_cancel_url() {
 
 #[tokio::test]
 async fn cancel_returns_to_the_cancel_url_with_nothing_added() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
     let (status, response) = h.call(Endpoint::Cancel, session_event("cancel.json", &session.id)).await;
@@ -577,7 +530,7 @@ async fn cancel_returns_to_the_cancel_url_with_nothing_added() {
 
 #[tokio::test]
 async fn another_merchant_cannot_read_a_session() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
     let other = NewMerchant::generate("other_merchant", "Other", h.app.now());
@@ -617,7 +570,7 @@ fn decode_qr(image: image::GrayImage) -> String {
 
 #[tokio::test]
 async fn the_qr_code_decodes_back_to_the_link_url_as_png_and_svg() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let (_, created) = h.call(Endpoint::CreateLink, create_event(|_| {})).await;
     let created = body_json(&created)["data"].clone();
     let link: LinkId = created["paymentLinkId"].as_str().unwrap().parse().unwrap();
@@ -641,7 +594,7 @@ async fn the_qr_code_decodes_back_to_the_link_url_as_png_and_svg() {
 
 #[tokio::test]
 async fn qr_options_are_validated_and_other_merchants_get_404() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let link = h.create_seed_link().await;
     let (status, response) =
         h.call(Endpoint::QrCode, qr_event(&link, "format=gif&size=9", VAULT_KEY, MERCHANT_KEY)).await;
@@ -696,7 +649,7 @@ fn switch_event(id: &LinkId, action: &str, keys: (&str, &str)) -> Request {
 
 #[tokio::test]
 async fn a_link_is_shown_with_its_status_and_usage() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = h.create_seed_link().await;
     let (status, response) = h.call(Endpoint::GetLink, get_link_event(&id, OWN_KEYS)).await;
     assert_eq!(status, StatusCode::OK);
@@ -717,7 +670,7 @@ async fn a_link_is_shown_with_its_status_and_usage() {
 
 #[tokio::test]
 async fn another_merchant_can_neither_read_list_nor_switch_a_link() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = h.create_seed_link().await;
     let other = NewMerchant::generate("other_merchant", "Other", h.app.now());
     h.app.store.create_merchant(&other.merchant).await.unwrap();
@@ -736,7 +689,7 @@ async fn another_merchant_can_neither_read_list_nor_switch_a_link() {
 
 #[tokio::test]
 async fn links_are_listed_newest_first_in_pages_with_opaque_cursors() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let mut created = Vec::new();
     for _ in 0..5 {
         created.push(h.create_seed_link().await.to_string());
@@ -779,7 +732,7 @@ async fn links_are_listed_newest_first_in_pages_with_opaque_cursors() {
 
 #[tokio::test]
 async fn deactivating_takes_effect_at_once_even_on_open_checkouts() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = h.create_seed_link().await;
     let session = h.open_session(&id).await;
     let (status, response) = h.call(Endpoint::DeactivateLink, switch_event(&id, "deactivate", OWN_KEYS)).await;
@@ -807,7 +760,7 @@ async fn deactivating_takes_effect_at_once_even_on_open_checkouts() {
 
 #[tokio::test]
 async fn an_idempotency_key_returns_the_original_link_and_refuses_another_body() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let with_key = |key: &str, edit: fn(&mut Value)| with_header(create_event(edit), "idempotency-key", key);
     let (status, first) = h.call(Endpoint::CreateLink, with_key("order-42", |_| {})).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -835,7 +788,7 @@ async fn an_idempotency_key_returns_the_original_link_and_refuses_another_body()
 
 #[tokio::test]
 async fn the_route_table_resolves_every_merchant_route() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = h.create_seed_link().await;
     for (method, path, expected) in [
         ("GET", "/api/payment-links".to_owned(), StatusCode::OK),
@@ -894,7 +847,7 @@ fn assert_only_this_style_is_allowed(response: &Response<Body>, css: &str) {
 
 #[tokio::test]
 async fn a_branded_checkout_page_allows_exactly_its_own_style_block_by_hash() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let logo = r#"https://cdn.mystore.com/logo.png?v=1&alt="><script>alert(1)</script>"#;
     let id = h
         .create_link_with(|body| {
@@ -924,10 +877,11 @@ async fn a_branded_checkout_page_allows_exactly_its_own_style_block_by_hash() {
     assert_only_this_style_is_allowed(&response, css);
     assert!(!page.contains(" style="), "no inline style attributes:\n{page}");
 
-    // The logo is shown, with the URL escaped inside its attribute.
+    // The logo is shown: its URL as stored (normalized, so percent-encoded), escaped inside
+    // its attribute.
     assert!(
         page.contains(
-            r#"<img class="logo" src="https://cdn.mystore.com/logo.png?v=1&#38;alt=&#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;" alt="">"#
+            r#"<img class="logo" src="https://cdn.mystore.com/logo.png?v=1&#38;alt=%22%3E%3Cscript%3Ealert(1)%3C/script%3E" alt="">"#
         ),
         "{page}"
     );
@@ -943,7 +897,7 @@ async fn a_branded_checkout_page_allows_exactly_its_own_style_block_by_hash() {
 
 #[tokio::test]
 async fn a_checkout_page_without_appearance_has_no_inline_style_and_no_hash() {
-    let h = Harness::new().await;
+    let h = harness().await;
     for appearance in [None, Some(json!({})), Some(json!({ "logoUrl": "https://cdn.mystore.com/logo.png" }))] {
         let has_logo = appearance.as_ref().is_some_and(|a| a.get("logoUrl").is_some());
         let id = h
@@ -967,7 +921,7 @@ async fn a_checkout_page_without_appearance_has_no_inline_style_and_no_hash() {
 
 #[tokio::test]
 async fn appearance_values_that_try_to_inject_css_are_refused_and_create_nothing() {
-    let h = Harness::new().await;
+    let h = harness().await;
     for (field, value) in [
         ("primaryColor", json!("#fff}body{display:none")),
         ("backgroundColor", json!("#fff; background:url(https://evil.example/x)")),
@@ -993,7 +947,7 @@ async fn appearance_values_that_try_to_inject_css_are_refused_and_create_nothing
 
 #[tokio::test]
 async fn merchant_api_requests_beyond_the_rate_limit_get_429_with_retry_after() {
-    let mut h = Harness::new().await;
+    let mut h = harness().await;
     h.app.config.api_requests_per_minute = 3;
     let id = h.create_seed_link().await;
     for _ in 0..2 {
@@ -1015,7 +969,7 @@ async fn merchant_api_requests_beyond_the_rate_limit_get_429_with_retry_after() 
 async fn a_405_lists_the_path_s_methods_in_allow() {
     // Found by schemathesis (scripts/api-contract.sh): `TRACE /pay/{id}` answered 405 without
     // the `Allow` header RFC 9110 requires.
-    let h = Harness::new().await;
+    let h = harness().await;
     for (method, path, allow) in [
         ("TRACE", "/pay/pl_01KAW7Q8R0N9ZQ4XJ3F5T6V7W8", "GET, HEAD"),
         ("DELETE", "/api/payment-links/create", "POST"),
@@ -1034,7 +988,7 @@ async fn a_405_lists_the_path_s_methods_in_allow() {
 
 #[tokio::test]
 async fn a_create_retried_after_any_store_fault_with_its_idempotency_key_makes_one_link() {
-    let mut h = Harness::new().await;
+    let mut h = harness().await;
     let faulty = Arc::new(FaultyStore::new(Arc::clone(&h.app.store)));
     h.app.store = faulty.clone();
     let request = |key: &str| with_header(create_event(|_| {}), "idempotency-key", key);

@@ -1,8 +1,13 @@
-//! Card-testing defences. Fraudsters test stolen card numbers through open payment links;
-//! every declined card counts against the link and against the client's IP in fixed windows
-//! kept in the store, so all Lambda instances share one count. Past the limit, pays are
-//! refused before the processor is called; a link under heavy attack is paused, with the
-//! reason shown to its merchant.
+//! Card-testing defences. Fraudsters test stolen card numbers through open payment links; a
+//! card the processor declines counts against the link and against the client's address in
+//! fixed windows kept in the store, so all Lambda instances share one count. Past a limit,
+//! pays are refused before the processor is called; a link declining cards from many clients is
+//! paused, with the reason shown to its merchant.
+//!
+//! Only the processor's declines of numbers that pass the checksum count: a refused try, a
+//! mistyped number or an empty form costs nothing, so nobody can block or pause a link with
+//! junk posts. One client alone can only block itself: a link is refused to everyone only when
+//! its declines come from several clients, and paused only when they come from many.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -12,12 +17,15 @@ use crate::store::{Counters, Links};
 
 /// Counting window: fixed, so a burst straddling two windows can reach twice a limit.
 pub const WINDOW: TimeDelta = TimeDelta::minutes(10);
-/// Declines per link (any client) per window before further pays are refused.
-pub const DECLINES_PER_LINK: u64 = 10;
-/// Declines per client IP (any link) per window before further pays are refused.
+/// Declines per client address (any link) per window before its further pays are refused.
 pub const DECLINES_PER_CLIENT: u64 = 10;
-/// Declines per link per window at which the link is switched off for its merchant to review.
-pub const PAUSE_LINK_AFTER: u64 = 25;
+/// Declines per link per window before pays on it are refused to everyone...
+pub const DECLINES_PER_LINK: u64 = 10;
+/// ...provided they came from at least this many client addresses.
+pub const CLIENTS_TO_BLOCK_LINK: u64 = 3;
+/// Clients with a declined card on one link per window at which the link is switched off for
+/// its merchant to review.
+pub const CLIENTS_TO_PAUSE_LINK: u64 = 10;
 
 /// The window `now` falls in: its number and when it ends.
 fn window(now: DateTime<Utc>) -> (i64, DateTime<Utc>) {
@@ -27,56 +35,74 @@ fn window(now: DateTime<Utc>) -> (i64, DateTime<Utc>) {
     (index, end)
 }
 
-fn link_counter(link: &LinkId, index: i64) -> String {
-    format!("declines:link:{link}:{index}")
+/// The names of a window's counters.
+struct CounterNames {
+    link: String,
+    link_clients: String,
+    client: Option<String>,
+    link_client: Option<String>,
 }
 
-fn client_counter(client_ip: &str, index: i64) -> String {
-    format!("declines:client:{client_ip}:{index}")
+impl CounterNames {
+    fn new(link: &LinkId, client: Option<&str>, index: i64) -> Self {
+        CounterNames {
+            link: format!("declines:link:{link}:{index}"),
+            link_clients: format!("declines:link-clients:{link}:{index}"),
+            client: client.map(|client| format!("declines:client:{client}:{index}")),
+            link_client: client.map(|client| format!("declines:link-client:{link}:{client}:{index}")),
+        }
+    }
 }
 
-/// Seconds until pays may be tried again, if this link or client has had too many declines.
+/// Seconds until pays may be tried again, if this client, or this link (declining cards from
+/// several clients), has had too many declines.
 pub async fn refusal(
     counters: &(impl Counters + ?Sized),
     link: &LinkId,
-    client_ip: Option<&str>,
+    client: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<u64>, ApiError> {
     let (index, end) = window(now);
     let retry_after = u64::try_from((end - now).num_seconds().max(1)).unwrap_or(1);
-    // Both counters in one read (one round trip on DynamoDB).
-    let link_name = link_counter(link, index);
-    let client_name = client_ip.map(|ip| client_counter(ip, index));
-    let names: Vec<&str> = std::iter::once(link_name.as_str()).chain(client_name.as_deref()).collect();
-    let counts = counters.read_counters(&names).await?;
-    let link_declines = counts.first().copied().unwrap_or(0);
-    let client_declines = counts.get(1).copied().unwrap_or(0);
-    if link_declines >= DECLINES_PER_LINK || client_declines >= DECLINES_PER_CLIENT {
-        return Ok(Some(retry_after));
-    }
-    Ok(None)
+    let names = CounterNames::new(link, client, index);
+    // Every counter in one read (one round trip on DynamoDB).
+    let wanted: Vec<&str> = [Some(names.link.as_str()), Some(names.link_clients.as_str()), names.client.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let counts = counters.read_counters(&wanted).await?;
+    let count = |i: usize| counts.get(i).copied().unwrap_or(0);
+    let (link_declines, link_clients, client_declines) = (count(0), count(1), count(2));
+    let link_blocked = link_declines >= DECLINES_PER_LINK && link_clients >= CLIENTS_TO_BLOCK_LINK;
+    Ok((link_blocked || client_declines >= DECLINES_PER_CLIENT).then_some(retry_after))
 }
 
-/// Counts one declined card; pauses the link when declines spike.
+/// Counts one card the processor declined; pauses the link when many clients' cards were
+/// declined on it within the window.
 pub async fn record_decline(
     store: &(impl Counters + Links + ?Sized),
     link: &LinkId,
-    client_ip: Option<&str>,
+    client: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let (index, end) = window(now);
-    let link_declines = store.increment_counter(&link_counter(link, index), end).await?;
-    if let Some(ip) = client_ip {
-        store.increment_counter(&client_counter(ip, index), end).await?;
+    let names = CounterNames::new(link, client, index);
+    store.increment_counter(&names.link, end).await?;
+    let (Some(client_name), Some(link_client_name)) = (&names.client, &names.link_client) else { return Ok(()) };
+    store.increment_counter(client_name, end).await?;
+    // A client's first decline on this link makes one more client declined on it.
+    if store.increment_counter(link_client_name, end).await? > 1 {
+        return Ok(());
     }
-    if link_declines == PAUSE_LINK_AFTER {
+    let clients = store.increment_counter(&names.link_clients, end).await?;
+    if clients == CLIENTS_TO_PAUSE_LINK {
         let reason = format!(
-            "Paused automatically at {}: {PAUSE_LINK_AFTER} declined cards within {} minutes looks like card testing. \
-             Activate the link again when you are ready.",
+            "Paused automatically at {}: cards from {CLIENTS_TO_PAUSE_LINK} different clients were declined within {} \
+             minutes, which looks like card testing. Activate the link again when you are ready.",
             now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             WINDOW.num_minutes()
         );
-        tracing::warn!(link_id = %link, declines = link_declines, "link paused: suspected card testing");
+        tracing::warn!(link_id = %link, clients, "link paused: suspected card testing");
         store.set_link_active(link, false, Some(&reason)).await?;
     }
     Ok(())

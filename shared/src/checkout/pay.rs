@@ -11,17 +11,17 @@
 
 use subtle::ConstantTimeEq;
 
-use super::card::{CardError, parse_card};
+use super::card::parse_card;
 use super::guard;
 use super::processor::PaymentProcessor;
 use super::processor::{ChargeRequest, ProcessorError};
-use crate::app::{App, Clock};
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::model::{
     Cart, ChargeOutcome, CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionStatus, Unavailable,
 };
-use crate::money::{MinorUnits, parse_amount};
-use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counters, Links, Payments, Sessions, Store};
+use crate::money::{MinorUnits, parse_decimal_string};
+use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counters, Links, Payments, Sessions};
 
 /// The checkout form as posted. Its `Debug` never shows the card.
 #[derive(Default)]
@@ -96,26 +96,21 @@ pub struct Cashier<'a, S: ?Sized> {
     pub clock: &'a dyn Clock,
 }
 
-impl<'a> Cashier<'a, dyn Store> {
-    /// The cashier of this process: its store, processor and clock.
-    pub fn of(app: &'a App) -> Self {
-        Cashier { store: app.store.as_ref(), processor: app.processor.as_ref(), clock: app.clock.as_ref() }
-    }
-}
-
 impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     /// Pays the session `id` with `form`, posted from `client_ip` (for the card-testing limits).
     pub async fn pay(&self, id: &str, form: &PayForm, client_ip: Option<&str>) -> Result<PayOutcome, ApiError> {
         let now = self.clock.now();
         let session = super::find_session(self.store, id).await?;
         let session_id = &session.id.clone();
-        if session.status == SessionStatus::Completed {
+        // The token first: a post without this session's form token learns nothing but what
+        // the page itself would show (a paid session is "already paid", never its redirect).
+        let token_matches: bool = form.form_token.as_bytes().ct_eq(session.form_token.as_bytes()).into();
+        if session.status == SessionStatus::Completed && token_matches {
             return Ok(PayOutcome::Paid(session));
         }
         if !session.is_open(now) {
             return Ok(PayOutcome::Closed(session));
         }
-        let token_matches: bool = form.form_token.as_bytes().ct_eq(session.form_token.as_bytes()).into();
         if !token_matches {
             return Err(ApiError::StaleForm);
         }
@@ -123,20 +118,14 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             Ok(amount) => amount,
             Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
         };
+        // Refused tries and forms we refuse ourselves never count: only the processor's
+        // declines do (see `guard`).
         if let Some(retry_after_seconds) = guard::refusal(self.store, &session.link_id, client_ip, now).await? {
-            // Refused tries count too: a link under sustained attack gets paused.
-            guard::record_decline(self.store, &session.link_id, client_ip, now).await?;
             return Ok(PayOutcome::TooManyAttempts { retry_after_seconds });
         }
         let card = match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now) {
             Ok(card) => card,
-            Err(error) => {
-                // Made-up numbers are how card testers probe: they count as declines.
-                if error == CardError::InvalidNumber {
-                    guard::record_decline(self.store, &session.link_id, client_ip, now).await?;
-                }
-                return Ok(PayOutcome::TryAgain { session, message: error.to_string() });
-            }
+            Err(error) => return Ok(PayOutcome::TryAgain { session, message: error.to_string() }),
         };
 
         let attempt = match self.store.begin_attempt_on(&session, amount, now, now + PaymentAttempt::LEASE).await? {
@@ -300,14 +289,15 @@ fn charge_amount(session: &CheckoutSession, form: &PayForm) -> Result<MinorUnits
         Cart::Donation { donation } => donation,
     };
     let text = form.chosen_amount().ok_or("Choose an amount to give.")?;
-    let amount = parse_amount(text, currency).map_err(|e| format!("The amount {e}."))?;
+    let amount = parse_decimal_string(text, currency).map_err(|e| format!("The amount {e}."))?;
     if donation.presets.contains(&amount) {
         return Ok(amount);
     }
     if !donation.allow_custom_amount {
         return Err("Choose one of the amounts shown.".to_owned());
     }
-    if let Some(min) = donation.min_amount.filter(|min| amount < *min) {
+    let min = donation.smallest_custom_amount(currency);
+    if amount < min {
         return Err(format!("The smallest amount you can give is {}.", min.to_decimal_string(currency)));
     }
     if let Some(max) = donation.max_amount.filter(|max| amount > *max) {

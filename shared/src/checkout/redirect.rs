@@ -2,7 +2,8 @@
 
 use url::Url;
 
-use crate::model::{CheckoutSession, FailureCode, PaymentResult};
+use crate::model::{CheckoutSession, FailureCode, PaymentLink, PaymentResult};
+use crate::money::MinorUnits;
 
 /// Merchants may put this in `successUrl`; it becomes the session id.
 pub const SESSION_ID_PLACEHOLDER: &str = "{CHECKOUT_SESSION_ID}";
@@ -38,6 +39,34 @@ pub fn error_url(session: &CheckoutSession, code: FailureCode) -> String {
     ];
     with_query(&session.checkout.error_url, &params)
 }
+
+/// The longest `Location` a customer of `link` can be sent to, with the payment's details and
+/// the metadata added: a link whose redirect would exceed [`MAX_REDIRECT_CHARS`] is refused at
+/// creation, so a paid customer is never sent a header servers reject. Returns the longest
+/// success and error redirects.
+pub fn longest_redirects(link: &PaymentLink) -> (usize, usize) {
+    let session = CheckoutSession::open(link, link.created_at);
+    let currency = link.checkout.currency;
+    // Longer than any processor's ids and brands, and the largest amount the currency allows.
+    let payment = PaymentResult {
+        transaction_id: "x".repeat(64),
+        amount: MinorUnits(currency.max_minor()),
+        card_brand: "x".repeat(16),
+        card_last_four: "0000".to_owned(),
+        completed_at: link.created_at,
+    };
+    let success = success_url(&session, &payment).len();
+    let error = [FailureCode::SystemError, FailureCode::SessionFailed]
+        .into_iter()
+        .map(|code| error_url(&session, code).len())
+        .max()
+        .unwrap_or(0);
+    (success, error)
+}
+
+/// The longest redirect a link may lead to: well within what browsers, proxies and servers
+/// accept in a `Location` header (8 KiB is a common limit for a whole request line).
+pub const MAX_REDIRECT_CHARS: usize = 8000;
 
 /// Appends parameters, keeping the merchant's own query and fragment intact.
 fn with_query(base: &str, params: &[(&str, &str)]) -> String {

@@ -7,14 +7,15 @@ use chrono::TimeDelta;
 
 use super::pay::{Cashier, PayForm, PayOutcome};
 use super::processor::{ChargeRequest, PaymentProcessor, SandboxProcessor, approved_charges};
-use crate::app::{App, Config, ManualClock};
+use crate::app::App;
 use crate::error::ApiError;
 use crate::model::{
-    Cart, ChargeOutcome, Checkout, CheckoutSession, DonationConfig, FailureCode, LinkId, PaymentAttempt, PaymentLink,
+    Cart, ChargeOutcome, CheckoutSession, DonationConfig, FailureCode, LinkId, PaymentAttempt, PaymentLink,
     SessionStatus, Unavailable,
 };
 use crate::money::MinorUnits;
-use crate::store::{BeginAttempt, ClaimUse, Store};
+use crate::store::{BeginAttempt, ClaimUse};
+use crate::test_support::{TestApp, TestMerchant, shop_checkout};
 
 mod faults;
 use faults::{
@@ -28,45 +29,22 @@ const DECLINED: &str = "4000 0000 0000 0002";
 const INSUFFICIENT: &str = "4000 0000 0000 9995";
 const PROCESSING_ERROR: &str = "4000 0000 0000 0119";
 
-struct Harness {
-    app: App,
-    clock: Arc<ManualClock>,
-    _keep: Option<tempfile::TempDir>,
-}
+/// The merchant of every link, and where every test's clock starts.
+const MERCHANT: TestMerchant = TestMerchant { id: "m_pay", name: "Shop", vault_key: "vk_pay", merchant_key: "mk_pay" };
+const START: &str = "2026-03-01T09:00:00Z";
 
-impl Harness {
-    fn with_store(store: Arc<dyn Store>, keep: Option<tempfile::TempDir>) -> Harness {
-        let clock = Arc::new(ManualClock::new("2026-03-01T09:00:00Z".parse().unwrap()));
-        let mut app = App::new(store, Config::default());
-        app.clock = clock.clone();
-        Harness { app, clock, _keep: keep }
-    }
+/// The test app, paid through the cashier ([`Pays`]).
+type Harness = TestApp;
 
+/// What the tests do with the app: make links, open sessions and pay them.
+trait Pays {
+    /// The app whose cashier is paid.
+    fn app(&self) -> &App;
+
+    /// A link of the merchant selling `cart`, valid for a week, stored.
     async fn link(&self, cart: Cart, usage_limit: Option<u64>) -> PaymentLink {
-        let now = self.app.now();
-        let link = PaymentLink {
-            id: LinkId::generate(),
-            merchant_id: "m_pay".into(),
-            checkout: Checkout {
-                merchant_name: "Shop".into(),
-                currency: "USD".parse().unwrap(),
-                cart,
-                success_url: "https://shop.example/ok".into(),
-                cancel_url: "https://shop.example/cancel".into(),
-                error_url: "https://shop.example/error".into(),
-                metadata: "{}".into(),
-                appearance: Default::default(),
-            },
-            usage_limit,
-            used: 0,
-            reserved: 0,
-            claims: Default::default(),
-            active: true,
-            pause_reason: None,
-            created_at: now,
-            expires_at: now + TimeDelta::days(7),
-        };
-        self.app.store.create_link(&link).await.unwrap();
+        let link = PaymentLink::new(MERCHANT.id, shop_checkout(cart), usage_limit, 7, self.app().now());
+        self.app().store.create_link(&link).await.unwrap();
         link
     }
 
@@ -75,8 +53,8 @@ impl Harness {
     }
 
     async fn open(&self, link: &PaymentLink) -> CheckoutSession {
-        let session = CheckoutSession::open(link, self.app.now());
-        self.app.store.create_session(&session).await.unwrap();
+        let session = CheckoutSession::open(link, self.app().now());
+        self.app().store.create_session(&session).await.unwrap();
         session
     }
 
@@ -85,24 +63,56 @@ impl Harness {
     }
 
     async fn pay_form(&self, session: &CheckoutSession, form: PayForm) -> Result<PayOutcome, ApiError> {
-        Cashier::of(&self.app).pay(session.id.as_str(), &form, Some("198.51.100.7")).await
+        Cashier::of(self.app()).pay(session.id.as_str(), &form, Some("198.51.100.7")).await
     }
 
     async fn pay_from(&self, session: &CheckoutSession, card: &str, client_ip: &str) -> PayOutcome {
-        Cashier::of(&self.app).pay(session.id.as_str(), &form(session, card), Some(client_ip)).await.unwrap()
+        Cashier::of(self.app()).pay(session.id.as_str(), &form(session, card), Some(client_ip)).await.unwrap()
     }
 
     async fn link_now(&self, link: &PaymentLink) -> PaymentLink {
-        self.app.store.get_link(&link.id).await.unwrap().unwrap()
+        self.app().store.get_link(&link.id).await.unwrap().unwrap()
     }
 
     async fn session_now(&self, session: &CheckoutSession) -> CheckoutSession {
-        self.app.store.get_session(&session.id).await.unwrap().unwrap()
+        self.app().store.get_session(&session.id).await.unwrap().unwrap()
     }
 
     /// Every approved, not voided charge the processor recorded for this session.
     async fn approved_charges(&self, session: &CheckoutSession) -> Vec<String> {
-        approved_charges(self.app.store.as_ref(), &self.session_now(session).await).await
+        approved_charges(self.app().store.as_ref(), &self.session_now(session).await).await
+    }
+
+    /// A process that starts an attempt, holds the use, charges the card, then dies before
+    /// recording the payment. Returns the approved transaction id.
+    async fn crash_after_charging(&self, link: &PaymentLink, session: &CheckoutSession) -> String {
+        let now = self.app().now();
+        let begun = self
+            .app()
+            .store
+            .begin_attempt(&session.id, MinorUnits(5000), now, now + PaymentAttempt::LEASE)
+            .await
+            .unwrap();
+        let BeginAttempt::Started(attempt) = begun else { panic!("attempt should start, got {begun:?}") };
+        let held = self.app().store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.unwrap();
+        assert_eq!(held, ClaimUse::Claimed);
+        let card = super::card::parse_card(SUCCESS, "12/34", "123", "Ada", now).unwrap();
+        let request = ChargeRequest {
+            idempotency_key: attempt.idempotency_key(&session.id),
+            amount: attempt.amount,
+            currency: session.checkout.currency,
+            card: &card,
+        };
+        match SandboxProcessor::new(self.app().store.clone()).charge(&request).await.unwrap() {
+            ChargeOutcome::Approved { transaction_id, .. } => transaction_id,
+            other => panic!("approved expected, got {other:?}"),
+        }
+    }
+}
+
+impl Pays for TestApp {
+    fn app(&self) -> &App {
+        &self.app
     }
 }
 
@@ -143,8 +153,7 @@ macro_rules! pay_flow_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let (store, dir) = crate::test_support::fresh_embedded_store();
-                    super::$name(super::Harness::with_store(std::sync::Arc::new(store), Some(dir))).await;
+                    super::$name(super::TestApp::embedded(super::MERCHANT, super::START.parse().unwrap()).await).await;
                 }
             )*
         }
@@ -152,8 +161,7 @@ macro_rules! pay_flow_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let store = crate::test_support::fresh_dynamo_store().await;
-                    super::$name(super::Harness::with_store(std::sync::Arc::new(store), None)).await;
+                    super::$name(super::TestApp::dynamodb(super::MERCHANT, super::START.parse().unwrap()).await).await;
                 }
             )*
         }
@@ -342,34 +350,6 @@ async fn a_link_that_fills_up_while_the_customer_is_on_the_page_charges_nothing(
     }
     assert!(h.approved_charges(&second).await.is_empty());
     assert_eq!(h.link_now(&link).await.used, 1);
-}
-
-impl Harness {
-    /// A process that starts an attempt, holds the use, charges the card, then dies before
-    /// recording the payment. Returns the approved transaction id.
-    async fn crash_after_charging(&self, link: &PaymentLink, session: &CheckoutSession) -> String {
-        let now = self.app.now();
-        let begun = self
-            .app
-            .store
-            .begin_attempt(&session.id, MinorUnits(5000), now, now + PaymentAttempt::LEASE)
-            .await
-            .unwrap();
-        let BeginAttempt::Started(attempt) = begun else { panic!("attempt should start, got {begun:?}") };
-        let held = self.app.store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.unwrap();
-        assert_eq!(held, ClaimUse::Claimed);
-        let card = super::card::parse_card(SUCCESS, "12/34", "123", "Ada", now).unwrap();
-        let request = ChargeRequest {
-            idempotency_key: attempt.idempotency_key(&session.id),
-            amount: attempt.amount,
-            currency: session.checkout.currency,
-            card: &card,
-        };
-        match SandboxProcessor::new(self.app.store.clone()).charge(&request).await.unwrap() {
-            ChargeOutcome::Approved { transaction_id, .. } => transaction_id,
-            other => panic!("approved expected, got {other:?}"),
-        }
-    }
 }
 
 async fn a_crashed_attempt_is_taken_over_with_the_same_charge(h: Harness) {

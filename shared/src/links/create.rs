@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::checkout::redirect::{MAX_REDIRECT_CHARS, longest_redirects};
 use crate::error::ApiError;
 use crate::model::{IdempotencyRecord, Merchant, PaymentLink};
 use crate::store::{Idempotency, IdempotentCreate, Links};
-use crate::validate::validate_create;
+use crate::validate::{ValidationErrors, validate_create};
 
 /// Validates `body` (every bad field at once) and stores the link it describes for `merchant`.
 /// With an idempotency key, a repeat of the same request returns the original link and one with
@@ -23,6 +24,7 @@ pub async fn create<S: Links + Idempotency + ?Sized>(
         return Err(ApiError::WrongMerchant(create.merchant_id));
     }
     let link = PaymentLink::new(&merchant.id, create.checkout, create.usage_limit, create.expires_in_days, now);
+    check_redirect_lengths(&link)?;
     let Some(key) = idempotency_key else {
         store.create_link(&link).await?;
         return Ok(link);
@@ -43,6 +45,22 @@ pub async fn create<S: Links + Idempotency + ?Sized>(
         }
         IdempotentCreate::Replay(_) => Err(ApiError::IdempotencyKeyReused),
     }
+}
+
+/// Refuses a link whose success or error redirect, with the payment's details and the
+/// metadata added, would be longer than servers accept.
+fn check_redirect_lengths(link: &PaymentLink) -> Result<(), ValidationErrors> {
+    let (success, error) = longest_redirects(link);
+    let mut errors = Vec::new();
+    for (field, length) in [("successUrl", success), ("errorUrl", error)] {
+        if length > MAX_REDIRECT_CHARS {
+            errors.push(format!(
+                "{field}: with the payment's details and the metadata added, the redirect could be {length} \
+                 characters; shorten the URL or the metadata to keep it within {MAX_REDIRECT_CHARS}"
+            ));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(ValidationErrors(errors)) }
 }
 
 /// What identifies a create request for its idempotency key: SHA-256 (hex) of the body.

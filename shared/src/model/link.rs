@@ -39,6 +39,15 @@ pub struct DonationConfig {
     pub max_amount: Option<MinorUnits>,
 }
 
+impl DonationConfig {
+    /// The smallest custom amount a donor may give: the merchant's `minAmount`, or one whole
+    /// unit of the currency (1.00 USD, 1 JPY) when none is set, so a donation form is never a
+    /// place to test stolen cards with a cent.
+    pub fn smallest_custom_amount(&self, currency: Currency) -> MinorUnits {
+        self.min_amount.unwrap_or(MinorUnits(10_i64.pow(currency.exponent())))
+    }
+}
+
 /// What the customer is asked to pay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]

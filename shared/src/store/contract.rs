@@ -224,18 +224,11 @@ const METADATA: &str =
     r#"{"order":"A-1","nested":{"list":[1,2.5,null,true,"x"]},"emoji":"💳","quote":"\"q\"","empty":{}}"#;
 
 fn link(cart: Cart, usage_limit: Option<u64>) -> PaymentLink {
+    let created_at = instant(1_767_225_600, 123_456_789);
+    // `new` expires after whole days (31 here); the nanoseconds of both instants are the point.
     PaymentLink {
-        id: LinkId::generate(),
-        merchant_id: "m_contract".to_owned(),
-        checkout: checkout(cart, METADATA),
-        usage_limit,
-        used: 0,
-        reserved: 0,
-        claims: Default::default(),
-        active: true,
-        pause_reason: None,
-        created_at: instant(1_767_225_600, 123_456_789),
         expires_at: instant(1_769_904_000, 987_654_321),
+        ..PaymentLink::new("m_contract", checkout(cart, METADATA), usage_limit, 31, created_at)
     }
 }
 

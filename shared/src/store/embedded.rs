@@ -4,6 +4,7 @@
 //! transaction at a time, so every check-then-write below is atomic, exactly as a DynamoDB
 //! conditional write is.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -51,6 +52,8 @@ impl EmbeddedStore {
             std::fs::create_dir_all(dir).map_err(|e| unavailable(&e))?;
         }
         let db = Database::builder().set_cache_size(cache_bytes).create(path).map_err(|e| unavailable(&e))?;
+        // Merchants' links, sessions and key hashes: readable by this user only.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| unavailable(&e))?;
         // Create the table up front so readers never meet a missing table.
         let txn = db.begin_write().map_err(|e| unavailable(&e))?;
         txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;

@@ -9,8 +9,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use self::duplicates::{parse_object, repeated_key_errors};
-use crate::model::{Appearance, Cart, Checkout, DonationConfig, HexColor, Item};
-use crate::money::{Currency, MinorUnits, parse_amount, parse_whole_number};
+use crate::model::{Appearance, Cart, Checkout, DonationConfig, HexColor, Item, Merchant};
+use crate::money::{Currency, MinorUnits, parse_amount, parse_decimal_string, parse_whole_number};
 
 pub const DEFAULT_EXPIRES_IN_DAYS: u32 = 7;
 pub const MAX_EXPIRES_IN_DAYS: u32 = 3650;
@@ -121,16 +121,27 @@ impl<'e> Fields<'e> {
         let raw = self.take_raw(name)?;
         // A JSON string holds the decimal text; anything else is judged by its own text, so a
         // number is read exactly (even beyond f64) and `true`, `[]` or `{}` are not decimals.
-        let text = serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned());
+        let string = serde_json::from_str::<String>(raw.get()).ok();
         // Without a valid currency the amount cannot be checked; currency reports its own error.
         let currency = currency?;
-        parse_amount(&text, currency).map_err(|e| self.error(name, e)).ok()
+        let parsed = match &string {
+            Some(text) => parse_decimal_string(text, currency),
+            None => parse_amount(raw.get(), currency),
+        };
+        parsed.map_err(|e| self.error(name, e)).ok()
     }
 
+    /// An absolute https URL, kept as the parser normalizes it: what is stored, shown and sent
+    /// in `Location` is exactly the URL that was checked (`https:evil.com` becomes
+    /// `https://evil.com/`, a non-ASCII host its punycode, other characters percent-encoded).
     fn url(&mut self, name: &str) -> Option<String> {
         let text = self.string(name, MAX_URL_CHARS)?;
-        match check_redirect_url(&text) {
-            Ok(()) => Some(text),
+        match normalize_redirect_url(&text) {
+            Ok(url) if url.len() <= MAX_URL_CHARS => Some(url),
+            Ok(_) => {
+                self.error(name, format!("must be at most {MAX_URL_CHARS} characters once percent-encoded"));
+                None
+            }
             Err(message) => {
                 self.error(name, message);
                 None
@@ -183,8 +194,9 @@ pub(crate) fn shown_key(name: &str) -> String {
 }
 
 /// Checks a URL the customer will be sent to (or an image the page will load): absolute
-/// https (plain http only for localhost), no credentials, no other scheme.
-pub fn check_redirect_url(text: &str) -> Result<(), &'static str> {
+/// https (plain http only for localhost), no credentials, no other scheme. Returns it
+/// normalized, ASCII only, as the parser serializes it.
+pub fn normalize_redirect_url(text: &str) -> Result<String, &'static str> {
     // The URL parser silently drops surrounding spaces and tabs or newlines anywhere, but the
     // text is stored and sent as given: it must be exactly what was checked (and a newline
     // must never reach a Location header).
@@ -205,7 +217,16 @@ pub fn check_redirect_url(text: &str) -> Result<(), &'static str> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not contain a user name or password");
     }
-    Ok(())
+    Ok(url.into())
+}
+
+/// Characters a customer cannot see or that reorder what they see: controls, zero-width
+/// characters and joiners, bidirectional overrides and isolates, the byte-order mark. In a
+/// merchant's name they could make one shop pass for another.
+fn is_hidden_or_reordering(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}')
+        || matches!(c, '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}' | '\u{00AD}')
 }
 
 /// Validates a create request body.
@@ -215,9 +236,19 @@ pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
     let mut errors: Vec<String> = repeated_key_errors("", &repeated).collect();
     let mut fields = Fields::new("", object, &mut errors);
 
-    let merchant_id = fields.string("merchantId", 64);
+    let merchant_id = fields.string("merchantId", 64).filter(|id| {
+        Merchant::is_valid_id(id) || {
+            fields.error("merchantId", Merchant::ID_RULE);
+            false
+        }
+    });
     let merchant_id = fields.required("merchantId", merchant_id);
-    let merchant_name = fields.string("merchantName", 100);
+    let merchant_name = fields.string("merchantName", 100).filter(|name| {
+        !name.chars().any(is_hidden_or_reordering) || {
+            fields.error("merchantName", "must not contain invisible, control or text-direction characters");
+            false
+        }
+    });
     let merchant_name = fields.required("merchantName", merchant_name);
 
     let currency = match fields.string("currency", 3) {

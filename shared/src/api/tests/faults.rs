@@ -11,8 +11,8 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
 
 use super::{
-    Endpoint, Harness, OWN_KEYS, body_json, body_text, check_event, create_event, get_link_event, list_event,
-    open_event,
+    Calls, Endpoint, Harness, OWN_KEYS, body_json, body_text, check_event, create_event, get_link_event, harness,
+    harness_on, list_event, open_event,
 };
 use crate::checkout::guard::WINDOW;
 use crate::checkout::processor::{InjectedProcessor, SandboxProcessor, approved_charges};
@@ -81,13 +81,13 @@ async fn link_state(h: &Harness, id: &LinkId) -> (u64, bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_store_fault_in_create_open_and_pay_is_a_503_to_retry_embedded() {
-    every_store_fault_in_create_open_and_pay_is_a_503_to_retry(Harness::new().await).await;
+    every_store_fault_in_create_open_and_pay_is_a_503_to_retry(harness().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_store_fault_in_create_open_and_pay_is_a_503_to_retry_dynamodb() {
     let store = crate::test_support::fresh_dynamo_store().await;
-    every_store_fault_in_create_open_and_pay_is_a_503_to_retry(Harness::with_store(Arc::new(store), None).await).await;
+    every_store_fault_in_create_open_and_pay_is_a_503_to_retry(harness_on(Arc::new(store)).await).await;
 }
 
 async fn every_store_fault_in_create_open_and_pay_is_a_503_to_retry(mut h: Harness) {
@@ -167,7 +167,7 @@ async fn every_store_fault_in_create_open_and_pay_is_a_503_to_retry(mut h: Harne
 
 #[tokio::test]
 async fn a_processor_that_does_not_answer_is_a_503_saying_when_paying_again_is_safe() {
-    let mut h = Harness::new().await;
+    let mut h = harness().await;
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
     // Every charge times out before charging.

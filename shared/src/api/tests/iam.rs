@@ -15,15 +15,14 @@ use lambda_http::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    Endpoint, Harness, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event, get_link_event, list_event,
-    open_event, qr_event, session_event, switch_event, with_header,
+    Calls, Endpoint, Harness, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event, get_link_event, harness_on,
+    list_event, open_event, qr_event, session_event, switch_event, with_header,
 };
 use crate::api::ROUTES;
 use crate::checkout::processor::InjectedProcessor;
 use crate::model::PaymentAttempt;
 use crate::model::{LinkId, SessionId};
-use crate::store::dynamo::{DynamoStore, create_table};
-use crate::test_support::{RequestCounter, counted_client, moto_endpoint};
+use crate::test_support::{RequestCounter, counted_client, fresh_dynamo_store_with, moto_endpoint};
 
 const SUCCESS: &str = "4242 4242 4242 4242";
 const DECLINED: &str = "4000 0000 0000 0002";
@@ -127,10 +126,8 @@ impl Recorder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy() {
     let counter = RequestCounter::default();
-    let client = counted_client(&moto_endpoint().await, &counter);
-    let table = format!("t_{}", ulid::Ulid::new());
-    create_table(&client, &table).await.unwrap();
-    let h = Harness::with_store(Arc::new(DynamoStore::new(client, table)), None).await;
+    let store = fresh_dynamo_store_with(counted_client(&moto_endpoint().await, &counter)).await;
+    let h = harness_on(Arc::new(store)).await;
     let mut r = Recorder { h, needed: NeededActions { counter, by_function: BTreeMap::new() } };
 
     // Merchant API: create (plain, idempotent, replayed, key reused, invalid), read, list, switch, QR.

@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 
 use super::super::pay::{Cashier, PayOutcome};
 use super::super::processor::InjectedProcessor;
-use super::{Harness, SUCCESS, assert_paid};
+use super::{Harness, Pays, SUCCESS, assert_paid};
 use crate::error::ApiError;
 use crate::model::PaymentAttempt;
 use crate::model::{CheckoutSession, SessionStatus};

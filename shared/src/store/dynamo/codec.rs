@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{EXPIRES_AT_NANOS, Item};
-use crate::model::*;
-use crate::store::*;
+use crate::model::{PaymentLink, SessionStatus};
+use crate::store::{RETENTION_AFTER_EXPIRY, StoreError, keys};
 
 /// A link as stored: the model, its TTL, its place in the merchant's listing (`gsi1`) and
 /// its expiry as a number for conditions.

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use chrono::{DateTime, Utc};
 
-use super::codec::*;
-use super::errors::*;
-use super::{DECISION_ROUNDS, DynamoStore, Item};
-use crate::store::*;
+use super::codec::attribute;
+use super::errors::{back_off, contention};
+use super::{DECISION_ROUNDS, DynamoStore, Item, classify, from_item, number};
+use crate::store::{Counter, Counters, StoreError, keys};
 
 #[async_trait]
 impl Counters for DynamoStore {

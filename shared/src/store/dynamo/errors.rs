@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::CancellationReason;
 
 use super::CONFLICT_RETRIES;
-use crate::store::*;
+use crate::store::StoreError;
 
 /// Sends a write again while DynamoDB refuses it with `TransactionConflictException`.
 pub(super) async fn retry_conflicts<T, E, R, Fut>(mut send: impl FnMut() -> Fut) -> Result<T, SdkError<E, R>>

@@ -5,12 +5,12 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::DynamoStore;
-use super::codec::*;
-use super::errors::*;
-use super::write::*;
-use crate::model::*;
-use crate::store::*;
+use super::codec::{to_item, with_ttl};
+use super::errors::contention;
+use super::write::Write;
+use super::{DynamoStore, from_item, retry_conflicts};
+use crate::model::ChargeRecord;
+use crate::store::{ChargeLedger, StoreError, keys};
 
 #[async_trait]
 impl ChargeLedger for DynamoStore {

@@ -8,12 +8,12 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::codec::*;
-use super::errors::*;
-use super::write::*;
-use super::{DynamoStore, EXPIRES_AT_NANOS, GSI1, Written};
-use crate::model::*;
-use crate::store::*;
+use super::codec::{epoch_nanos, link_item, to_item, with_ttl};
+use super::errors::{cancellation_reasons, classify_transaction, contention, failure};
+use super::write::{Write, put_new_request};
+use super::{DynamoStore, EXPIRES_AT_NANOS, GSI1, Written, classify, from_item, retry_conflicts};
+use crate::model::{IdempotencyRecord, LinkId, PaymentLink};
+use crate::store::{Idempotency, IdempotentCreate, LinkPage, Links, StoreError, keys};
 
 #[async_trait]
 impl Links for DynamoStore {

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 
 use super::DynamoStore;
-use super::codec::*;
-use super::errors::*;
-use super::write::*;
-use crate::model::*;
-use crate::store::*;
+use super::codec::to_item;
+use super::errors::classify_transaction;
+use super::write::put_new_request;
+use crate::model::Merchant;
+use crate::store::{Merchants, StoreError, keys};
 
 #[async_trait]
 impl Merchants for DynamoStore {

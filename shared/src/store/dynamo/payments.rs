@@ -6,13 +6,18 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
-use super::codec::*;
-use super::errors::*;
-use super::write::*;
-use super::{CONFLICT_RETRIES, DECISION_ROUNDS, DynamoStore, EXPIRES_AT_NANOS, Item, LAPSED_PER_WRITE, Written};
-use crate::model::*;
+use super::codec::{attribute, epoch_nanos, status, stored, to_item};
+use super::errors::{back_off, cancellation_reasons, contention, failure};
+use super::write::Write;
+use super::{
+    CONFLICT_RETRIES, DECISION_ROUNDS, DynamoStore, EXPIRES_AT_NANOS, Item, LAPSED_PER_WRITE, Written, from_item,
+    number,
+};
+use crate::model::{
+    CheckoutSession, LinkId, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable,
+};
 use crate::money::MinorUnits;
-use crate::store::*;
+use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Payments, Sessions, StoreError, keys};
 
 /// How `complete_payment` counts the use on the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
-use super::codec::*;
-use super::errors::*;
-use super::write::*;
-use super::{DECISION_ROUNDS, DynamoStore, Written};
-use crate::model::*;
-use crate::store::*;
+use super::codec::{status, stored, to_item, with_ttl};
+use super::errors::contention;
+use super::write::Write;
+use super::{DECISION_ROUNDS, DynamoStore, Written, from_item, number};
+use crate::model::{CheckoutSession, SessionId, SessionStatus};
+use crate::store::{Sessions, StoreError, keys};
 
 #[async_trait]
 impl Sessions for DynamoStore {

@@ -2,38 +2,21 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
+use crate::model::Cart;
 use crate::model::ChargeRecord;
 use crate::model::CheckoutSession;
-use crate::model::LinkId;
 use crate::model::Merchant;
 use crate::model::PaymentLink;
-use crate::model::{Cart, Checkout};
 use crate::money::MinorUnits;
 use crate::store::{ChargeLedger, Links, Merchants, RETENTION_AFTER_EXPIRY, Sessions};
-use crate::test_support::fresh_dynamo_store;
+use crate::test_support::{fresh_dynamo_store, shop_checkout};
 
 fn link(merchant_id: &str) -> PaymentLink {
+    let created_at = Utc.timestamp_opt(1_767_225_600, 250_000_000).unwrap();
+    // 31 days on, at another fraction of a second than `new` would give.
     PaymentLink {
-        id: LinkId::generate(),
-        merchant_id: merchant_id.to_owned(),
-        checkout: Checkout {
-            merchant_name: "Shop".to_owned(),
-            currency: "USD".parse().expect("USD"),
-            cart: Cart::Amount { amount: MinorUnits(2500) },
-            success_url: "https://shop.example/ok".to_owned(),
-            cancel_url: "https://shop.example/cancel".to_owned(),
-            error_url: "https://shop.example/error".to_owned(),
-            metadata: "{}".to_owned(),
-            appearance: Default::default(),
-        },
-        usage_limit: None,
-        used: 0,
-        reserved: 0,
-        claims: Default::default(),
-        active: true,
-        pause_reason: None,
-        created_at: Utc.timestamp_opt(1_767_225_600, 250_000_000).unwrap(),
         expires_at: Utc.timestamp_opt(1_769_904_000, 750_000_000).unwrap(),
+        ..PaymentLink::new(merchant_id, shop_checkout(Cart::Amount { amount: MinorUnits(2500) }), None, 31, created_at)
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use super::Item;
-use crate::store::*;
+use crate::store::StoreError;
 
 /// sent are exactly those the expressions use, as DynamoDB requires.
 pub(super) struct Write {

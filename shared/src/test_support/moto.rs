@@ -1,14 +1,13 @@
-//! Fixtures for tests of the stores and of anything built on them: a DynamoDB store on a
-//! moto_server over loopback, and an embedded store in a temporary directory.
+//! A moto_server (DynamoDB over loopback) for the test process, SDK clients for it, and an
+//! interceptor counting the requests a client sends.
 //!
 //! The moto_server is either the one named by `PAYLINKS_TEST_DYNAMODB_ENDPOINT` (the test script
 //! starts one with `scripts/moto.sh`) or one started here, once per test process, which dies with
-//! the process. Every store gets its own table, so tests never see each other's items.
+//! the process.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,13 +17,9 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use serde_json::{Value, json};
-use tempfile::TempDir;
 use tokio::sync::OnceCell;
-use ulid::Ulid;
 
-use crate::store::dynamo::{DynamoStore, create_table};
-use crate::store::embedded::EmbeddedStore;
+use super::free_port;
 
 /// Names the endpoint of a running moto_server (or DynamoDB Local) to use instead of starting one.
 pub const ENDPOINT_ENV: &str = "PAYLINKS_TEST_DYNAMODB_ENDPOINT";
@@ -129,11 +124,6 @@ async fn wait_until_listening(watchdog: &mut Child, port: u16, log_path: &Path) 
     }
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port");
-    listener.local_addr().expect("local address").port()
-}
-
 /// An SDK client for `endpoint` with a fixed region and dummy credentials, independent of the
 /// process environment (no real AWS account can ever be reached through it by accident).
 pub fn dynamo_client(endpoint: &str) -> Client {
@@ -153,27 +143,6 @@ pub fn dynamo_client(endpoint: &str) -> Client {
 /// belongs to the runtime that first used it.
 pub async fn moto_client() -> Client {
     dynamo_client(&moto_endpoint().await)
-}
-
-/// A DynamoDB store on a new, uniquely named table (with its TTL and GSI) in moto_server.
-pub async fn fresh_dynamo_store() -> DynamoStore {
-    let client = moto_client().await;
-    let table = format!("t_{}", Ulid::new());
-    create_table(&client, &table).await.unwrap_or_else(|e| panic!("cannot create table {table}: {e}"));
-    DynamoStore::new(client, table)
-}
-
-/// An embedded store in a new temporary directory, removed when the `TempDir` is dropped
-/// (keep it alive as long as the store).
-pub fn fresh_embedded_store() -> (EmbeddedStore, TempDir) {
-    let dir = tempfile::Builder::new().prefix("paylinks-store-").tempdir().expect("create a temporary directory");
-    let store = EmbeddedStore::open(&embedded_store_path(&dir)).expect("open the embedded store");
-    (store, dir)
-}
-
-/// Where `fresh_embedded_store` keeps its file inside `dir`, to reopen it.
-pub fn embedded_store_path(dir: &TempDir) -> PathBuf {
-    dir.path().join("paylinks.redb")
 }
 
 /// Counts DynamoDB requests by operation (the `x-amz-target` header), as transmitted: a
@@ -245,64 +214,4 @@ pub fn counted_client(endpoint: &str, counter: &RequestCounter) -> aws_sdk_dynam
     let base = dynamo_client(endpoint);
     let config = base.config().to_builder().interceptor(counter.clone()).build();
     aws_sdk_dynamodb::Client::from_conf(config)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The seed's three create examples (the public API we honour), for any merchant.
-
-/// The seed's invoice example: a fixed amount, one use.
-pub fn seed_fixed_amount(merchant_id: &str) -> Value {
-    json!({
-        "merchantId": merchant_id,
-        "merchantName": "My Store",
-        "amount": "50.00",
-        "currency": "USD",
-        "successUrl": "https://mystore.com/thank-you",
-        "cancelUrl": "https://mystore.com/cancelled",
-        "errorUrl": "https://mystore.com/error",
-        "expiresInDays": 7,
-        "usageLimit": 1,
-        "metadata": { "invoiceId": "INV-12345" }
-    })
-}
-
-/// The seed's itemised cart example.
-pub fn seed_itemised(merchant_id: &str) -> Value {
-    json!({
-        "merchantId": merchant_id,
-        "merchantName": "Fashion Boutique",
-        "items": [{
-            "productId": "JACKET-001",
-            "name": "Winter Jacket",
-            "price": 149.99,
-            "quantity": 1,
-            "imageUrl": "https://cdn.example.com/jacket.jpg",
-            "originalPrice": 199.99,
-            "discountLabel": "25% OFF"
-        }],
-        "currency": "USD",
-        "successUrl": "https://fashionboutique.com/thank-you",
-        "cancelUrl": "https://fashionboutique.com/cart",
-        "errorUrl": "https://fashionboutique.com/error"
-    })
-}
-
-/// The seed's donation example: presets, custom amounts, unlimited, a year.
-pub fn seed_donation(merchant_id: &str) -> Value {
-    json!({
-        "merchantId": merchant_id,
-        "merchantName": "Save The Whales Foundation",
-        "successUrl": "https://savethewhales.org/thank-you",
-        "cancelUrl": "https://savethewhales.org/donate",
-        "errorUrl": "https://savethewhales.org/error",
-        "checkoutMode": "donation",
-        "donationConfig": { "presets": [25, 50, 100, 250], "defaultAmount": 50, "allowCustomAmount": true },
-        "expiresInDays": 365,
-        "usageLimit": null
-    })
-}
-
-/// The three seed examples with the number of days each stays valid.
-pub fn seed_examples(merchant_id: &str) -> [(Value, i64); 3] {
-    [(seed_fixed_amount(merchant_id), 7), (seed_itemised(merchant_id), 7), (seed_donation(merchant_id), 365)]
 }

@@ -1,0 +1,74 @@
+//! API Gateway HTTP API (v2) events, as Lambda delivers them: the fixtures of
+//! `shared/fixtures/apigw/` with their `{{PLACEHOLDERS}}` filled in.
+
+use lambda_http::Request;
+use serde_json::{Value, json};
+
+use super::TestMerchant;
+use crate::model::SessionId;
+
+/// Where the fixtures are, whichever crate's tests read them.
+pub const FIXTURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/apigw");
+
+/// The text of the fixture `name` (`create-link.json`…).
+pub fn fixture(name: &str) -> String {
+    let path = format!("{FIXTURES_DIR}/{name}");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The fixture `name` as a request, each `(from, to)` of `replacements` replaced in its text.
+pub fn event(name: &str, replacements: &[(&str, &str)]) -> Request {
+    let mut text = fixture(name);
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    parse_event(&text)
+}
+
+/// An API Gateway v2 event's text as a request.
+pub fn parse_event(text: &str) -> Request {
+    lambda_http::request::from_str(text).expect("fixture is a valid API Gateway v2 event")
+}
+
+/// The create fixture (the seed's fixed-amount link) for `merchant`: its id in the body, which
+/// `edit` then changes, and its keys on the request.
+pub fn create_event(merchant: &TestMerchant, edit: impl FnOnce(&mut Value)) -> Request {
+    parse_event(&create_event_text(merchant, edit))
+}
+
+/// The text of [`create_event`].
+pub fn create_event_text(merchant: &TestMerchant, edit: impl FnOnce(&mut Value)) -> String {
+    let mut raw: Value = serde_json::from_str(&fixture("create-link.json")).unwrap();
+    let mut body: Value = serde_json::from_str(raw["body"].as_str().unwrap()).unwrap();
+    body["merchantId"] = json!(merchant.id);
+    edit(&mut body);
+    raw["body"] = json!(body.to_string());
+    merchant.placeholders().iter().fold(raw.to_string(), |text, (from, to)| text.replace(from, to))
+}
+
+/// `GET /api/payment-links/{id}/check-availability` for `link` (any text, valid or not).
+pub fn check_event(link: &str) -> Request {
+    event("check-availability.json", &[("{{LINK_ID}}", link)])
+}
+
+/// `GET /pay/{id}` for `link` (any text, valid or not).
+pub fn open_event(link: &str) -> Request {
+    event("open-link.json", &[("{{LINK_ID}}", link)])
+}
+
+/// A fixture of a session's request (`checkout-page.json`, `session-status.json`,
+/// `cancel.json`) for `session`, with `merchant`'s keys where it takes them.
+pub fn session_event(name: &str, session: &SessionId, merchant: &TestMerchant) -> Request {
+    let keys = [("{{VAULT_KEY}}", merchant.vault_key), ("{{MERCHANT_KEY}}", merchant.merchant_key)];
+    event(name, &[("{{SESSION_ID}}", session.as_str()), keys[0], keys[1]])
+}
+
+/// The checkout form posted for `session` with its `form_token` and `card` (spaces allowed, as
+/// a customer types them).
+pub fn pay_event(session: &SessionId, form_token: &str, card: &str) -> Request {
+    let card = card.replace(' ', "+");
+    event(
+        "pay.json",
+        &[("{{SESSION_ID}}", session.as_str()), ("{{FORM_TOKEN}}", form_token), ("{{CARD_NUMBER}}", &card)],
+    )
+}

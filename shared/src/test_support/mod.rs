@@ -1,0 +1,34 @@
+//! Test support, for this crate's unit tests and (feature `test-support`) for the black-box
+//! tests and the benchmarks. One job a file:
+//!
+//! - `moto`: a moto_server (DynamoDB) for the test process, clients for it, a request counter;
+//! - `stores`: stores holding no data, on moto_server or in a temporary directory;
+//! - `app`: the test app, an `App` with a manual clock and a merchant whose keys are known;
+//! - `events`: API Gateway events from the fixtures, for that merchant;
+//! - `links`: what test links sell;
+//! - `seeds`: the seed's create examples.
+
+mod app;
+mod events;
+mod links;
+mod moto;
+mod seeds;
+mod stores;
+
+use std::net::TcpListener;
+
+pub use app::{TestApp, TestMerchant};
+pub use events::{
+    FIXTURES_DIR, check_event, create_event, create_event_text, event, fixture, open_event, parse_event, pay_event,
+    session_event,
+};
+pub use links::shop_checkout;
+pub use moto::{ENDPOINT_ENV, RequestCounter, counted_client, dynamo_client, moto_client, moto_endpoint};
+pub use seeds::{seed_donation, seed_examples, seed_fixed_amount, seed_itemised};
+pub use stores::{embedded_store_path, fresh_dynamo_store, fresh_dynamo_store_with, fresh_embedded_store};
+
+/// A loopback port free when asked (another process may take it before it is used).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port");
+    listener.local_addr().expect("local address").port()
+}

@@ -1,0 +1,297 @@
+//! What an attacker tried (issue "abuse resistance, round two"), against the real
+//! `paylinks serve` over HTTP: each test failed before its fix.
+
+use std::os::unix::fs::PermissionsExt;
+
+use paylinks_tests::{
+    MERCHANT_ID, Server, TempDir, client, merchant_request, paylinks_bin, seed_donation, seed_fixed_amount,
+};
+use serde_json::{Value, json};
+
+const DECLINED: &str = "4000000000000002";
+const SUCCESS: &str = "4242424242424242";
+
+async fn create(server: &Server, body: &Value) -> reqwest::Response {
+    merchant_request(reqwest::Method::POST, &format!("{}/api/payment-links/create", server.base))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn create_link(server: &Server, body: &Value) -> String {
+    let response = create(server, body).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    created["data"]["paymentLinkId"].as_str().unwrap().to_owned()
+}
+
+async fn unlimited_link(server: &Server) -> String {
+    let mut body = seed_fixed_amount(MERCHANT_ID);
+    body["usageLimit"] = Value::Null;
+    create_link(server, &body).await
+}
+
+async fn link_view(server: &Server, id: &str) -> Value {
+    let response = merchant_request(reqwest::Method::GET, &format!("{}/api/payment-links/{id}", server.base))
+        .send()
+        .await
+        .unwrap();
+    let view: Value = response.json().await.unwrap();
+    view["data"].clone()
+}
+
+/// A server behind one proxy it trusts (`X-Forwarded-For` names the client), with an unlimited
+/// link; keep the directory alive as long as the server.
+async fn behind_a_trusted_proxy(name: &str) -> (TempDir, Server, String) {
+    let data = TempDir::new(name);
+    let server = Server::start_with_env(&data.0, &[("PAYLINKS_TRUST_FORWARDED_FOR", "1")]);
+    let link = unlimited_link(&server).await;
+    (data, server, link)
+}
+
+/// Opens the link: the checkout page's URL and its form token.
+async fn open_checkout(server: &Server, link: &str) -> (String, String) {
+    let opened = client().get(format!("{}/pay/{link}", server.base)).send().await.unwrap();
+    assert_eq!(opened.status(), 303, "{link} opens");
+    let page_url = opened.headers()["location"].to_str().unwrap().to_owned();
+    let page = client().get(&page_url).send().await.unwrap().text().await.unwrap();
+    let token = page.split(r#"name="formToken" value=""#).nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    (page_url, token.to_owned())
+}
+
+/// An expiry date a year from now, as the form takes it (MM/YY).
+fn next_year_expiry() -> String {
+    let next_year = chrono::Utc::now() + chrono::TimeDelta::days(366);
+    next_year.format("%m/%y").to_string()
+}
+
+/// Posts the pay form (with `forwarded_for` as `X-Forwarded-For`, when given).
+async fn pay(page_url: &str, form: &[(&str, &str)], forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut request = client().post(format!("{page_url}/pay")).form(form);
+    if let Some(address) = forwarded_for {
+        request = request.header("X-Forwarded-For", address);
+    }
+    request.send().await.unwrap()
+}
+
+async fn pay_card(server: &Server, link: &str, card: &str, forwarded_for: Option<&str>) -> u16 {
+    let (page_url, token) = open_checkout(server, link).await;
+    let expiry = next_year_expiry();
+    let form = [
+        ("formToken", token.as_str()),
+        ("cardNumber", card),
+        ("expiry", expiry.as_str()),
+        ("cvc", "123"),
+        ("cardholderName", "Ada Customer"),
+    ];
+    pay(&page_url, &form, forwarded_for).await.status().as_u16()
+}
+
+#[tokio::test]
+async fn posts_refused_before_the_processor_never_block_or_pause_a_link() {
+    let (_data, server, link) = behind_a_trusted_proxy("paylinks-security-junk").await;
+    // Fifty junk numbers from rotating addresses: each refused inline, none reaches the processor.
+    for n in 0..50 {
+        let status = pay_card(&server, &link, "1", Some(&format!("203.0.113.{n}"))).await;
+        assert_eq!(status, 422, "junk post {n}");
+    }
+    assert_eq!(link_view(&server, &link).await["status"], json!("active"));
+    assert_eq!(pay_card(&server, &link, SUCCESS, Some("198.51.100.77")).await, 303, "a customer still pays");
+}
+
+#[tokio::test]
+async fn one_client_with_declined_cards_blocks_only_itself() {
+    let (_data, server, link) = behind_a_trusted_proxy("paylinks-security-one-client").await;
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(pay_card(&server, &link, DECLINED, Some("192.0.2.9")).await);
+    }
+    assert_eq!(statuses[..10], [422; 10], "{statuses:?}");
+    assert!(statuses[10..].iter().all(|s| *s == 429), "then that client is refused: {statuses:?}");
+    let view = link_view(&server, &link).await;
+    assert_eq!((view["status"].clone(), view["pausedReason"].clone()), (json!("active"), Value::Null));
+    assert_eq!(pay_card(&server, &link, SUCCESS, Some("192.0.2.10")).await, 303, "other customers pay");
+}
+
+#[tokio::test]
+async fn the_client_address_is_the_trusted_proxys_entry_not_what_the_client_wrote() {
+    let (_data, server, link) = behind_a_trusted_proxy("paylinks-security-forwarded").await;
+    // The proxy appends the address it saw (203.0.113.5); the client writes what it likes before it.
+    for n in 0..10 {
+        let forwarded = format!("198.51.100.{n}, 203.0.113.5");
+        assert_eq!(pay_card(&server, &link, DECLINED, Some(&forwarded)).await, 422);
+    }
+    let evading = pay_card(&server, &link, DECLINED, Some("198.51.100.200, 203.0.113.5")).await;
+    assert_eq!(evading, 429, "a new left-hand entry is the same client");
+    // An IPv6 client is one client across its /64.
+    for n in 0..10 {
+        let forwarded = format!("2001:db8:1:2::{n:x}");
+        assert_eq!(pay_card(&server, &link, DECLINED, Some(&forwarded)).await, 422);
+    }
+    assert_eq!(pay_card(&server, &link, DECLINED, Some("2001:db8:1:2:ffff::1")).await, 429);
+    // Junk is no address: it is not a new client for every value (it falls back to the peer).
+    let junk = "x".repeat(3000);
+    assert_eq!(pay_card(&server, &link, SUCCESS, Some(&junk)).await, 303);
+}
+
+#[tokio::test]
+async fn a_paid_checkout_posted_without_its_form_token_shows_already_paid_not_its_details() {
+    let data = TempDir::new("paylinks-security-paid");
+    let server = Server::start(&data.0);
+    let link = unlimited_link(&server).await;
+    let (page_url, token) = open_checkout(&server, &link).await;
+    let expiry = next_year_expiry();
+    let form = [
+        ("formToken", token.as_str()),
+        ("cardNumber", SUCCESS),
+        ("expiry", expiry.as_str()),
+        ("cvc", "123"),
+        ("cardholderName", "Ada Customer"),
+    ];
+    assert_eq!(pay(&page_url, &form, None).await.status(), 303);
+    // Someone who knows only the session id.
+    let response = pay(&page_url, &[("cardNumber", "1")], None).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("location").is_none());
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Already paid") && !page.contains("4242"), "{page}");
+    // The customer's own double submit still gets the success redirect.
+    let again = pay(&page_url, &form, None).await;
+    assert_eq!(again.status(), 303);
+    assert!(again.headers()["location"].to_str().unwrap().contains("success=true"));
+}
+
+#[tokio::test]
+async fn every_page_a_customer_meets_has_one_main_heading() {
+    let data = TempDir::new("paylinks-security-headings");
+    let server = Server::start(&data.0);
+    let link = unlimited_link(&server).await;
+    let (page_url, _) = open_checkout(&server, &link).await;
+    let checkout = client().get(&page_url).send().await.unwrap().text().await.unwrap();
+    let unknown = client().get(format!("{}/pay/pl_01ARZ3NDEKTSV4RRFFQ69G5FAV", server.base)).send().await.unwrap();
+    for page in [checkout, unknown.text().await.unwrap()] {
+        assert_eq!(page.matches("<h1").count(), 1, "{page}");
+    }
+}
+
+#[tokio::test]
+async fn redirect_urls_are_stored_and_sent_as_the_url_that_was_checked() {
+    let data = TempDir::new("paylinks-security-urls");
+    let server = Server::start(&data.0);
+    let mut body = seed_fixed_amount(MERCHANT_ID);
+    body["cancelUrl"] = json!("https:evil.com");
+    body["successUrl"] = json!("https://bücher.example/danke?für=ü");
+    let link = create_link(&server, &body).await;
+    let view = link_view(&server, &link).await;
+    assert_eq!(view["cancelUrl"], json!("https://evil.com/"));
+    assert_eq!(view["successUrl"], json!("https://xn--bcher-kva.example/danke?f%C3%BCr=%C3%BC"));
+    let (page_url, _) = open_checkout(&server, &link).await;
+    let cancelled = client().get(format!("{page_url}/cancel")).send().await.unwrap();
+    assert_eq!(cancelled.status(), 303);
+    assert_eq!(cancelled.headers()["location"], "https://evil.com/", "absolute, never resolved against us");
+}
+
+#[tokio::test]
+async fn a_link_whose_redirect_would_outgrow_what_servers_accept_is_refused() {
+    let data = TempDir::new("paylinks-security-long");
+    let server = Server::start(&data.0);
+    let mut body = seed_fixed_amount(MERCHANT_ID);
+    // 40 values of 200 characters that percent-encoding triples: 8 KB of metadata, 24 KB redirected.
+    let metadata: serde_json::Map<String, Value> = (0..40).map(|n| (format!("k{n}"), json!("é".repeat(100)))).collect();
+    body["metadata"] = Value::Object(metadata);
+    let response = create(&server, &body).await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    let details = error["details"].to_string();
+    assert!(details.contains("successUrl: with the payment's details and the metadata added"), "{error}");
+}
+
+#[tokio::test]
+async fn merchant_ids_that_could_make_store_keys_collide_are_refused() {
+    let data = TempDir::new("paylinks-security-ids");
+    let server = Server::start(&data.0);
+    let mut body = seed_fixed_amount(MERCHANT_ID);
+    body["merchantId"] = json!("shop#1");
+    let response = create(&server, &body).await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(error["details"].to_string().contains("merchantId: must be 1 to 64 letters, digits"), "{error}");
+
+    let output = std::process::Command::new(paylinks_bin())
+        .args(["merchant", "create", "--id", "shop#1", "--name", "Shop"])
+        .env("PAYLINKS_DATA", &data.0)
+        .env_remove("PAYLINKS_STORE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("must be 1 to 64 letters"), "{output:?}");
+}
+
+#[tokio::test]
+async fn exponent_amounts_invisible_names_and_cent_donations_are_refused() {
+    let data = TempDir::new("paylinks-security-fields");
+    let server = Server::start(&data.0);
+    let mut body = seed_fixed_amount(MERCHANT_ID);
+    body["amount"] = json!("1e3");
+    body["merchantName"] = json!("My\u{202E}erotS");
+    let response = create(&server, &body).await;
+    assert_eq!(response.status(), 400);
+    let details = response.json::<Value>().await.unwrap()["details"].to_string();
+    assert!(details.contains("amount: must be a decimal number"), "{details}");
+    assert!(details.contains("merchantName: must not contain invisible"), "{details}");
+
+    // A custom donation without a minimum: one whole unit, not a card-testing cent.
+    let mut donation = seed_donation(MERCHANT_ID);
+    donation["donationConfig"]["allowCustomAmount"] = json!(true);
+    donation["donationConfig"].as_object_mut().unwrap().remove("minAmount");
+    let link = create_link(&server, &donation).await;
+    let (page_url, token) = open_checkout(&server, &link).await;
+    let expiry = next_year_expiry();
+    let form = [
+        ("formToken", token.as_str()),
+        ("customAmount", "0.01"),
+        ("cardNumber", SUCCESS),
+        ("expiry", expiry.as_str()),
+        ("cvc", "123"),
+        ("cardholderName", "Ada Customer"),
+    ];
+    let response = pay(&page_url, &form, None).await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("The smallest amount you can give is 1.00"));
+}
+
+#[tokio::test]
+async fn responses_ask_browsers_for_https_and_the_data_files_are_private() {
+    let data = TempDir::new("paylinks-security-files");
+    let server = Server::start(&data.0);
+    let response =
+        client().get(format!("{}/api/payment-links/pl_01ARZ3NDEKTSV4RRFFQ69G5FAV", server.base)).send().await;
+    let response = response.unwrap();
+    assert_eq!(response.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
+    let mode = |name: &str| std::fs::metadata(data.0.join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("paylinks.redb"), 0o600);
+    drop(server);
+
+    // Without fixed demo keys, serve generates them and keeps them in a file only we can read.
+    let fresh = TempDir::new("paylinks-security-demo");
+    let port = paylinks_tests::free_port();
+    let mut child = std::process::Command::new(paylinks_bin())
+        .arg("serve")
+        .env("PAYLINKS_ADDR", format!("127.0.0.1:{port}"))
+        .env("PAYLINKS_DATA", &fresh.0)
+        .env_remove("PAYLINKS_DEMO_MERCHANT")
+        .env_remove("PAYLINKS_STORE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let keys = fresh.0.join("demo-merchant.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !keys.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o600);
+}
