@@ -34,8 +34,11 @@ enum Command {
 enum MerchantCommand {
     /// Create a merchant and print its two API keys (shown once; only hashes are stored).
     Create {
+        /// The merchant's id, as create requests send it in `merchantId`: 1 to 64 letters,
+        /// digits, '_' or '-'.
         #[arg(long)]
         id: String,
+        /// The merchant's name, for your own records (each link carries its `merchantName`).
         #[arg(long)]
         name: String,
     },

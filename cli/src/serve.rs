@@ -74,6 +74,9 @@ pub async fn run() -> Result<(), String> {
 }
 
 async fn respond(request: hyper::Request<Incoming>, peer: SocketAddr, app: &App) -> hyper::Response<Full<Bytes>> {
+    if request.method() == hyper::Method::GET && request.uri().path() == HEALTH_PATH {
+        return health(app).await;
+    }
     let (parts, body) = request.into_parts();
     let body = read_body_capped(body).await;
     let query = parts.uri.query().map(parse_query).unwrap_or_default();
@@ -94,6 +97,28 @@ async fn respond(request: hyper::Request<Incoming>, peer: SocketAddr, app: &App)
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// For a load balancer or a container runtime: not an API route (API Gateway has its own).
+const HEALTH_PATH: &str = "/health";
+
+/// 200 `{"status":"ok"}` when the store answers a read, 503 `{"status":"store_unavailable"}`
+/// when it does not.
+async fn health(app: &App) -> hyper::Response<Full<Bytes>> {
+    // A lookup of a key hash no merchant has: a real read, and never a hit.
+    let (status, body) = match app.store.find_merchant_by_key("health-check").await {
+        Ok(_) => (hyper::StatusCode::OK, r#"{"status":"ok"}"#),
+        Err(error) => {
+            tracing::warn!(store_error = %error, "health check: store unavailable");
+            (hyper::StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"store_unavailable"}"#)
+        }
+    };
+    hyper::Response::builder()
+        .status(status)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .expect("static headers are valid")
 }
 
 /// Reads at most one byte more than the handlers accept: enough for them to answer 413

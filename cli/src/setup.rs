@@ -20,11 +20,22 @@ pub async fn open_store() -> Result<Arc<dyn Store>, String> {
         Err(_) | Ok("embedded") => {
             let path = data_dir().join("paylinks.redb");
             let store = EmbeddedStore::open_with_cache(&path, cache_bytes()?)
-                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                .map_err(|e| format!("cannot open {}: {e}{}", path.display(), lock_hint(&e)))?;
             Ok(Arc::new(store))
         }
         Ok("dynamodb") => Ok(Arc::new(DynamoStore::from_env().await?)),
         Ok(other) => Err(format!("PAYLINKS_STORE must be \"embedded\" or \"dynamodb\", not {other:?}")),
+    }
+}
+
+/// What to do when another process (a running `paylinks serve`) holds the data file's lock.
+fn lock_hint(error: &StoreError) -> &'static str {
+    if error.to_string().contains("already open") {
+        "\nAnother process has this file open, such as a running `paylinks serve`: stop it first, or \
+         point PAYLINKS_DATA elsewhere. (`serve` itself can create its merchant: \
+         PAYLINKS_DEMO_MERCHANT=id:vaultKey:merchantKey.)"
+    } else {
+        ""
     }
 }
 

@@ -76,7 +76,7 @@ pub const ROUTES: &[Route] = &[
     route(Method::POST, "/checkout/{sessionId}/pay", Pay, "pay", Customer, true),
     route(Method::GET, "/checkout/{sessionId}/cancel", Cancel, "cancel", Customer, true),
     route(Method::GET, "/api/sessions/{sessionId}", SessionStatus, "session-status", Merchant, false),
-    route(Method::GET, "/api/payment-links/{id}/qr", QrCode, "qr-code", Merchant, false),
+    route(Method::GET, "/api/payment-links/{id}/qr", QrCode, "qr-code", Public, false),
     route(Method::GET, "/api/payment-links/{id}", GetLink, "get-link", Merchant, false),
     route(Method::GET, "/api/payment-links", ListLinks, "list-links", Merchant, false),
     route(Method::POST, "/api/payment-links/{id}/deactivate", DeactivateLink, "deactivate-link", Merchant, false),

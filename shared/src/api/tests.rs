@@ -593,7 +593,7 @@ async fn the_qr_code_decodes_back_to_the_link_url_as_png_and_svg() {
 }
 
 #[tokio::test]
-async fn qr_options_are_validated_and_other_merchants_get_404() {
+async fn qr_options_are_validated_and_the_code_is_public_and_cacheable() {
     let h = harness().await;
     let link = h.create_seed_link().await;
     let (status, response) =
@@ -601,9 +601,16 @@ async fn qr_options_are_validated_and_other_merchants_get_404() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let details = body_json(&response)["details"].clone();
     assert_eq!(details.as_array().unwrap().len(), 2, "{details}");
-    let other = NewMerchant::generate("other_merchant", "Other", h.app.now());
-    h.app.store.create_merchant(&other.merchant).await.unwrap();
-    let (status, _) = h.call(Endpoint::QrCode, qr_event(&link, "", &other.vault_key, &other.merchant_key)).await;
+    // An invoice email's <img> sends no keys: the code shows nothing the link's URL does not.
+    let (status, response) = h.call(Endpoint::QrCode, qr_event(&link, "format=png", "", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "public, max-age=86400");
+    assert_eq!(
+        decode_qr(image::load_from_memory(response.body()).unwrap().to_luma8()),
+        format!("https://{HOST}/pay/{link}")
+    );
+    let unknown = LinkId::generate();
+    let (status, _) = h.call(Endpoint::QrCode, qr_event(&unknown, "", "", "")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 

@@ -54,6 +54,8 @@ pub struct SandboxProcessor {
 }
 
 pub const TEST_CARD_SUCCESS: &str = "4242424242424242";
+/// American Express succeeds too: its CVC has four digits.
+pub const TEST_CARD_AMEX_SUCCESS: &str = "378282246310005";
 pub const TEST_CARD_DECLINED: &str = "4000000000000002";
 pub const TEST_CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
 pub const TEST_CARD_PROCESSING_ERROR: &str = "4000000000000119";
@@ -68,7 +70,7 @@ impl SandboxProcessor {
 impl PaymentProcessor for SandboxProcessor {
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
         let outcome = match request.card.number() {
-            TEST_CARD_SUCCESS => ChargeOutcome::Approved {
+            TEST_CARD_SUCCESS | TEST_CARD_AMEX_SUCCESS => ChargeOutcome::Approved {
                 transaction_id: format!("txn_{}", ulid::Ulid::new()),
                 card_brand: request.card.brand.to_owned(),
                 card_last_four: request.card.last_four.clone(),

@@ -1,6 +1,7 @@
 //! Creating a link: the seed's create call, at most once per `Idempotency-Key`.
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::checkout::redirect::{MAX_REDIRECT_CHARS, longest_redirects};
@@ -63,7 +64,22 @@ fn check_redirect_lengths(link: &PaymentLink) -> Result<(), ValidationErrors> {
     if errors.is_empty() { Ok(()) } else { Err(ValidationErrors(errors)) }
 }
 
-/// What identifies a create request for its idempotency key: SHA-256 (hex) of the body.
-pub fn creation_hash(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
+/// What identifies a create request for its idempotency key: SHA-256 (hex) of its JSON with
+/// every object's keys in order, so the same request with its keys in another order or other
+/// whitespace is the same request. (Only bodies the validator accepted get here.)
+fn creation_hash(body: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<Value>(body).map(|value| keys_in_order(value).to_string());
+    hex::encode(Sha256::digest(canonical.as_deref().map_or(body, str::as_bytes)))
+}
+
+fn keys_in_order(value: Value) -> Value {
+    match value {
+        Value::Object(object) => {
+            let mut fields: Vec<(String, Value)> = object.into_iter().collect();
+            fields.sort_by(|(a, _), (b, _)| a.cmp(b));
+            Value::Object(fields.into_iter().map(|(key, value)| (key, keys_in_order(value))).collect())
+        }
+        Value::Array(values) => Value::Array(values.into_iter().map(keys_in_order).collect()),
+        other => other,
+    }
 }

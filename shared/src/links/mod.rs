@@ -6,7 +6,7 @@ mod create;
 mod list;
 mod open;
 
-pub use create::{create, creation_hash};
+pub use create::create;
 pub use list::list;
 pub use open::open;
 

@@ -229,10 +229,19 @@ fn is_hidden_or_reordering(c: char) -> bool {
         || matches!(c, '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}' | '\u{00AD}')
 }
 
+/// Why a body is not a JSON object, saying where its JSON breaks when it is not JSON at all.
+fn not_an_object(body: &[u8]) -> String {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        Err(error) if error.is_syntax() || error.is_eof() => {
+            format!("body: must be a JSON object; it is not valid JSON: {error}")
+        }
+        _ => "body: must be a JSON object".to_owned(),
+    }
+}
+
 /// Validates a create request body.
 pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
-    let (object, repeated) =
-        parse_object(body).ok_or_else(|| ValidationErrors(vec!["body: must be a JSON object".to_owned()]))?;
+    let (object, repeated) = parse_object(body).ok_or_else(|| ValidationErrors(vec![not_an_object(body)]))?;
     let mut errors: Vec<String> = repeated_key_errors("", &repeated).collect();
     let mut fields = Fields::new("", object, &mut errors);
 
