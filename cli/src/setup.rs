@@ -23,8 +23,28 @@ pub async fn open_store() -> Result<Arc<dyn Store>, String> {
                 .map_err(|e| format!("cannot open {}: {e}{}", path.display(), lock_hint(&e)))?;
             Ok(Arc::new(store))
         }
-        Ok("dynamodb") => Ok(Arc::new(DynamoStore::from_env().await?)),
+        Ok("dynamodb") => {
+            require_aws_region()?;
+            Ok(Arc::new(DynamoStore::from_env().await?))
+        }
         Ok(other) => Err(format!("PAYLINKS_STORE must be \"embedded\" or \"dynamodb\", not {other:?}")),
+    }
+}
+
+/// Without a region in the environment or an AWS config file, the SDK's default chain would
+/// ask the EC2 instance metadata service, print pages of warnings and fail anyway: say what to
+/// set instead.
+fn require_aws_region() -> Result<(), String> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|value| !value.trim().is_empty());
+    let config_file = std::env::var_os("AWS_CONFIG_FILE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".aws/config")));
+    if set("AWS_REGION") || set("AWS_DEFAULT_REGION") || config_file.is_some_and(|path| path.exists()) {
+        Ok(())
+    } else {
+        Err("no AWS region: set AWS_REGION (and credentials, e.g. AWS_PROFILE), or run `aws configure`; \
+             for a local DynamoDB also set AWS_ENDPOINT_URL_DYNAMODB"
+            .to_owned())
     }
 }
 
@@ -71,6 +91,7 @@ pub async fn create_merchant(id: &str, name: &str) -> Result<(), String> {
 }
 
 pub async fn create_table(name: &str) -> Result<(), String> {
+    require_aws_region()?;
     let client = dynamo::client_from_env().await;
     dynamo::create_table(&client, name).await?;
     println!("Table {name} is ready (TTL on ttl, index {}).", dynamo::GSI1);

@@ -151,3 +151,21 @@ async fn an_amex_test_card_with_its_four_digit_cvc_pays() {
     assert!(location.contains("success=true") && location.contains("cardBrand=amex"), "{location}");
     assert!(location.contains("cardLastFour=0005"), "{location}");
 }
+
+#[test]
+fn table_create_without_aws_settings_says_what_to_set_instead_of_probing_instance_metadata() {
+    let home = TempDir::new("paylinks-newcomer-home");
+    let output = std::process::Command::new(paylinks_bin())
+        .args(["table", "create"])
+        .env("HOME", &home.0)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_CONFIG_FILE")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no AWS region: set AWS_REGION"), "{stderr}");
+    assert!(!stderr.to_ascii_lowercase().contains("imds"), "{stderr}");
+}
