@@ -19,19 +19,26 @@ use lambda_http::{Body, RequestExt};
 use paylinks_core::api::{self, MAX_BODY_BYTES};
 use paylinks_core::auth::{NewMerchant, hash_key};
 use paylinks_core::model::Merchant;
+use paylinks_core::store::embedded::EmbeddedStore;
 use paylinks_core::store::{Store, StoreError};
 use paylinks_core::{App, Config};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
-use crate::setup::{data_dir, open_store};
+use crate::setup::{ChosenStore, data_dir, open_chosen_store};
 
 pub async fn run() -> Result<(), String> {
     let addr: SocketAddr = std::env::var("PAYLINKS_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
         .parse()
         .map_err(|e| format!("PAYLINKS_ADDR must be host:port: {e}"))?;
-    let store = open_store().await?;
+    let store: Arc<dyn Store> = match open_chosen_store().await? {
+        ChosenStore::Embedded(embedded) => {
+            tokio::spawn(sweep_every_hour(embedded.clone()));
+            Arc::new(embedded)
+        }
+        ChosenStore::Dynamo(dynamo) => Arc::new(dynamo),
+    };
     let demo = ensure_demo_merchant(store.as_ref()).await?;
     let mut config = Config::from_env();
     let public_url = config.public_url.get_or_insert_with(|| format!("http://{addr}")).clone();
@@ -97,6 +104,20 @@ async fn respond(request: hyper::Request<Incoming>, peer: SocketAddr, app: &App)
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// What DynamoDB's TTL does for the table, for the embedded store: expired items (unpaid
+/// sessions a day after they expire, counters after their window, links 90 days after) are
+/// deleted, now and every hour.
+async fn sweep_every_hour(store: EmbeddedStore) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        match store.sweep_expired(chrono::Utc::now()).await {
+            Ok(swept) => tracing::info!(swept, "embedded store swept"),
+            Err(error) => tracing::warn!(store_error = %error, "embedded store sweep failed"),
+        }
+    }
 }
 
 /// For a load balancer or a container runtime: not an API route (API Gateway has its own).

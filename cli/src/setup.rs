@@ -16,16 +16,29 @@ pub fn data_dir() -> PathBuf {
 
 /// The store chosen by `PAYLINKS_STORE` (`embedded`, the default, or `dynamodb`).
 pub async fn open_store() -> Result<Arc<dyn Store>, String> {
+    Ok(match open_chosen_store().await? {
+        ChosenStore::Embedded(store) => Arc::new(store),
+        ChosenStore::Dynamo(store) => Arc::new(store),
+    })
+}
+
+/// The store `PAYLINKS_STORE` names, as its own type (`serve` sweeps an embedded one).
+pub enum ChosenStore {
+    Embedded(EmbeddedStore),
+    Dynamo(DynamoStore),
+}
+
+pub async fn open_chosen_store() -> Result<ChosenStore, String> {
     match std::env::var("PAYLINKS_STORE").as_deref() {
         Err(_) | Ok("embedded") => {
             let path = data_dir().join("paylinks.redb");
             let store = EmbeddedStore::open_with_cache(&path, cache_bytes()?)
                 .map_err(|e| format!("cannot open {}: {e}{}", path.display(), lock_hint(&e)))?;
-            Ok(Arc::new(store))
+            Ok(ChosenStore::Embedded(store))
         }
         Ok("dynamodb") => {
             require_aws_region()?;
-            Ok(Arc::new(DynamoStore::from_env().await?))
+            Ok(ChosenStore::Dynamo(DynamoStore::from_env().await?))
         }
         Ok(other) => Err(format!("PAYLINKS_STORE must be \"embedded\" or \"dynamodb\", not {other:?}")),
     }

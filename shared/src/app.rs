@@ -20,14 +20,25 @@ pub struct Config {
     pub trusted_proxy_hops: usize,
     /// Merchant API requests allowed per merchant per minute; 0 turns the limit off.
     pub api_requests_per_minute: u64,
+    /// Checkout sessions one client address may open per minute; 0 turns the limit off.
+    pub opens_per_client_per_minute: u64,
 }
 
 /// Default for `PAYLINKS_API_RATE_LIMIT`.
 pub const DEFAULT_API_REQUESTS_PER_MINUTE: u64 = 600;
 
+/// Default for `PAYLINKS_OPEN_RATE_LIMIT`: a person opening a link (or a handful) never comes
+/// near it; a script filling the store with sessions does.
+pub const DEFAULT_OPENS_PER_CLIENT_PER_MINUTE: u64 = 60;
+
 impl Default for Config {
     fn default() -> Self {
-        Config { public_url: None, trusted_proxy_hops: 0, api_requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE }
+        Config {
+            public_url: None,
+            trusted_proxy_hops: 0,
+            api_requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE,
+            opens_per_client_per_minute: DEFAULT_OPENS_PER_CLIENT_PER_MINUTE,
+        }
     }
 }
 
@@ -49,6 +60,9 @@ impl Config {
             api_requests_per_minute: env("PAYLINKS_API_RATE_LIMIT")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(DEFAULT_API_REQUESTS_PER_MINUTE),
+            opens_per_client_per_minute: env("PAYLINKS_OPEN_RATE_LIMIT")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(DEFAULT_OPENS_PER_CLIENT_PER_MINUTE),
         }
     }
 }

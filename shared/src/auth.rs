@@ -5,6 +5,7 @@ use subtle::ConstantTimeEq;
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::limits::count_per_minute;
 use crate::model::Merchant;
 use crate::store::Store;
 
@@ -58,14 +59,7 @@ pub async fn authenticate(request: &lambda_http::Request, app: &App) -> Result<M
     let merchant = check_keys(request.headers(), app.store.as_ref()).await?;
     let limit = app.config.api_requests_per_minute;
     if limit > 0 {
-        let now = app.now();
-        let minute = now.timestamp().div_euclid(60);
-        let window_end = chrono::DateTime::from_timestamp((minute + 1) * 60, 0).unwrap_or(now);
-        let requests = app.store.increment_counter(&format!("api:{}:{minute}", merchant.id), window_end).await?;
-        if requests > limit {
-            let retry_after = u64::try_from((window_end - now).num_seconds().max(1)).unwrap_or(1);
-            return Err(ApiError::RateLimited(retry_after));
-        }
+        count_per_minute(app.store.as_ref(), &format!("api:{}", merchant.id), limit, app.now()).await?;
     }
     Ok(merchant)
 }

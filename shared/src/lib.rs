@@ -13,6 +13,7 @@ pub mod clock;
 pub mod error;
 #[cfg(test)]
 mod fuzz;
+pub mod limits;
 pub mod links;
 pub mod logging;
 pub mod model;

@@ -295,3 +295,30 @@ async fn responses_ask_browsers_for_https_and_the_data_files_are_private() {
     child.wait().ok();
     assert_eq!(std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+#[tokio::test]
+async fn one_client_cannot_fill_the_store_with_sessions() {
+    let data = TempDir::new("paylinks-security-opens");
+    let server =
+        Server::start_with_env(&data.0, &[("PAYLINKS_TRUST_FORWARDED_FOR", "1"), ("PAYLINKS_OPEN_RATE_LIMIT", "5")]);
+    let link = unlimited_link(&server).await;
+    let open = |address: &'static str| {
+        client().get(format!("{}/pay/{link}", server.base)).header("X-Forwarded-For", address).send()
+    };
+    for _ in 0..5 {
+        assert_eq!(open("198.51.100.8").await.unwrap().status(), 303);
+    }
+    let refused = open("198.51.100.8").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert!(refused.text().await.unwrap().contains("Too many requests"));
+    assert_eq!(open("198.51.100.9").await.unwrap().status(), 303, "other customers open it");
+
+    // What DynamoDB's TTL sweeps, serve sweeps from its embedded store: at start, then hourly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(server.log_path()).unwrap_or_default().contains("embedded store swept") {
+        assert!(std::time::Instant::now() < deadline, "no sweep logged");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

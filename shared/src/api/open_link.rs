@@ -2,13 +2,15 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::{Caller, path_parameter, public_base_url, see_other};
+use super::{Caller, client_ip, path_parameter, public_base_url, see_other};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::links;
 
 pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
-    let store = app.store.as_ref();
-    let session = links::open(store, store, path_parameter(request, "id"), app.now()).await?;
+    let client = client_ip(request, app);
+    let limit = app.config.opens_per_client_per_minute;
+    let session =
+        links::open(app.store.as_ref(), path_parameter(request, "id"), client.as_deref(), limit, app.now()).await?;
     see_other(&format!("{}/checkout/{}", public_base_url(request, app), session.id))
 }

@@ -66,6 +66,11 @@ pub fn error_page(error: &ApiError, base_path: &str) -> Response<Body> {
             );
             ("Too many attempts", message)
         }
+        ApiError::RateLimited(_) => (
+            "Too many requests",
+            "Too many checkouts were opened from your connection in the last minute. Wait a minute and try again."
+                .to_owned(),
+        ),
         ApiError::LinkNotFound => (
             "Payment link not found",
             "Check that the address is complete, or ask the merchant for the link again.".to_owned(),

@@ -15,7 +15,7 @@ use crate::model::{LinkId, Merchant, PaymentLink};
 use crate::store::Links;
 
 /// The link with this id; a malformed id is simply not found.
-pub async fn find(links: &dyn Links, id: &str) -> Result<PaymentLink, ApiError> {
+pub async fn find(links: &(impl Links + ?Sized), id: &str) -> Result<PaymentLink, ApiError> {
     let id = id.parse::<LinkId>().map_err(|_| ApiError::LinkNotFound)?;
     links.get_link(&id).await?.ok_or(ApiError::LinkNotFound)
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counter, Counters, Idempotency,
-    IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, StoreError, keys,
+    IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, StoreError, keys, retention,
 };
 use crate::model::ChargeRecord;
 use crate::model::{
@@ -154,6 +154,52 @@ impl EmbeddedStore {
             Ok(result)
         })
         .await
+    }
+}
+
+impl EmbeddedStore {
+    /// Deletes every item whose time is up, by the rules DynamoDB's TTL follows
+    /// (`store::retention`): `paylinks serve` runs it every hour, so a long-running local store
+    /// does not grow with every open of a link. Merchants and their key lookups are kept.
+    /// Returns how many items went.
+    pub async fn sweep_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.write(move |txn| {
+            let mut expired: Vec<(String, Option<PaymentLink>)> = Vec::new();
+            for entry in txn.table.iter().map_err(|e| unavailable(&e))? {
+                let (key, value) = entry.map_err(|e| unavailable(&e))?;
+                let (key, bytes) = (key.value(), value.value());
+                match sweep_at(key, bytes) {
+                    Some(at) if at <= now => {
+                        let link = key.starts_with("LINK#").then(|| decode::<PaymentLink>(key, bytes).ok()).flatten();
+                        expired.push((key.to_owned(), link));
+                    }
+                    _ => {}
+                }
+            }
+            for (key, link) in &expired {
+                txn.table.remove(key.as_str()).map_err(|e| unavailable(&e))?;
+                if let Some(link) = link {
+                    let listed = (link.merchant_id.as_str(), link.id.as_str());
+                    txn.merchant_links.remove(listed).map_err(|e| unavailable(&e))?;
+                }
+            }
+            Ok(expired.len())
+        })
+        .await
+    }
+}
+
+/// When the item under `key` may be swept; None for items kept for good (merchants, key
+/// lookups) and for items that do not decode (left for a person to look at).
+fn sweep_at(key: &str, bytes: &[u8]) -> Option<DateTime<Utc>> {
+    let kind = key.split_once('#').map_or(key, |(kind, _)| kind);
+    match kind {
+        "LINK" => decode(key, bytes).ok().map(|link| retention::link(&link)),
+        "SESSION" => decode(key, bytes).ok().map(|session| retention::session(&session)),
+        "CHARGE" => decode(key, bytes).ok().map(|record| retention::charge(&record)),
+        "IDEMPOTENCY" => decode(key, bytes).ok().map(|record| retention::idempotency(&record)),
+        "COUNTER" => decode(key, bytes).ok().map(|counter| retention::counter(&counter)),
+        _ => None,
     }
 }
 
@@ -482,5 +528,57 @@ impl Counters for EmbeddedStore {
 
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
         Ok(self.read::<Counter>(keys::counter(name)).await?.map_or(0, |counter| counter.count))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::model::{Cart, Merchant};
+    use crate::test_support::{fresh_embedded_store, shop_checkout};
+
+    fn link(merchant: &str, created_at: DateTime<Utc>) -> PaymentLink {
+        PaymentLink::new(merchant, shop_checkout(Cart::Amount { amount: MinorUnits(2500) }), None, 7, created_at)
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_what_dynamodbs_ttl_would_and_keeps_the_rest() {
+        let (store, _dir) = fresh_embedded_store();
+        let now: DateTime<Utc> = "2026-06-01T12:00:00Z".parse().unwrap();
+        let merchant = Merchant {
+            id: "m_sweep".into(),
+            name: "Shop".into(),
+            vault_key_hash: "v".repeat(64),
+            merchant_key_hash: "k".repeat(64),
+            created_at: now - TimeDelta::days(400),
+        };
+        store.create_merchant(&merchant).await.unwrap();
+        // Expired 100 days ago: past its 90 days of retention.
+        let old = link("m_sweep", now - TimeDelta::days(107));
+        // Still listed: opened an hour ago, and two days ago (an unpaid session, a day past its sweep).
+        let live = link("m_sweep", now - TimeDelta::hours(1));
+        let fresh_session = CheckoutSession::open(&live, now - TimeDelta::hours(1));
+        let abandoned = CheckoutSession::open(&live, now - TimeDelta::days(2));
+        for link in [&old, &live] {
+            store.create_link(link).await.unwrap();
+        }
+        for session in [&fresh_session, &abandoned] {
+            store.create_session(session).await.unwrap();
+        }
+        store.increment_counter("opens:client:192.0.2.1:1", now - TimeDelta::minutes(5)).await.unwrap();
+        store.increment_counter("opens:client:192.0.2.1:2", now + TimeDelta::minutes(1)).await.unwrap();
+
+        assert_eq!(store.sweep_expired(now).await.unwrap(), 3, "the old link, the abandoned session, the old counter");
+        assert_eq!(store.get_link(&old.id).await.unwrap(), None);
+        assert_eq!(store.get_session(&abandoned.id).await.unwrap(), None);
+        assert_eq!(store.read_counter("opens:client:192.0.2.1:1").await.unwrap(), 0);
+        assert!(store.get_link(&live.id).await.unwrap().is_some());
+        assert!(store.get_session(&fresh_session.id).await.unwrap().is_some());
+        assert_eq!(store.read_counter("opens:client:192.0.2.1:2").await.unwrap(), 1);
+        assert_eq!(store.find_merchant_by_key(&merchant.merchant_key_hash).await.unwrap(), Some(merchant));
+        let listed = store.list_links("m_sweep", 10, None).await.unwrap();
+        assert_eq!(listed.links.iter().map(|l| &l.id).collect::<Vec<_>>(), [&live.id], "the listing forgets it too");
     }
 }

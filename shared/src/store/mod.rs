@@ -19,6 +19,9 @@ pub mod dynamo;
 pub mod embedded;
 #[cfg(any(test, feature = "test-support"))]
 pub mod faulty;
+pub mod retention;
+
+pub use retention::{RETENTION_AFTER_EXPIRY, UNPAID_SESSION_RETENTION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -291,7 +294,3 @@ pub(crate) mod keys {
         format!("CHARGE#{idempotency_key}")
     }
 }
-
-/// How long after expiry a link or session stays readable before TTL may sweep it: merchants
-/// look up old links and verify sessions long after the customer left.
-pub const RETENTION_AFTER_EXPIRY: chrono::TimeDelta = chrono::TimeDelta::days(90);

@@ -7,12 +7,12 @@ use serde::de::DeserializeOwned;
 
 use super::{EXPIRES_AT_NANOS, Item};
 use crate::model::{PaymentLink, SessionStatus};
-use crate::store::{RETENTION_AFTER_EXPIRY, StoreError, keys};
+use crate::store::{StoreError, keys, retention};
 
 /// A link as stored: the model, its TTL, its place in the merchant's listing (`gsi1`) and
 /// its expiry as a number for conditions.
 pub(super) fn link_item(link: &PaymentLink) -> Item {
-    let mut item = with_ttl(to_item(keys::link(&link.id), link), link.expires_at);
+    let mut item = with_ttl(to_item(keys::link(&link.id), link), retention::link(link));
     item.insert("gsi1pk".to_owned(), AttributeValue::S(keys::merchant(&link.merchant_id)));
     // ULIDs sort by creation time: the index orders a merchant's links by age.
     item.insert("gsi1sk".to_owned(), AttributeValue::S(link.id.to_string()));
@@ -57,9 +57,10 @@ pub(super) fn stored(pk: &str, item: &Item, path: &[&str]) -> Result<AttributeVa
     Ok(value.clone())
 }
 
-pub(super) fn with_ttl(mut item: Item, expires_at: DateTime<Utc>) -> Item {
-    let sweep_at = (expires_at + RETENTION_AFTER_EXPIRY).timestamp();
-    item.insert("ttl".to_owned(), AttributeValue::N(sweep_at.to_string()));
+/// The item with `ttl`: when DynamoDB may sweep it (epoch seconds). Reads decide expiry by the
+/// clock; TTL only cleans up, days late at worst.
+pub(super) fn with_ttl(mut item: Item, sweep_at: DateTime<Utc>) -> Item {
+    item.insert("ttl".to_owned(), AttributeValue::N(sweep_at.timestamp().to_string()));
     item
 }
 

@@ -10,14 +10,14 @@ use super::errors::contention;
 use super::write::Write;
 use super::{DynamoStore, from_item, retry_conflicts};
 use crate::model::ChargeRecord;
-use crate::store::{ChargeLedger, StoreError, keys};
+use crate::store::{ChargeLedger, StoreError, keys, retention};
 
 #[async_trait]
 impl ChargeLedger for DynamoStore {
     async fn record_charge(&self, record: &ChargeRecord) -> Result<ChargeRecord, StoreError> {
         let pk = keys::charge(&record.idempotency_key);
         // Kept as long as a session is: merchants and support look charges up long after.
-        let item = with_ttl(to_item(pk.clone(), record), record.created_at);
+        let item = with_ttl(to_item(pk.clone(), record), retention::charge(record));
         let request = self
             .client
             .put_item()

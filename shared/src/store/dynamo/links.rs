@@ -13,7 +13,7 @@ use super::errors::{cancellation_reasons, classify_transaction, contention, fail
 use super::write::{Write, put_new_request};
 use super::{DynamoStore, EXPIRES_AT_NANOS, GSI1, Written, classify, from_item, retry_conflicts};
 use crate::model::{IdempotencyRecord, LinkId, PaymentLink};
-use crate::store::{Idempotency, IdempotentCreate, LinkPage, Links, StoreError, keys};
+use crate::store::{Idempotency, IdempotentCreate, LinkPage, Links, StoreError, keys, retention};
 
 #[async_trait]
 impl Links for DynamoStore {
@@ -99,7 +99,7 @@ impl Idempotency for DynamoStore {
         now: DateTime<Utc>,
     ) -> Result<IdempotentCreate, StoreError> {
         let record_pk = keys::idempotency(&record.merchant_id, &record.key);
-        let mut record_item = with_ttl(to_item(record_pk.clone(), record), record.expires_at);
+        let mut record_item = with_ttl(to_item(record_pk.clone(), record), retention::idempotency(record));
         record_item.insert(EXPIRES_AT_NANOS.to_owned(), epoch_nanos(record.expires_at));
         // An expired record (TTL sweeps late) counts as absent and is replaced.
         let put_record = Put::builder()

@@ -17,7 +17,9 @@ use crate::model::{
     CheckoutSession, LinkId, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable,
 };
 use crate::money::MinorUnits;
-use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Payments, Sessions, StoreError, keys};
+use crate::store::{
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Payments, Sessions, StoreError, keys, retention,
+};
 
 /// How `complete_payment` counts the use on the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +183,9 @@ impl Payments for DynamoStore {
     ) -> Result<CompletePayment, StoreError> {
         let (session_pk, link_pk) = (keys::session(session), keys::link(link));
         let completion =
-            Write::new("SET #status = :completed, #payment = :payment REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
+            // A paid session is kept as long as links are: merchants verify payments for months.
+            Write::new("SET #status = :completed, #payment = :payment, #ttl = :ttl REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
+                .value(":ttl", number(retention::paid_session(result.completed_at).timestamp()))
                 .value(":pending", status(&session_pk, SessionStatus::Pending)?)
                 .value(":attempt", number(attempt))
                 .value(":completed", status(&session_pk, SessionStatus::Completed)?)

@@ -9,12 +9,12 @@ use super::errors::contention;
 use super::write::Write;
 use super::{DECISION_ROUNDS, DynamoStore, Written, from_item, number};
 use crate::model::{CheckoutSession, SessionId, SessionStatus};
-use crate::store::{Sessions, StoreError, keys};
+use crate::store::{Sessions, StoreError, keys, retention};
 
 #[async_trait]
 impl Sessions for DynamoStore {
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
-        let item = with_ttl(to_item(keys::session(&session.id), session), session.expires_at);
+        let item = with_ttl(to_item(keys::session(&session.id), session), retention::session(session));
         self.put_new(item, "session exists").await
     }
 

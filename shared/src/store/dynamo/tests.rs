@@ -2,13 +2,12 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::model::Cart;
-use crate::model::ChargeRecord;
-use crate::model::CheckoutSession;
-use crate::model::Merchant;
-use crate::model::PaymentLink;
+use crate::model::{Cart, ChargeRecord, CheckoutSession, Merchant, PaymentAttempt, PaymentLink, PaymentResult};
 use crate::money::MinorUnits;
-use crate::store::{ChargeLedger, Links, Merchants, RETENTION_AFTER_EXPIRY, Sessions};
+use crate::store::{
+    BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Links, Merchants, Payments, RETENTION_AFTER_EXPIRY,
+    Sessions, UNPAID_SESSION_RETENTION,
+};
 use crate::test_support::{fresh_dynamo_store, shop_checkout};
 
 fn link(merchant_id: &str) -> PaymentLink {
@@ -73,7 +72,8 @@ async fn items_carry_their_key_ttl_and_index_attributes() {
     assert_eq!(n(cart, "amount"), "2500");
 
     let item = raw(&store, &format!("SESSION#{}", session.id)).await;
-    assert_eq!(n(&item, "ttl"), (session.expires_at + RETENTION_AFTER_EXPIRY).timestamp().to_string());
+    // Anyone can open a link: an unpaid session is swept a day after it expires.
+    assert_eq!(n(&item, "ttl"), (session.expires_at + UNPAID_SESSION_RETENTION).timestamp().to_string());
     assert!(!item.contains_key("gsi1pk"), "sessions stay out of the links index");
 
     for pk in [format!("MERCHANT#{}", merchant.id), format!("KEY#{}", merchant.merchant_key_hash)] {
@@ -133,4 +133,34 @@ async fn a_merchants_links_are_listed_newest_first_by_the_index() {
     let listed: Vec<String> = output.items().iter().map(|item| s(item, "id").to_owned()).collect();
     ids.reverse();
     assert_eq!(listed, ids);
+}
+
+#[tokio::test]
+async fn a_paid_session_is_kept_as_long_as_links_are() {
+    let store = fresh_dynamo_store().await;
+    let link = link("m_paid");
+    store.create_link(&link).await.expect("create link");
+    let session = CheckoutSession::open(&link, link.created_at);
+    store.create_session(&session).await.expect("create session");
+    let now = link.created_at;
+    let BeginAttempt::Started(attempt) =
+        store.begin_attempt(&session.id, MinorUnits(2500), now, now + PaymentAttempt::LEASE).await.expect("begin")
+    else {
+        panic!("the attempt starts")
+    };
+    assert_eq!(
+        store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.expect("claim"),
+        ClaimUse::Claimed
+    );
+    let result = PaymentResult {
+        transaction_id: "txn_1".to_owned(),
+        amount: MinorUnits(2500),
+        card_brand: "visa".to_owned(),
+        card_last_four: "4242".to_owned(),
+        completed_at: now + chrono::TimeDelta::minutes(3),
+    };
+    let completed = store.complete_payment(&session.id, attempt.number, &link.id, &result).await.expect("complete");
+    assert_eq!(completed, CompletePayment::Completed);
+    let item = raw(&store, &format!("SESSION#{}", session.id)).await;
+    assert_eq!(n(&item, "ttl"), (result.completed_at + RETENTION_AFTER_EXPIRY).timestamp().to_string());
 }
