@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 
-use crate::model::{PaymentAttempt, SessionStatus, Unavailable};
+use crate::model::{Appearance, PaymentAttempt, SessionStatus, Unavailable};
 use crate::store::StoreError;
 use crate::validate::ValidationErrors;
 
@@ -57,14 +57,32 @@ pub enum ApiError {
     /// A bug or broken data on our side. The detail goes to the log, never to the client.
     #[error("Something went wrong on our side; it has been logged.")]
     Internal(String),
+    /// An error a customer meets on one merchant's checkout: everything is the inner error's,
+    /// and its page wears the merchant's appearance.
+    #[error("{0}")]
+    Branded(Box<ApiError>, Box<Appearance>),
 }
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 impl ApiError {
+    /// This error as a page of the merchant whose `appearance` it is (unchanged without one).
+    pub fn branded(self, appearance: &Appearance) -> ApiError {
+        if appearance.is_empty() { self } else { ApiError::Branded(Box::new(self), Box::new(appearance.clone())) }
+    }
+
+    /// The error itself and the merchant appearance its page wears, if any.
+    pub fn unbranded(&self) -> (&ApiError, Option<&Appearance>) {
+        match self {
+            ApiError::Branded(error, appearance) => (error, Some(appearance)),
+            error => (error, None),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
+            ApiError::Branded(error, _) => error.status(),
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::BAD_REQUEST,
             ApiError::MissingKey(_) | ApiError::InvalidKeys => StatusCode::UNAUTHORIZED,
             ApiError::WrongMerchant(_) | ApiError::StaleForm => StatusCode::FORBIDDEN,
@@ -83,6 +101,7 @@ impl ApiError {
     /// Stable, machine-readable: clients branch on this, never on the sentence.
     pub fn code(&self) -> &'static str {
         match self {
+            ApiError::Branded(error, _) => error.code(),
             ApiError::Validation(_) => "validation_failed",
             ApiError::MissingKey(_) => "missing_api_key",
             ApiError::InvalidKeys => "invalid_api_key",
@@ -118,6 +137,7 @@ impl ApiError {
     /// Seconds the client should wait before retrying, for 429 and 503.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
+            ApiError::Branded(error, _) => error.retry_after(),
             ApiError::RateLimited(seconds) | ApiError::TooManyAttempts(seconds) => Some(*seconds),
             ApiError::StoreUnavailable => Some(u64::from(RETRY_AFTER_SECONDS)),
             ApiError::ProcessorUnavailable => Some(PaymentAttempt::LEASE.num_seconds().unsigned_abs()),
@@ -128,6 +148,7 @@ impl ApiError {
     /// What the log should say beyond the code: internal detail stays here.
     pub fn log_detail(&self) -> Option<&str> {
         match self {
+            ApiError::Branded(error, _) => error.log_detail(),
             ApiError::Internal(detail) => Some(detail),
             _ => None,
         }

@@ -322,3 +322,37 @@ async fn one_client_cannot_fill_the_store_with_sessions() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[tokio::test]
+async fn message_pages_of_a_merchants_checkout_wear_its_appearance() {
+    let data = TempDir::new("paylinks-security-branded");
+    let server = Server::start(&data.0);
+    let mut body = seed_fixed_amount(MERCHANT_ID);
+    body["usageLimit"] = Value::Null;
+    body["appearance"] = json!({ "primaryColor": "#0f766e", "logoUrl": "https://cdn.mystore.com/logo.png" });
+    let link = create_link(&server, &body).await;
+    // Paid, then opened again: "already paid", in the merchant's colours, with its logo.
+    let (page_url, token) = open_checkout(&server, &link).await;
+    let expiry = next_year_expiry();
+    let form = [
+        ("formToken", token.as_str()),
+        ("cardNumber", SUCCESS),
+        ("expiry", expiry.as_str()),
+        ("cvc", "123"),
+        ("cardholderName", "Ada Customer"),
+    ];
+    assert_eq!(pay(&page_url, &form, None).await.status(), 303);
+    let paid = client().get(&page_url).send().await.unwrap();
+    let csp = paid.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let page = paid.text().await.unwrap();
+    assert!(page.contains("Already paid") && page.contains("--primary:#0f766e"), "{page}");
+    assert!(page.contains(r#"<img class="logo" src="https://cdn.mystore.com/logo.png""#), "{page}");
+    assert!(csp.contains("style-src 'self' 'sha256-") && csp.contains("img-src 'self' https:"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    // Switched off: the page saying so is the merchant's too.
+    let url = format!("{}/api/payment-links/{link}/deactivate", server.base);
+    assert_eq!(merchant_request(reqwest::Method::POST, &url).send().await.unwrap().status(), 200);
+    let gone = client().get(format!("{}/pay/{link}", server.base)).send().await.unwrap();
+    assert_eq!(gone.status(), 410);
+    assert!(gone.text().await.unwrap().contains("--primary:#0f766e"));
+}

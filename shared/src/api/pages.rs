@@ -21,22 +21,43 @@ struct MessagePage<'a> {
     message: &'a str,
     /// An optional button: (label, href).
     action: Option<(&'a str, &'a str)>,
+    /// The merchant's look, on pages of one merchant's checkout (see `CheckoutPage`).
+    appearance_css: Option<String>,
+    logo_url: Option<&'a str>,
 }
 
+/// A page with a title, a sentence and perhaps a button; in the merchant's `appearance` when
+/// it belongs to one merchant's checkout.
 fn message_page(
     base_path: &str,
     status: StatusCode,
     title: &str,
     message: &str,
     action: Option<(&str, &str)>,
+    appearance: Option<&Appearance>,
 ) -> Response<Body> {
-    let page = MessagePage { base_path, title, message, action };
-    html(status, page.render().unwrap_or_else(|_| title.to_owned()))
+    let appearance_css = appearance.and_then(appearance_css);
+    let logo_url = appearance.and_then(|look| look.logo_url.as_deref());
+    let page = MessagePage { base_path, title, message, action, appearance_css, logo_url };
+    let mut response = html(status, page.render().unwrap_or_else(|_| title.to_owned()));
+    if page.appearance_css.is_some() || page.logo_url.is_some() {
+        let style_src =
+            page.appearance_css.as_deref().map(|css| format!("style-src 'self' {}; ", style_hash_source(css)));
+        let csp = format!(
+            "default-src 'self'; {}img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'",
+            style_src.unwrap_or_default()
+        );
+        if let Ok(value) = HeaderValue::from_str(&csp) {
+            response.headers_mut().insert("content-security-policy", value);
+        }
+    }
+    response
 }
 
 /// A short human page for any error a customer can meet: never JSON, never a stack trace.
 /// Its status is the error's.
 pub fn error_page(error: &ApiError, base_path: &str) -> Response<Body> {
+    let (error, appearance) = error.unbranded();
     let (title, message): (&str, String) = match error {
         ApiError::LinkUnavailable(reason) => (reason.sentence(), reason.advice().to_owned()),
         ApiError::LinkStoppedTakingPayments { reason, .. } => {
@@ -99,7 +120,7 @@ pub fn error_page(error: &ApiError, base_path: &str) -> Response<Body> {
         }
         _ => None,
     };
-    message_page(base_path, error.status(), title, &message, action)
+    message_page(base_path, error.status(), title, &message, action, appearance)
 }
 
 /// A session that can no longer be paid: "already paid" when it is, otherwise the error that
@@ -111,7 +132,8 @@ pub fn closed_session(
 ) -> Result<Response<Body>, ApiError> {
     match session.status_at(now) {
         SessionStatus::Completed => Ok(paid_page(base_path, session)),
-        status => Err(ApiError::SessionClosed { status, back_url: session.checkout.cancel_url.clone() }),
+        status => Err(ApiError::SessionClosed { status, back_url: session.checkout.cancel_url.clone() }
+            .branded(&session.checkout.appearance)),
     }
 }
 
@@ -122,7 +144,7 @@ fn paid_page(base_path: &str, session: &CheckoutSession) -> Response<Body> {
         Some(amount) => format!("This checkout has already been paid ({amount}). There is nothing more to pay."),
         None => "This checkout has already been paid. There is nothing more to pay.".to_owned(),
     };
-    message_page(base_path, StatusCode::OK, "Already paid", &message, None)
+    message_page(base_path, StatusCode::OK, "Already paid", &message, None, Some(&session.checkout.appearance))
 }
 
 struct ItemView {

@@ -28,9 +28,10 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
         PayOutcome::Failed { session, code } => see_other(&error_url(&session, code)),
         PayOutcome::Closed(session) => pages::closed_session(&base_path, &session, app.now()),
         PayOutcome::LinkUnavailable { session, reason } => {
-            Err(ApiError::LinkStoppedTakingPayments { reason, back_url: session.checkout.cancel_url })
+            let back_url = session.checkout.cancel_url.clone();
+            Err(ApiError::LinkStoppedTakingPayments { reason, back_url }.branded(&session.checkout.appearance))
         }
-        PayOutcome::InProgress(_) => Err(ApiError::PaymentInProgress),
+        PayOutcome::InProgress(session) => Err(ApiError::PaymentInProgress.branded(&session.checkout.appearance)),
         PayOutcome::TooManyAttempts { retry_after_seconds } => Err(ApiError::TooManyAttempts(retry_after_seconds)),
     }
 }

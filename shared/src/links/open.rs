@@ -20,7 +20,7 @@ pub async fn open<S: Links + Sessions + Counters + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<CheckoutSession, ApiError> {
     let link = find(store, id).await?;
-    link.availability(now).map_err(ApiError::LinkUnavailable)?;
+    link.availability(now).map_err(|reason| ApiError::LinkUnavailable(reason).branded(&link.checkout.appearance))?;
     if let Some(client) = client.filter(|_| opens_per_minute > 0) {
         count_per_minute(store, &format!("opens:client:{client}"), opens_per_minute, now).await?;
     }
