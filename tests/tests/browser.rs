@@ -24,6 +24,11 @@ const CARD_OK: &str = "4242 4242 4242 4242";
 const CARD_DECLINED: &str = "4000 0000 0000 0002";
 const CARD_NO_FUNDS: &str = "4000 0000 0000 9995";
 
+/// A card expiry (MM/YY) a year from today, as the pay form takes it.
+fn next_year_expiry() -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::days(366)).format("%m/%y").to_string()
+}
+
 // ---------------------------------------------------------------------------------------------
 // The browser
 
@@ -132,7 +137,7 @@ impl Browser {
 
     async fn fill_card(&self, number: &str) {
         self.fill("cardNumber", number).await;
-        self.fill("expiry", "12/34").await;
+        self.fill("expiry", &next_year_expiry()).await;
         self.fill("cvc", "123").await;
         self.fill("cardholderName", "Ada Lovelace").await;
     }
@@ -620,6 +625,93 @@ async fn pages_load_their_stylesheet_with_no_script_and_no_csp_violation() {
         assert!(violations.is_empty(), "{page}: CSP violations: {violations:#?}");
     })
     .await;
+    checkout.close().await;
+}
+
+/// A merchant's look, as `appearance` asks: the page's background, and the pay button's
+/// colour, text colour (the readable one for it) and corners.
+const BRAND: Brand = Brand {
+    appearance: r##"{ "primaryColor": "#ffd400", "backgroundColor": "#0b3d2e", "borderRadius": 4 }"##,
+    body_background: "rgb(11, 61, 46)",
+    button_background: "rgb(255, 212, 0)",
+    button_text: "rgb(0, 0, 0)",
+    button_radius: "4px",
+};
+
+struct Brand {
+    appearance: &'static str,
+    body_background: &'static str,
+    button_background: &'static str,
+    button_text: &'static str,
+    button_radius: &'static str,
+}
+
+/// The page the browser is on wears `BRAND`: its one inline style block (the merchant's
+/// colours, allowed by its hash in the page's CSP) was applied, and Chromium reported no CSP
+/// violation. `page` names the page in failure messages.
+async fn assert_branded(browser: &Browser, page: &str) {
+    let styles = browser
+        .script(
+            "return Array.from(document.styleSheets).filter(s => !s.href).map(s => \
+             ({ rules: s.cssRules.length, text: s.ownerNode.textContent }))",
+        )
+        .await;
+    let styles = styles.as_array().cloned().unwrap_or_default();
+    assert!(
+        styles.len() == 1 && styles[0]["rules"].as_u64() > Some(0),
+        "{page}: one inline style sheet with rules expected: {styles:?}"
+    );
+    let computed = |css: &str, property: &str| {
+        format!("return getComputedStyle(document.querySelector('{css}')).getPropertyValue('{property}')")
+    };
+    let background = browser.script(&computed("body", "background-color")).await;
+    assert_eq!(background, json!(BRAND.body_background), "{page}: the body's background colour");
+    if !browser.find_all("#pay-button").await.is_empty() {
+        for (property, expected) in [
+            ("background-color", BRAND.button_background),
+            ("color", BRAND.button_text),
+            ("border-top-left-radius", BRAND.button_radius),
+        ] {
+            let value = browser.script(&computed("#pay-button", property)).await;
+            assert_eq!(value, json!(expected), "{page}: the pay button's {property}");
+        }
+    }
+    let violations: Vec<String> = browser
+        .console_errors()
+        .await
+        .into_iter()
+        .filter(|message| message.contains("Content Security Policy") || message.contains("Refused to"))
+        .collect();
+    assert!(violations.is_empty(), "{page}: CSP violations: {violations:#?}");
+}
+
+/// A link with an `appearance`: its checkout page, the page again after a decline and the
+/// paid page, loaded in Chromium, each in the merchant's colours with no CSP violation.
+#[tokio::test]
+async fn branded_pages_apply_the_merchants_colours_with_no_csp_violation() {
+    let checkout = Checkout::start(Viewport::Desktop).await;
+    let browser = &checkout.browser;
+    let mut body = fixed_amount_link();
+    body["appearance"] = serde_json::from_str(BRAND.appearance).unwrap();
+    let link_id = checkout.create_link(body).await;
+    // An unbranded page first: our own look, so the colours below are the merchant's doing.
+    let plain = checkout.create_link(fixed_amount_link()).await;
+    checkout.open(&plain).await;
+    let background = browser.script("return getComputedStyle(document.body).backgroundColor").await;
+    assert_ne!(background, json!(BRAND.body_background), "our own look is not the brand's");
+    browser.console_errors().await;
+
+    checkout.open(&link_id).await;
+    assert_branded(browser, "checkout").await;
+    let session_page = browser.url().await;
+    browser.fill_card(CARD_DECLINED).await;
+    browser.click_and_wait_for_navigation("#pay-button").await;
+    browser.find("#form-error").await;
+    assert_branded(browser, "declined").await;
+    checkout.pay_successfully().await;
+    browser.goto(session_page.as_str()).await;
+    page_text_contains(&browser.text("body").await, "paid");
+    assert_branded(browser, "paid").await;
     checkout.close().await;
 }
 

@@ -18,6 +18,23 @@ use serde_json::{Value, json};
 
 const MERCHANT_ID: &str = "store_emulated";
 
+/// The functions the tests below send real requests to, through the emulator: every one.
+const FUNCTIONS_DRIVEN: [&str; 13] = [
+    "activate-link",
+    "assets",
+    "cancel",
+    "check-availability",
+    "checkout-page",
+    "create",
+    "deactivate-link",
+    "get-link",
+    "list-links",
+    "open-link",
+    "pay",
+    "qr-code",
+    "session-status",
+];
+
 /// A request may reach a function that is still compiling: allow a cold build and then some.
 const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -100,6 +117,48 @@ impl Emulated {
         self.send(request).await
     }
 
+    /// A merchant API request to `path` with the merchant's two keys.
+    fn merchant(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("X-API-KEY", &self.vault_key)
+            .header("X-OZURA-API-KEY", &self.merchant_key)
+    }
+
+    /// Creates a link from `body` and returns its id.
+    async fn create_link(&self, body: &Value) -> String {
+        let response = self.create(body).await;
+        let status = response.status();
+        let created = self.json(response).await;
+        assert_eq!(status, 201, "create: {created}");
+        created["data"]["paymentLinkId"].as_str().expect("paymentLinkId").to_owned()
+    }
+
+    /// Opens a link as a customer (open-link, then checkout-page): the checkout page's path on
+    /// the emulator, its session id and the form token of its pay form.
+    async fn open_checkout(&self, link_id: &str) -> (String, String, String) {
+        let opened = self.get(&format!("/pay/{link_id}")).await;
+        assert_eq!(opened.status(), 303, "open {link_id}");
+        let location = opened.headers()["location"].to_str().unwrap().to_owned();
+        let page_path = location.strip_prefix(&self.public_base()).expect("a checkout page on the API host").to_owned();
+        let session_id = page_path.strip_prefix("/checkout/").expect("/checkout/{sessionId}").to_owned();
+        let page = self.get(&page_path).await;
+        assert_eq!(page.status(), 200, "checkout page {page_path}");
+        let html = page.text().await.unwrap();
+        let token = html
+            .split(r#"name="formToken" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no form token on {page_path}:\n{html}"))
+            .to_owned();
+        (page_path, session_id, token)
+    }
+
+    /// Posts the pay form of the page at `page_path`, as a browser does (a form body).
+    async fn pay(&self, page_path: &str, form: &[(&str, &str)]) -> Response {
+        self.send(self.client.post(self.url(&format!("{page_path}/pay"))).form(form)).await
+    }
+
     /// The response's body as JSON, with the emulator's log when it is not JSON.
     async fn json(&self, response: Response) -> Value {
         let text = response.text().await.expect("response body");
@@ -160,4 +219,174 @@ async fn the_lambda_functions_create_check_and_open_the_seed_examples_on_dynamod
         )
         .await;
     assert_eq!(wrong_key.status(), 401);
+}
+
+/// A card expiry (MM/YY) a year from today, as the pay form takes it.
+fn next_year_expiry() -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::days(366)).format("%m/%y").to_string()
+}
+
+/// Checks that `bytes` are a whole PNG, byte for byte as encoded (signature, every chunk's
+/// CRC, IHDR first and IEND last; a body mangled on its way, e.g. read as text or not
+/// base64-decoded, fails), and returns its width and height.
+fn png_dimensions(bytes: &[u8]) -> (u32, u32) {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFF_u32;
+        for byte in data {
+            crc ^= u32::from(*byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+    let be32 = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG: {:?}", &bytes[..bytes.len().min(16)]);
+    let (mut at, mut chunks, mut dimensions) = (8, Vec::new(), (0, 0));
+    while at < bytes.len() {
+        assert!(at + 12 <= bytes.len(), "a PNG chunk is cut at byte {at} of {}", bytes.len());
+        let length = be32(at) as usize;
+        assert!(at + 12 + length <= bytes.len(), "a PNG chunk is cut at byte {at} of {}", bytes.len());
+        let kind = String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned();
+        let crc = be32(at + 8 + length);
+        assert_eq!(crc32(&bytes[at + 4..at + 8 + length]), crc, "PNG chunk {kind} at byte {at}: wrong CRC");
+        if kind == "IHDR" {
+            dimensions = (be32(at + 8), be32(at + 12));
+        }
+        chunks.push(kind);
+        at += 12 + length;
+    }
+    assert_eq!(chunks.first().map(String::as_str), Some("IHDR"), "{chunks:?}");
+    assert_eq!(chunks.last().map(String::as_str), Some("IEND"), "{chunks:?}");
+    assert!(chunks.iter().any(|kind| kind == "IDAT"), "{chunks:?}");
+    dimensions
+}
+
+/// The functions the flow above does not reach, each answering real requests as a Lambda
+/// binary: pay (a form body in, a redirect or a page out), qr-code (a binary body out),
+/// session-status, cancel, get-link, list-links, deactivate-link and activate-link.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb() {
+    let emulated = Emulated::start().await;
+    let [(fixed, _), (itemised, _), (donation, _)] = seed_examples(MERCHANT_ID);
+    let fixed = emulated.create_link(&fixed).await;
+    let itemised = emulated.create_link(&itemised).await;
+    let donation = emulated.create_link(&donation).await;
+
+    // pay: a declined card gets the page again (422) with the error; the 4242 card pays and
+    // goes to the merchant's success URL.
+    let (page_path, session_id, token) = emulated.open_checkout(&fixed).await;
+    let expiry = next_year_expiry();
+    let pay_with = async |card: &str| {
+        let form = [
+            ("formToken", token.as_str()),
+            ("cardNumber", card),
+            ("expiry", expiry.as_str()),
+            ("cvc", "123"),
+            ("cardholderName", "Ada Lovelace"),
+        ];
+        emulated.pay(&page_path, &form).await
+    };
+    let response = pay_with("4000 0000 0000 0002").await;
+    assert_eq!(response.status(), 422, "a declined card; emulator log:\n{}", emulated.emulator.log());
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"id="form-error""#) && page.contains(r#"id="pay-form""#), "{page}");
+    assert!(!page.contains("4000000000000002") && !page.contains("4000 0000 0000 0002"), "the card is echoed");
+
+    let response = pay_with("4242 4242 4242 4242").await;
+    assert_eq!(response.status(), 303, "the 4242 card; emulator log:\n{}", emulated.emulator.log());
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(location.as_str().split('?').next(), Some("https://mystore.com/thank-you"), "{location}");
+    let params: std::collections::BTreeMap<String, String> = location.query_pairs().into_owned().collect();
+    assert_eq!(params["success"], "true", "{location}");
+    assert_eq!(params["sessionId"], session_id, "{location}");
+    assert_eq!((params["amount"].as_str(), params["cardLastFour"].as_str()), ("50.00", "4242"), "{location}");
+
+    // session-status: what the merchant's server checks before fulfilling the order.
+    let response = emulated.send(emulated.merchant(reqwest::Method::GET, &format!("/api/sessions/{session_id}"))).await;
+    assert_eq!(response.status(), 200);
+    let session = emulated.json(response).await;
+    assert_eq!(session["data"]["status"], json!("completed"), "{session}");
+    assert_eq!(session["data"]["transactionId"].as_str(), Some(params["transactionId"].as_str()), "{session}");
+    assert_eq!(session["data"]["cardLastFour"], json!("4242"), "{session}");
+
+    // get-link: the single-use link is used up.
+    let response = emulated.send(emulated.merchant(reqwest::Method::GET, &format!("/api/payment-links/{fixed}"))).await;
+    assert_eq!(response.status(), 200);
+    let link = emulated.json(response).await;
+    assert_eq!(link["data"]["paymentLinkId"], json!(fixed), "{link}");
+    assert_eq!(link["data"]["status"], json!("limit_reached"), "{link}");
+    assert_eq!(link["data"]["usage"], json!({ "used": 1, "limit": 1, "remaining": 0 }), "{link}");
+
+    // cancel: back to the cancel URL, nothing added; the session says so.
+    let (_, cancelled_id, _) = emulated.open_checkout(&itemised).await;
+    let response = emulated.get(&format!("/checkout/{cancelled_id}/cancel")).await;
+    assert_eq!(response.status(), 303, "cancel; emulator log:\n{}", emulated.emulator.log());
+    assert_eq!(response.headers()["location"], "https://fashionboutique.com/cart");
+    let response =
+        emulated.send(emulated.merchant(reqwest::Method::GET, &format!("/api/sessions/{cancelled_id}"))).await;
+    assert_eq!(emulated.json(response).await["data"]["status"], json!("cancelled"));
+
+    // qr-code: a PNG, a binary body through the Lambda response (base64) and the emulator.
+    let response = emulated
+        .send(emulated.merchant(reqwest::Method::GET, &format!("/api/payment-links/{donation}/qr?format=png&size=256")))
+        .await;
+    assert_eq!(response.status(), 200, "qr-code; emulator log:\n{}", emulated.emulator.log());
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let png = response.bytes().await.unwrap();
+    let (width, height) = png_dimensions(&png);
+    assert!(width == height && (256..512).contains(&width), "a {width}×{height} QR code for size=256");
+
+    // list-links: the merchant's three links, on one page.
+    let response = emulated.send(emulated.merchant(reqwest::Method::GET, "/api/payment-links")).await;
+    assert_eq!(response.status(), 200);
+    let list = emulated.json(response).await;
+    let mut listed: Vec<&str> =
+        list["data"].as_array().expect("data").iter().map(|link| link["paymentLinkId"].as_str().unwrap()).collect();
+    listed.sort_unstable();
+    let mut expected = vec![fixed.as_str(), itemised.as_str(), donation.as_str()];
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "{list}");
+    assert_eq!(list["hasMore"], json!(false), "{list}");
+
+    // deactivate-link and activate-link: each takes effect at once.
+    let availability = async || {
+        let response = emulated.get(&format!("/api/payment-links/{donation}/check-availability")).await;
+        emulated.json(response).await["available"].clone()
+    };
+    for (action, active, status) in [("deactivate", false, "inactive"), ("activate", true, "active")] {
+        let path = format!("/api/payment-links/{donation}/{action}");
+        let response = emulated.send(emulated.merchant(reqwest::Method::POST, &path)).await;
+        assert_eq!(response.status(), 200, "{action}; emulator log:\n{}", emulated.emulator.log());
+        let link = emulated.json(response).await;
+        assert_eq!((&link["data"]["active"], &link["data"]["status"]), (&json!(active), &json!(status)), "{link}");
+        assert_eq!(availability().await, json!(active), "check-availability after {action}");
+    }
+}
+
+/// A function added to functions/ or to the emulator's router is driven by the tests above too
+/// (and, when one is renamed, this list follows).
+#[test]
+fn every_function_is_driven_through_the_emulator() {
+    let root = paylinks_tests::workspace_root();
+    let mut in_functions: Vec<String> = std::fs::read_dir(root.join("functions"))
+        .expect("functions/")
+        .map(|entry| entry.expect("a functions/ entry").path())
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    in_functions.sort_unstable();
+    assert_eq!(in_functions, FUNCTIONS_DRIVEN, "functions/ against the functions these tests drive");
+
+    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml")).unwrap().parse().unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("the router");
+    let mut routed: Vec<&str> = router
+        .values()
+        .flat_map(|routes| routes.as_array().expect("a route list"))
+        .map(|route| route["function"].as_str().expect("a function name"))
+        .collect();
+    routed.sort_unstable();
+    routed.dedup();
+    assert_eq!(routed, FUNCTIONS_DRIVEN, "the emulator's router against the functions these tests drive");
 }

@@ -1,6 +1,7 @@
 //! The whole flow over HTTP against the real `paylinks serve`: create the seed's three
 //! examples, check them, open them, and find them again after a restart.
 
+use paylinks_core::checkout::guard::WINDOW;
 use paylinks_tests::{
     MERCHANT_ID, Server, TempDir, client, merchant_request, seed_examples, seed_fixed_amount, seed_itemised,
 };
@@ -108,17 +109,25 @@ async fn open_checkout(server: &Server, link: &str) -> Result<(String, String), 
     Ok((page_url, token.to_owned()))
 }
 
-#[tokio::test]
-async fn a_script_sending_fifty_bad_cards_to_one_link_is_refused_after_ten_and_pauses_it() {
-    let data = TempDir::new("paylinks-flow-card-testing");
-    // The tester rotates IPs (behind a proxy we trust): only the link's own count can stop it.
-    let server = Server::start_with_env(&data.0, &[("PAYLINKS_TRUST_FORWARDED_FOR", "1")]);
-    let mut body = seed_fixed_amount(MERCHANT_ID);
-    body["usageLimit"] = Value::Null;
-    let link = create(&server, &body).await["data"]["paymentLinkId"].as_str().unwrap().to_owned();
+/// A card expiry (MM/YY) a year from today, as the pay form takes it.
+fn next_year_expiry() -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::days(366)).format("%m/%y").to_string()
+}
+
+/// The card-testing window the server's clock is in now: declines are counted in fixed windows
+/// of [`WINDOW`] from the epoch, on the server's clock (this machine's).
+fn decline_window_now() -> i64 {
+    chrono::Utc::now().timestamp().div_euclid(WINDOW.num_seconds())
+}
+
+/// A card tester's script: fifty declined cards posted to `link`, each from its own address
+/// (`203.0.113.{first_host + n}`). The status of each try: 422 for a decline shown inline, 429
+/// for a pay refused before the processor, or the status the open was answered with.
+async fn fifty_bad_cards(server: &Server, link: &str, first_host: usize) -> Vec<u16> {
+    let expiry = next_year_expiry();
     let mut statuses = Vec::new();
     for n in 0..50 {
-        let (page_url, token) = match open_checkout(&server, &link).await {
+        let (page_url, token) = match open_checkout(server, link).await {
             Ok(checkout) => checkout,
             Err(status) => {
                 statuses.push(status); // paused: the link no longer opens
@@ -128,13 +137,13 @@ async fn a_script_sending_fifty_bad_cards_to_one_link_is_refused_after_ten_and_p
         let form = [
             ("formToken", token.as_str()),
             ("cardNumber", "4000000000000002"),
-            ("expiry", "12/34"),
+            ("expiry", expiry.as_str()),
             ("cvc", "123"),
             ("cardholderName", "Tester"),
         ];
         let response = client()
             .post(format!("{page_url}/pay"))
-            .header("X-Forwarded-For", format!("203.0.113.{n}"))
+            .header("X-Forwarded-For", format!("203.0.113.{}", first_host + n))
             .form(&form)
             .send()
             .await
@@ -147,6 +156,32 @@ async fn a_script_sending_fifty_bad_cards_to_one_link_is_refused_after_ten_and_p
         }
         statuses.push(status);
     }
+    statuses
+}
+
+#[tokio::test]
+async fn a_script_sending_fifty_bad_cards_to_one_link_is_refused_after_ten_and_pauses_it() {
+    let data = TempDir::new("paylinks-flow-card-testing");
+    // The tester rotates IPs (behind a proxy we trust): only the link's own count can stop it.
+    let server = Server::start_with_env(&data.0, &[("PAYLINKS_TRUST_FORWARDED_FOR", "1")]);
+    let mut body = seed_fixed_amount(MERCHANT_ID);
+    body["usageLimit"] = Value::Null;
+    // The counts live in fixed windows: a run that crossed a window boundary split them (the
+    // declines after it start again from zero), so it proves nothing and is run again, on a
+    // fresh link from other addresses. The second run starts after that boundary and cannot
+    // reach the next one, a whole window later: whatever the time, one run stays in one window.
+    let mut runs = 0;
+    let (link, statuses) = loop {
+        let link = create(&server, &body).await["data"]["paymentLinkId"].as_str().unwrap().to_owned();
+        let window = decline_window_now();
+        let statuses = fifty_bad_cards(&server, &link, 100 * runs).await;
+        runs += 1;
+        if decline_window_now() == window {
+            break (link, statuses);
+        }
+        let minutes = WINDOW.num_minutes();
+        assert!(runs < 2, "two runs of fifty pays each crossed a window boundary: each took over {minutes} minutes");
+    };
     assert_eq!(statuses[..10], [422; 10], "the first ten are declined inline: {statuses:?}");
     // Ten clients' cards declined on one link: it is paused at once (410 on open); a pay on a
     // page opened before would be refused before the processor (429).

@@ -96,7 +96,7 @@ trait Pays {
         let BeginAttempt::Started(attempt) = begun else { panic!("attempt should start, got {begun:?}") };
         let held = self.app().store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.unwrap();
         assert_eq!(held, ClaimUse::Claimed);
-        let card = super::card::parse_card(SUCCESS, "12/34", "123", "Ada", now).unwrap();
+        let card = super::card::parse_card(SUCCESS, &a_year_after(now), "123", "Ada", now).unwrap();
         let request = ChargeRequest {
             idempotency_key: attempt.idempotency_key(&session.id),
             amount: attempt.amount,
@@ -116,10 +116,15 @@ impl Pays for TestApp {
     }
 }
 
+/// A card expiry (MM/YY) a year after `now`: valid on the test's clock whatever the year.
+fn a_year_after(now: chrono::DateTime<chrono::Utc>) -> String {
+    (now + TimeDelta::days(366)).format("%m/%y").to_string()
+}
+
 fn form(session: &CheckoutSession, card: &str) -> PayForm {
     PayForm {
         card_number: card.into(),
-        expiry: "12/34".into(),
+        expiry: a_year_after(session.created_at),
         cvc: "123".into(),
         cardholder_name: "Ada Lovelace".into(),
         form_token: session.form_token.clone(),
@@ -508,4 +513,60 @@ async fn one_client_declined_ten_times_is_refused_on_every_link(h: Harness) {
     assert!(h.approved_charges(&session).await.is_empty());
     // Other customers of that link are not affected.
     assert_paid(&h.pay_from(&h.open(&fresh).await, SUCCESS, "192.0.2.10").await);
+}
+
+/// `PayForm`'s `Debug` is what a `tracing` field or a panic message would print of a pay:
+/// it must never carry the card.
+mod pay_form_debug {
+    use super::PayForm;
+
+    /// Every way the secrets could be written: with and without separators.
+    fn secrets(form: &PayForm) -> Vec<String> {
+        let digits: String = form.card_number.chars().filter(char::is_ascii_digit).collect();
+        let expiry_digits: String = form.expiry.chars().filter(char::is_ascii_digit).collect();
+        vec![form.card_number.clone(), digits, form.expiry.clone(), expiry_digits, form.cvc.clone()]
+    }
+
+    fn assert_redacted(form: &PayForm) {
+        for shown in [format!("{form:?}"), format!("{form:#?}")] {
+            for secret in secrets(form) {
+                assert!(!shown.contains(&secret), "Debug shows {secret:?}: {shown}");
+            }
+            // Not vacuous: the amounts (which are not secret) are there.
+            assert!(shown.contains("PayForm") && shown.contains("25.00"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn never_shows_the_card_number_expiry_or_cvc() {
+        let visa = PayForm {
+            card_number: "4242 4242 4242 4242".into(),
+            expiry: "08/29".into(),
+            cvc: "987".into(),
+            cardholder_name: "Ada Lovelace".into(),
+            amount: Some("25.00".into()),
+            custom_amount: None,
+            form_token: "token".into(),
+        };
+        assert_redacted(&visa);
+        let amex = PayForm {
+            card_number: "3782-822463-10005".into(),
+            expiry: "11 / 2031".into(),
+            cvc: "7391".into(),
+            custom_amount: Some("25.00".into()),
+            ..PayForm::default()
+        };
+        assert_redacted(&amex);
+    }
+
+    #[test]
+    fn a_parsed_form_body_never_shows_the_card_either() {
+        let body = "cardNumber=5555+5555+5555+4444&expiry=07%2F30&cvc=654&cardholderName=Ada&amount=25.00&formToken=t";
+        let form = PayForm::parse(body.as_bytes());
+        assert_eq!(
+            (form.card_number.as_str(), form.expiry.as_str(), form.cvc.as_str()),
+            ("5555 5555 5555 4444", "07/30", "654")
+        );
+        assert_redacted(&form);
+    }
 }

@@ -343,10 +343,19 @@ fn one_rule_cases() -> Vec<Case> {
         case("merchantId blank", set(pay(), "/merchantId", json!("   ")), "merchantId", "must not be empty"),
         case("merchantId too long", set(pay(), "/merchantId", json!(long(65))), "merchantId", "at most 64 characters"),
         case("merchantName missing", remove(pay(), "/merchantName"), "merchantName", "is required"),
+        case(
+            "merchantName too long",
+            set(pay(), "/merchantName", json!(long(101))),
+            "merchantName",
+            "at most 100 characters",
+        ),
+        case("merchantName not a string", set(pay(), "/merchantName", json!(42)), "merchantName", "must be a string"),
+        case("merchantName empty", set(pay(), "/merchantName", json!("")), "merchantName", "must not be empty"),
         // Currency.
         case("currency unknown", set(pay(), "/currency", json!("ABC")), "currency", "ISO 4217 currency code"),
         case("currency without minor unit", set(pay(), "/currency", json!("XAU")), "currency", "ISO 4217"),
         case("currency not a string", set(pay(), "/currency", json!(840)), "currency", "must be a string"),
+        case("currency longer than 3", set(pay(), "/currency", json!("USDX")), "currency", "at most 3 characters"),
         // Amount.
         case(
             "amount too precise for USD",
@@ -428,6 +437,7 @@ fn one_rule_cases() -> Vec<Case> {
             &format!("metadata.{}", long(41)),
             "key must be 1 to 40 characters",
         ),
+        case("metadata key empty", set(pay(), "/metadata/", json!("v")), "metadata.", "key must be 1 to 40 characters"),
         case(
             "metadata value too long",
             set(pay(), "/metadata/invoiceId", json!(long(501))),
@@ -454,6 +464,12 @@ fn one_rule_cases() -> Vec<Case> {
         ),
         // Items.
         case("items empty", set(items(), "/items", json!([])), "items", "must list 1 to 100 items"),
+        case(
+            "more than 100 items",
+            set(items(), "/items", Value::Array((0..101).map(|i| item(&format!("Item {i}"), json!(1), 1)).collect())),
+            "items",
+            "must list 1 to 100 items",
+        ),
         case("items not an array", set(items(), "/items", json!({ "name": "Hat" })), "items", "must be an array"),
         case("item not an object", set(items(), "/items", json!(["Hat"])), "items[0]", "must be an object"),
         case("item name missing", remove(items(), "/items/0/name"), "items[0].name", "is required"),
@@ -476,6 +492,30 @@ fn one_rule_cases() -> Vec<Case> {
             set(items(), "/items/0/quantity", json!(0)),
             "items[0].quantity",
             "between 1 and 10000",
+        ),
+        case(
+            "item quantity above 10000",
+            set(items(), "/items/0/quantity", json!(10_001)),
+            "items[0].quantity",
+            "between 1 and 10000",
+        ),
+        case(
+            "item productId too long",
+            set(items(), "/items/0/productId", json!(long(101))),
+            "items[0].productId",
+            "at most 100 characters",
+        ),
+        case(
+            "item name too long",
+            set(items(), "/items/0/name", json!(long(201))),
+            "items[0].name",
+            "at most 200 characters",
+        ),
+        case(
+            "item discountLabel too long",
+            set(items(), "/items/0/discountLabel", json!(long(41))),
+            "items[0].discountLabel",
+            "at most 40 characters",
         ),
         case(
             "item quantity fractional",
@@ -533,6 +573,12 @@ fn one_rule_cases() -> Vec<Case> {
             r#""payment" or "donation""#,
         ),
         case(
+            "checkoutMode longer than 20",
+            set(pay(), "/checkoutMode", json!(long(21))),
+            "checkoutMode",
+            "at most 20 characters",
+        ),
+        case(
             "donation without donationConfig",
             remove(donation(), "/donationConfig"),
             "donationConfig",
@@ -583,6 +629,30 @@ fn one_rule_cases() -> Vec<Case> {
             "one of the presets",
         ),
         case(
+            "donation more than 10 presets",
+            set(donation(), "/donationConfig/presets", json!([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55])),
+            "donationConfig.presets",
+            "at most 10 amounts",
+        ),
+        case(
+            "donation allowCustomAmount not a boolean",
+            set(donation(), "/donationConfig/allowCustomAmount", json!("yes")),
+            "donationConfig.allowCustomAmount",
+            "must be true or false",
+        ),
+        case(
+            "donation defaultAmount below minAmount",
+            set(set(donation(), "/donationConfig/minAmount", json!(20)), "/donationConfig/defaultAmount", json!(10)),
+            "donationConfig.defaultAmount",
+            "between minAmount and maxAmount",
+        ),
+        case(
+            "donation defaultAmount above maxAmount",
+            set(set(donation(), "/donationConfig/maxAmount", json!(300)), "/donationConfig/defaultAmount", json!(500)),
+            "donationConfig.defaultAmount",
+            "between minAmount and maxAmount",
+        ),
+        case(
             "donation minAmount above maxAmount",
             set(set(donation(), "/donationConfig/minAmount", json!(100)), "/donationConfig/maxAmount", json!(10)),
             "donationConfig.minAmount",
@@ -628,6 +698,20 @@ fn one_rule_cases() -> Vec<Case> {
             case("URL with surrounding spaces", bad(" https://mystore.com/thank-you "), field, "spaces"),
             case("URL with credentials", bad("https://u:p@x.com"), field, "must not contain a user name or password"),
             case("URL not a string", set(pay(), &pointer, json!(["https://x.com"])), field, "must be a string"),
+            case(
+                "URL over 2048 characters",
+                bad(&format!("https://mystore.com/{}", long(2048 - 19))),
+                field,
+                "at most 2048 characters",
+            ),
+            case(
+                "URL over 2048 characters once percent-encoded",
+                bad(&format!("https://mystore.com/{}", "é".repeat(400))),
+                field,
+                "at most 2048 characters once percent-encoded",
+            ),
+            case("URL without a host", bad("https://"), field, "must be an absolute URL"),
+            case("URL with an empty host", bad("https://:443/thank-you"), field, "must be an absolute URL"),
         ]);
     }
     cases
