@@ -15,6 +15,7 @@ use crate::store::Store;
 use crate::store::faulty::{Fault, FaultyStore};
 use crate::test_support::{self, TestApp, TestMerchant, check_event, event, fixture, open_event, pay_event};
 
+mod contention;
 mod faults;
 mod iam;
 

@@ -2,6 +2,7 @@
 //! tests and the benchmarks. One job a file:
 //!
 //! - `moto`: a moto_server (DynamoDB) for the test process, clients for it, a request counter;
+//! - `contention`: DynamoDB answering writes as a busy table does (conflicts, throttling);
 //! - `stores`: stores holding no data, on moto_server or in a temporary directory;
 //! - `app`: the test app, an `App` with a manual clock and a merchant whose keys are known;
 //! - `events`: API Gateway events from the fixtures, for that merchant;
@@ -9,6 +10,7 @@
 //! - `seeds`: the seed's create examples.
 
 mod app;
+mod contention;
 mod events;
 mod links;
 mod moto;
@@ -18,6 +20,7 @@ mod stores;
 use std::net::TcpListener;
 
 pub use app::{TestApp, TestMerchant};
+pub use contention::{Contention, ContentionInjector, contended_client};
 pub use events::{
     FIXTURES_DIR, check_event, create_event, create_event_text, event, fixture, open_event, parse_event, pay_event,
     session_event,

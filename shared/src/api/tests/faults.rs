@@ -20,7 +20,7 @@ use crate::model::PaymentAttempt;
 use crate::model::{CheckoutSession, LinkId, SessionStatus};
 use crate::store::faulty::{Fault, FaultyStore};
 
-const SUCCESS: &str = "4242 4242 4242 4242";
+pub(super) const SUCCESS: &str = "4242 4242 4242 4242";
 const DECLINED: &str = "4000 0000 0000 0002";
 
 /// Every (store call, fault) pair of an operation that makes `calls` store calls.
@@ -46,7 +46,13 @@ fn assert_done_or_retry(fault: Fault, status: StatusCode, response: &Response<Bo
 /// Pays `session` as a customer pressing Pay again would (after the lease of an interrupted
 /// attempt, "in progress" meanwhile): it ends paid once, the link used once and full. After an
 /// interrupted decline, taking the attempt over first reports that decline (422).
-async fn pay_until_paid(h: &Harness, link: &LinkId, session: &CheckoutSession, after_decline: bool, what: &str) {
+pub(super) async fn pay_until_paid(
+    h: &Harness,
+    link: &LinkId,
+    session: &CheckoutSession,
+    after_decline: bool,
+    what: &str,
+) {
     for _ in 0..4 {
         let (status, response) = h.pay(session, SUCCESS).await;
         if status == StatusCode::SEE_OTHER {

@@ -1,0 +1,55 @@
+//! DynamoDB under contention, through the handlers as Lambda calls them: each write of a pay
+//! is refused as a busy table refuses it (moto alone serializes every request, so this never
+//! happens otherwise). A passing `TransactionConflict` is retried away or answered 503; a
+//! conflict that lasts, or throttling, is a 503 with `Retry-After`. Never a 500, never "limit
+//! reached" for a link that is not, and paying again pays exactly once: no oversell.
+
+use std::sync::Arc;
+
+use lambda_http::http::{StatusCode, header};
+
+use super::faults::{SUCCESS, pay_until_paid};
+use super::{Calls, body_text, harness_on};
+use crate::test_support::{Contention, ContentionInjector, contended_client, fresh_dynamo_store_with, moto_endpoint};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_write_of_a_pay_refused_by_a_busy_table_ends_paid_once() {
+    let injector = ContentionInjector::default();
+    let store = fresh_dynamo_store_with(contended_client(&moto_endpoint().await, &injector)).await;
+    let h = harness_on(Arc::new(store)).await;
+
+    // The writes a paid pay makes (the seed link is for one payment, so its use is claimed).
+    let link = h.create_seed_link().await;
+    let session = h.open_session(&link).await;
+    let before = injector.writes();
+    assert_eq!(h.pay(&session, SUCCESS).await.0, StatusCode::SEE_OTHER);
+    let writes = injector.writes() - before;
+    let operations = injector.operations()[before..].to_vec();
+    assert!(writes >= 3, "begin, claim and complete at least: {writes}");
+
+    for (write, operation) in operations.iter().enumerate() {
+        for (contention, count) in [(Contention::Conflict, 1), (Contention::Conflict, 20), (Contention::Throttled, 20)]
+        {
+            let what = format!("pay, write {write} of {writes} refused {count}× as {contention:?}");
+            let link = h.create_seed_link().await;
+            let session = h.open_session(&link).await;
+            injector.refuse(write, count, contention);
+            let (status, response) = h.pay(&session, SUCCESS).await;
+            injector.heal();
+            match status {
+                StatusCode::SEE_OTHER => {}
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    assert!(response.headers().contains_key(header::RETRY_AFTER), "{what}: Retry-After");
+                }
+                other => panic!("{what}: {other}: {}", body_text(&response)),
+            }
+            // A passing conflict on a conditional update or a transaction is decided again, so
+            // the customer never sees it.
+            let retried = matches!(*operation, "UpdateItem" | "TransactWriteItems");
+            if contention == Contention::Conflict && count == 1 && retried {
+                assert_eq!(status, StatusCode::SEE_OTHER, "{what} ({operation})");
+            }
+            pay_until_paid(&h, &link, &session, false, &what).await;
+        }
+    }
+}
