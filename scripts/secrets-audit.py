@@ -6,7 +6,9 @@
 Scans every item of every table on the DynamoDB endpoint (moto_server: what every DynamoDB
 test of the suite stored) and every line of every file in DIR (the logs of each `paylinks
 serve` and Lambda emulator the flow tests started; scripts/test.sh points
-PAYLINKS_TEST_LOG_DIR there). Exit 1 with the findings, else one line of figures.
+PAYLINKS_TEST_LOG_DIR there). Exit 1 with the findings, else one line of figures, with the
+warnings and errors the services logged (the load test pays with the sandbox's processing-error
+card, so the "processor failed the charge" warnings are among them).
 
 What counts as a secret:
 - a card number: 13 to 19 digits (spaces or hyphens allowed between them) starting 2-6,
@@ -21,6 +23,7 @@ What counts as a secret:
 """
 
 import argparse
+import collections
 import html
 import json
 import pathlib
@@ -166,12 +169,25 @@ def audit_dynamodb(endpoint: str, findings: list[str]) -> tuple[int, int]:
     return len(tables), items
 
 
-def audit_logs(directory: pathlib.Path, findings: list[str]) -> tuple[int, int]:
+def warning_message(line: str) -> str | None:
+    """The message of a JSON log line at WARN or ERROR level, else None."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(entry, dict) and entry.get("level") in ("WARN", "ERROR"):
+        return f"{entry['level']} {entry.get('message', '?')}"
+    return None
+
+
+def audit_logs(directory: pathlib.Path, findings: list[str], warnings: collections.Counter) -> tuple[int, int]:
     files = sorted(p for p in directory.glob("*") if p.is_file()) if directory.is_dir() else []
     lines = 0
     for path in files:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             lines += 1
+            if message := warning_message(line):
+                warnings[message] += 1
             where = f"{path.name}:{number}"
             findings += [f"{where}: {secret}" for secret in secrets_in_text(line)]
             if SECRET_FIELD_IN_TEXT.search(line):
@@ -195,7 +211,8 @@ def main() -> int:
 
     findings: list[str] = []
     tables, items = audit_dynamodb(args.dynamodb, findings)
-    files, lines = audit_logs(args.logs, findings)
+    warnings: collections.Counter = collections.Counter()
+    files, lines = audit_logs(args.logs, findings, warnings)
     if findings:
         print(f"secrets-audit: {len(findings)} secrets found:", file=sys.stderr)
         for finding in findings[:50]:
@@ -208,6 +225,9 @@ def main() -> int:
         f"secrets-audit: {items} items in {tables} DynamoDB tables and {lines} log lines in {files} files: "
         "no card number, CVC or API key"
     )
+    if warnings:
+        audited = ", ".join(f"{message} ×{n}" for message, n in sorted(warnings.items()))
+        print(f"secrets-audit: warnings and errors among those lines: {audited}")
     return 0
 
 

@@ -8,17 +8,24 @@
 -- a merchant creating a link (one in five; usage limit 3, one link in five unlimited), a
 -- merchant reading its newest link back (one in ten), or a customer: check availability (three
 -- in ten), open the link (303 to a fresh checkout), load the checkout page (its form token),
--- pay (one card in five declines). Customers pay either one of this client's five newest links
--- or (four in ten) one of the links in SHARED_LINKS_FILE, which every client pays at once, so
--- claims on one link race. Every journey comes from its own customer IP (X-Forwarded-For; run
--- the server with PAYLINKS_TRUST_FORWARDED_FOR=1) so the per-IP card-testing limit sees
--- customers, not wrk.
+-- pay (one card in five declines, one in twenty fails at the processor: the processing-error
+-- test card, so the server's "processor failed the charge" warnings are in its audited log).
+-- Customers pay either one of this client's five newest links or (four in ten) one of the
+-- links in SHARED_LINKS_FILE, which every client pays at once, so claims on one link race.
+-- Every journey comes from its own customer IP (X-Forwarded-For; run the server with
+-- PAYLINKS_TRUST_FORWARDED_FOR=1) so the per-IP card-testing limit sees customers, not wrk.
 --
 -- What the server acknowledged is appended, one line at a time, to LEDGER_DIR/ledger-N.txt:
 --   status <step> <http status>     every response
 --   created <link id>               create answered 201
 --   session <link id> <session id>  open answered 303 to a checkout
---   paid <session id> <transaction> pay answered with the success redirect
+--   gone <link id>                  open answered 410 (the link is used up or paused)
+--   paid <session id> <transaction> <card>  pay answered with the success redirect
+--   failed <session id> <errorCode> <card>  pay answered with the error redirect
+--   malformed <step> <http status>  a success status without what it promises (a 201 create
+--                                   without a link id, a 303 open not to a checkout, a 200
+--                                   page without a form token, a 303 pay to neither redirect)
+-- where <card> is success, declined or error (the test card the pay used).
 -- A test (tests/tests/resilience.rs) audits the server's state against it afterwards.
 
 local next_thread_id = 0
@@ -39,11 +46,24 @@ function init(args)
     full = {}         -- shared links this client has seen used up
     step = "create"
     customer_ip = nil
-    link, session, checkout_path, form_token = nil, nil, nil, nil
+    link, session, checkout_path, form_token, card = nil, nil, nil, nil, nil
 end
 
 local function note(...)
     ledger:write(table.concat({ ... }, " "), "\n")
+end
+
+-- The test cards, by what the sandbox processor does with them.
+local cards = { success = "4242424242424242", declined = "4000000000000002", error = "4000000000000119" }
+
+-- December, five years from now: always in the future (MM%2FYY, form-encoded).
+local expiry = string.format("12%%2F%02d", (os.date("*t").year + 5) % 100)
+
+-- The card of a pay, chosen once per checkout: a pay wrk sends again (its connection broke,
+-- e.g. while the server was killed) pays with the same card.
+local function pick_card()
+    local dice = math.random()
+    if dice < 0.2 then return "declined" elseif dice < 0.25 then return "error" else return "success" end
 end
 
 local function create_body()
@@ -98,11 +118,10 @@ function request()
     elseif step == "page" then
         return wrk.format("GET", checkout_path, customer)
     else -- pay
-        local card = (math.random() < 0.2) and "4000000000000002" or "4242424242424242"
         customer["Content-Type"] = "application/x-www-form-urlencoded"
         return wrk.format("POST", checkout_path .. "/pay", customer,
-            "formToken=" .. form_token .. "&cardNumber=" .. card ..
-            "&expiry=12%2F34&cvc=123&cardholderName=Load+Test")
+            "formToken=" .. form_token .. "&cardNumber=" .. cards[card] ..
+            "&expiry=" .. expiry .. "&cvc=123&cardholderName=Load+Test")
     end
 end
 
@@ -117,6 +136,8 @@ function response(status, headers, body)
         if id then
             note("created", id)
             links[#links + 1] = id
+        elseif status == 201 then
+            note("malformed", step, status)
         end
         new_journey()
     elseif step == "check" then
@@ -128,16 +149,33 @@ function response(status, headers, body)
             note("session", link, session)
             step = "page"
         else
-            if status == 410 then full[link] = true end
+            if status == 410 then
+                full[link] = true
+                note("gone", link)
+            elseif status == 303 then
+                note("malformed", step, status)
+            end
             new_journey()
         end
     elseif step == "page" then
         form_token = status == 200 and body:match('name="formToken" value="([^"]+)"')
-        if form_token then step = "pay" else new_journey() end
+        if form_token then
+            card = pick_card()
+            step = "pay"
+        else
+            if status == 200 then note("malformed", step, status) end
+            new_journey()
+        end
     elseif step == "pay" then
-        local transaction = status == 303 and location(headers):match("[?&]transactionId=([^&#]+)")
+        local target = status == 303 and location(headers) or ""
+        local transaction = target:match("[?&]transactionId=([^&#]+)")
+        local error_code = target:match("[?&]errorCode=([^&#]+)")
         if transaction then
-            note("paid", session, transaction)
+            note("paid", session, transaction, card)
+        elseif error_code then
+            note("failed", session, error_code, card)
+        elseif status == 303 then
+            note("malformed", step, status)
         end
         new_journey()
     else

@@ -40,11 +40,11 @@ impl Server {
 
     /// Starts the server with extra environment variables (kept across [`Server::restart`]).
     pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Server {
-        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Self::start_on(data_dir, free_port(), env)
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        on_a_free_port("paylinks serve", |port| Self::start_on(data_dir, port, env.clone()))
     }
 
-    fn start_on(data_dir: &Path, port: u16, env: Vec<(String, String)>) -> Server {
+    fn start_on(data_dir: &Path, port: u16, env: Vec<(String, String)>) -> Result<Server, PortTaken> {
         // Its JSON log lines go to one file across restarts, for tests (and the suite's secrets
         // audit) to read.
         let log = std::fs::File::options()
@@ -66,18 +66,15 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start paylinks serve");
-        let server =
+        let mut server =
             Server { child, base: format!("http://127.0.0.1:{port}"), data_dir: data_dir.to_owned(), port, env };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "paylinks serve did not start listening");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // Ready when our process listens on the port and answers its health check as paylinks
+        // does (200 `{"status":"ok"}`: the store answers too). Its reason to exit early is on
+        // stderr (inherited).
+        wait_until_ours(&mut server.child, "paylinks serve", port, Duration::from_secs(20), String::new, || {
+            http_get_local(port, "/health").as_deref() == Some(r#"{"status":"ok"}"#)
+        })?;
+        Ok(server)
     }
 
     /// Where the server's stdout (its JSON log lines) goes.
@@ -98,7 +95,9 @@ impl Server {
         self.child.wait().ok();
         let log_at_kill = std::fs::metadata(self.log_path()).map_or(0, |m| m.len());
         let env = std::mem::take(&mut self.env);
-        *self = Self::start_on(&self.data_dir.clone(), self.port, env);
+        // The same port: clients (wrk) keep using the address they were given.
+        *self = Self::start_on(&self.data_dir.clone(), self.port, env)
+            .unwrap_or_else(|PortTaken| panic!("port {} was taken while paylinks serve was down", self.port));
         log_at_kill
     }
 
@@ -114,6 +113,79 @@ impl Drop for Server {
         self.child.kill().ok();
         self.child.wait().ok();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes on free ports. `free_port` releases the port it found, so another process may bind
+// it before ours does: ours then exits early (address in use), or, worse, something else
+// answers on the port. Each start below checks which process listens there, and starts again
+// on another port when the port was taken.
+
+/// The port was taken between [`free_port`] and the child's bind: the child exited early
+/// while another process listens on its port.
+struct PortTaken;
+
+/// `start(port)` on a free port, again on another one (a few times) while the port was taken.
+fn on_a_free_port<T>(what: &str, mut start: impl FnMut(u16) -> Result<T, PortTaken>) -> T {
+    for _ in 0..5 {
+        let port = free_port();
+        match start(port) {
+            Ok(started) => return started,
+            Err(PortTaken) => eprintln!("{what}: port {port} was taken before it could bind it; trying another"),
+        }
+    }
+    panic!("{what}: five free ports in a row were taken before it could bind them")
+}
+
+/// Waits (up to `timeout`) until `child` is the process listening on `port` and `answers` says
+/// it answers as it should. `Err(PortTaken)` when the child exits while another process
+/// listens on its port; panics, with `log()`, when it exits otherwise or is not ready in time.
+fn wait_until_ours(
+    child: &mut Child,
+    what: &str,
+    port: u16,
+    timeout: Duration,
+    log: impl Fn() -> String,
+    answers: impl Fn() -> bool,
+) -> Result<(), PortTaken> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            // Our child is gone, so whatever listens on the port now is another process's.
+            if !listening_sockets(port).is_empty() {
+                return Err(PortTaken);
+            }
+            panic!("{what} exited ({status}) before it was ready on port {port}\n{}", log());
+        }
+        if holds_listener(child.id(), port) && answers() {
+            return Ok(());
+        }
+        assert!(Instant::now() < deadline, "{what} is not ready on port {port} after {timeout:?}\n{}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The sockets listening on `port` (any address, IPv4 or IPv6), as the links their owners'
+/// file descriptors point to (`socket:[INODE]`), from /proc/net/tcp and tcp6.
+fn listening_sockets(port: u16) -> Vec<String> {
+    let port = format!(":{port:04X}");
+    let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(|path| std::fs::read_to_string(path).unwrap_or_default());
+    // Each line: "sl local_address rem_address st ... inode ..."; st 0A is LISTEN.
+    tables
+        .iter()
+        .flat_map(|table| table.lines().skip(1))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| fields.len() > 9 && fields[1].ends_with(&port) && fields[3] == "0A")
+        .map(|fields| format!("socket:[{}]", fields[9]))
+        .collect()
+}
+
+/// Whether process `pid` holds a socket listening on `port`: the process answering there is
+/// that one.
+fn holds_listener(pid: u32, port: u16) -> bool {
+    let sockets = listening_sockets(port);
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|link| sockets.iter().any(|s| link == Path::new(s))))
 }
 
 /// Where a process started by a test logs: `PAYLINKS_TEST_LOG_DIR` when set (scripts/test.sh
@@ -205,10 +277,13 @@ pub struct ChromeDriver {
 }
 
 impl ChromeDriver {
-    /// Starts ChromeDriver and waits until its `/status` says it is ready.
+    /// Starts ChromeDriver and waits until it listens and its `/status` says it is ready.
     pub fn start() -> ChromeDriver {
+        on_a_free_port("chromedriver", Self::start_on)
+    }
+
+    fn start_on(port: u16) -> Result<ChromeDriver, PortTaken> {
         use std::os::unix::process::CommandExt;
-        let port = free_port();
         let child = Command::new(chromedriver_bin())
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
@@ -219,20 +294,22 @@ impl ChromeDriver {
             .process_group(0)
             .spawn()
             .expect("start chromedriver");
-        let driver = ChromeDriver { child, port, url: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !http_get_local(port, "/status").is_some_and(|body| body.contains("\"ready\":true")) {
-            assert!(Instant::now() < deadline, "chromedriver did not become ready on port {port}");
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        driver
+        let mut driver = ChromeDriver { child, port, url: format!("http://127.0.0.1:{port}") };
+        // Its reason to exit early ("bind() failed: Address already in use") is on stderr.
+        wait_until_ours(&mut driver.child, "chromedriver", port, Duration::from_secs(20), String::new, || {
+            http_get_local(port, "/status").is_some_and(|body| body.contains("\"ready\":true"))
+        })?;
+        Ok(driver)
     }
 }
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
-        // `/shutdown` quits every browser session, then ChromeDriver itself.
-        let _ = http_get_local(self.port, "/shutdown");
+        // `/shutdown` quits every browser session, then ChromeDriver itself: only when ours
+        // answers on the port (a driver that lost its port to another must not end that one).
+        if matches!(self.child.try_wait(), Ok(None)) && holds_listener(self.child.id(), self.port) {
+            let _ = http_get_local(self.port, "/shutdown");
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -410,8 +487,11 @@ impl LambdaEmulator {
     /// Starts the emulator with `env` given to every function and waits until it listens.
     /// Functions compile on their first request: give those requests minutes, not seconds.
     pub fn start(env: &[(&str, &str)]) -> LambdaEmulator {
+        on_a_free_port("cargo lambda watch", |port| Self::start_on(env, port))
+    }
+
+    fn start_on(env: &[(&str, &str)], port: u16) -> Result<LambdaEmulator, PortTaken> {
         use std::os::unix::process::CommandExt;
-        let port = free_port();
         let log_path = log_file(&format!("paylinks-lambda-watch-{}-{port}.log", std::process::id()));
         let log = std::fs::File::create(&log_path).expect("create the emulator log");
         let mut command = Command::new(cargo_lambda_bin());
@@ -430,15 +510,13 @@ impl LambdaEmulator {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start cargo-lambda ({}): {e}", cargo_lambda_bin().display()));
         let mut emulator = LambdaEmulator { child, base: format!("http://127.0.0.1:{port}"), log_path };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = emulator.child.try_wait() {
-                panic!("cargo lambda watch exited ({status}) before listening:\n{}", emulator.log());
-            }
-            assert!(Instant::now() < deadline, "cargo lambda watch is not listening after 60 s:\n{}", emulator.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        emulator
+        // Listening is enough: its routes start the functions, which compile on first use. (A
+        // port taken under it makes it exit, with status 0 and no word of why at its default
+        // log level: the other process on the port says it.)
+        let log_path = emulator.log_path.clone();
+        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        wait_until_ours(&mut emulator.child, "cargo lambda watch", port, Duration::from_secs(60), log, || true)?;
+        Ok(emulator)
     }
 
     /// What the emulator, cargo and the functions printed so far (for failure messages).
