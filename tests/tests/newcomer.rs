@@ -8,6 +8,17 @@ fn create_url(server: &Server) -> String {
     format!("{}/api/payment-links/create", server.base)
 }
 
+/// The seed's fixed-amount link, created: the create answer's JSON.
+async fn create_seed_link(server: &Server) -> Value {
+    let response = merchant_request(reqwest::Method::POST, &create_url(server))
+        .json(&seed_fixed_amount(MERCHANT_ID))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_retried_create_with_its_keys_in_another_order_returns_the_same_link() {
     let data = TempDir::new("paylinks-newcomer-idempotent");
@@ -54,14 +65,7 @@ async fn a_status_filtered_list_fills_its_page() {
     let server = Server::start(&data.0);
     let mut ids = Vec::new();
     for _ in 0..6 {
-        let created: Value = merchant_request(reqwest::Method::POST, &create_url(&server))
-            .json(&seed_fixed_amount(MERCHANT_ID))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created = create_seed_link(&server).await;
         ids.push(created["data"]["paymentLinkId"].as_str().unwrap().to_owned());
     }
     // The two oldest are switched off: newest first, they are the last two.
@@ -81,14 +85,7 @@ async fn a_status_filtered_list_fills_its_page() {
 async fn the_qr_code_loads_without_keys_as_an_invoice_email_would() {
     let data = TempDir::new("paylinks-newcomer-qr");
     let server = Server::start(&data.0);
-    let created: Value = merchant_request(reqwest::Method::POST, &create_url(&server))
-        .json(&seed_fixed_amount(MERCHANT_ID))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_seed_link(&server).await;
     let qr_url = created["data"]["qrCodeUrl"].as_str().unwrap();
     let response = client().get(format!("{qr_url}?format=png")).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -124,14 +121,7 @@ async fn serve_answers_health_checks_and_the_cli_explains_a_locked_data_file() {
 async fn an_amex_test_card_with_its_four_digit_cvc_pays() {
     let data = TempDir::new("paylinks-newcomer-amex");
     let server = Server::start(&data.0);
-    let created: Value = merchant_request(reqwest::Method::POST, &create_url(&server))
-        .json(&seed_fixed_amount(MERCHANT_ID))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_seed_link(&server).await;
     let link = created["data"]["paymentLinkId"].as_str().unwrap();
     let opened = client().get(format!("{}/pay/{link}", server.base)).send().await.unwrap();
     let page_url = opened.headers()["location"].to_str().unwrap().to_owned();

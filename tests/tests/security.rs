@@ -67,7 +67,7 @@ fn next_year_expiry() -> String {
 }
 
 /// Posts the pay form (with `forwarded_for` as `X-Forwarded-For`, when given).
-async fn pay(page_url: &str, form: &[(&str, &str)], forwarded_for: Option<&str>) -> reqwest::Response {
+async fn pay(page_url: &str, form: &[(&str, String)], forwarded_for: Option<&str>) -> reqwest::Response {
     let mut request = client().post(format!("{page_url}/pay")).form(form);
     if let Some(address) = forwarded_for {
         request = request.header("X-Forwarded-For", address);
@@ -75,17 +75,20 @@ async fn pay(page_url: &str, form: &[(&str, &str)], forwarded_for: Option<&str>)
     request.send().await.unwrap()
 }
 
+/// The pay form with the page's form token and `card`, valid for a year.
+fn card_form(token: &str, card: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("formToken", token.to_owned()),
+        ("cardNumber", card.to_owned()),
+        ("expiry", next_year_expiry()),
+        ("cvc", "123".to_owned()),
+        ("cardholderName", "Ada Customer".to_owned()),
+    ]
+}
+
 async fn pay_card(server: &Server, link: &str, card: &str, forwarded_for: Option<&str>) -> u16 {
     let (page_url, token) = open_checkout(server, link).await;
-    let expiry = next_year_expiry();
-    let form = [
-        ("formToken", token.as_str()),
-        ("cardNumber", card),
-        ("expiry", expiry.as_str()),
-        ("cvc", "123"),
-        ("cardholderName", "Ada Customer"),
-    ];
-    pay(&page_url, &form, forwarded_for).await.status().as_u16()
+    pay(&page_url, &card_form(&token, card), forwarded_for).await.status().as_u16()
 }
 
 #[tokio::test]
@@ -141,17 +144,10 @@ async fn a_paid_checkout_posted_without_its_form_token_shows_already_paid_not_it
     let server = Server::start(&data.0);
     let link = unlimited_link(&server).await;
     let (page_url, token) = open_checkout(&server, &link).await;
-    let expiry = next_year_expiry();
-    let form = [
-        ("formToken", token.as_str()),
-        ("cardNumber", SUCCESS),
-        ("expiry", expiry.as_str()),
-        ("cvc", "123"),
-        ("cardholderName", "Ada Customer"),
-    ];
+    let form = card_form(&token, SUCCESS);
     assert_eq!(pay(&page_url, &form, None).await.status(), 303);
     // Someone who knows only the session id.
-    let response = pay(&page_url, &[("cardNumber", "1")], None).await;
+    let response = pay(&page_url, &[("cardNumber", "1".to_owned())], None).await;
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("location").is_none());
     let page = response.text().await.unwrap();
@@ -247,15 +243,8 @@ async fn exponent_amounts_invisible_names_and_cent_donations_are_refused() {
     donation["donationConfig"].as_object_mut().unwrap().remove("minAmount");
     let link = create_link(&server, &donation).await;
     let (page_url, token) = open_checkout(&server, &link).await;
-    let expiry = next_year_expiry();
-    let form = [
-        ("formToken", token.as_str()),
-        ("customAmount", "0.01"),
-        ("cardNumber", SUCCESS),
-        ("expiry", expiry.as_str()),
-        ("cvc", "123"),
-        ("cardholderName", "Ada Customer"),
-    ];
+    let mut form = card_form(&token, SUCCESS);
+    form.push(("customAmount", "0.01".to_owned()));
     let response = pay(&page_url, &form, None).await;
     assert_eq!(response.status(), 422);
     assert!(response.text().await.unwrap().contains("The smallest amount you can give is 1.00"));
@@ -333,14 +322,7 @@ async fn message_pages_of_a_merchants_checkout_wear_its_appearance() {
     let link = create_link(&server, &body).await;
     // Paid, then opened again: "already paid", in the merchant's colours, with its logo.
     let (page_url, token) = open_checkout(&server, &link).await;
-    let expiry = next_year_expiry();
-    let form = [
-        ("formToken", token.as_str()),
-        ("cardNumber", SUCCESS),
-        ("expiry", expiry.as_str()),
-        ("cvc", "123"),
-        ("cardholderName", "Ada Customer"),
-    ];
+    let form = card_form(&token, SUCCESS);
     assert_eq!(pay(&page_url, &form, None).await.status(), 303);
     let paid = client().get(&page_url).send().await.unwrap();
     let csp = paid.headers()["content-security-policy"].to_str().unwrap().to_owned();
