@@ -179,6 +179,18 @@ impl Browser {
         }
     }
 
+    /// Fails unless the browser logged no Content-Security-Policy violation since the log was
+    /// last read (reading clears it).
+    async fn assert_no_csp_violation(&self, page: &str) {
+        let violations: Vec<String> = self
+            .console_errors()
+            .await
+            .into_iter()
+            .filter(|message| message.contains("Content Security Policy") || message.contains("Refused to"))
+            .collect();
+        assert!(violations.is_empty(), "{page}: CSP violations: {violations:#?}");
+    }
+
     /// Browser log entries of level SEVERE: console errors, failed resource loads, CSP
     /// violations. Read through ChromeDriver's log endpoint (fantoccini has no call for it);
     /// reading clears the log.
@@ -616,13 +628,7 @@ async fn pages_load_their_stylesheet_with_no_script_and_no_csp_violation() {
             assert!((200..300).contains(&status), "{page}: a resource failed to load: {resource}");
         }
         assert!(browser.find_all("script").await.is_empty(), "{page}: the page has a <script>");
-        let violations: Vec<String> = browser
-            .console_errors()
-            .await
-            .into_iter()
-            .filter(|message| message.contains("Content Security Policy") || message.contains("Refused to"))
-            .collect();
-        assert!(violations.is_empty(), "{page}: CSP violations: {violations:#?}");
+        browser.assert_no_csp_violation(page).await;
     })
     .await;
     checkout.close().await;
@@ -676,13 +682,7 @@ async fn assert_branded(browser: &Browser, page: &str) {
             assert_eq!(value, json!(expected), "{page}: the pay button's {property}");
         }
     }
-    let violations: Vec<String> = browser
-        .console_errors()
-        .await
-        .into_iter()
-        .filter(|message| message.contains("Content Security Policy") || message.contains("Refused to"))
-        .collect();
-    assert!(violations.is_empty(), "{page}: CSP violations: {violations:#?}");
+    browser.assert_no_csp_violation(page).await;
 }
 
 /// A link with an `appearance`: its checkout page, the page again after a decline and the
