@@ -41,15 +41,7 @@ fn message_page(
     let page = MessagePage { base_path, title, message, action, appearance_css, logo_url };
     let mut response = html(status, page.render().unwrap_or_else(|_| title.to_owned()));
     if page.appearance_css.is_some() || page.logo_url.is_some() {
-        let style_src =
-            page.appearance_css.as_deref().map(|css| format!("style-src 'self' {}; ", style_hash_source(css)));
-        let csp = format!(
-            "default-src 'self'; {}img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'",
-            style_src.unwrap_or_default()
-        );
-        if let Ok(value) = HeaderValue::from_str(&csp) {
-            response.headers_mut().insert("content-security-policy", value);
-        }
+        set_csp(&mut response, &branded_csp(page.appearance_css.as_deref()));
     }
     response
 }
@@ -272,9 +264,7 @@ pub fn checkout_page(
     let csp = checkout_csp(session, page.appearance_css.as_deref());
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut response = html(status, body);
-    if let Ok(value) = HeaderValue::from_str(&csp) {
-        response.headers_mut().insert("content-security-policy", value);
-    }
+    set_csp(&mut response, &csp);
     Ok(response)
 }
 
@@ -323,12 +313,22 @@ fn checkout_csp(session: &CheckoutSession, inline_css: Option<&str>) -> String {
             }
         }
     }
+    format!("{}; form-action {}", branded_csp(inline_css), form_targets.join(" "))
+}
+
+/// The policy of a page in a merchant's look: nothing but our own stylesheet, plus the one
+/// style element whose hash is listed when there is one, and merchant images over https.
+fn branded_csp(inline_css: Option<&str>) -> String {
     let style_src = match inline_css {
         Some(css) => format!("style-src 'self' {}; ", style_hash_source(css)),
         None => String::new(),
     };
-    format!(
-        "default-src 'self'; {style_src}img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action {}",
-        form_targets.join(" ")
-    )
+    format!("default-src 'self'; {style_src}img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'")
+}
+
+/// Replaces the default policy the response would get with `csp`.
+fn set_csp(response: &mut Response<Body>, csp: &str) {
+    if let Ok(value) = HeaderValue::from_str(csp) {
+        response.headers_mut().insert("content-security-policy", value);
+    }
 }

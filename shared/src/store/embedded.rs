@@ -198,7 +198,7 @@ fn sweep_at(key: &str, bytes: &[u8]) -> Option<DateTime<Utc>> {
         "SESSION" => decode(key, bytes).ok().map(|session| retention::session(&session)),
         "CHARGE" => decode(key, bytes).ok().map(|record| retention::charge(&record)),
         "IDEMPOTENCY" => decode(key, bytes).ok().map(|record| retention::idempotency(&record)),
-        "COUNTER" => decode(key, bytes).ok().map(|counter| retention::counter(&counter)),
+        "COUNTER" => decode(key, bytes).ok().map(|counter: Counter| retention::counter(counter.window_end)),
         _ => None,
     }
 }

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::Counter;
 use crate::model::{ChargeRecord, CheckoutSession, IdempotencyRecord, PaymentLink};
 
 /// How long after expiry a link or a paid session stays readable: merchants look up old links
@@ -39,7 +38,7 @@ pub fn idempotency(record: &IdempotencyRecord) -> DateTime<Utc> {
     record.expires_at + RETENTION_AFTER_EXPIRY
 }
 
-/// A rate counter is worth nothing once its window is over.
-pub fn counter(counter: &Counter) -> DateTime<Utc> {
-    counter.window_end
+/// A rate counter whose window ends at `window_end` is worth nothing after it.
+pub fn counter(window_end: DateTime<Utc>) -> DateTime<Utc> {
+    window_end
 }

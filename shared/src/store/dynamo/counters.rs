@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::codec::attribute;
 use super::errors::{back_off, contention};
 use super::{DECISION_ROUNDS, DynamoStore, Item, classify, from_item, number};
-use crate::store::{Counter, Counters, StoreError, keys};
+use crate::store::{Counter, Counters, StoreError, keys, retention};
 
 #[async_trait]
 impl Counters for DynamoStore {
@@ -28,7 +28,7 @@ impl Counters for DynamoStore {
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_names("#windowEnd", "windowEnd")
             .expression_attribute_values(":one", number(1))
-            .expression_attribute_values(":ttl", number(window_end.timestamp()))
+            .expression_attribute_values(":ttl", number(retention::counter(window_end).timestamp()))
             .expression_attribute_values(":end", attribute(&pk, &window_end)?)
             .return_values(ReturnValue::UpdatedNew)
             .send()
