@@ -229,6 +229,29 @@ impl Drop for TempDir {
     }
 }
 
+/// A card expiry (MM/YY) a year from today, as the pay form takes it.
+pub fn next_year_expiry() -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::days(366)).format("%m/%y").to_string()
+}
+
+/// The form token of a checkout page.
+pub fn form_token(page: &str) -> Option<&str> {
+    page.split(r#"name="formToken" value=""#).nth(1).and_then(|rest| rest.split('"').next())
+}
+
+/// Opens `link` on the server at `base` as a customer: the checkout page's URL and its form
+/// token, or the status the open answered instead of 303.
+pub async fn open_checkout(base: &str, link: &str) -> Result<(String, String), u16> {
+    let opened = client().get(format!("{base}/pay/{link}")).send().await.expect("open the link");
+    if opened.status() != 303 {
+        return Err(opened.status().as_u16());
+    }
+    let page_url = opened.headers()["location"].to_str().expect("a Location").to_owned();
+    let page = client().get(&page_url).send().await.expect("the checkout page").text().await.expect("its HTML");
+    let token = form_token(&page).unwrap_or_else(|| panic!("no form token on {page_url}:\n{page}")).to_owned();
+    Ok((page_url, token))
+}
+
 /// An HTTP client that does not follow redirects, so tests see the 303s.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client")

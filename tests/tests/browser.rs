@@ -13,6 +13,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use paylinks_tests::{
     ChromeDriver, MERCHANT_ID, MERCHANT_KEY, MerchantSite, Server, TempDir, VAULT_KEY, chromium_bin, client,
+    next_year_expiry,
 };
 use serde_json::{Value, json};
 
@@ -23,11 +24,6 @@ const WAIT: Duration = Duration::from_secs(30);
 const CARD_OK: &str = "4242 4242 4242 4242";
 const CARD_DECLINED: &str = "4000 0000 0000 0002";
 const CARD_NO_FUNDS: &str = "4000 0000 0000 9995";
-
-/// A card expiry (MM/YY) a year from today, as the pay form takes it.
-fn next_year_expiry() -> String {
-    (chrono::Utc::now() + chrono::TimeDelta::days(366)).format("%m/%y").to_string()
-}
 
 // ---------------------------------------------------------------------------------------------
 // The browser

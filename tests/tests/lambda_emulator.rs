@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use paylinks_core::test_support::moto_endpoint;
-use paylinks_tests::{LambdaEmulator, parse_merchant_keys, run_paylinks, seed_examples};
+use paylinks_tests::{LambdaEmulator, form_token, next_year_expiry, parse_merchant_keys, run_paylinks, seed_examples};
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
@@ -145,12 +145,7 @@ impl Emulated {
         let page = self.get(&page_path).await;
         assert_eq!(page.status(), 200, "checkout page {page_path}");
         let html = page.text().await.unwrap();
-        let token = html
-            .split(r#"name="formToken" value=""#)
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_else(|| panic!("no form token on {page_path}:\n{html}"))
-            .to_owned();
+        let token = form_token(&html).unwrap_or_else(|| panic!("no form token on {page_path}:\n{html}")).to_owned();
         (page_path, session_id, token)
     }
 
@@ -219,11 +214,6 @@ async fn the_lambda_functions_create_check_and_open_the_seed_examples_on_dynamod
         )
         .await;
     assert_eq!(wrong_key.status(), 401);
-}
-
-/// A card expiry (MM/YY) a year from today, as the pay form takes it.
-fn next_year_expiry() -> String {
-    (chrono::Utc::now() + chrono::TimeDelta::days(366)).format("%m/%y").to_string()
 }
 
 /// Checks that `bytes` are a whole PNG, byte for byte as encoded (signature, every chunk's

@@ -3,7 +3,8 @@
 
 use paylinks_core::checkout::guard::WINDOW;
 use paylinks_tests::{
-    MERCHANT_ID, Server, TempDir, client, merchant_request, seed_examples, seed_fixed_amount, seed_itemised,
+    MERCHANT_ID, Server, TempDir, client, merchant_request, next_year_expiry, open_checkout, seed_examples,
+    seed_fixed_amount, seed_itemised,
 };
 use serde_json::{Value, json};
 
@@ -95,25 +96,6 @@ async fn unavailable_and_unknown_links_get_html_pages() {
     assert!(response.text().await.unwrap().contains("Payment link not found"));
 }
 
-/// Opens the link and loads its checkout page: the page's URL and form token, or the status
-/// the open was answered with.
-async fn open_checkout(server: &Server, link: &str) -> Result<(String, String), u16> {
-    let http = client();
-    let opened = http.get(format!("{}/pay/{link}", server.base)).send().await.unwrap();
-    if opened.status() != 303 {
-        return Err(opened.status().as_u16());
-    }
-    let page_url = opened.headers()["location"].to_str().unwrap().to_owned();
-    let page = http.get(&page_url).send().await.unwrap().text().await.unwrap();
-    let token = page.split(r#"name="formToken" value=""#).nth(1).and_then(|rest| rest.split('"').next()).unwrap();
-    Ok((page_url, token.to_owned()))
-}
-
-/// A card expiry (MM/YY) a year from today, as the pay form takes it.
-fn next_year_expiry() -> String {
-    (chrono::Utc::now() + chrono::TimeDelta::days(366)).format("%m/%y").to_string()
-}
-
 /// The card-testing window the server's clock is in now: declines are counted in fixed windows
 /// of [`WINDOW`] from the epoch, on the server's clock (this machine's).
 fn decline_window_now() -> i64 {
@@ -127,7 +109,7 @@ async fn fifty_bad_cards(server: &Server, link: &str, first_host: usize) -> Vec<
     let expiry = next_year_expiry();
     let mut statuses = Vec::new();
     for n in 0..50 {
-        let (page_url, token) = match open_checkout(server, link).await {
+        let (page_url, token) = match open_checkout(&server.base, link).await {
             Ok(checkout) => checkout,
             Err(status) => {
                 statuses.push(status); // paused: the link no longer opens

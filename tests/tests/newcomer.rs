@@ -1,7 +1,10 @@
 //! What a newcomer trips on (issue "what we claim, proven and documented"), against the real
 //! `paylinks serve` over HTTP.
 
-use paylinks_tests::{MERCHANT_ID, Server, TempDir, client, merchant_request, paylinks_bin, seed_fixed_amount};
+use paylinks_tests::{
+    MERCHANT_ID, Server, TempDir, client, merchant_request, next_year_expiry, open_checkout, paylinks_bin,
+    seed_fixed_amount,
+};
 use serde_json::{Value, json};
 
 fn create_url(server: &Server) -> String {
@@ -123,13 +126,10 @@ async fn an_amex_test_card_with_its_four_digit_cvc_pays() {
     let server = Server::start(&data.0);
     let created = create_seed_link(&server).await;
     let link = created["data"]["paymentLinkId"].as_str().unwrap();
-    let opened = client().get(format!("{}/pay/{link}", server.base)).send().await.unwrap();
-    let page_url = opened.headers()["location"].to_str().unwrap().to_owned();
-    let page = client().get(&page_url).send().await.unwrap().text().await.unwrap();
-    let token = page.split(r#"name="formToken" value=""#).nth(1).and_then(|rest| rest.split('"').next()).unwrap();
-    let expiry = (chrono::Utc::now() + chrono::TimeDelta::days(366)).format("%m/%y").to_string();
+    let (page_url, token) = open_checkout(&server.base, link).await.expect("the link opens");
+    let expiry = next_year_expiry();
     let form = [
-        ("formToken", token),
+        ("formToken", token.as_str()),
         ("cardNumber", "3782 822463 10005"),
         ("expiry", expiry.as_str()),
         ("cvc", "1234"),

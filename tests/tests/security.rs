@@ -4,7 +4,8 @@
 use std::os::unix::fs::PermissionsExt;
 
 use paylinks_tests::{
-    MERCHANT_ID, Server, TempDir, client, merchant_request, paylinks_bin, seed_donation, seed_fixed_amount,
+    MERCHANT_ID, Server, TempDir, client, merchant_request, next_year_expiry, paylinks_bin, seed_donation,
+    seed_fixed_amount,
 };
 use serde_json::{Value, json};
 
@@ -52,18 +53,7 @@ async fn behind_a_trusted_proxy(name: &str) -> (TempDir, Server, String) {
 
 /// Opens the link: the checkout page's URL and its form token.
 async fn open_checkout(server: &Server, link: &str) -> (String, String) {
-    let opened = client().get(format!("{}/pay/{link}", server.base)).send().await.unwrap();
-    assert_eq!(opened.status(), 303, "{link} opens");
-    let page_url = opened.headers()["location"].to_str().unwrap().to_owned();
-    let page = client().get(&page_url).send().await.unwrap().text().await.unwrap();
-    let token = page.split(r#"name="formToken" value=""#).nth(1).and_then(|rest| rest.split('"').next()).unwrap();
-    (page_url, token.to_owned())
-}
-
-/// An expiry date a year from now, as the form takes it (MM/YY).
-fn next_year_expiry() -> String {
-    let next_year = chrono::Utc::now() + chrono::TimeDelta::days(366);
-    next_year.format("%m/%y").to_string()
+    paylinks_tests::open_checkout(&server.base, link).await.unwrap_or_else(|status| panic!("{link} opens: {status}"))
 }
 
 /// Posts the pay form (with `forwarded_for` as `X-Forwarded-For`, when given).
