@@ -32,6 +32,9 @@ cargo build --locked --workspace --bins
 # don't wait for a compile.
 CARGO_LAMBDA="$(scripts/tools.sh lambda)/cargo-lambda"
 export CARGO_LAMBDA
+# localstripe (pinned, from PyPI): the Stripe the Stripe tests pay through, started by each test.
+LOCALSTRIPE="$(scripts/tools.sh stripe)/localstripe"
+export LOCALSTRIPE
 for manifest in functions/*/Cargo.toml; do
     cargo build --locked -p "$(basename "$(dirname "$manifest")")"
 done

@@ -40,13 +40,15 @@ pub async fn run() -> Result<(), String> {
         ChosenStore::Dynamo(dynamo) => Arc::new(dynamo),
     };
     let demo = ensure_demo_merchant(store.as_ref()).await?;
-    let mut config = Config::from_env();
+    let mut config = Config::from_env()?;
     let public_url = config.public_url.get_or_insert_with(|| format!("http://{addr}")).clone();
-    let app = Arc::new(App::new(store, config));
+    let app = App::new(store, config).with_configured_processor().await?.with_stripe_webhook_secret(false).await?;
+    let app = Arc::new(app);
 
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     // To the terminal (stderr): stdout carries only the JSON log lines, which never hold a key.
     eprintln!("Payment links is running at {public_url} (listening on {addr})");
+    eprintln!("Processor: {}", app.config.card_entry.processor_name());
     match &demo.kept_in {
         None => eprintln!("Demo merchant: {} (keys from PAYLINKS_DEMO_MERCHANT)", demo.id),
         Some(path) => {

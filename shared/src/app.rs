@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::checkout::Cashier;
-use crate::checkout::processor::{PaymentProcessor, SandboxProcessor};
+use crate::checkout::processor::{CardEntry, PaymentProcessor, SandboxProcessor};
 use crate::clock::{Clock, SystemClock};
 use crate::store::{ChargeLedger, Store};
 
@@ -22,6 +22,9 @@ pub struct Config {
     pub api_requests_per_minute: u64,
     /// Checkout sessions one client address may open per minute; 0 turns the limit off.
     pub opens_per_client_per_minute: u64,
+    /// The processor (`PAYLINKS_PROCESSOR`) as the checkout page needs it: our own card form
+    /// (sandbox) or Stripe.js's card field.
+    pub card_entry: CardEntry,
 }
 
 /// Default for `PAYLINKS_API_RATE_LIMIT`.
@@ -38,20 +41,22 @@ impl Default for Config {
             trusted_proxy_hops: 0,
             api_requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE,
             opens_per_client_per_minute: DEFAULT_OPENS_PER_CLIENT_PER_MINUTE,
+            card_entry: CardEntry::Form,
         }
     }
 }
 
 impl Config {
-    /// Reads `PUBLIC_BASE_URL` (Lambda) or `PAYLINKS_PUBLIC_URL` (local).
-    pub fn from_env() -> Self {
+    /// Reads `PUBLIC_BASE_URL` (Lambda) or `PAYLINKS_PUBLIC_URL` (local), the limits and the
+    /// processor's public settings; a processor setting that cannot work is an error.
+    pub fn from_env() -> Result<Self, String> {
         let public_url = ["PUBLIC_BASE_URL", "PAYLINKS_PUBLIC_URL"]
             .iter()
             .find_map(|name| std::env::var(name).ok())
             .filter(|url| !url.trim().is_empty())
             .map(|url| url.trim_end_matches('/').to_owned());
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        Config {
+        Ok(Config {
             public_url,
             // `true` (the older spelling) is one hop.
             trusted_proxy_hops: env("PAYLINKS_TRUST_FORWARDED_FOR")
@@ -63,7 +68,8 @@ impl Config {
             opens_per_client_per_minute: env("PAYLINKS_OPEN_RATE_LIMIT")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(DEFAULT_OPENS_PER_CLIENT_PER_MINUTE),
-        }
+            card_entry: CardEntry::from_env(env)?,
+        })
     }
 }
 
@@ -73,6 +79,9 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub config: Config,
     pub processor: Arc<dyn PaymentProcessor>,
+    /// Stripe's webhook signing secret (`STRIPE_WEBHOOK_SECRET`), where Stripe's webhooks are
+    /// taken: `serve` and the stripe-webhook function.
+    pub stripe_webhook_secret: Option<secrecy::SecretString>,
 }
 
 impl App {
@@ -80,7 +89,7 @@ impl App {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
         let ledger: Arc<dyn ChargeLedger> = store.clone();
         let processor = Arc::new(SandboxProcessor::new(ledger));
-        App { store, clock: Arc::new(SystemClock), config, processor }
+        App { store, clock: Arc::new(SystemClock), config, processor, stripe_webhook_secret: None }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -93,7 +102,32 @@ impl App {
     /// standard AWS way.
     pub async fn from_lambda_env() -> Result<Self, String> {
         let store = crate::store::dynamo::DynamoStore::from_env().await?;
-        Ok(App::new(Arc::new(store), Config::from_env()))
+        Ok(App::new(Arc::new(store), Config::from_env()?))
+    }
+
+    /// Replaces the sandbox with the processor the configuration names: for Stripe, with the
+    /// secret key read once (`STRIPE_SECRET_KEY`, on Lambda from SSM). Only the functions that
+    /// charge (pay, the Stripe webhook) and `serve` call this, so only they link Stripe.
+    #[cfg(feature = "stripe")]
+    pub async fn with_configured_processor(mut self) -> Result<Self, String> {
+        if let CardEntry::StripeJs(stripe_js) = &self.config.card_entry {
+            let secret_key = crate::secrets::secret("STRIPE_SECRET_KEY").await?;
+            let stripe = crate::checkout::stripe::StripeProcessor::new(stripe_js.clone(), secret_key)?;
+            self.processor = Arc::new(stripe);
+        }
+        Ok(self)
+    }
+
+    /// Reads Stripe's webhook signing secret (`STRIPE_WEBHOOK_SECRET`, on Lambda from SSM),
+    /// for the function that takes Stripe's webhooks; `serve` takes them only when it is set.
+    #[cfg(feature = "stripe")]
+    pub async fn with_stripe_webhook_secret(mut self, required: bool) -> Result<Self, String> {
+        match crate::secrets::secret("STRIPE_WEBHOOK_SECRET").await {
+            Ok(secret) => self.stripe_webhook_secret = Some(secret),
+            Err(error) if required => return Err(error),
+            Err(_) => {}
+        }
+        Ok(self)
     }
 }
 

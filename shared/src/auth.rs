@@ -44,6 +44,7 @@ impl NewMerchant {
             vault_key_hash: hash_key(&vault_key),
             merchant_key_hash: hash_key(&merchant_key),
             created_at: now,
+            stripe_account: None,
         };
         NewMerchant { merchant, vault_key, merchant_key }
     }

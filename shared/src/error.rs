@@ -44,6 +44,12 @@ pub enum ApiError {
     TooManyAttempts(u64),
     #[error("The request body is larger than {0} bytes.")]
     BodyTooLarge(usize),
+    /// A webhook whose signature does not check out: what is wrong, never the secret.
+    #[error("The webhook signature is not valid: {0}")]
+    InvalidSignature(String),
+    /// Stripe's webhook arrived at a deployment with no signing secret configured.
+    #[error("This deployment has no Stripe webhook signing secret (STRIPE_WEBHOOK_SECRET).")]
+    WebhookNotConfigured,
     #[error("Send the body as JSON with Content-Type: application/json.")]
     UnsupportedMediaType,
     #[error("Too many requests; retry after {0} seconds.")]
@@ -83,7 +89,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Branded(error, _) => error.status(),
-            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused | ApiError::InvalidSignature(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::MissingKey(_) | ApiError::InvalidKeys => StatusCode::UNAUTHORIZED,
             ApiError::WrongMerchant(_) | ApiError::StaleForm => StatusCode::FORBIDDEN,
             ApiError::LinkNotFound | ApiError::SessionNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
@@ -93,7 +101,9 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) | ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::StoreUnavailable | ApiError::ProcessorUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable | ApiError::ProcessorUnavailable | ApiError::WebhookNotConfigured => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,6 +127,8 @@ impl ApiError {
             ApiError::PaymentInProgress => "payment_in_progress",
             ApiError::TooManyAttempts(_) => "too_many_attempts",
             ApiError::BodyTooLarge(_) => "body_too_large",
+            ApiError::InvalidSignature(_) => "invalid_signature",
+            ApiError::WebhookNotConfigured => "webhook_not_configured",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::StoreUnavailable => "store_unavailable",

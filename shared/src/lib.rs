@@ -18,6 +18,7 @@ pub mod links;
 pub mod logging;
 pub mod model;
 pub mod money;
+pub mod secrets;
 pub mod store;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;

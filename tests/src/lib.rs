@@ -593,3 +593,131 @@ pub fn parse_merchant_keys(output: &str) -> (String, String) {
 // --- The seed's three create examples (paylinks-core's test support), for our merchant.
 
 pub use paylinks_core::test_support::{seed_donation, seed_examples, seed_fixed_amount, seed_itemised};
+
+// ---------------------------------------------------------------------------------------------
+// Stripe tests: localstripe (PyPI), a Stripe API and Stripe.js on loopback.
+
+/// The secret key the Stripe tests give `paylinks serve` (localstripe takes any `sk_` key).
+pub const STRIPE_SECRET_KEY: &str = "sk_test_paylinks";
+pub const STRIPE_PUBLISHABLE_KEY: &str = "pk_test_paylinks";
+/// The signing secret of the webhook endpoint registered with localstripe.
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_paylinks_test";
+
+/// The `localstripe` binary: `$LOCALSTRIPE`, else in the virtualenv of `scripts/tools.sh stripe`
+/// (which `scripts/test.sh` runs). Panics with the way to get it: never skipped silently.
+pub fn localstripe_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("LOCALSTRIPE") {
+        return PathBuf::from(path);
+    }
+    let venv = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/paylinks/stripe-venv/bin"));
+    venv.map(|dir| dir.join("localstripe")).filter(|path| path.is_file()).unwrap_or_else(|| {
+        panic!("localstripe is not installed: run `scripts/tools.sh stripe` (scripts/test.sh does), or set LOCALSTRIPE")
+    })
+}
+
+/// A localstripe process on a free loopback port, from scratch, killed when dropped.
+pub struct Localstripe {
+    child: Child,
+    /// `http://127.0.0.1:PORT`: `STRIPE_API_BASE`.
+    pub base: String,
+}
+
+impl Localstripe {
+    pub fn start() -> Localstripe {
+        on_a_free_port("localstripe", Self::start_on)
+    }
+
+    fn start_on(port: u16) -> Result<Localstripe, PortTaken> {
+        let log = std::fs::File::create(log_file(&format!("localstripe-{port}.log"))).expect("localstripe log");
+        let mut child = Command::new(localstripe_bin())
+            .args(["--port", &port.to_string(), "--from-scratch"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start localstripe");
+        wait_until_ours(&mut child, "localstripe", port, Duration::from_secs(30), String::new, || {
+            http_get_local(port, "/js.stripe.com/v3/").is_some_and(|js| js.contains("localstripe"))
+        })?;
+        Ok(Localstripe { child, base: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// `STRIPE_JS_URL`: localstripe's Stripe.js.
+    pub fn js_url(&self) -> String {
+        format!("{}/js.stripe.com/v3/", self.base)
+    }
+
+    /// The environment that makes `paylinks serve` take payments through this localstripe.
+    pub fn serve_env(&self) -> Vec<(String, String)> {
+        [
+            ("PAYLINKS_PROCESSOR", "stripe".to_owned()),
+            ("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY.to_owned()),
+            ("STRIPE_PUBLISHABLE_KEY", STRIPE_PUBLISHABLE_KEY.to_owned()),
+            ("STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET.to_owned()),
+            ("STRIPE_API_BASE", self.base.clone()),
+            ("STRIPE_JS_URL", self.js_url()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
+    /// Sends localstripe's events to `url`, signed with [`STRIPE_WEBHOOK_SECRET`].
+    pub async fn send_webhooks_to(&self, url: &str) {
+        let response = client()
+            .post(format!("{}/_config/webhooks/paylinks", self.base))
+            .form(&[("url", url), ("secret", STRIPE_WEBHOOK_SECRET)])
+            .send()
+            .await
+            .expect("configure localstripe's webhook");
+        assert!(response.status().is_success(), "localstripe webhook config: {}", response.status());
+    }
+
+    /// `GET {path}` with the secret key: localstripe's own record of an object.
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let response = client()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(STRIPE_SECRET_KEY)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("localstripe GET {path}: {e}"));
+        assert!(response.status().is_success(), "localstripe GET {path}: {}", response.status());
+        response.json().await.expect("localstripe JSON")
+    }
+
+    /// A card token made as Stripe.js makes one (`POST /v1/tokens` with the publishable key):
+    /// for tests that post the pay form without a browser.
+    pub async fn card_token(&self, number: &str) -> String {
+        let year = {
+            use chrono::Datelike;
+            chrono::Utc::now().year() + 1
+        }
+        .to_string();
+        let response = client()
+            .post(format!("{}/v1/tokens", self.base))
+            .form(&[
+                ("card[number]", number),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", &year),
+                ("card[cvc]", "123"),
+                ("key", STRIPE_PUBLISHABLE_KEY),
+            ])
+            .send()
+            .await
+            .expect("localstripe token");
+        let token: serde_json::Value = response.json().await.expect("token JSON");
+        token["id"].as_str().unwrap_or_else(|| panic!("no token: {token}")).to_owned()
+    }
+
+    /// Every PaymentIntent localstripe holds.
+    pub async fn payment_intents(&self) -> Vec<serde_json::Value> {
+        let list = self.get("/v1/payment_intents?limit=100").await;
+        list["data"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Localstripe {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}

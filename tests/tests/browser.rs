@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use paylinks_tests::{
-    ChromeDriver, MERCHANT_ID, MERCHANT_KEY, MerchantSite, Server, TempDir, VAULT_KEY, chromium_bin, client,
-    next_year_expiry,
+    ChromeDriver, Localstripe, MERCHANT_ID, MERCHANT_KEY, MerchantSite, Server, TempDir, VAULT_KEY, chromium_bin,
+    client, next_year_expiry,
 };
 use serde_json::{Value, json};
 
@@ -138,6 +138,61 @@ impl Browser {
         self.fill("cardholderName", "Ada Lovelace").await;
     }
 
+    /// Types a card into Stripe.js's card field (localstripe's: number, month, two-digit year,
+    /// CVC, postal code).
+    async fn fill_stripe_card(&self, number: &str) {
+        let year = next_year_expiry();
+        let (month, year) = year.split_once('/').expect("MM/YY");
+        for (field, value) in
+            [("number", number), ("exp_month", month), ("exp_year", year), ("cvc", "123"), ("postal_code", "10001")]
+        {
+            let input = self.find(&format!("#card-element input[placeholder=\"{field}\"]")).await;
+            input.clear().await.expect("clear card field");
+            input.send_keys(value).await.expect("type into the card field");
+        }
+    }
+
+    /// From now on the page's own `form.submit()` only records what the form would post:
+    /// the test reads it with `held_post` and lets it go with `release_post` (or never: the
+    /// customer closed the tab).
+    async fn hold_form_posts(&self) {
+        self.script(
+            "window.__submit = HTMLFormElement.prototype.submit; \
+             HTMLFormElement.prototype.submit = function () { \
+               window.__form = this; window.__posted = new URLSearchParams(new FormData(this)).toString(); };",
+        )
+        .await;
+    }
+
+    /// What the page tried to post (waits for it).
+    async fn held_post(&self) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Value::String(posted) = self.script("return window.__posted || null").await {
+                return posted;
+            }
+            assert!(Instant::now() < deadline, "the page posted nothing");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn release_post(&self) {
+        self.script("window.__submit.call(window.__form)").await;
+    }
+
+    /// Clicks the button of localstripe's 3-D Secure dialog labelled `label`.
+    async fn answer_3d_secure(&self, label: &str) {
+        let deadline = Instant::now() + WAIT;
+        let click = format!(
+            "const b = [...document.querySelectorAll('button')].find(b => b.innerText === '{label}'); \
+             if (b) {{ b.click(); return true; }} return false;"
+        );
+        while self.script(&click).await != Value::Bool(true) {
+            assert!(Instant::now() < deadline, "no 3-D Secure dialog with {label:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Clicks `css` and waits until the browser has left the current document (the form
     /// posts; the next page may be at the same URL, so the URL alone cannot tell).
     async fn click_and_wait_for_navigation(&self, css: &str) {
@@ -249,6 +304,8 @@ struct Checkout {
     site: MerchantSite,
     server: Server,
     _data: TempDir,
+    /// Stripe mode: the localstripe the server pays through.
+    stripe: Option<Localstripe>,
 }
 
 impl Checkout {
@@ -257,7 +314,24 @@ impl Checkout {
         let server = Server::start(&data.0);
         let site = MerchantSite::start();
         let browser = Browser::start(viewport).await;
-        Checkout { browser, site, server, _data: data }
+        Checkout { browser, site, server, _data: data, stripe: None }
+    }
+
+    /// A server taking payments through localstripe, whose webhooks it receives.
+    async fn start_with_stripe(viewport: Viewport) -> Checkout {
+        let stripe = Localstripe::start();
+        let data = TempDir::new("paylinks-browser-stripe");
+        let env = stripe.serve_env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let server = Server::start_with_env(&data.0, &env);
+        stripe.send_webhooks_to(&format!("{}/webhooks/stripe", server.base)).await;
+        let site = MerchantSite::start();
+        let browser = Browser::start(viewport).await;
+        Checkout { browser, site, server, _data: data, stripe: Some(stripe) }
+    }
+
+    fn stripe(&self) -> &Localstripe {
+        self.stripe.as_ref().expect("a checkout started with Stripe")
     }
 
     /// Creates a link from `body` (merchant id and redirect URLs to the merchant site added)
@@ -783,4 +857,141 @@ async fn pages_fit_the_screen_without_horizontal_scrolling() {
         .await;
         checkout.close().await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stripe: our real page with localstripe's Stripe.js, paying through localstripe's API.
+
+const STRIPE_3DS: &str = "4000002760003184";
+
+/// Pays a fresh session with `card` through Stripe.js and returns what the page posted to us.
+async fn pay_with_stripe(checkout: &Checkout, card: &str) -> String {
+    checkout.browser.fill_stripe_card(card).await;
+    checkout.browser.hold_form_posts().await;
+    checkout.browser.find("#pay-button").await.click().await.expect("click pay");
+    let posted = checkout.browser.held_post().await;
+    checkout.browser.release_post().await;
+    posted
+}
+
+fn assert_no_card_data(posted: &str, card: &str) {
+    assert!(
+        !posted.contains(card) && !posted.contains("cvc") && !posted.contains("cardNumber"),
+        "posted to us: {posted}"
+    );
+}
+
+#[tokio::test]
+async fn stripe_approves_4242_through_stripe_js_and_no_card_data_reaches_us() {
+    let checkout = Checkout::start_with_stripe(Viewport::Phone).await;
+    let link_id = checkout.create_link(fixed_amount_link()).await;
+    let session_id = checkout.open(&link_id).await;
+    assert!(
+        checkout.browser.find_all("input[name=cardNumber]").await.is_empty(),
+        "Stripe mode has no card field of ours"
+    );
+
+    let posted = pay_with_stripe(&checkout, "4242424242424242").await;
+    assert!(posted.contains("paymentToken=tok_"), "the page posts Stripe's token: {posted}");
+    assert_no_card_data(&posted, "4242424242424242");
+
+    let url = checkout.browser.wait_for_merchant_page(&checkout.site, "/thank-you").await;
+    let params: BTreeMap<String, String> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let payment_intent = params.get("transactionId").cloned().unwrap_or_default();
+    assert!(payment_intent.starts_with("pi_"), "the transaction id is the PaymentIntent's: {params:?}");
+    assert_eq!(params.get("cardLastFour").map(String::as_str), Some("4242"), "{params:?}");
+
+    // Stripe's own record: succeeded, for the session's amount, tagged with the session.
+    let intent = checkout.stripe().get(&format!("/v1/payment_intents/{payment_intent}")).await;
+    assert_eq!(intent["status"], "succeeded", "{intent}");
+    assert_eq!((intent["amount"].as_i64(), intent["currency"].as_str()), (Some(5000), Some("usd")), "{intent}");
+    assert_eq!(intent["metadata"]["sessionId"].as_str(), Some(session_id.as_str()), "{intent}");
+    assert_eq!(intent["metadata"]["paymentLinkId"].as_str(), Some(link_id.as_str()), "{intent}");
+    assert_eq!(intent["metadata"]["invoiceId"].as_str(), Some("INV-12345"), "the merchant's metadata: {intent}");
+    let session = checkout.session_from_api(&session_id).await;
+    assert_eq!(
+        (session["status"].as_str(), session["transactionId"].as_str()),
+        (Some("completed"), Some(payment_intent.as_str()))
+    );
+    checkout.close().await;
+}
+
+#[tokio::test]
+async fn stripe_declines_show_inline_and_give_the_use_back() {
+    let checkout = Checkout::start_with_stripe(Viewport::Desktop).await;
+    // One use: a decline that kept its hold would leave nothing for the good card.
+    let link_id = checkout.create_link(fixed_amount_link()).await;
+    checkout.open(&link_id).await;
+    for card in ["4000000000000002", "4000000000009995"] {
+        let posted = pay_with_stripe(&checkout, card).await;
+        assert_no_card_data(&posted, card);
+        let message = checkout.browser.text("#form-error").await;
+        assert!(message.contains("declined") || message.contains("insufficient funds"), "{card}: {message}");
+        checkout.browser.assert_no_csp_violation("the Stripe checkout page").await;
+    }
+    pay_with_stripe(&checkout, "4242424242424242").await;
+    checkout.browser.wait_for_merchant_page(&checkout.site, "/thank-you").await;
+    let succeeded =
+        checkout.stripe().payment_intents().await.into_iter().filter(|pi| pi["status"] == "succeeded").count();
+    assert_eq!(succeeded, 1);
+    checkout.close().await;
+}
+
+#[tokio::test]
+async fn stripe_3d_secure_failed_then_completed() {
+    let checkout = Checkout::start_with_stripe(Viewport::Desktop).await;
+    let link_id = checkout.create_link(fixed_amount_link()).await;
+    let session_id = checkout.open(&link_id).await;
+
+    pay_with_stripe(&checkout, STRIPE_3DS).await;
+    checkout.browser.hold_form_posts().await;
+    checkout.browser.answer_3d_secure("Fail authentication").await;
+    let posted = checkout.browser.held_post().await;
+    assert!(posted.contains("paymentIntent=pi_"), "back from 3-D Secure the page posts the PaymentIntent: {posted}");
+    checkout.browser.release_post().await;
+    let message = checkout.browser.text("#form-error").await;
+    assert!(message.contains("bank could not confirm"), "{message}");
+
+    pay_with_stripe(&checkout, STRIPE_3DS).await;
+    checkout.browser.answer_3d_secure("Complete authentication").await;
+    let url = checkout.browser.wait_for_merchant_page(&checkout.site, "/thank-you").await;
+    assert!(url.as_str().contains("success=true"), "{url}");
+    let session = checkout.session_from_api(&session_id).await;
+    assert_eq!(session["status"], "completed", "{session}");
+    checkout.close().await;
+}
+
+#[tokio::test]
+async fn stripe_3d_secure_completed_in_a_tab_that_closed_is_completed_by_the_webhook() {
+    let checkout = Checkout::start_with_stripe(Viewport::Desktop).await;
+    let link_id = checkout.create_link(fixed_amount_link()).await;
+    let session_id = checkout.open(&link_id).await;
+
+    pay_with_stripe(&checkout, STRIPE_3DS).await;
+    // The customer authenticates, and the tab is gone before it can post back.
+    checkout.browser.hold_form_posts().await;
+    checkout.browser.answer_3d_secure("Complete authentication").await;
+    checkout.browser.held_post().await;
+    checkout.browser.goto("about:blank").await;
+
+    // localstripe sends payment_intent.succeeded, signed, a second after the charge.
+    let deadline = Instant::now() + WAIT;
+    let session = loop {
+        let session = checkout.session_from_api(&session_id).await;
+        if session["status"] == "completed" || Instant::now() > deadline {
+            break session;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(session["status"], "completed", "the webhook completes the session: {session}");
+    let link = client()
+        .get(format!("{}/api/payment-links/{link_id}", checkout.server.base))
+        .header("X-API-KEY", VAULT_KEY)
+        .header("X-OZURA-API-KEY", MERCHANT_KEY)
+        .send()
+        .await
+        .expect("GET link");
+    let link: Value = link.json().await.expect("link JSON");
+    assert_eq!(link["data"]["usage"]["used"].as_u64(), Some(1), "counted once: {link}");
+    checkout.close().await;
 }

@@ -1,5 +1,5 @@
-//! Lambda function for `Endpoint::Pay`: builds its state once, then serves invocations with
-//! its one handler.
+//! Lambda function for `Endpoint::Pay`: builds its state once (the table and, with Stripe, its
+//! client and secret key, read from SSM), then serves invocations with its one handler.
 
 use std::convert::Infallible;
 
@@ -10,7 +10,7 @@ use paylinks_core::{App, logging};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     logging::init();
-    let app = App::from_lambda_env().await?;
+    let app = App::from_lambda_env().await?.with_configured_processor().await?;
     run(service_fn(|request| async {
         Ok::<_, Infallible>(handle_with(Endpoint::Pay, pay::handle, request, &app).await)
     }))

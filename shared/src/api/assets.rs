@@ -11,6 +11,7 @@ use crate::error::ApiError;
 const ASSETS: &[(&str, &str, &str)] = &[
     ("checkout.css", "text/css; charset=utf-8", include_str!("../../assets/checkout.css")),
     ("favicon.svg", "image/svg+xml", include_str!("../../assets/favicon.svg")),
+    ("checkout-stripe.js", "text/javascript; charset=utf-8", include_str!("../../assets/checkout-stripe.js")),
 ];
 
 pub async fn handle(request: &Request, _: &App, _: &Caller) -> Result<Response<Body>, ApiError> {

@@ -13,5 +13,5 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
     if !session.is_open(app.now()) {
         return pages::closed_session(&base_path, &session, app.now());
     }
-    pages::checkout_page(&base_path, &session, None, None, "")
+    pages::checkout_page(&base_path, &session, &app.config.card_entry, pages::FormState::default())
 }

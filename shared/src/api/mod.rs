@@ -36,6 +36,8 @@ mod router;
 mod routes;
 pub mod session_status;
 pub mod set_active;
+#[cfg(feature = "stripe")]
+pub mod stripe_webhook;
 mod views;
 
 pub use http::request_id;
@@ -107,7 +109,23 @@ async fn admit(route: &Route, request: &Request, app: &App) -> Result<Caller, Ap
     match route.access {
         Access::Public | Access::Customer => Ok(Caller::Anyone),
         Access::Merchant => Ok(Caller::Merchant(authenticate(request, app).await?)),
+        Access::Stripe => stripe_signed(request, app),
     }
+}
+
+/// A request Stripe signed with the webhook secret, within the tolerance.
+#[cfg(feature = "stripe")]
+fn stripe_signed(request: &Request, app: &App) -> Result<Caller, ApiError> {
+    let secret = app.stripe_webhook_secret.as_ref().ok_or(ApiError::WebhookNotConfigured)?;
+    let header = request.headers().get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    crate::checkout::stripe::webhook::verify(header, request.body(), secret, app.now())
+        .map_err(|error| ApiError::InvalidSignature(error.to_string()))?;
+    Ok(Caller::Anyone)
+}
+
+#[cfg(not(feature = "stripe"))]
+fn stripe_signed(_: &Request, _: &App) -> Result<Caller, ApiError> {
+    Err(ApiError::WebhookNotConfigured)
 }
 
 /// The handler's result as the client gets it: errors through the one error map, the
@@ -173,6 +191,8 @@ async fn dispatch(
         Endpoint::DeactivateLink => set_active::deactivate(request, app, caller).await,
         Endpoint::ActivateLink => set_active::activate(request, app, caller).await,
         Endpoint::Asset => assets::handle(request, app, caller).await,
+        #[cfg(feature = "stripe")]
+        Endpoint::StripeWebhook => stripe_webhook::handle(request, app, caller).await,
         #[allow(unreachable_patterns)]
         _ => Err(ApiError::Internal(format!("{} is not built into this binary", endpoint.function()))),
     }

@@ -8,6 +8,7 @@ use lambda_http::{Body, Response};
 use sha2::{Digest, Sha256};
 
 use super::html;
+use crate::checkout::processor::CardEntry;
 use crate::error::ApiError;
 use crate::model::{Appearance, Cart, CheckoutSession, SessionStatus};
 use crate::money::MinorUnits;
@@ -179,17 +180,39 @@ struct CheckoutPage<'a> {
     /// The text of the page's one inline `<style>` element, allowed by its hash in the CSP.
     appearance_css: Option<String>,
     logo_url: Option<&'a str>,
+    /// Stripe mode: Stripe.js's card field instead of ours.
+    stripe: Option<StripeView<'a>>,
 }
 
-/// The checkout form for an open session (200), or again with an inline `error` the customer
-/// can fix (422). `chosen` keeps a donor's previous choice on a re-render.
+struct StripeView<'a> {
+    publishable_key: &'a str,
+    js_url: &'a str,
+    test_mode: bool,
+    /// Set when the bank asks for 3-D Secure: the page runs it at once.
+    client_secret: Option<&'a str>,
+}
+
+/// What a render of the checkout form carries over from the post before.
+#[derive(Default)]
+pub struct FormState<'a> {
+    /// A problem the customer can fix, shown inline.
+    pub error: Option<&'a str>,
+    /// A donor's previous choice of amount.
+    pub chosen: Option<&'a str>,
+    pub cardholder_name: &'a str,
+    /// Stripe mode: the PaymentIntent waiting for 3-D Secure.
+    pub client_secret: Option<&'a str>,
+}
+
+/// The checkout form for an open session (200), or again with an inline error the customer
+/// can fix (422); with Stripe, Stripe.js's card field (and 3-D Secure when `state` asks).
 pub fn checkout_page(
     base_path: &str,
     session: &CheckoutSession,
-    error: Option<&str>,
-    chosen: Option<&str>,
-    cardholder_name: &str,
+    card_entry: &CardEntry,
+    state: FormState<'_>,
 ) -> Result<Response<Body>, ApiError> {
+    let FormState { error, chosen, cardholder_name, client_secret } = state;
     let checkout = &session.checkout;
     let currency = checkout.currency;
     let show = |amount: MinorUnits| amount.display(currency);
@@ -259,9 +282,18 @@ pub fn checkout_page(
         cardholder_name,
         appearance_css: appearance_css(&checkout.appearance),
         logo_url: checkout.appearance.logo_url.as_deref(),
+        stripe: match card_entry {
+            CardEntry::Form => None,
+            CardEntry::StripeJs(stripe) => Some(StripeView {
+                publishable_key: &stripe.publishable_key,
+                js_url: &stripe.js_url,
+                test_mode: stripe.is_test_mode(),
+                client_secret,
+            }),
+        },
     };
     let body = page.render().map_err(|e| ApiError::Internal(format!("render checkout page: {e}")))?;
-    let csp = checkout_csp(session, page.appearance_css.as_deref());
+    let csp = checkout_csp(session, page.appearance_css.as_deref(), card_entry);
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut response = html(status, body);
     set_csp(&mut response, &csp);
@@ -301,8 +333,11 @@ fn style_hash_source(css: &str) -> String {
 
 /// The checkout page's policy: nothing but our own stylesheet (plus, with an appearance, the
 /// one style element whose hash is listed), merchant images over https, and the form may post
-/// only to us, whose answer redirects to the merchant's URLs.
-fn checkout_csp(session: &CheckoutSession, inline_css: Option<&str>) -> String {
+/// only to us, whose answer redirects to the merchant's URLs. With Stripe, exactly what
+/// Stripe.js needs (<https://docs.stripe.com/security/guide#content-security-policy>): its
+/// script and frames from its origin, 3-D Secure frames from hooks.stripe.com, and its calls
+/// to the API's origin.
+fn checkout_csp(session: &CheckoutSession, inline_css: Option<&str>, card_entry: &CardEntry) -> String {
     let checkout = &session.checkout;
     let mut form_targets = vec!["'self'".to_owned()];
     for url in [&checkout.success_url, &checkout.error_url, &checkout.cancel_url] {
@@ -313,7 +348,13 @@ fn checkout_csp(session: &CheckoutSession, inline_css: Option<&str>) -> String {
             }
         }
     }
-    format!("{}; form-action {}", branded_csp(inline_css), form_targets.join(" "))
+    let mut csp = format!("{}; form-action {}", branded_csp(inline_css), form_targets.join(" "));
+    if let CardEntry::StripeJs(stripe) = card_entry {
+        let origin = |url: &str| url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        let (js, api) = (origin(&stripe.js_url), origin(&stripe.api_base));
+        csp.push_str(&format!("; script-src 'self' {js}; frame-src {js} https://hooks.stripe.com; connect-src {api}"));
+    }
+    csp
 }
 
 /// The policy of a page in a merchant's look: nothing but our own stylesheet, plus the one

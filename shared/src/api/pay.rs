@@ -18,13 +18,19 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
             Some(payment) => see_other(&success_url(&session, payment)),
             None => Err(ApiError::Internal(format!("completed session {id} has no payment"))),
         },
-        PayOutcome::TryAgain { session, message } => pages::checkout_page(
-            &base_path,
-            &session,
-            Some(&message),
-            form.custom_amount.as_deref().or(form.amount.as_deref()),
-            &form.cardholder_name,
-        ),
+        PayOutcome::TryAgain { session, message } => {
+            let state = pages::FormState {
+                error: Some(&message),
+                chosen: form.custom_amount.as_deref().or(form.amount.as_deref()),
+                cardholder_name: &form.cardholder_name,
+                client_secret: None,
+            };
+            pages::checkout_page(&base_path, &session, &app.config.card_entry, state)
+        }
+        PayOutcome::Authenticate { session, client_secret } => {
+            let state = pages::FormState { client_secret: Some(&client_secret), ..Default::default() };
+            pages::checkout_page(&base_path, &session, &app.config.card_entry, state)
+        }
         PayOutcome::Failed { session, code } => see_other(&error_url(&session, code)),
         PayOutcome::Closed(session) => pages::closed_session(&base_path, &session, app.now()),
         PayOutcome::LinkUnavailable { session, reason } => {

@@ -19,6 +19,7 @@ pub enum Endpoint {
     DeactivateLink,
     ActivateLink,
     Asset,
+    StripeWebhook,
 }
 
 /// Who may call a route: checked once, before its handler runs.
@@ -31,6 +32,8 @@ pub enum Access {
     Customer,
     /// A merchant's two API keys, within the merchant's request rate.
     Merchant,
+    /// Stripe, proven by the `Stripe-Signature` over the body (the webhook signing secret).
+    Stripe,
 }
 
 /// A route as API Gateway and `paylinks serve` both see it: `{name}` is a path parameter.
@@ -58,7 +61,7 @@ const fn route(
     Route { method, path, endpoint, function, access, html }
 }
 
-use Access::{Customer, Merchant, Public};
+use Access::{Customer, Merchant, Public, Stripe};
 use Endpoint::*;
 
 pub const ROUTES: &[Route] = &[
@@ -82,6 +85,7 @@ pub const ROUTES: &[Route] = &[
     route(Method::POST, "/api/payment-links/{id}/deactivate", DeactivateLink, "deactivate-link", Merchant, false),
     route(Method::POST, "/api/payment-links/{id}/activate", ActivateLink, "activate-link", Merchant, false),
     route(Method::GET, "/assets/{file}", Asset, "assets", Public, false),
+    route(Method::POST, "/webhooks/stripe", StripeWebhook, "stripe-webhook", Stripe, false),
 ];
 
 impl Endpoint {

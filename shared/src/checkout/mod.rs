@@ -7,6 +7,10 @@ pub mod guard;
 pub mod pay;
 pub mod processor;
 pub mod redirect;
+#[cfg(feature = "stripe")]
+mod reported;
+#[cfg(feature = "stripe")]
+pub mod stripe;
 
 pub use cancel::Cancelled;
 pub use pay::{Cashier, PayForm, PayOutcome};

@@ -4,7 +4,8 @@
 //! 1. `begin_attempt` — this request (and only this one) may charge the session;
 //! 2. `claim_use` — a use of the link is held *before* the card is charged;
 //! 3. the processor charges with a key derived from the attempt, so a retry after a crash
-//!    gets the original outcome instead of a second charge;
+//!    gets the original outcome instead of a second charge (with 3-D Secure, the page then
+//!    authenticates with the bank and posts back, or Stripe's webhook reports the outcome);
 //! 4. `complete_payment` turns the hold into a use and completes the session together; a
 //!    decline or error gives the hold back. A process that dies mid-way leaves a lease and a
 //!    hold that lapse by themselves, so nothing leaks.
@@ -13,8 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::card::parse_card;
 use super::guard;
-use super::processor::PaymentProcessor;
-use super::processor::{ChargeRequest, ProcessorError};
+use super::processor::{CardEntry, ChargeRequest, Charged, PaymentDetails, PaymentProcessor, ProcessorError};
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::model::{
@@ -26,6 +26,10 @@ use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counters
 /// The checkout form as posted. Its `Debug` never shows the card.
 #[derive(Default)]
 pub struct PayForm {
+    /// Stripe mode: the card token Stripe.js made in the browser (`tok_…`).
+    pub payment_token: String,
+    /// Stripe mode, back from 3-D Secure: the PaymentIntent the page authenticated (`pi_…`).
+    pub payment_intent: String,
     pub card_number: String,
     pub expiry: String,
     pub cvc: String,
@@ -57,10 +61,20 @@ impl PayForm {
                 "amount" => form.amount = Some(value).filter(|v| !v.trim().is_empty()),
                 "customAmount" => form.custom_amount = Some(value).filter(|v| !v.trim().is_empty()),
                 "formToken" => form.form_token = value,
+                "paymentToken" => form.payment_token = value,
+                "paymentIntent" => form.payment_intent = value,
                 _ => {}
             }
         }
         form
+    }
+
+    /// The raw card fields posted, by name: never accepted when Stripe.js takes the card.
+    fn card_fields(&self) -> impl Iterator<Item = &'static str> {
+        [("cardNumber", &self.card_number), ("expiry", &self.expiry), ("cvc", &self.cvc)]
+            .into_iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(name, _)| name)
     }
 
     /// The donation amount chosen on the form, as typed.
@@ -86,6 +100,9 @@ pub enum PayOutcome {
     InProgress(CheckoutSession),
     /// Too many declined cards on this link or from this client: refused before charging.
     TooManyAttempts { retry_after_seconds: u64 },
+    /// The bank wants the customer to authenticate (3-D Secure): the page runs Stripe.js's
+    /// authentication with this secret, then posts the PaymentIntent back.
+    Authenticate { session: CheckoutSession, client_secret: String },
 }
 
 /// What paying touches, and nothing else: sessions and their payments, links (a link under
@@ -114,6 +131,18 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         if !token_matches {
             return Err(ApiError::StaleForm);
         }
+        let card_entry = self.processor.card_entry();
+        if let CardEntry::StripeJs(_) = card_entry {
+            if let Some(field) = form.card_fields().next() {
+                let message =
+                    format!("{field}: card details are taken only by the secure card field, never posted here.");
+                return Ok(PayOutcome::TryAgain { session, message });
+            }
+            // Back from 3-D Secure: finish the attempt the page authenticated, never start another.
+            if !form.payment_intent.is_empty() {
+                return self.finish_authenticated(session, &form.payment_intent, client_ip).await;
+            }
+        }
         let amount = match charge_amount(&session, form) {
             Ok(amount) => amount,
             Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
@@ -123,9 +152,20 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         if let Some(retry_after_seconds) = guard::refusal(self.store, &session.link_id, client_ip, now).await? {
             return Ok(PayOutcome::TooManyAttempts { retry_after_seconds });
         }
-        let card = match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now) {
-            Ok(card) => card,
-            Err(error) => return Ok(PayOutcome::TryAgain { session, message: error.to_string() }),
+        let mut card = None;
+        let payment = match card_entry {
+            CardEntry::Form => match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now)
+            {
+                Ok(parsed) => PaymentDetails::Card(card.insert(parsed)),
+                Err(error) => return Ok(PayOutcome::TryAgain { session, message: error.to_string() }),
+            },
+            CardEntry::StripeJs(_) => match form.payment_token.trim() {
+                token if is_stripe_token(token) => PaymentDetails::StripeToken(token),
+                _ => {
+                    let message = "Enter your card details in the card field.".to_owned();
+                    return Ok(PayOutcome::TryAgain { session, message });
+                }
+            },
         };
 
         let attempt = match self.store.begin_attempt_on(&session, amount, now, now + PaymentAttempt::LEASE).await? {
@@ -172,35 +212,93 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             ClaimUse::NotFound => return self.fail(session, attempt.number, FailureCode::SessionFailed).await,
         }
 
-        let request = ChargeRequest {
-            idempotency_key: attempt.idempotency_key(session_id),
-            amount: attempt.amount,
-            currency: session.checkout.currency,
-            card: &card,
-        };
-        match self.processor.charge(&request).await {
-            Ok(ChargeOutcome::Approved { transaction_id, card_brand, card_last_four }) => {
-                let result = PaymentResult {
-                    transaction_id,
-                    amount: attempt.amount,
-                    card_brand,
-                    card_last_four,
-                    completed_at: now,
-                };
-                self.complete(session, &attempt, &result, &request.idempotency_key).await
-            }
-            Ok(ChargeOutcome::Declined { reason }) => {
-                self.store.release_use(&session.link_id, session_id).await?;
-                end_attempt(AttemptEnd::Declined).await?;
-                guard::record_decline(self.store, &session.link_id, client_ip, now).await?;
-                Ok(PayOutcome::TryAgain { session, message: reason.message().to_owned() })
-            }
+        let charged = self.processor.charge(&ChargeRequest::of(&session, &attempt), payment).await;
+        match charged {
+            Ok(charged) => self.act_on(session, &attempt, charged, client_ip).await,
             Err(ProcessorError::Processing(detail)) => {
                 tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
                 self.store.release_use(&session.link_id, session_id).await?;
                 self.fail(session, attempt.number, FailureCode::SystemError).await
             }
             Err(error @ ProcessorError::Unavailable(_)) => Err(processor_unreachable(&session, error)),
+        }
+    }
+
+    /// What the processor decided for `attempt`, acted on: an approved charge completes the
+    /// payment, a decline gives the use back and ends the attempt (and counts against the
+    /// card-testing limits), a 3-D Secure request goes to the page.
+    async fn act_on(
+        &self,
+        session: CheckoutSession,
+        attempt: &PaymentAttempt,
+        charged: Charged,
+        client_ip: Option<&str>,
+    ) -> Result<PayOutcome, ApiError> {
+        match charged {
+            Charged::Decided(ChargeOutcome::Approved { transaction_id, card_brand, card_last_four }) => {
+                let completed_at = self.clock.now();
+                let amount = attempt.amount;
+                let result = PaymentResult { transaction_id, amount, card_brand, card_last_four, completed_at };
+                self.complete(session, attempt, &result).await
+            }
+            Charged::Decided(ChargeOutcome::Declined { reason }) => {
+                self.store.release_use(&session.link_id, &session.id).await?;
+                self.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
+                guard::record_decline(self.store, &session.link_id, client_ip, self.clock.now()).await?;
+                Ok(PayOutcome::TryAgain { session, message: reason.message().to_owned() })
+            }
+            Charged::NeedsAuthentication { client_secret, .. } => {
+                Ok(PayOutcome::Authenticate { session, client_secret })
+            }
+        }
+    }
+
+    /// The page is back from 3-D Secure with `payment_id`: what the processor says about it
+    /// decides the attempt in flight, if the payment is that attempt's.
+    async fn finish_authenticated(
+        &self,
+        session: CheckoutSession,
+        payment_id: &str,
+        client_ip: Option<&str>,
+    ) -> Result<PayOutcome, ApiError> {
+        let Some(attempt) = session.in_flight.clone() else {
+            // The attempt already ended (Stripe's webhook reported a failure first).
+            let message = "This payment was not completed. Enter your card again.".to_owned();
+            return Ok(PayOutcome::TryAgain { session, message });
+        };
+        let account = session.checkout.stripe_account.as_deref();
+        let payment = match self.processor.payment(payment_id, account).await {
+            Ok(payment) => payment,
+            Err(error @ ProcessorError::Unavailable(_)) => return Err(processor_unreachable(&session, error)),
+            Err(ProcessorError::Processing(detail)) => {
+                tracing::warn!(session_id = %session.id, detail, "payment posted back is not the processor's");
+                return Err(ApiError::StaleForm);
+            }
+        };
+        if payment.session_id != session.id.to_string() || payment.attempt != attempt.number {
+            return Err(ApiError::StaleForm);
+        }
+        self.act_on(session, &attempt, payment.charged, client_ip).await
+    }
+
+    /// Stripe's webhook reports `payment_id` (3-D Secure finished in a tab that never came
+    /// back, or a failure): the attempt it belongs to is decided as if the page had posted it.
+    /// A session already decided, or an attempt already over, is left as it is.
+    pub async fn settle_reported_payment(&self, payment_id: &str, account: Option<&str>) -> Result<(), ApiError> {
+        let payment = match self.processor.payment(payment_id, account).await {
+            Ok(payment) => payment,
+            Err(ProcessorError::Unavailable(detail)) => return Err(ApiError::Internal(detail)),
+            Err(ProcessorError::Processing(detail)) => {
+                tracing::warn!(payment_id, detail, "reported payment is not one of ours");
+                return Ok(());
+            }
+        };
+        let Ok(session) = super::find_session(self.store, &payment.session_id).await else { return Ok(()) };
+        match session.in_flight.clone() {
+            Some(attempt) if attempt.number == payment.attempt && session.status == SessionStatus::Pending => {
+                self.act_on(session, &attempt, payment.charged, None).await.map(|_| ())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -212,8 +310,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         session: &CheckoutSession,
         attempt: &PaymentAttempt,
     ) -> Result<Option<PayOutcome>, ApiError> {
-        let key = attempt.idempotency_key(&session.id);
-        let lookup = self.processor.lookup(&key).await;
+        let lookup = self.processor.lookup(&ChargeRequest::of(session, attempt)).await;
         let Some(record) = lookup.map_err(|error| processor_unreachable(session, error))? else { return Ok(None) };
         match record.outcome {
             _ if record.voided => Ok(None),
@@ -221,7 +318,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 let completed_at = self.clock.now();
                 let result =
                     PaymentResult { transaction_id, amount: record.amount, card_brand, card_last_four, completed_at };
-                self.complete(session.clone(), attempt, &result, &key).await.map(Some)
+                self.complete(session.clone(), attempt, &result).await.map(Some)
             }
             ChargeOutcome::Declined { reason } => {
                 self.store.release_use(&session.link_id, &session.id).await?;
@@ -236,7 +333,6 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         session: CheckoutSession,
         attempt: &PaymentAttempt,
         result: &PaymentResult,
-        idempotency_key: &str,
     ) -> Result<PayOutcome, ApiError> {
         match self.store.complete_payment(&session.id, attempt.number, &session.link_id, result).await? {
             CompletePayment::Completed => {
@@ -250,7 +346,9 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             }
             // Our hold lapsed and the link filled meanwhile: give the money back.
             CompletePayment::LimitReached => {
-                self.processor.void(idempotency_key).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+                let request = ChargeRequest::of(&session, attempt);
+                let voided = self.processor.void(&request, &result.transaction_id).await;
+                voided.map_err(|e| ApiError::Internal(e.to_string()))?;
                 self.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
                 Ok(PayOutcome::LinkUnavailable { session, reason: Unavailable::LimitReached })
             }
@@ -277,6 +375,13 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
 fn processor_unreachable(session: &CheckoutSession, error: ProcessorError) -> ApiError {
     tracing::warn!(session_id = %session.id, detail = %error, "processor unreachable");
     ApiError::ProcessorUnavailable
+}
+
+/// A Stripe.js card token as Stripe writes them: `tok_` and letters or digits.
+fn is_stripe_token(token: &str) -> bool {
+    token.strip_prefix("tok_").is_some_and(|rest| {
+        (1..=255).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
 }
 
 /// The amount to charge, always from the stored session; for donations the form's choice is

@@ -1,6 +1,7 @@
 //! Payment processors. The built-in `sandbox` is test mode, like every provider's: a handful
 //! of test cards with known outcomes, and any other number refused, so no real card data is
-//! ever taken.
+//! ever taken. `stripe` (feature `stripe`) takes real cards, tokenized by Stripe.js in the
+//! customer's browser.
 
 use std::sync::Arc;
 
@@ -8,17 +9,129 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::card::Card;
-use crate::model::{ChargeOutcome, ChargeRecord, DeclineReason};
+use crate::model::{ChargeOutcome, ChargeRecord, CheckoutSession, DeclineReason, PaymentAttempt};
 use crate::money::{Currency, MinorUnits};
 use crate::store::{ChargeLedger, StoreError};
 
-/// One charge, sent with a key derived from the session attempt: the same key always gets
+/// One attempt's charge, sent with a key derived from the attempt: the same key always gets
 /// the same outcome, so a retried pay can never charge twice.
 pub struct ChargeRequest<'a> {
     pub idempotency_key: String,
     pub amount: MinorUnits,
     pub currency: Currency,
-    pub card: &'a Card,
+    /// The session paid for (its link, its merchant's metadata and Stripe account).
+    pub session: &'a CheckoutSession,
+    pub attempt: u32,
+}
+
+impl<'a> ChargeRequest<'a> {
+    /// The charge of `attempt` of `session`: the amount is the attempt's, fixed when it began.
+    pub fn of(session: &'a CheckoutSession, attempt: &PaymentAttempt) -> Self {
+        ChargeRequest {
+            idempotency_key: attempt.idempotency_key(&session.id),
+            amount: attempt.amount,
+            currency: session.checkout.currency,
+            session,
+            attempt: attempt.number,
+        }
+    }
+}
+
+/// How the card reaches the processor: which one a processor takes is its `card_entry`.
+#[derive(Clone, Copy)]
+pub enum PaymentDetails<'a> {
+    /// The sandbox's own form: the card as typed (test cards only).
+    Card(&'a Card),
+    /// A Stripe.js card token (`tok_…`): the card itself never reached us.
+    StripeToken(&'a str),
+}
+
+/// Where the customer types the card: `PAYLINKS_PROCESSOR` and the public Stripe settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CardEntry {
+    /// Our own form fields, posted to us (the sandbox: test cards only).
+    #[default]
+    Form,
+    /// Stripe's card field, mounted by Stripe.js; the form posts a token instead.
+    StripeJs(StripeJs),
+}
+
+/// What the page needs to load Stripe.js (all public values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeJs {
+    /// `STRIPE_PUBLISHABLE_KEY`: `pk_test_…` or `pk_live_…`.
+    pub publishable_key: String,
+    /// `STRIPE_JS_URL`, default `https://js.stripe.com/v3/`.
+    pub js_url: String,
+    /// `STRIPE_API_BASE`, default `https://api.stripe.com`: where Stripe.js sends the card.
+    pub api_base: String,
+}
+
+impl StripeJs {
+    pub const DEFAULT_JS_URL: &str = "https://js.stripe.com/v3/";
+    pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
+
+    /// Test keys take only Stripe's test cards: the page says so.
+    pub fn is_test_mode(&self) -> bool {
+        self.publishable_key.starts_with("pk_test_")
+    }
+}
+
+impl CardEntry {
+    /// From `PAYLINKS_PROCESSOR` (`sandbox`, the default, or `stripe`) and, for Stripe,
+    /// `STRIPE_PUBLISHABLE_KEY`, `STRIPE_JS_URL` and `STRIPE_API_BASE`.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<CardEntry, String> {
+        match env("PAYLINKS_PROCESSOR").as_deref().map(str::trim) {
+            None | Some("sandbox") => Ok(CardEntry::Form),
+            Some("stripe") => {
+                let publishable_key = env("STRIPE_PUBLISHABLE_KEY")
+                    .filter(|key| key.starts_with("pk_"))
+                    .ok_or("PAYLINKS_PROCESSOR=stripe needs STRIPE_PUBLISHABLE_KEY (pk_test_… or pk_live_…)")?;
+                let url = |name: &str, default: &str| -> Result<String, String> {
+                    let value = env(name).unwrap_or_else(|| default.to_owned());
+                    match url::Url::parse(&value) {
+                        Ok(url) if ["https", "http"].contains(&url.scheme()) => Ok(value),
+                        _ => Err(format!("{name} must be an http(s) URL, got {value:?}")),
+                    }
+                };
+                let js_url = url("STRIPE_JS_URL", StripeJs::DEFAULT_JS_URL)?;
+                let api_base = url("STRIPE_API_BASE", StripeJs::DEFAULT_API_BASE)?;
+                Ok(CardEntry::StripeJs(StripeJs { publishable_key, js_url, api_base }))
+            }
+            Some(other) => Err(format!("PAYLINKS_PROCESSOR must be sandbox or stripe, got {other:?}")),
+        }
+    }
+
+    /// The processor's name, as `serve` prints it.
+    pub fn processor_name(&self) -> &'static str {
+        match self {
+            CardEntry::Form => "sandbox (test cards only)",
+            CardEntry::StripeJs(stripe) if stripe.is_test_mode() => "stripe (test mode)",
+            CardEntry::StripeJs(_) => "stripe (live)",
+        }
+    }
+}
+
+/// What a charge came to: decided, or waiting for the customer to authenticate with the bank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Charged {
+    Decided(ChargeOutcome),
+    /// 3-D Secure: the page runs Stripe.js's authentication with `client_secret`, then posts
+    /// `payment_id` back (and Stripe's webhook reports the result even if it never does).
+    NeedsAuthentication {
+        payment_id: String,
+        client_secret: String,
+    },
+}
+
+/// A charge looked up by the processor's own id (after 3-D Secure, or from a webhook): whose
+/// it is, by the metadata we gave it, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessorPayment {
+    pub session_id: String,
+    pub attempt: u32,
+    pub amount: MinorUnits,
+    pub charged: Charged,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,13 +152,19 @@ impl From<StoreError> for ProcessorError {
 
 #[async_trait]
 pub trait PaymentProcessor: Send + Sync {
+    /// How the checkout page takes the card for this processor.
+    fn card_entry(&self) -> CardEntry;
     /// Charges the card, or returns the outcome already recorded under the same key.
-    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError>;
-    /// Reverses an approved charge (used when a use could not be committed after charging).
-    async fn void(&self, idempotency_key: &str) -> Result<(), ProcessorError>;
-    /// What the processor recorded under `idempotency_key`, if anything: how a retry learns
-    /// the outcome of a charge whose process died before it could act on it.
-    async fn lookup(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, ProcessorError>;
+    async fn charge(&self, request: &ChargeRequest<'_>, payment: PaymentDetails<'_>)
+    -> Result<Charged, ProcessorError>;
+    /// Gives back an approved charge (used when a use could not be committed after charging).
+    async fn void(&self, request: &ChargeRequest<'_>, transaction_id: &str) -> Result<(), ProcessorError>;
+    /// What the processor recorded for this attempt, if anything: how a retry learns the
+    /// outcome of a charge whose process died before it could act on it.
+    async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError>;
+    /// The charge the processor knows as `payment_id` (made for a session of a merchant with
+    /// this Stripe `account`), after the customer authenticated or when a webhook reports it.
+    async fn payment(&self, payment_id: &str, account: Option<&str>) -> Result<ProcessorPayment, ProcessorError>;
 }
 
 /// Test-mode processor: outcomes by card number, idempotency records in the service's store.
@@ -68,12 +187,23 @@ impl SandboxProcessor {
 
 #[async_trait]
 impl PaymentProcessor for SandboxProcessor {
-    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
-        let outcome = match request.card.number() {
+    fn card_entry(&self) -> CardEntry {
+        CardEntry::Form
+    }
+
+    async fn charge(
+        &self,
+        request: &ChargeRequest<'_>,
+        payment: PaymentDetails<'_>,
+    ) -> Result<Charged, ProcessorError> {
+        let PaymentDetails::Card(card) = payment else {
+            return Err(ProcessorError::Processing("the sandbox takes test cards typed into its own form".into()));
+        };
+        let outcome = match card.number() {
             TEST_CARD_SUCCESS | TEST_CARD_AMEX_SUCCESS => ChargeOutcome::Approved {
                 transaction_id: format!("txn_{}", ulid::Ulid::new()),
-                card_brand: request.card.brand.to_owned(),
-                card_last_four: request.card.last_four.clone(),
+                card_brand: card.brand.to_owned(),
+                card_last_four: card.last_four.clone(),
             },
             TEST_CARD_DECLINED => ChargeOutcome::Declined { reason: DeclineReason::Declined },
             TEST_CARD_INSUFFICIENT_FUNDS => ChargeOutcome::Declined { reason: DeclineReason::InsufficientFunds },
@@ -92,16 +222,20 @@ impl PaymentProcessor for SandboxProcessor {
         };
         // The first record under a key wins; a retry gets the original outcome back.
         let recorded = self.ledger.record_charge(&record).await?;
-        Ok(recorded.outcome)
+        Ok(Charged::Decided(recorded.outcome))
     }
 
-    async fn void(&self, idempotency_key: &str) -> Result<(), ProcessorError> {
-        self.ledger.void_charge(idempotency_key).await?;
+    async fn void(&self, request: &ChargeRequest<'_>, _: &str) -> Result<(), ProcessorError> {
+        self.ledger.void_charge(&request.idempotency_key).await?;
         Ok(())
     }
 
-    async fn lookup(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, ProcessorError> {
-        Ok(self.ledger.get_charge(idempotency_key).await?)
+    async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
+        Ok(self.ledger.get_charge(&request.idempotency_key).await?)
+    }
+
+    async fn payment(&self, payment_id: &str, _: Option<&str>) -> Result<ProcessorPayment, ProcessorError> {
+        Err(ProcessorError::Processing(format!("the sandbox never asks for authentication ({payment_id})")))
     }
 }
 
@@ -137,25 +271,37 @@ impl InjectedProcessor {
 #[cfg(test)]
 #[async_trait]
 impl PaymentProcessor for InjectedProcessor {
-    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
+    fn card_entry(&self) -> CardEntry {
+        CardEntry::Form
+    }
+
+    async fn charge(
+        &self,
+        request: &ChargeRequest<'_>,
+        payment: PaymentDetails<'_>,
+    ) -> Result<Charged, ProcessorError> {
         use std::sync::atomic::Ordering::SeqCst;
         self.asked.fetch_add(1, SeqCst);
         let times_out = self.timeouts_left.fetch_update(SeqCst, SeqCst, |left| left.checked_sub(1)).is_ok();
         if !times_out {
-            return self.sandbox.charge(request).await;
+            return self.sandbox.charge(request, payment).await;
         }
         if self.after_charging {
-            self.sandbox.charge(request).await?;
+            self.sandbox.charge(request, payment).await?;
         }
         Err(ProcessorError::Unavailable("injected: processor timed out".into()))
     }
 
-    async fn void(&self, idempotency_key: &str) -> Result<(), ProcessorError> {
-        self.sandbox.void(idempotency_key).await
+    async fn void(&self, request: &ChargeRequest<'_>, transaction_id: &str) -> Result<(), ProcessorError> {
+        self.sandbox.void(request, transaction_id).await
     }
 
-    async fn lookup(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, ProcessorError> {
-        self.sandbox.lookup(idempotency_key).await
+    async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
+        self.sandbox.lookup(request).await
+    }
+
+    async fn payment(&self, payment_id: &str, account: Option<&str>) -> Result<ProcessorPayment, ProcessorError> {
+        self.sandbox.payment(payment_id, account).await
     }
 }
 

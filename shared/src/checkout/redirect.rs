@@ -97,6 +97,7 @@ mod tests {
                 error_url: "https://shop.example/error".into(),
                 metadata: r#"{"invoiceId":"INV-1"}"#.into(),
                 appearance: Default::default(),
+                stripe_account: None,
             },
             status: SessionStatus::Completed,
             created_at: now,

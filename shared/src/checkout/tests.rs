@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 
 use super::pay::{Cashier, PayForm, PayOutcome};
-use super::processor::{ChargeRequest, PaymentProcessor, SandboxProcessor, approved_charges};
+use super::processor::{ChargeRequest, Charged, PaymentDetails, PaymentProcessor, SandboxProcessor, approved_charges};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::model::{
@@ -97,14 +97,10 @@ trait Pays {
         let held = self.app().store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.unwrap();
         assert_eq!(held, ClaimUse::Claimed);
         let card = super::card::parse_card(SUCCESS, &a_year_after(now), "123", "Ada", now).unwrap();
-        let request = ChargeRequest {
-            idempotency_key: attempt.idempotency_key(&session.id),
-            amount: attempt.amount,
-            currency: session.checkout.currency,
-            card: &card,
-        };
-        match SandboxProcessor::new(self.app().store.clone()).charge(&request).await.unwrap() {
-            ChargeOutcome::Approved { transaction_id, .. } => transaction_id,
+        let request = ChargeRequest::of(&session, &attempt);
+        let sandbox = SandboxProcessor::new(self.app().store.clone());
+        match sandbox.charge(&request, PaymentDetails::Card(&card)).await.unwrap() {
+            Charged::Decided(ChargeOutcome::Approved { transaction_id, .. }) => transaction_id,
             other => panic!("approved expected, got {other:?}"),
         }
     }
@@ -547,6 +543,7 @@ mod pay_form_debug {
             amount: Some("25.00".into()),
             custom_amount: None,
             form_token: "token".into(),
+            ..PayForm::default()
         };
         assert_redacted(&visa);
         let amex = PayForm {

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::checkout::redirect::{MAX_REDIRECT_CHARS, longest_redirects};
 use crate::error::ApiError;
-use crate::model::{IdempotencyRecord, Merchant, PaymentLink};
+use crate::model::{Checkout, IdempotencyRecord, Merchant, PaymentLink};
 use crate::store::{Idempotency, IdempotentCreate, Links};
 use crate::validate::{ValidationErrors, validate_create};
 
@@ -24,7 +24,8 @@ pub async fn create<S: Links + Idempotency + ?Sized>(
     if create.merchant_id != merchant.id {
         return Err(ApiError::WrongMerchant(create.merchant_id));
     }
-    let link = PaymentLink::new(&merchant.id, create.checkout, create.usage_limit, create.expires_in_days, now);
+    let checkout = Checkout { stripe_account: merchant.stripe_account.clone(), ..create.checkout };
+    let link = PaymentLink::new(&merchant.id, checkout, create.usage_limit, create.expires_in_days, now);
     check_redirect_lengths(&link)?;
     let Some(key) = idempotency_key else {
         store.create_link(&link).await?;

@@ -20,6 +20,10 @@ pub enum ChargeOutcome {
 pub enum DeclineReason {
     Declined,
     InsufficientFunds,
+    ExpiredCard,
+    IncorrectCvc,
+    /// The customer did not complete the bank's check (3-D Secure).
+    AuthenticationFailed,
     NotATestCard,
 }
 
@@ -28,6 +32,11 @@ impl DeclineReason {
         match self {
             DeclineReason::Declined => "Your card was declined. Try another card.",
             DeclineReason::InsufficientFunds => "Your card has insufficient funds. Try another card.",
+            DeclineReason::ExpiredCard => "Your card has expired. Try another card.",
+            DeclineReason::IncorrectCvc => "Your card's security code is incorrect. Check it and try again.",
+            DeclineReason::AuthenticationFailed => {
+                "Your bank could not confirm this payment. Try again, or use another card."
+            }
             DeclineReason::NotATestCard => {
                 "This checkout is in test mode: no real card is charged. Use a test card such as 4242 4242 4242 4242."
             }

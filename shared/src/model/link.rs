@@ -95,6 +95,10 @@ pub struct Checkout {
     /// How the checkout page looks; empty (the default) is our own look, and is not stored.
     #[serde(default, skip_serializing_if = "Appearance::is_empty")]
     pub appearance: Appearance,
+    /// The merchant's Stripe Connect account (`acct_…`) when the link was created: its
+    /// payments are made on that account (the `Stripe-Account` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe_account: Option<String>,
 }
 
 /// A payment link as stored.

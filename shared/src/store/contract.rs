@@ -157,6 +157,7 @@ fn checkout(cart: Cart, metadata: &str) -> Checkout {
         error_url: "https://shop.example/error".to_owned(),
         metadata: metadata.to_owned(),
         appearance: Default::default(),
+        stripe_account: None,
     }
 }
 
@@ -243,6 +244,7 @@ fn merchant(id: &str, key_hash: &str) -> Merchant {
         vault_key_hash: format!("vault-{id}"),
         merchant_key_hash: key_hash.to_owned(),
         created_at: instant(1_767_225_600, 1_000),
+        stripe_account: None,
     }
 }
 

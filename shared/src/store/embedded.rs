@@ -553,6 +553,7 @@ mod tests {
             vault_key_hash: "v".repeat(64),
             merchant_key_hash: "k".repeat(64),
             created_at: now - TimeDelta::days(400),
+            stripe_account: None,
         };
         store.create_merchant(&merchant).await.unwrap();
         // Expired 100 days ago: past its 90 days of retention.

@@ -72,3 +72,15 @@ pub fn pay_event(session: &SessionId, form_token: &str, card: &str) -> Request {
         &[("{{SESSION_ID}}", session.as_str()), ("{{FORM_TOKEN}}", form_token), ("{{CARD_NUMBER}}", &card)],
     )
 }
+
+/// `POST /webhooks/stripe` with the event `body`, signed with `secret` at `timestamp` as Stripe
+/// signs (HMAC-SHA256 of `"{timestamp}.{body}"`, hex, in `Stripe-Signature`).
+#[cfg(feature = "stripe")]
+pub fn stripe_webhook_event(body: &str, secret: &str, timestamp: i64) -> Request {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let signature = format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()));
+    let body = json!(body).to_string();
+    event("stripe-webhook.json", &[("{{STRIPE_SIGNATURE}}", &signature), ("{{BODY}}", &body)])
+}

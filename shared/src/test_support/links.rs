@@ -14,5 +14,6 @@ pub fn shop_checkout(cart: Cart) -> Checkout {
         error_url: "https://shop.example/error".to_owned(),
         metadata: "{}".to_owned(),
         appearance: Default::default(),
+        stripe_account: None,
     }
 }

@@ -21,6 +21,8 @@ use std::net::TcpListener;
 
 pub use app::{TestApp, TestMerchant};
 pub use contention::{Contention, ContentionInjector, contended_client};
+#[cfg(feature = "stripe")]
+pub use events::stripe_webhook_event;
 pub use events::{
     FIXTURES_DIR, check_event, create_event, create_event_text, event, fixture, open_event, parse_event, pay_event,
     session_event,

@@ -302,6 +302,8 @@ pub fn validate_create(body: &[u8]) -> Result<CreateLink, ValidationErrors> {
                 error_url,
                 metadata,
                 appearance,
+                // The merchant's, set by `links::create`: not the caller's to choose.
+                stripe_account: None,
             },
             usage_limit,
             expires_in_days,

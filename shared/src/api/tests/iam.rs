@@ -22,7 +22,9 @@ use crate::api::ROUTES;
 use crate::checkout::processor::InjectedProcessor;
 use crate::model::PaymentAttempt;
 use crate::model::{LinkId, SessionId};
-use crate::test_support::{RequestCounter, counted_client, fresh_dynamo_store_with, moto_endpoint};
+use crate::test_support::{
+    RequestCounter, counted_client, fresh_dynamo_store_with, moto_endpoint, stripe_webhook_event,
+};
 
 const SUCCESS: &str = "4242 4242 4242 4242";
 const DECLINED: &str = "4000 0000 0000 0002";
@@ -43,7 +45,8 @@ fn allowed_actions() -> BTreeMap<String, BTreeSet<String>> {
         let mut grants = BTreeSet::new();
         for policy in &policies {
             let statements = policy["Statement"].as_sequence().unwrap_or_else(|| panic!("{binary}: {policy:?}"));
-            for statement in statements {
+            // Reading Stripe's secrets from SSM: checked by `only_stripe_functions_read_stripe_secrets`.
+            for statement in statements.iter().filter(|s| !is_ssm_statement(s)) {
                 assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{binary}: {statement:?}");
                 let on = resource_of(&statement["Resource"]).unwrap_or_else(|| panic!("{binary}: {statement:?}"));
                 let actions = statement["Action"].as_sequence().unwrap_or_else(|| panic!("{binary}: {statement:?}"));
@@ -56,6 +59,55 @@ fn allowed_actions() -> BTreeMap<String, BTreeSet<String>> {
         allowed.insert(binary.to_owned(), grants);
     }
     allowed
+}
+
+fn is_ssm_statement(statement: &serde_yaml::Value) -> bool {
+    statement["Action"]
+        .as_sequence()
+        .is_some_and(|actions| actions.iter().all(|a| a.as_str() == Some("ssm:GetParameter")))
+}
+
+/// The SSM parameters each function may read, by the template parameter naming them.
+fn ssm_grants() -> BTreeMap<String, BTreeSet<String>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let template: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut grants = BTreeMap::new();
+    for resource in template["Resources"].as_mapping().unwrap().values() {
+        let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() else { continue };
+        let policies = resource["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();
+        let statements = policies.iter().flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default());
+        let mut names = BTreeSet::new();
+        for statement in statements.filter(is_ssm_statement) {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{binary}: {statement:?}");
+            let resources = match &statement["Resource"] {
+                serde_yaml::Value::Sequence(list) => list.clone(),
+                one => vec![one.clone()],
+            };
+            for resource in resources {
+                let serde_yaml::Value::Tagged(tagged) = resource else { panic!("{binary}: {statement:?}") };
+                let text = tagged.value.as_str().unwrap_or_default();
+                let name = text
+                    .strip_prefix("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${")
+                    .and_then(|rest| rest.strip_suffix('}'))
+                    .unwrap_or_else(|| panic!("{binary}: SSM resource {text} is not one named parameter"));
+                names.insert(name.to_owned());
+            }
+        }
+        if !names.is_empty() {
+            grants.insert(binary.to_owned(), names);
+        }
+    }
+    grants
+}
+
+#[test]
+fn only_the_functions_that_talk_to_stripe_may_read_its_secrets_and_only_those_they_use() {
+    let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>();
+    let expected = BTreeMap::from([
+        ("pay".to_owned(), set(&["StripeSecretKeyParameter"])),
+        ("stripe-webhook".to_owned(), set(&["StripeSecretKeyParameter", "StripeWebhookSecretParameter"])),
+    ]);
+    assert_eq!(ssm_grants(), expected);
 }
 
 /// `table` for `!GetAtt Table.Arn`, `index/<name>` for `!Sub "${Table.Arn}/index/<name>"`.
@@ -185,6 +237,14 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
     r.session_call(Endpoint::Cancel, "cancel.json", &settled_by_cancel).await;
     assert_eq!(r.pay(&other, SUCCESS).await, StatusCode::SEE_OTHER);
     r.pay(&crashed, SUCCESS).await;
+
+    // Stripe's webhook: a signed event about a PaymentIntent that is not ours (the sandbox knows
+    // none): read and counted, nothing else changed.
+    r.h.app.stripe_webhook_secret = Some(secrecy::SecretString::from("whsec_iam"));
+    let event = r#"{"id":"evt_iam","type":"payment_intent.succeeded","data":{"object":{"id":"pi_iam"}}}"#;
+    let signed_now = r.h.app.now().timestamp();
+    let (status, _) = r.call(Endpoint::StripeWebhook, stripe_webhook_event(event, "whsec_iam", signed_now)).await;
+    assert_eq!(status, StatusCode::OK);
 
     // Card testing (last: it blocks this client's IP): declines until pays are refused before
     // the processor.

@@ -53,6 +53,7 @@ async fn items_carry_their_key_ttl_and_index_attributes() {
         vault_key_hash: "v".repeat(64),
         merchant_key_hash: "k".repeat(64),
         created_at: link.created_at,
+        stripe_account: None,
     };
     store.create_merchant(&merchant).await.expect("create merchant");
 

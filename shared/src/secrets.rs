@@ -1,0 +1,43 @@
+//! Secrets (Stripe's secret key and webhook signing secret), read once per process and kept
+//! in `SecretString`, whose `Debug` never shows them; never logged, never in an error.
+//!
+//! `NAME` is read from the environment (`paylinks serve`, tests). On Lambda, template.yaml never
+//! puts a secret in the environment: it sets `NAME_PARAMETER` to the name of an SSM Parameter
+//! Store SecureString, read and decrypted here at init.
+
+use secrecy::SecretString;
+
+/// The secret `name`: from `name` in the environment, else from the SSM parameter that
+/// `{name}_PARAMETER` names.
+pub async fn secret(name: &str) -> Result<SecretString, String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+    if let Some(value) = env(name) {
+        return Ok(SecretString::from(value.trim().to_owned()));
+    }
+    match env(&format!("{name}_PARAMETER")) {
+        Some(parameter) => from_parameter_store(&parameter).await,
+        None => Err(format!("{name} is not set (nor {name}_PARAMETER, the SSM parameter holding it)")),
+    }
+}
+
+#[cfg(feature = "ssm")]
+async fn from_parameter_store(parameter: &str) -> Result<SecretString, String> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let answer = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(parameter)
+        .with_decryption(true)
+        .send()
+        .await
+        // The error names the parameter and the failure (access denied, not found), never a value.
+        .map_err(|e| {
+            format!("cannot read SSM parameter {parameter}: {}", aws_sdk_ssm::error::DisplayErrorContext(e))
+        })?;
+    let value = answer.parameter.and_then(|p| p.value).filter(|v| !v.trim().is_empty());
+    value.map(|v| SecretString::from(v.trim().to_owned())).ok_or_else(|| format!("SSM parameter {parameter} is empty"))
+}
+
+#[cfg(not(feature = "ssm"))]
+async fn from_parameter_store(parameter: &str) -> Result<SecretString, String> {
+    Err(format!("this binary reads secrets from the environment only, not from SSM ({parameter})"))
+}
