@@ -41,6 +41,10 @@ enum MerchantCommand {
         /// The merchant's name, for your own records (each link carries its `merchantName`).
         #[arg(long)]
         name: String,
+        /// On a Stripe Connect platform: the merchant's connected account (`acct_…`), sent as
+        /// `Stripe-Account` with its payments.
+        #[arg(long, value_name = "ACCOUNT")]
+        stripe_account: Option<String>,
     },
 }
 
@@ -58,7 +62,9 @@ async fn main() -> ExitCode {
     paylinks_core::logging::init();
     let result = match Cli::parse().command {
         Command::Serve => serve::run().await,
-        Command::Merchant { command: MerchantCommand::Create { id, name } } => setup::create_merchant(&id, &name).await,
+        Command::Merchant { command: MerchantCommand::Create { id, name, stripe_account } } => {
+            setup::create_merchant(&id, &name, stripe_account).await
+        }
         Command::Table { command: TableCommand::Create { name } } => setup::create_table(&name).await,
     };
     match result {

@@ -85,12 +85,16 @@ fn cache_bytes() -> Result<usize, String> {
     }
 }
 
-pub async fn create_merchant(id: &str, name: &str) -> Result<(), String> {
+pub async fn create_merchant(id: &str, name: &str, stripe_account: Option<String>) -> Result<(), String> {
     if !Merchant::is_valid_id(id) {
         return Err(format!("--id {id:?} {}", Merchant::ID_RULE));
     }
+    if let Some(account) = stripe_account.as_deref().filter(|a| !Merchant::is_valid_stripe_account(a)) {
+        return Err(format!("--stripe-account {account:?} must be a Stripe account id: acct_ and letters or digits"));
+    }
     let store = open_store().await?;
-    let new = NewMerchant::generate(id, name, chrono::Utc::now());
+    let mut new = NewMerchant::generate(id, name, chrono::Utc::now());
+    new.merchant.stripe_account = stripe_account;
     match store.create_merchant(&new.merchant).await {
         Ok(()) => {
             println!("Merchant {id} created. Keep these keys: they are shown only once.");

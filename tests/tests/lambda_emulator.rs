@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const MERCHANT_ID: &str = "store_emulated";
 
 /// The functions the tests below send real requests to, through the emulator: every one.
-const FUNCTIONS_DRIVEN: [&str; 13] = [
+const FUNCTIONS_DRIVEN: [&str; 14] = [
     "activate-link",
     "assets",
     "cancel",
@@ -33,7 +33,11 @@ const FUNCTIONS_DRIVEN: [&str; 13] = [
     "pay",
     "qr-code",
     "session-status",
+    "stripe-webhook",
 ];
+
+/// The webhook signing secret the stripe-webhook function is given.
+const STRIPE_WEBHOOK_SECRET: &str = "whsec_emulated";
 
 /// A request may reach a function that is still compiling: allow a cold build and then some.
 const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -62,6 +66,7 @@ impl Emulated {
             // The most verbose level a deployment may set: the suite's secrets audit then reads every
             // line these functions wrote (the runtime logs raw events, keys included, at trace).
             ("LOG_LEVEL", "trace"),
+            ("STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET),
         ];
         run_paylinks(&["table", "create", "--name", &table], &env);
         let mut merchant_env = env.to_vec();
@@ -352,6 +357,21 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
         let link = emulated.json(response).await;
         assert_eq!((&link["data"]["active"], &link["data"]["status"]), (&json!(active), &json!(status)), "{link}");
         assert_eq!(availability().await, json!(active), "check-availability after {action}");
+    }
+
+    // stripe-webhook: a signed event is acknowledged (about no payment of ours: nothing to
+    // change); the same body with a wrong signature is refused.
+    let event = r#"{"id":"evt_emulated","type":"payment_intent.succeeded","data":{"object":{"id":"pi_emulated"}}}"#;
+    let now = chrono::Utc::now().timestamp();
+    for (secret, status) in [(STRIPE_WEBHOOK_SECRET, 200), ("whsec_someone_else", 400)] {
+        let request = emulated
+            .client
+            .post(emulated.url("/webhooks/stripe"))
+            .header("Stripe-Signature", paylinks_core::test_support::stripe_signature(event, secret, now))
+            .header("Content-Type", "application/json")
+            .body(event);
+        let response = emulated.send(request).await;
+        assert_eq!(response.status(), status, "signed with {secret}; emulator log:\n{}", emulated.emulator.log());
     }
 }
 

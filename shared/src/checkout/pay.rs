@@ -378,7 +378,7 @@ fn processor_unreachable(session: &CheckoutSession, error: ProcessorError) -> Ap
 }
 
 /// A Stripe.js card token as Stripe writes them: `tok_` and letters or digits.
-fn is_stripe_token(token: &str) -> bool {
+pub(crate) fn is_stripe_token(token: &str) -> bool {
     token.strip_prefix("tok_").is_some_and(|rest| {
         (1..=255).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     })

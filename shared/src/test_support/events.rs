@@ -77,10 +77,16 @@ pub fn pay_event(session: &SessionId, form_token: &str, card: &str) -> Request {
 /// signs (HMAC-SHA256 of `"{timestamp}.{body}"`, hex, in `Stripe-Signature`).
 #[cfg(feature = "stripe")]
 pub fn stripe_webhook_event(body: &str, secret: &str, timestamp: i64) -> Request {
+    let signature = stripe_signature(body, secret, timestamp);
+    let body = json!(body).to_string();
+    event("stripe-webhook.json", &[("{{STRIPE_SIGNATURE}}", &signature), ("{{BODY}}", &body)])
+}
+
+/// The `Stripe-Signature` header Stripe would send with `body` at `timestamp`.
+#[cfg(feature = "stripe")]
+pub fn stripe_signature(body: &str, secret: &str, timestamp: i64) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(format!("{timestamp}.{body}").as_bytes());
-    let signature = format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()));
-    let body = json!(body).to_string();
-    event("stripe-webhook.json", &[("{{STRIPE_SIGNATURE}}", &signature), ("{{BODY}}", &body)])
+    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
 }

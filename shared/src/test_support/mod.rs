@@ -21,12 +21,12 @@ use std::net::TcpListener;
 
 pub use app::{TestApp, TestMerchant};
 pub use contention::{Contention, ContentionInjector, contended_client};
-#[cfg(feature = "stripe")]
-pub use events::stripe_webhook_event;
 pub use events::{
     FIXTURES_DIR, check_event, create_event, create_event_text, event, fixture, open_event, parse_event, pay_event,
     session_event,
 };
+#[cfg(feature = "stripe")]
+pub use events::{stripe_signature, stripe_webhook_event};
 pub use links::shop_checkout;
 pub use moto::{ENDPOINT_ENV, RequestCounter, counted_client, dynamo_client, moto_client, moto_endpoint};
 pub use seeds::{seed_donation, seed_examples, seed_fixed_amount, seed_itemised};
