@@ -97,7 +97,7 @@ trait Pays {
         let held = self.app().store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.unwrap();
         assert_eq!(held, ClaimUse::Claimed);
         let card = super::card::parse_card(SUCCESS, &a_year_after(now), "123", "Ada", now).unwrap();
-        let request = ChargeRequest::of(&session, &attempt);
+        let request = ChargeRequest::of(session, &attempt);
         let sandbox = SandboxProcessor::new(self.app().store.clone());
         match sandbox.charge(&request, PaymentDetails::Card(&card)).await.unwrap() {
             Charged::Decided(ChargeOutcome::Approved { transaction_id, .. }) => transaction_id,
