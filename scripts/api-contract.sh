@@ -48,7 +48,9 @@ merchant=m_contract
 vault_key=vk_contract_$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 merchant_key=mk_contract_$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 
+# A webhook signing secret the fuzzer cannot know: its Stripe webhook posts are all unsigned (400).
 PAYLINKS_DATA="$work/data" PAYLINKS_ADDR="127.0.0.1:$port" LOG_LEVEL=warn PAYLINKS_API_RATE_LIMIT=0 \
+    STRIPE_WEBHOOK_SECRET="whsec_contract_$(python3 -c 'import secrets; print(secrets.token_hex(16))')" \
     PAYLINKS_DEMO_MERCHANT="$merchant:$vault_key:$merchant_key" "$BIN" serve >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
