@@ -646,8 +646,18 @@ impl Localstripe {
         format!("{}/js.stripe.com/v3/", self.base)
     }
 
+    /// `paylinks serve` on `data_dir` taking payments through this localstripe, which sends it
+    /// its webhooks.
+    pub async fn serve(&self, data_dir: &Path) -> Server {
+        let env = self.serve_env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let server = Server::start_with_env(data_dir, &env);
+        self.send_webhooks_to(&format!("{}/webhooks/stripe", server.base)).await;
+        server
+    }
+
     /// The environment that makes `paylinks serve` take payments through this localstripe.
-    pub fn serve_env(&self) -> Vec<(String, String)> {
+    fn serve_env(&self) -> Vec<(String, String)> {
         [
             ("PAYLINKS_PROCESSOR", "stripe".to_owned()),
             ("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY.to_owned()),

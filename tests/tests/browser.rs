@@ -321,10 +321,7 @@ impl Checkout {
     async fn start_with_stripe(viewport: Viewport) -> Checkout {
         let stripe = Localstripe::start();
         let data = TempDir::new("paylinks-browser-stripe");
-        let env = stripe.serve_env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
-        let server = Server::start_with_env(&data.0, &env);
-        stripe.send_webhooks_to(&format!("{}/webhooks/stripe", server.base)).await;
+        let server = stripe.serve(&data.0).await;
         let site = MerchantSite::start();
         let browser = Browser::start(viewport).await;
         Checkout { browser, site, server, _data: data, stripe: Some(stripe) }

@@ -1,0 +1,129 @@
+//! Paying through Stripe without a browser: the real `paylinks serve` with
+//! `PAYLINKS_PROCESSOR=stripe` against localstripe (PyPI), card tokens made as Stripe.js makes
+//! them. Every assertion about money reads localstripe's own records, not only ours. (The page,
+//! Stripe.js, 3-D Secure and the webhook are in browser.rs.)
+
+use paylinks_tests::{
+    Localstripe, MERCHANT_ID, Server, TempDir, client, merchant_request, open_checkout, seed_fixed_amount,
+};
+use serde_json::Value;
+
+struct Stripe {
+    stripe: Localstripe,
+    server: Server,
+    _data: TempDir,
+}
+
+impl Stripe {
+    async fn start() -> Stripe {
+        let stripe = Localstripe::start();
+        let data = TempDir::new("paylinks-stripe");
+        let server = stripe.serve(&data.0).await;
+        Stripe { stripe, server, _data: data }
+    }
+
+    /// A fixed-amount link (50.00 USD) limited to `usage_limit` payments.
+    async fn link(&self, usage_limit: u64) -> String {
+        let mut body = seed_fixed_amount(MERCHANT_ID);
+        body["usageLimit"] = usage_limit.into();
+        let response =
+            merchant_request(reqwest::Method::POST, &format!("{}/api/payment-links/create", self.server.base))
+                .json(&body)
+                .send()
+                .await
+                .expect("create");
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.expect("JSON");
+        created["data"]["paymentLinkId"].as_str().expect("id").to_owned()
+    }
+
+    async fn pay(&self, page_url: &str, form_token: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        pay(page_url, form_token, fields).await
+    }
+
+    /// localstripe's PaymentIntents made for `session` (by the metadata we gave them).
+    async fn intents_of(&self, session: &str) -> Vec<Value> {
+        let all = self.stripe.payment_intents().await;
+        all.into_iter().filter(|pi| pi["metadata"]["sessionId"].as_str() == Some(session)).collect()
+    }
+
+    async fn used(&self, link: &str) -> u64 {
+        let response =
+            merchant_request(reqwest::Method::GET, &format!("{}/api/payment-links/{link}", self.server.base))
+                .send()
+                .await
+                .expect("get link");
+        let view: Value = response.json().await.expect("JSON");
+        view["data"]["usage"]["used"].as_u64().expect("usage.used")
+    }
+}
+
+/// Posts the checkout form of `page_url` with `fields` (the form token added): status and body.
+async fn pay(page_url: &str, form_token: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let mut form = vec![("formToken", form_token)];
+    form.extend_from_slice(fields);
+    let response = client().post(format!("{page_url}/pay")).form(&form).send().await.expect("pay");
+    (response.status().as_u16(), response.text().await.unwrap_or_default())
+}
+
+fn session_of(page_url: &str) -> &str {
+    page_url.rsplit('/').next().expect("a session id")
+}
+
+#[tokio::test]
+async fn fifty_racing_pays_on_a_link_limited_to_five_make_exactly_five_succeeded_payment_intents() {
+    let s = Stripe::start().await;
+    let link = s.link(5).await;
+    let mut customers = Vec::new();
+    for _ in 0..50 {
+        let (page, token) = open_checkout(&s.server.base, &link).await.expect("open");
+        customers.push((page, token, s.stripe.card_token("4242424242424242").await));
+    }
+    let mut racing = tokio::task::JoinSet::new();
+    for (page, form_token, card) in customers {
+        racing.spawn(async move { pay(&page, &form_token, &[("paymentToken", &card)]).await });
+    }
+    let answers = racing.join_all().await;
+    let paid = answers.iter().filter(|(status, _)| *status == 303).count();
+    assert_eq!(paid, 5, "answers: {:?}", answers.iter().map(|(status, _)| status).collect::<Vec<_>>());
+    assert!(answers.iter().all(|(status, _)| [303, 409, 410].contains(status)), "{answers:?}");
+
+    let intents = s.stripe.payment_intents().await;
+    let succeeded = intents.iter().filter(|pi| pi["status"] == "succeeded" && pi["amount"] == 5000).count();
+    assert_eq!(succeeded, 5, "succeeded PaymentIntents at localstripe");
+    assert_eq!(intents.len(), 5, "the 45 refused were never sent to Stripe: {intents:#?}");
+    assert_eq!(s.used(&link).await, 5);
+}
+
+#[tokio::test]
+async fn a_double_submitted_pay_makes_one_payment_intent() {
+    let s = Stripe::start().await;
+    let link = s.link(10).await;
+    let (page, form_token) = open_checkout(&s.server.base, &link).await.expect("open");
+    // Two submits of one page, each with the token its click made, at once.
+    let (first, second) =
+        (s.stripe.card_token("4242424242424242").await, s.stripe.card_token("4242424242424242").await);
+    let (first, second) = ([("paymentToken", first.as_str())], [("paymentToken", second.as_str())]);
+    let (a, b) = tokio::join!(s.pay(&page, &form_token, &first), s.pay(&page, &form_token, &second));
+    assert!([a.0, b.0].contains(&303), "one of them pays: {} / {}", a.0, b.0);
+    let intents = s.intents_of(session_of(&page)).await;
+    assert_eq!(intents.len(), 1, "{intents:#?}");
+    assert_eq!(intents[0]["status"], "succeeded");
+    assert_eq!(s.used(&link).await, 1);
+}
+
+#[tokio::test]
+async fn raw_card_fields_are_refused_in_stripe_mode_and_never_sent_on() {
+    let s = Stripe::start().await;
+    let link = s.link(1).await;
+    let (page, form_token) = open_checkout(&s.server.base, &link).await.expect("open");
+    let card = [("cardNumber", "4242424242424242"), ("expiry", "12/40"), ("cvc", "987")];
+    let (status, body) = s.pay(&page, &form_token, &card).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("cardNumber") && body.contains("secure card field"), "names the field: {body}");
+    assert!(!body.contains("4242424242424242") && !body.contains("987"), "never echoes the card: {body}");
+    let (status, body) = s.pay(&page, &form_token, &[("paymentToken", "4242424242424242")]).await;
+    assert_eq!(status, 422, "a card number is no token: {body}");
+    assert!(s.stripe.payment_intents().await.is_empty(), "nothing reached Stripe");
+    assert_eq!(s.used(&link).await, 0);
+}
