@@ -127,3 +127,57 @@ async fn raw_card_fields_are_refused_in_stripe_mode_and_never_sent_on() {
     assert!(s.stripe.payment_intents().await.is_empty(), "nothing reached Stripe");
     assert_eq!(s.used(&link).await, 0);
 }
+
+#[tokio::test]
+async fn a_refund_in_full_at_stripe_marks_the_session_refunded() {
+    let s = Stripe::start().await;
+    let link = s.link(1).await;
+    let (page, form_token) = open_checkout(&s.server.base, &link).await.expect("open");
+    let card = s.stripe.card_token("4242424242424242").await;
+    let (status, _) = s.pay(&page, &form_token, &[("paymentToken", &card)]).await;
+    assert_eq!(status, 303);
+    let session = session_of(&page);
+    let intent = s.intents_of(session).await.pop().expect("the session's PaymentIntent");
+    let payment_intent = intent["id"].as_str().expect("id");
+
+    // Refunded in Stripe's dashboard; Stripe then sends charge.refunded with the Charge (as
+    // documented: https://docs.stripe.com/api/events/types#event_types-charge.refunded).
+    let refund = client()
+        .post(format!("{}/v1/refunds", s.stripe.base))
+        .bearer_auth(paylinks_tests::STRIPE_SECRET_KEY)
+        .form(&[("payment_intent", payment_intent)])
+        .send()
+        .await
+        .expect("refund at localstripe");
+    assert!(refund.status().is_success(), "refund: {}", refund.status());
+    let charges = s.stripe.get("/v1/charges?limit=100").await;
+    let charge = charges["data"].as_array().expect("charges").iter().find(|c| c["payment_intent"] == payment_intent);
+    let charge = charge.expect("the PaymentIntent's charge").clone();
+    assert_eq!(charge["refunded"], true, "{charge}");
+    let event = serde_json::json!({ "id": "evt_refund_1", "type": "charge.refunded", "data": { "object": charge } });
+    let body = event.to_string();
+    let now = chrono::Utc::now().timestamp();
+    let send = |secret: &str| {
+        client()
+            .post(format!("{}/webhooks/stripe", s.server.base))
+            .header("Stripe-Signature", paylinks_core::test_support::stripe_signature(&body, secret, now))
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(send("whsec_not_stripes").await.expect("post").status(), 400, "a forged event is refused");
+    assert_eq!(session_status(&s, session).await, "completed");
+    for delivery in ["first", "retry"] {
+        assert_eq!(send(paylinks_tests::STRIPE_WEBHOOK_SECRET).await.expect("post").status(), 200, "{delivery}");
+        assert_eq!(session_status(&s, session).await, "refunded", "{delivery}");
+    }
+}
+
+async fn session_status(s: &Stripe, session: &str) -> String {
+    let response = merchant_request(reqwest::Method::GET, &format!("{}/api/sessions/{session}", s.server.base))
+        .send()
+        .await
+        .expect("session");
+    let view: Value = response.json().await.expect("JSON");
+    view["data"]["status"].as_str().expect("status").to_owned()
+}

@@ -125,6 +125,14 @@ pub fn closed_session(
 ) -> Result<Response<Body>, ApiError> {
     match session.status_at(now) {
         SessionStatus::Completed => Ok(paid_page(base_path, session)),
+        SessionStatus::Refunded => Ok(message_page(
+            base_path,
+            StatusCode::OK,
+            "Payment refunded",
+            "This checkout was paid and the payment has been refunded to your card. There is nothing more to pay.",
+            None,
+            Some(&session.checkout.appearance),
+        )),
         status => Err(ApiError::SessionClosed { status, back_url: session.checkout.cancel_url.clone() }
             .branded(&session.checkout.appearance)),
     }

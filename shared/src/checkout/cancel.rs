@@ -28,7 +28,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         }
         let session = self.store.cancel_session(&session.id, now).await?.ok_or(ApiError::SessionNotFound)?;
         match session.status {
-            SessionStatus::Completed => Ok(Cancelled::AlreadyPaid(session)),
+            SessionStatus::Completed | SessionStatus::Refunded => Ok(Cancelled::AlreadyPaid(session)),
             _ => Ok(Cancelled::Cancelled(session)),
         }
     }

@@ -4,8 +4,10 @@
 //! event and the page racing each other count the use once.
 
 use super::Cashier;
+use super::processor::ProcessorError;
 use super::stripe::webhook::Event;
 use crate::error::ApiError;
+use crate::model::SessionId;
 use crate::store::{Counters, Links, Payments, Sessions};
 
 /// How long an event id is remembered: Stripe retries a delivery for up to three days.
@@ -23,13 +25,30 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             return Ok(());
         }
         match event.kind.as_str() {
-            "charge.refunded" => {
-                // Refunds made in Stripe's dashboard: shown by Stripe; not tracked here yet.
-                tracing::info!(payment_intent, "charge refunded at Stripe");
+            // A refund in full (from Stripe's dashboard, or ours when a use could not be kept):
+            // the session says so. Partial refunds stay Stripe's to show.
+            "charge.refunded" if event.data.object.refunded => {
+                self.mark_refunded(payment_intent, event.account.as_deref()).await?;
             }
+            "charge.refunded" => tracing::info!(payment_intent, "charge partly refunded at Stripe"),
             _ => self.settle_reported_payment(payment_intent, event.account.as_deref()).await?,
         }
         self.store.increment_counter(&seen, self.clock.now() + EVENT_MEMORY).await?;
+        Ok(())
+    }
+
+    /// The session paid by `payment_intent` (by its metadata at Stripe), marked refunded.
+    async fn mark_refunded(&self, payment_intent: &str, account: Option<&str>) -> Result<(), ApiError> {
+        let payment = match self.processor.payment(payment_intent, account).await {
+            Ok(payment) => payment,
+            Err(ProcessorError::Unavailable(detail)) => return Err(ApiError::Internal(detail)),
+            Err(ProcessorError::Processing(detail)) => {
+                tracing::warn!(payment_intent, detail, "refunded payment is not one of ours");
+                return Ok(());
+            }
+        };
+        let Ok(session) = payment.session_id.parse::<SessionId>() else { return Ok(()) };
+        self.store.mark_refunded(&session, payment_intent).await?;
         Ok(())
     }
 }

@@ -15,6 +15,8 @@ pub enum SessionStatus {
     Failed,
     Cancelled,
     Expired,
+    /// Paid, then the whole payment was given back (a refund at the processor).
+    Refunded,
 }
 
 /// One customer's visit to a link: created on every open of `/pay/{id}`.

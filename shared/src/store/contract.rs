@@ -128,6 +128,7 @@ macro_rules! contract_suite {
                 completing_an_unknown_session_changes_nothing,
                 a_declined_attempt_leaves_the_session_open,
                 a_failed_attempt_fails_the_session,
+                only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunded,
                 only_pending_sessions_not_being_paid_are_cancelled,
                 the_first_charge_record_under_a_key_wins_and_can_be_voided,
                 racing_payments_never_oversell_a_limited_link,
@@ -938,6 +939,30 @@ async fn only_pending_sessions_not_being_paid_are_cancelled<F: Fixture>() {
     assert_eq!(stored_session(store, &expired.id).await.status_at(expired.expires_at), SessionStatus::Expired);
 
     assert_eq!(store.cancel_session(&SessionId::generate(), at(1)).await.expect("cancel"), None);
+}
+
+async fn only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunded<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, None).await;
+    let mut completed = CheckoutSession::open(&link, opened());
+    completed.status = SessionStatus::Completed;
+    completed.payment = Some(payment(1));
+    store.create_session(&completed).await.expect("create session");
+
+    // Another payment's refund changes nothing.
+    assert_eq!(store.mark_refunded(&completed.id, "txn_2").await.expect("refund"), Some(completed.clone()));
+    assert_eq!(stored_session(store, &completed.id).await, completed);
+    let refunded = CheckoutSession { status: SessionStatus::Refunded, ..completed.clone() };
+    assert_eq!(store.mark_refunded(&completed.id, "txn_1").await.expect("refund"), Some(refunded.clone()));
+    assert_eq!(stored_session(store, &completed.id).await, refunded);
+    // Told twice (Stripe retries): the same.
+    assert_eq!(store.mark_refunded(&completed.id, "txn_1").await.expect("refund again"), Some(refunded));
+
+    // An unpaid session is never "refunded"; an unknown one is None.
+    let pending = open_session(store, &link).await;
+    assert_eq!(store.mark_refunded(&pending.id, "txn_1").await.expect("refund"), Some(pending.clone()));
+    assert_eq!(store.mark_refunded(&SessionId::generate(), "txn_1").await.expect("refund"), None);
 }
 
 async fn the_first_charge_record_under_a_key_wins_and_can_be_voided<F: Fixture>() {

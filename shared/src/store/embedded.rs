@@ -349,6 +349,25 @@ impl Sessions for EmbeddedStore {
         })
         .await
     }
+
+    async fn mark_refunded(
+        &self,
+        session: &SessionId,
+        transaction_id: &str,
+    ) -> Result<Option<CheckoutSession>, StoreError> {
+        let key = keys::session(session);
+        let transaction_id = transaction_id.to_owned();
+        self.write(move |txn| {
+            let Some(mut session) = txn.get::<CheckoutSession>(&key)? else { return Ok(None) };
+            let paid_by_it = session.payment.as_ref().is_some_and(|p| p.transaction_id == transaction_id);
+            if session.status == SessionStatus::Completed && paid_by_it {
+                session.status = SessionStatus::Refunded;
+                txn.put(&key, &session)?;
+            }
+            Ok(Some(session))
+        })
+        .await
+    }
 }
 
 #[async_trait]

@@ -147,6 +147,14 @@ impl Sessions for FaultyStore {
     ) -> Result<Option<CheckoutSession>, StoreError> {
         self.run(self.inner.cancel_session(session, now)).await
     }
+
+    async fn mark_refunded(
+        &self,
+        session: &SessionId,
+        transaction_id: &str,
+    ) -> Result<Option<CheckoutSession>, StoreError> {
+        self.run(self.inner.mark_refunded(session, transaction_id)).await
+    }
 }
 
 #[async_trait]

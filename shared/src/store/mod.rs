@@ -109,6 +109,14 @@ pub trait Sessions: Send + Sync {
         session: &SessionId,
         now: DateTime<Utc>,
     ) -> Result<Option<CheckoutSession>, StoreError>;
+
+    /// Marks a completed session `refunded` when its payment is `transaction_id` (the
+    /// processor refunded it in full). Returns the session as it now is.
+    async fn mark_refunded(
+        &self,
+        session: &SessionId,
+        transaction_id: &str,
+    ) -> Result<Option<CheckoutSession>, StoreError>;
 }
 
 /// Paying: each call is one atomic decision (a conditional write or transaction) over a

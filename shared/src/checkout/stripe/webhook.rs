@@ -75,6 +75,9 @@ pub struct EventObject {
     pub id: String,
     #[serde(default)]
     pub payment_intent: Option<String>,
+    /// A Charge: refunded in full (a partial refund leaves it false).
+    #[serde(default)]
+    pub refunded: bool,
 }
 
 impl Event {

@@ -1,7 +1,7 @@
 //! Checkout sessions: created once, read strongly consistent, cancelled while not being paid.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::{status, stored, to_item, with_ttl};
@@ -59,5 +59,23 @@ impl Sessions for DynamoStore {
             }
         }
         Err(contention("cancel_session"))
+    }
+
+    async fn mark_refunded(
+        &self,
+        session: &SessionId,
+        transaction_id: &str,
+    ) -> Result<Option<CheckoutSession>, StoreError> {
+        let pk = keys::session(session);
+        // One conditional write decides: only the completed session this payment paid.
+        let write =
+            Write::new("SET #status = :refunded", "#status = :completed AND #payment.#transactionId = :transactionId")
+                .value(":completed", status(&pk, SessionStatus::Completed)?)
+                .value(":refunded", status(&pk, SessionStatus::Refunded)?)
+                .value(":transactionId", AttributeValue::S(transaction_id.to_owned()));
+        match self.update(&pk, &write, ReturnValue::AllNew).await? {
+            Written::Applied(item) | Written::Refused(Some(item)) => from_item(&pk, item).map(Some),
+            Written::Refused(None) => Ok(None),
+        }
     }
 }
