@@ -53,3 +53,210 @@ fn only_a_stripe_token_is_taken_from_the_form() {
         assert!(!crate::checkout::pay::is_stripe_token(bad), "{bad}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The adapter against Stripe's documented answers (https://docs.stripe.com/api), served by a
+// stub, for what localstripe cannot play: Connect's Stripe-Account, rate limits and 5xx,
+// declines at confirm with a decline code, idempotent replays, refunds.
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::checkout::processor::{ChargeRequest, Charged, PaymentDetails, PaymentProcessor, ProcessorError};
+use crate::model::{Cart, CheckoutSession, PaymentAttempt, PaymentLink};
+use crate::money::MinorUnits;
+use crate::test_support::shop_checkout;
+
+const TOKEN: &str = "tok_1NXWPnCo6bFb1KQto6C8OWvE";
+
+fn session(stripe_account: Option<&str>) -> (CheckoutSession, PaymentAttempt) {
+    let now = chrono::Utc::now();
+    let mut checkout = shop_checkout(Cart::Amount { amount: MinorUnits(5000) });
+    checkout.metadata = r#"{"invoiceId":"INV-1"}"#.to_owned();
+    checkout.stripe_account = stripe_account.map(str::to_owned);
+    let link = PaymentLink::new("m_1", checkout, None, 7, now);
+    let session = CheckoutSession::open(&link, now);
+    let attempt = PaymentAttempt { number: 1, amount: MinorUnits(5000), lease_until: now + PaymentAttempt::LEASE };
+    (session, attempt)
+}
+
+async fn stripe_at(server: &MockServer) -> StripeProcessor {
+    let stripe_js = StripeJs {
+        publishable_key: "pk_test_stub".to_owned(),
+        js_url: StripeJs::DEFAULT_JS_URL.to_owned(),
+        api_base: server.uri(),
+    };
+    StripeProcessor::new(stripe_js, SecretString::from("sk_test_stub")).expect("client")
+}
+
+fn customer() -> Value {
+    json!({ "id": "cus_1", "object": "customer",
+            "sources": { "object": "list", "data": [{ "id": "card_1", "object": "card", "brand": "Visa", "last4": "4242" }] } })
+}
+
+fn intent(status: &str) -> Value {
+    json!({ "id": "pi_1", "object": "payment_intent", "status": status, "amount": 5000, "currency": "usd",
+            "client_secret": "pi_1_secret_abc", "customer": "cus_1", "payment_method": "card_1",
+            "metadata": { "sessionId": "cs_x", "attempt": "1" } })
+}
+
+/// Stripe's answers to the four calls of a charge, the last (confirm) being `confirmed`.
+async fn answer_a_charge(server: &MockServer, confirmed: ResponseTemplate) {
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("POST")).and(path("/v1/customers")).respond_with(ok(customer())).mount(server).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ok(intent("requires_payment_method")))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_1"))
+        .respond_with(ok(intent("requires_confirmation")))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_1/confirm"))
+        .respond_with(confirmed)
+        .mount(server)
+        .await;
+    let card = json!({ "id": "card_1", "object": "card", "brand": "Visa", "last4": "4242" });
+    Mock::given(method("GET"))
+        .and(path("/v1/customers/cus_1/sources/card_1"))
+        .respond_with(ok(card))
+        .mount(server)
+        .await;
+}
+
+fn declined(decline_code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(402).set_body_json(json!({ "error": {
+        "type": "card_error", "code": "card_declined", "decline_code": decline_code,
+        "message": "Your card was declined.", "payment_intent": intent("requires_payment_method") } }))
+}
+
+#[tokio::test]
+async fn a_connect_merchants_payment_is_made_on_its_account_with_every_request_keyed_and_versioned() {
+    let server = MockServer::start().await;
+    answer_a_charge(&server, ResponseTemplate::new(200).set_body_json(intent("succeeded"))).await;
+    let stripe = stripe_at(&server).await;
+    let (session, attempt) = session(Some("acct_1Connected"));
+    let request = ChargeRequest::of(&session, &attempt);
+
+    let charged = stripe.charge(&request, PaymentDetails::StripeToken(TOKEN)).await.expect("charged");
+    let approved = ChargeOutcome::Approved {
+        transaction_id: "pi_1".into(),
+        card_brand: "Visa".into(),
+        card_last_four: "4242".into(),
+    };
+    assert_eq!(charged, Charged::Decided(approved));
+
+    let received = server.received_requests().await.expect("recorded");
+    assert_eq!(received.len(), 5, "customer, create, update, confirm, card");
+    for sent in &received {
+        let header_of = |name: &str| sent.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(header_of("stripe-account").as_deref(), Some("acct_1Connected"), "{}", sent.url);
+        assert_eq!(header_of("stripe-version").as_deref(), Some(client::API_VERSION), "{}", sent.url);
+        assert_eq!(header_of("authorization").as_deref(), Some("Bearer sk_test_stub"), "{}", sent.url);
+        if sent.method.as_str() == "POST" {
+            assert!(header_of("idempotency-key").is_some_and(|key| key.starts_with(&request.idempotency_key)));
+        }
+    }
+    let create = received.iter().find(|r| r.url.path() == "/v1/payment_intents").expect("the create");
+    assert_eq!(create.headers.get("idempotency-key").unwrap(), request.idempotency_key.as_str());
+    let body = String::from_utf8_lossy(&create.body);
+    for part in ["amount=5000", "currency=usd", "metadata%5BsessionId%5D=", "metadata%5BinvoiceId%5D=INV-1"] {
+        assert!(body.contains(part), "{part} in {body}");
+    }
+    assert!(!body.contains(TOKEN), "the keyed create holds nothing a retry would change: {body}");
+}
+
+#[tokio::test]
+async fn a_decline_at_confirm_keeps_its_reason_and_3d_secure_hands_over_the_client_secret() {
+    let server = MockServer::start().await;
+    answer_a_charge(&server, declined("insufficient_funds")).await;
+    let (session, attempt) = session(None);
+    let request = ChargeRequest::of(&session, &attempt);
+    let charged = stripe_at(&server).await.charge(&request, PaymentDetails::StripeToken(TOKEN)).await;
+    let insufficient = ChargeOutcome::Declined { reason: DeclineReason::InsufficientFunds };
+    assert_eq!(charged.expect("decided"), Charged::Decided(insufficient));
+    let no_stripe_account =
+        server.received_requests().await.unwrap().iter().all(|r| !r.headers.contains_key("stripe-account"));
+    assert!(no_stripe_account, "a platform merchant's payment is on the platform's account");
+
+    let server = MockServer::start().await;
+    answer_a_charge(&server, ResponseTemplate::new(200).set_body_json(intent("requires_action"))).await;
+    let charged = stripe_at(&server).await.charge(&request, PaymentDetails::StripeToken(TOKEN)).await;
+    let authenticate =
+        Charged::NeedsAuthentication { payment_id: "pi_1".into(), client_secret: "pi_1_secret_abc".into() };
+    assert_eq!(charged.expect("decided"), authenticate);
+}
+
+#[tokio::test]
+async fn rate_limits_server_errors_and_silence_are_unavailable_never_a_decline() {
+    let (session, attempt) = session(None);
+    let request = ChargeRequest::of(&session, &attempt);
+    let rate_limited = ResponseTemplate::new(429).set_body_json(json!({ "error": {
+        "type": "invalid_request_error", "code": "rate_limit", "message": "Too many requests hit the API too quickly." } }));
+    let broken = ResponseTemplate::new(500).set_body_json(json!({ "error": { "type": "api_error", "message": "x" } }));
+    let silent =
+        ResponseTemplate::new(200).set_body_json(intent("succeeded")).set_delay(std::time::Duration::from_secs(9));
+    for (what, answer) in [("429", rate_limited), ("500", broken), ("timeout", silent)] {
+        let server = MockServer::start().await;
+        answer_a_charge(&server, answer).await;
+        let charged = stripe_at(&server).await.charge(&request, PaymentDetails::StripeToken(TOKEN)).await;
+        assert!(matches!(charged, Err(ProcessorError::Unavailable(_))), "{what}: {charged:?}");
+    }
+    // A request Stripe refuses (a bug or a misconfiguration) is a processing error: SYSTEM_ERROR.
+    let server = MockServer::start().await;
+    let refused = ResponseTemplate::new(400).set_body_json(json!({ "error": {
+        "type": "invalid_request_error", "code": "parameter_unknown", "message": "Received unknown parameter: x" } }));
+    answer_a_charge(&server, refused).await;
+    let charged = stripe_at(&server).await.charge(&request, PaymentDetails::StripeToken(TOKEN)).await;
+    assert!(matches!(charged, Err(ProcessorError::Processing(_))), "{charged:?}");
+}
+
+#[tokio::test]
+async fn a_retry_finds_the_attempts_payment_intent_by_replaying_its_keyed_create() {
+    let server = MockServer::start().await;
+    let (session, attempt) = session(None);
+    let request = ChargeRequest::of(&session, &attempt);
+    // Stripe answers a replayed key with the first answer; the PaymentIntent has succeeded since.
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .and(header("idempotency-key", request.idempotency_key.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(intent("succeeded")))
+        .mount(&server)
+        .await;
+    let card = json!({ "id": "card_1", "object": "card", "brand": "Visa", "last4": "4242" });
+    Mock::given(method("GET"))
+        .and(path("/v1/customers/cus_1/sources/card_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(card))
+        .mount(&server)
+        .await;
+    let stripe = stripe_at(&server).await;
+    let record = stripe.lookup(&request).await.expect("looked up").expect("a charge");
+    assert_eq!(
+        record.outcome,
+        ChargeOutcome::Approved {
+            transaction_id: "pi_1".into(),
+            card_brand: "Visa".into(),
+            card_last_four: "4242".into()
+        }
+    );
+    assert_eq!(record.amount, MinorUnits(5000));
+
+    // Giving it back is a refund of that PaymentIntent under a key of its own.
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .and(header("idempotency-key", format!("{}:refund", request.idempotency_key).as_str()))
+        .and(body_string_contains("payment_intent=pi_1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "re_1", "object": "refund", "status": "succeeded" })),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    stripe.void(&request, "pi_1").await.expect("refunded");
+}
