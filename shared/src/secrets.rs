@@ -23,7 +23,13 @@ pub async fn secret(name: &str) -> Result<SecretString, String> {
 #[cfg(feature = "ssm")]
 async fn from_parameter_store(parameter: &str) -> Result<SecretString, String> {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let answer = aws_sdk_ssm::Client::new(&config)
+    read_parameter(&aws_sdk_ssm::Client::new(&config), parameter).await
+}
+
+/// The SecureString `parameter`, decrypted.
+#[cfg(feature = "ssm")]
+pub async fn read_parameter(ssm: &aws_sdk_ssm::Client, parameter: &str) -> Result<SecretString, String> {
+    let answer = ssm
         .get_parameter()
         .name(parameter)
         .with_decryption(true)
@@ -40,4 +46,36 @@ async fn from_parameter_store(parameter: &str) -> Result<SecretString, String> {
 #[cfg(not(feature = "ssm"))]
 async fn from_parameter_store(parameter: &str) -> Result<SecretString, String> {
     Err(format!("this binary reads secrets from the environment only, not from SSM ({parameter})"))
+}
+
+#[cfg(all(test, feature = "ssm"))]
+mod tests {
+    use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_ssm::types::ParameterType;
+    use secrecy::ExposeSecret;
+
+    use super::read_parameter;
+
+    /// moto_server (the suite's DynamoDB) serves SSM Parameter Store too.
+    async fn ssm() -> aws_sdk_ssm::Client {
+        let config = aws_sdk_ssm::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(crate::test_support::moto_endpoint().await)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("x", "x", None, None, "paylinks-test"))
+            .build();
+        aws_sdk_ssm::Client::from_conf(config)
+    }
+
+    #[tokio::test]
+    async fn a_securestring_is_read_decrypted_and_a_missing_one_is_named_without_a_value() {
+        let ssm = ssm().await;
+        let name = format!("/paylinks-test/{}/secret-key", ulid::Ulid::new());
+        let put = ssm.put_parameter().name(&name).value("sk_test_from_ssm").r#type(ParameterType::SecureString);
+        put.send().await.expect("put the parameter");
+        let secret = read_parameter(&ssm, &name).await.expect("read");
+        assert_eq!(secret.expose_secret(), "sk_test_from_ssm");
+        let missing = read_parameter(&ssm, "/paylinks-test/none").await.expect_err("missing");
+        assert!(missing.contains("/paylinks-test/none") && !missing.contains("sk_test"), "{missing}");
+    }
 }

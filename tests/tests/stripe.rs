@@ -181,3 +181,75 @@ async fn session_status(s: &Stripe, session: &str) -> String {
     let view: Value = response.json().await.expect("JSON");
     view["data"]["status"].as_str().expect("status").to_owned()
 }
+
+#[tokio::test]
+async fn the_stripe_page_loads_stripe_js_allows_only_its_origins_and_says_paying_needs_javascript() {
+    let s = Stripe::start().await;
+    let link = s.link(1).await;
+    let (page_url, _) = open_checkout(&s.server.base, &link).await.expect("open");
+    let page = client().get(&page_url).send().await.expect("page");
+    let csp = page.headers()["content-security-policy"].to_str().expect("CSP").to_owned();
+    let html = page.text().await.expect("HTML");
+    assert!(html.contains(&format!(r#"<script src="{}"></script>"#, s.stripe.js_url())), "{html}");
+    assert!(html.contains("<noscript>") && html.contains("Paying by card needs JavaScript"), "{html}");
+    assert!(!html.contains(r#"name="cardNumber""#) && !html.contains(r#"name="cvc""#), "no card field of ours: {html}");
+    assert!(html.contains("pk_test_paylinks") && !html.contains("sk_test"), "the publishable key only: {html}");
+    let stripe_origin = &s.stripe.base;
+    for directive in [
+        format!("script-src 'self' {stripe_origin}"),
+        format!("frame-src {stripe_origin} https://hooks.stripe.com"),
+        format!("connect-src {stripe_origin}"),
+    ] {
+        assert!(csp.split("; ").any(|d| d == directive), "{directive:?} in {csp}");
+    }
+    assert!(!csp.contains('*') && !csp.contains("unsafe"), "{csp}");
+}
+
+#[tokio::test]
+async fn a_failed_3d_secure_reported_by_stripe_ends_the_attempt_so_the_customer_can_pay_at_once() {
+    let s = Stripe::start().await;
+    let link = s.link(1).await;
+    let (page, form_token) = open_checkout(&s.server.base, &link).await.expect("open");
+    let card = s.stripe.card_token("4000002760003184").await;
+    let (status, html) = s.pay(&page, &form_token, &[("paymentToken", &card)]).await;
+    assert_eq!(status, 200, "the page comes back to run 3-D Secure: {html}");
+    let secret = html.split(r#"data-client-secret=""#).nth(1).and_then(|rest| rest.split('"').next()).expect("secret");
+    let payment_intent = secret.split("_secret_").next().expect("pi id").to_owned();
+
+    // The customer fails the bank's check in Stripe.js, then the tab is gone.
+    let failed = client()
+        .post(format!("{}/v1/payment_intents/{payment_intent}/_authenticate?success=false", s.stripe.base))
+        .json(&serde_json::json!({ "key": paylinks_tests::STRIPE_PUBLISHABLE_KEY, "client_secret": secret }))
+        .send()
+        .await
+        .expect("authenticate at localstripe");
+    assert!(failed.status().is_success(), "{}", failed.status());
+    // Meanwhile the attempt holds the session: another submit is told a payment is in progress.
+    let again = s.stripe.card_token("4242424242424242").await;
+    let (status, _) = s.pay(&page, &form_token, &[("paymentToken", &again)]).await;
+    assert_eq!(status, 409, "in progress while the first attempt waits for the bank");
+
+    // Stripe reports the failure (its documented event, with localstripe's PaymentIntent).
+    let intent = s.stripe.get(&format!("/v1/payment_intents/{payment_intent}")).await;
+    let body = serde_json::json!({ "id": "evt_failed_1", "type": "payment_intent.payment_failed", "data": { "object": intent } })
+        .to_string();
+    let signature = paylinks_core::test_support::stripe_signature(
+        &body,
+        paylinks_tests::STRIPE_WEBHOOK_SECRET,
+        chrono::Utc::now().timestamp(),
+    );
+    let delivered = client()
+        .post(format!("{}/webhooks/stripe", s.server.base))
+        .header("Stripe-Signature", signature)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("deliver");
+    assert_eq!(delivered.status(), 200);
+
+    let (status, _) = s.pay(&page, &form_token, &[("paymentToken", &again)]).await;
+    assert_eq!(status, 303, "the attempt ended: paying again works at once");
+    assert_eq!(session_status(&s, session_of(&page)).await, "completed");
+    assert_eq!(s.used(&link).await, 1);
+}
