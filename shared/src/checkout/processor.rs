@@ -305,6 +305,49 @@ impl PaymentProcessor for InjectedProcessor {
     }
 }
 
+/// A processor that reports one payment (as Stripe's webhooks do) and is the sandbox otherwise,
+/// for tests of what a reported payment changes.
+#[cfg(test)]
+pub(crate) struct ReportingProcessor {
+    sandbox: SandboxProcessor,
+    reported: ProcessorPayment,
+}
+
+#[cfg(test)]
+impl ReportingProcessor {
+    pub(crate) fn new(ledger: Arc<dyn ChargeLedger>, reported: ProcessorPayment) -> Self {
+        ReportingProcessor { sandbox: SandboxProcessor::new(ledger), reported }
+    }
+}
+
+#[cfg(test)]
+#[async_trait]
+impl PaymentProcessor for ReportingProcessor {
+    fn card_entry(&self) -> CardEntry {
+        CardEntry::Form
+    }
+
+    async fn charge(
+        &self,
+        request: &ChargeRequest<'_>,
+        payment: PaymentDetails<'_>,
+    ) -> Result<Charged, ProcessorError> {
+        self.sandbox.charge(request, payment).await
+    }
+
+    async fn void(&self, request: &ChargeRequest<'_>, transaction_id: &str) -> Result<(), ProcessorError> {
+        self.sandbox.void(request, transaction_id).await
+    }
+
+    async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
+        self.sandbox.lookup(request).await
+    }
+
+    async fn payment(&self, _: &str, _: Option<&str>) -> Result<ProcessorPayment, ProcessorError> {
+        Ok(self.reported.clone())
+    }
+}
+
 /// The transaction ids of the approved charges recorded for `session` that stand (not voided),
 /// over all its attempts.
 #[cfg(test)]

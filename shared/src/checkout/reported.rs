@@ -48,7 +48,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             }
         };
         let Ok(session) = payment.session_id.parse::<SessionId>() else { return Ok(()) };
-        self.store.mark_refunded(&session, payment_intent).await?;
+        self.store.mark_refunded(&session, payment_intent, self.clock.now()).await?;
         Ok(())
     }
 }

@@ -23,6 +23,10 @@ macro_rules! prefixed_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            pub fn from_ulid(ulid: Ulid) -> Self {
+                Self(format!("{}{}", $prefix, ulid))
+            }
         }
 
         impl FromStr for $name {
@@ -59,6 +63,7 @@ macro_rules! prefixed_id {
 
 prefixed_id!(LinkId, "pl_");
 prefixed_id!(SessionId, "cs_");
+prefixed_id!(EventId, "evt_");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid id")]

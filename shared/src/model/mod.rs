@@ -3,6 +3,7 @@
 
 mod appearance;
 mod charge;
+mod event;
 mod idempotency;
 mod ids;
 mod link;
@@ -11,8 +12,9 @@ mod session;
 
 pub use appearance::{Appearance, HexColor, InvalidColor};
 pub use charge::{ChargeOutcome, ChargeRecord, DeclineReason};
+pub use event::{Event, EventType};
 pub use idempotency::IdempotencyRecord;
-pub use ids::{InvalidId, LinkId, SessionId};
+pub use ids::{EventId, InvalidId, LinkId, SessionId};
 pub use link::{Cart, Checkout, DonationConfig, Item, LinkStatus, PaymentLink, Unavailable};
 pub use merchant::Merchant;
 pub use session::{CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionStatus};

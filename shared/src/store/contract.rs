@@ -9,12 +9,12 @@ use tokio::task::JoinSet;
 use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
 use super::{
-    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, Idempotency, IdempotentCreate, Links,
-    Merchants, Payments, Sessions, Store, StoreError,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, EventPage, Events, Idempotency,
+    IdempotentCreate, Links, Merchants, Payments, Sessions, Store, StoreError,
 };
 use crate::model::{
-    Cart, Checkout, CheckoutSession, DonationConfig, Item, LinkId, Merchant, PaymentAttempt, PaymentLink,
-    PaymentResult, SessionId, SessionStatus, Unavailable,
+    Cart, Checkout, CheckoutSession, DonationConfig, Event, EventId, Item, LinkId, Merchant, PaymentAttempt,
+    PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable,
 };
 use crate::model::{ChargeOutcome, ChargeRecord, DeclineReason, FailureCode, IdempotencyRecord};
 use crate::money::MinorUnits;
@@ -129,6 +129,7 @@ macro_rules! contract_suite {
                 a_declined_attempt_leaves_the_session_open,
                 a_failed_attempt_fails_the_session,
                 only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunded,
+                payments_the_payment_that_fills_a_link_and_refunds_write_their_events_with_them,
                 only_pending_sessions_not_being_paid_are_cancelled,
                 the_first_charge_record_under_a_key_wins_and_can_be_voided,
                 racing_payments_never_oversell_a_limited_link,
@@ -951,18 +952,79 @@ async fn only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunde
     store.create_session(&completed).await.expect("create session");
 
     // Another payment's refund changes nothing.
-    assert_eq!(store.mark_refunded(&completed.id, "txn_2").await.expect("refund"), Some(completed.clone()));
+    assert_eq!(store.mark_refunded(&completed.id, "txn_2", at(40)).await.expect("refund"), Some(completed.clone()));
     assert_eq!(stored_session(store, &completed.id).await, completed);
     let refunded = CheckoutSession { status: SessionStatus::Refunded, ..completed.clone() };
-    assert_eq!(store.mark_refunded(&completed.id, "txn_1").await.expect("refund"), Some(refunded.clone()));
+    assert_eq!(store.mark_refunded(&completed.id, "txn_1", at(40)).await.expect("refund"), Some(refunded.clone()));
     assert_eq!(stored_session(store, &completed.id).await, refunded);
     // Told twice (Stripe retries): the same.
-    assert_eq!(store.mark_refunded(&completed.id, "txn_1").await.expect("refund again"), Some(refunded));
+    assert_eq!(store.mark_refunded(&completed.id, "txn_1", at(40)).await.expect("refund again"), Some(refunded));
 
     // An unpaid session is never "refunded"; an unknown one is None.
     let pending = open_session(store, &link).await;
-    assert_eq!(store.mark_refunded(&pending.id, "txn_1").await.expect("refund"), Some(pending.clone()));
-    assert_eq!(store.mark_refunded(&SessionId::generate(), "txn_1").await.expect("refund"), None);
+    assert_eq!(store.mark_refunded(&pending.id, "txn_1", at(40)).await.expect("refund"), Some(pending.clone()));
+    assert_eq!(store.mark_refunded(&SessionId::generate(), "txn_1", at(40)).await.expect("refund"), None);
+}
+
+async fn payments_the_payment_that_fills_a_link_and_refunds_write_their_events_with_them<F: Fixture>() {
+    use crate::model::EventType::{CheckoutSessionCompleted, CheckoutSessionRefunded, PaymentLinkUsageLimitReached};
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(2)).await;
+    let merchant = link.merchant_id.clone();
+    let listed = async |kind, limit, before: Option<&EventId>, now| {
+        store.list_events(&merchant, kind, limit, before, now).await.expect("list events")
+    };
+    let kinds = |page: &EventPage| page.events.iter().map(|event| event.kind).collect::<Vec<_>>();
+    assert_eq!(listed(None, 10, None, at(60)).await, EventPage { events: vec![], next: None });
+
+    let pay = async |n: usize| {
+        let session = open_session(store, &link).await;
+        let attempt = start(store, &session.id).await;
+        assert_eq!(claim(store, &link, &session.id, at(2)).await, ClaimUse::Claimed);
+        assert_eq!(complete(store, &session.id, attempt.number, &link, n).await, CompletePayment::Completed);
+        (session, attempt)
+    };
+    let (first, attempt) = pay(1).await;
+    let page = listed(None, 10, None, at(60)).await;
+    assert_eq!(kinds(&page), [CheckoutSessionCompleted]);
+    let event = &page.events[0];
+    assert_eq!((event.merchant_id.as_str(), event.created_at), (merchant.as_str(), at(30)));
+    let data: serde_json::Value = serde_json::from_str(&event.data).expect("JSON data");
+    assert_eq!(data["sessionId"], first.id.as_str());
+    assert_eq!(data["paymentLinkId"], link.id.as_str());
+    assert_eq!(
+        (&data["amount"], &data["currency"], &data["transactionId"]),
+        (&"25.00".into(), &link.checkout.currency.code().into(), &"txn_1".into())
+    );
+    assert_eq!(data["metadata"], serde_json::from_str::<serde_json::Value>(&link.checkout.metadata).unwrap());
+
+    // A completion that is refused (the session is paid already) writes no event.
+    assert_eq!(complete(store, &first.id, attempt.number, &link, 9).await, CompletePayment::SessionChanged);
+    assert_eq!(listed(None, 10, None, at(60)).await.events.len(), 1);
+
+    // The payment that fills the link writes both, newest first.
+    pay(2).await;
+    let page = listed(None, 10, None, at(60)).await;
+    assert_eq!(kinds(&page), [PaymentLinkUsageLimitReached, CheckoutSessionCompleted, CheckoutSessionCompleted]);
+
+    // One kind at a time, a page at a time, each page filled.
+    let only = listed(Some(CheckoutSessionCompleted), 1, None, at(60)).await;
+    assert_eq!(kinds(&only), [CheckoutSessionCompleted]);
+    let rest = listed(Some(CheckoutSessionCompleted), 1, only.next.as_ref(), at(60)).await;
+    assert_eq!((kinds(&rest), rest.next), (vec![CheckoutSessionCompleted], None));
+    assert_ne!(only.events[0].id, rest.events[0].id);
+
+    // A refund writes its event once, however often it is reported.
+    store.mark_refunded(&first.id, "txn_1", at(40)).await.expect("refund");
+    store.mark_refunded(&first.id, "txn_1", at(41)).await.expect("refund again");
+    let refunds = listed(Some(CheckoutSessionRefunded), 10, None, at(60)).await;
+    assert_eq!(kinds(&refunds), [CheckoutSessionRefunded]);
+    assert_eq!(refunds.events[0].created_at, at(40));
+
+    // Listed for 30 days.
+    assert_eq!(listed(None, 10, None, at(30) + Event::KEPT - NANO).await.events.len(), 4);
+    assert_eq!(listed(None, 10, None, at(40) + Event::KEPT).await.events.len(), 0);
 }
 
 async fn the_first_charge_record_under_a_key_wins_and_can_be_voided<F: Fixture>() {

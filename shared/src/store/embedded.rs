@@ -16,13 +16,13 @@ use serde::de::DeserializeOwned;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counter, Counters, Idempotency,
-    IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, StoreError, keys, retention,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counter, Counters, EventPage, Events,
+    Idempotency, IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, StoreError, keys, retention,
 };
 use crate::model::ChargeRecord;
 use crate::model::{
-    CheckoutSession, IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId,
-    SessionStatus, Unavailable,
+    CheckoutSession, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink,
+    PaymentResult, SessionId, SessionStatus, Unavailable,
 };
 use crate::money::MinorUnits;
 
@@ -30,6 +30,8 @@ const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 /// A merchant's links by (merchant id, link id): ULIDs sort by time, so a reverse range is
 /// newest first. The embedded counterpart of the DynamoDB `gsi1` index.
 const MERCHANT_LINKS: TableDefinition<(&str, &str), ()> = TableDefinition::new("merchant_links");
+/// A merchant's events by (merchant id, event id), newest last, like `MERCHANT_LINKS`.
+const MERCHANT_EVENTS: TableDefinition<(&str, &str), ()> = TableDefinition::new("merchant_events");
 
 /// The page cache of `paylinks serve` unless `PAYLINKS_CACHE_MB` says otherwise. redb's own
 /// default (1 GiB) lets a long-running local server grow with its data file.
@@ -58,6 +60,7 @@ impl EmbeddedStore {
         let txn = db.begin_write().map_err(|e| unavailable(&e))?;
         txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
         txn.open_table(MERCHANT_LINKS).map_err(|e| unavailable(&e))?;
+        txn.open_table(MERCHANT_EVENTS).map_err(|e| unavailable(&e))?;
         txn.commit().map_err(|e| unavailable(&e))?;
         Ok(EmbeddedStore { db: Arc::new(db) })
     }
@@ -111,6 +114,7 @@ impl EmbeddedStore {
 struct Txn<'t> {
     table: redb::Table<'t, &'static str, &'static [u8]>,
     merchant_links: redb::Table<'t, (&'static str, &'static str), ()>,
+    merchant_events: redb::Table<'t, (&'static str, &'static str), ()>,
 }
 
 impl Txn<'_> {
@@ -135,6 +139,13 @@ impl Txn<'_> {
         self.merchant_links.insert((link.merchant_id.as_str(), link.id.as_str()), ()).map_err(|e| unavailable(&e))?;
         Ok(())
     }
+
+    /// Records an event and its place in the merchant's listing.
+    fn insert_event(&mut self, event: &Event) -> Result<(), StoreError> {
+        self.put(&keys::event(&event.id), event)?;
+        let listed = (event.merchant_id.as_str(), event.id.as_str());
+        self.merchant_events.insert(listed, ()).map(|_| ()).map_err(|e| unavailable(&e))
+    }
 }
 
 impl EmbeddedStore {
@@ -148,7 +159,8 @@ impl EmbeddedStore {
             let result = {
                 let table = txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
                 let merchant_links = txn.open_table(MERCHANT_LINKS).map_err(|e| unavailable(&e))?;
-                work(&mut Txn { table, merchant_links })?
+                let merchant_events = txn.open_table(MERCHANT_EVENTS).map_err(|e| unavailable(&e))?;
+                work(&mut Txn { table, merchant_links, merchant_events })?
             };
             txn.commit().map_err(|e| unavailable(&e))?;
             Ok(result)
@@ -164,23 +176,31 @@ impl EmbeddedStore {
     /// Returns how many items went.
     pub async fn sweep_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write(move |txn| {
-            let mut expired: Vec<(String, Option<PaymentLink>)> = Vec::new();
+            // Each expired key, with the (merchant, id) it is listed under, if it is listed.
+            let mut expired: Vec<(String, Option<(String, String)>)> = Vec::new();
             for entry in txn.table.iter().map_err(|e| unavailable(&e))? {
                 let (key, value) = entry.map_err(|e| unavailable(&e))?;
                 let (key, bytes) = (key.value(), value.value());
                 match sweep_at(key, bytes) {
                     Some(at) if at <= now => {
-                        let link = key.starts_with("LINK#").then(|| decode::<PaymentLink>(key, bytes).ok()).flatten();
-                        expired.push((key.to_owned(), link));
+                        let listed = if key.starts_with("LINK#") {
+                            decode::<PaymentLink>(key, bytes).ok().map(|l| (l.merchant_id, l.id.to_string()))
+                        } else if key.starts_with("EVENT#") {
+                            decode::<Event>(key, bytes).ok().map(|e| (e.merchant_id, e.id.to_string()))
+                        } else {
+                            None
+                        };
+                        expired.push((key.to_owned(), listed));
                     }
                     _ => {}
                 }
             }
-            for (key, link) in &expired {
+            for (key, listed) in &expired {
                 txn.table.remove(key.as_str()).map_err(|e| unavailable(&e))?;
-                if let Some(link) = link {
-                    let listed = (link.merchant_id.as_str(), link.id.as_str());
-                    txn.merchant_links.remove(listed).map_err(|e| unavailable(&e))?;
+                if let Some((merchant, id)) = listed {
+                    let index =
+                        if key.starts_with("EVENT#") { &mut txn.merchant_events } else { &mut txn.merchant_links };
+                    index.remove((merchant.as_str(), id.as_str())).map_err(|e| unavailable(&e))?;
                 }
             }
             Ok(expired.len())
@@ -199,6 +219,7 @@ fn sweep_at(key: &str, bytes: &[u8]) -> Option<DateTime<Utc>> {
         "CHARGE" => decode(key, bytes).ok().map(|record| retention::charge(&record)),
         "IDEMPOTENCY" => decode(key, bytes).ok().map(|record| retention::idempotency(&record)),
         "COUNTER" => decode(key, bytes).ok().map(|counter: Counter| retention::counter(counter.window_end)),
+        "EVENT" => decode(key, bytes).ok().map(|event| retention::event(&event)),
         _ => None,
     }
 }
@@ -354,6 +375,7 @@ impl Sessions for EmbeddedStore {
         &self,
         session: &SessionId,
         transaction_id: &str,
+        now: DateTime<Utc>,
     ) -> Result<Option<CheckoutSession>, StoreError> {
         let key = keys::session(session);
         let transaction_id = transaction_id.to_owned();
@@ -363,6 +385,7 @@ impl Sessions for EmbeddedStore {
             if session.status == SessionStatus::Completed && paid_by_it {
                 session.status = SessionStatus::Refunded;
                 txn.put(&key, &session)?;
+                txn.insert_event(&Event::session_refunded(&session, now))?;
             }
             Ok(Some(session))
         })
@@ -478,6 +501,10 @@ impl Payments for EmbeddedStore {
             link.used += 1;
             session.status = SessionStatus::Completed;
             session.in_flight = None;
+            txn.insert_event(&Event::session_completed(&session.id, &link, &result))?;
+            if link.usage_limit == Some(link.used) {
+                txn.insert_event(&Event::usage_limit_reached(&link, link.used, result.completed_at))?;
+            }
             session.payment = Some(result);
             txn.put(&link_key, &link)?;
             txn.put(&session_key, &session)?;
@@ -600,5 +627,58 @@ mod tests {
         assert_eq!(store.find_merchant_by_key(&merchant.merchant_key_hash).await.unwrap(), Some(merchant));
         let listed = store.list_links("m_sweep", 10, None).await.unwrap();
         assert_eq!(listed.links.iter().map(|l| &l.id).collect::<Vec<_>>(), [&live.id], "the listing forgets it too");
+    }
+}
+
+#[async_trait]
+impl Events for EmbeddedStore {
+    async fn list_events(
+        &self,
+        merchant_id: &str,
+        kind: Option<EventType>,
+        limit: usize,
+        before: Option<&EventId>,
+        now: DateTime<Utc>,
+    ) -> Result<EventPage, StoreError> {
+        let (merchant_id, before) = (merchant_id.to_owned(), before.map(EventId::to_string));
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(|e| unavailable(&e))?;
+            let index = txn.open_table(MERCHANT_EVENTS).map_err(|e| unavailable(&e))?;
+            let items = txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
+            // Event ids are `evt_` + Crockford base32: every one sorts below "~".
+            let upper = before.as_deref().unwrap_or("~");
+            let range =
+                index.range((merchant_id.as_str(), "")..(merchant_id.as_str(), upper)).map_err(|e| unavailable(&e))?;
+            let mut events = Vec::with_capacity(limit);
+            for entry in range.rev() {
+                let (ids, _) = entry.map_err(|e| unavailable(&e))?;
+                let id: EventId = ids.value().1.parse().map_err(|_| StoreError::Corrupt {
+                    key: ids.value().1.to_owned(),
+                    detail: "bad event id in the merchant index".into(),
+                })?;
+                let key = keys::event(&id);
+                let bytes = items.get(key.as_str()).map_err(|e| unavailable(&e))?;
+                let bytes = bytes
+                    .ok_or_else(|| StoreError::Corrupt { key: key.clone(), detail: "indexed event missing".into() })?;
+                let event = decode::<Event>(&key, bytes.value())?;
+                if retention::event(&event) <= now {
+                    break; // older ones are older still: swept soon, listed never
+                }
+                if kind.is_none_or(|kind| event.kind == kind) {
+                    events.push(event);
+                    if events.len() > limit {
+                        break;
+                    }
+                }
+            }
+            let next = if events.len() > limit {
+                events.truncate(limit);
+                events.last().map(|event| event.id.clone())
+            } else {
+                None
+            };
+            Ok(EventPage { events, next })
+        })
+        .await
     }
 }

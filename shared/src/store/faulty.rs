@@ -11,11 +11,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, Idempotency, IdempotentCreate,
-    LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, EventPage, Events, Idempotency,
+    IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError,
 };
 use crate::model::ChargeRecord;
-use crate::model::{CheckoutSession, IdempotencyRecord, LinkId, Merchant, PaymentLink, PaymentResult, SessionId};
+use crate::model::{
+    CheckoutSession, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentLink, PaymentResult, SessionId,
+};
 use crate::money::MinorUnits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,8 +154,9 @@ impl Sessions for FaultyStore {
         &self,
         session: &SessionId,
         transaction_id: &str,
+        now: DateTime<Utc>,
     ) -> Result<Option<CheckoutSession>, StoreError> {
-        self.run(self.inner.mark_refunded(session, transaction_id)).await
+        self.run(self.inner.mark_refunded(session, transaction_id, now)).await
     }
 }
 
@@ -237,5 +240,19 @@ impl Counters for FaultyStore {
 
     async fn read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
         self.run(self.inner.read_counters(names)).await
+    }
+}
+
+#[async_trait]
+impl Events for FaultyStore {
+    async fn list_events(
+        &self,
+        merchant_id: &str,
+        kind: Option<EventType>,
+        limit: usize,
+        before: Option<&EventId>,
+        now: DateTime<Utc>,
+    ) -> Result<EventPage, StoreError> {
+        self.run(self.inner.list_events(merchant_id, kind, limit, before, now)).await
     }
 }

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ChargeRecord, CheckoutSession, FailureCode, IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink,
-    PaymentResult, SessionId, Unavailable,
+    ChargeRecord, CheckoutSession, Event, EventId, EventType, FailureCode, IdempotencyRecord, LinkId, Merchant,
+    PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable,
 };
 use crate::money::MinorUnits;
 
@@ -39,9 +39,9 @@ pub enum StoreError {
 /// Every capability together: what `App` holds. Code that needs only some takes only those
 /// (`&dyn Links`, `&dyn Payments`…), so its signature shows what it touches and so which IAM
 /// actions its function needs.
-pub trait Store: Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters {}
+pub trait Store: Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters + Events {}
 
-impl<T: Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters + ?Sized> Store for T {}
+impl<T: Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters + Events + ?Sized> Store for T {}
 
 /// Merchant accounts and the lookup of their keys (by hash).
 #[async_trait]
@@ -116,6 +116,7 @@ pub trait Sessions: Send + Sync {
         &self,
         session: &SessionId,
         transaction_id: &str,
+        now: DateTime<Utc>,
     ) -> Result<Option<CheckoutSession>, StoreError>;
 }
 
@@ -192,6 +193,30 @@ pub trait ChargeLedger: Send + Sync {
 
     /// The processor's record of a charge, if any.
     async fn get_charge(&self, idempotency_key: &str) -> Result<Option<ChargeRecord>, StoreError>;
+}
+
+/// The events merchants are told about. They are written by the changes they report
+/// (`complete_payment`, `mark_refunded`), inside the same atomic decision; this reads them.
+#[async_trait]
+pub trait Events: Send + Sync {
+    /// A merchant's events of the last 30 days, newest first: at most `limit`, strictly older
+    /// than `before`, only of `kind` when given (the page is filled with that kind).
+    async fn list_events(
+        &self,
+        merchant_id: &str,
+        kind: Option<EventType>,
+        limit: usize,
+        before: Option<&EventId>,
+        now: DateTime<Utc>,
+    ) -> Result<EventPage, StoreError>;
+}
+
+/// One page of a merchant's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// Pass as `before` for the next page; None when this page is the last.
+    pub next: Option<EventId>,
 }
 
 /// Rate counters (card-testing defences, API limits): shared by every instance.
@@ -278,7 +303,7 @@ pub enum AttemptEnd {
 
 /// Partition keys of the single table, one prefix per item kind.
 pub(crate) mod keys {
-    use crate::model::{LinkId, SessionId};
+    use crate::model::{EventId, LinkId, SessionId};
 
     pub fn merchant(id: &str) -> String {
         format!("MERCHANT#{id}")
@@ -300,5 +325,12 @@ pub(crate) mod keys {
     }
     pub fn charge(idempotency_key: &str) -> String {
         format!("CHARGE#{idempotency_key}")
+    }
+    pub fn event(id: &EventId) -> String {
+        format!("EVENT#{id}")
+    }
+    /// The listing partition of a merchant's events (DynamoDB's `gsi1pk`).
+    pub fn merchant_events(merchant_id: &str) -> String {
+        format!("EVENTS#{merchant_id}")
     }
 }

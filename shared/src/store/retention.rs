@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::model::{ChargeRecord, CheckoutSession, IdempotencyRecord, PaymentLink};
+use crate::model::{ChargeRecord, CheckoutSession, Event, IdempotencyRecord, PaymentLink};
 
 /// How long after expiry a link or a paid session stays readable: merchants look up old links
 /// and verify payments long after the customer left.
@@ -36,6 +36,11 @@ pub fn charge(record: &ChargeRecord) -> DateTime<Utc> {
 
 pub fn idempotency(record: &IdempotencyRecord) -> DateTime<Utc> {
     record.expires_at + RETENTION_AFTER_EXPIRY
+}
+
+/// Events are listed for 30 days, for reconciliation.
+pub fn event(event: &Event) -> DateTime<Utc> {
+    event.created_at + Event::KEPT
 }
 
 /// A rate counter whose window ends at `window_end` is worth nothing after it.

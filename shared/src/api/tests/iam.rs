@@ -19,9 +19,10 @@ use super::{
     list_event, open_event, qr_event, session_event, switch_event, with_header,
 };
 use crate::api::ROUTES;
-use crate::checkout::processor::InjectedProcessor;
-use crate::model::PaymentAttempt;
+use crate::checkout::processor::{Charged, InjectedProcessor, ProcessorPayment, ReportingProcessor};
+use crate::model::{ChargeOutcome, PaymentAttempt, SessionStatus};
 use crate::model::{LinkId, SessionId};
+use crate::money::MinorUnits;
 use crate::test_support::{
     RequestCounter, counted_client, fresh_dynamo_store_with, moto_endpoint, stripe_webhook_event,
 };
@@ -238,13 +239,38 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
     assert_eq!(r.pay(&other, SUCCESS).await, StatusCode::SEE_OTHER);
     r.pay(&crashed, SUCCESS).await;
 
-    // Stripe's webhook: a signed event about a PaymentIntent that is not ours (the sandbox knows
-    // none): read and counted, nothing else changed.
+    // Stripe's webhooks: a payment whose page never came back (its attempt in flight) reported
+    // succeeded, then refunded; and an event about a PaymentIntent that is not ours.
     r.h.app.stripe_webhook_secret = Some(secrecy::SecretString::from("whsec_iam"));
-    let event = r#"{"id":"evt_iam","type":"payment_intent.succeeded","data":{"object":{"id":"pi_iam"}}}"#;
-    let signed_now = r.h.app.now().timestamp();
-    let (status, _) = r.call(Endpoint::StripeWebhook, stripe_webhook_event(event, "whsec_iam", signed_now)).await;
-    assert_eq!(status, StatusCode::OK);
+    let timing_out = Arc::new(InjectedProcessor::new(r.h.app.store.clone(), usize::MAX, false));
+    let sandbox = std::mem::replace(&mut r.h.app.processor, timing_out);
+    let reported_link = r.create().await;
+    let reported = r.open(&reported_link).await;
+    assert_eq!(r.pay(&reported, SUCCESS).await, StatusCode::SERVICE_UNAVAILABLE);
+    let approved = ChargeOutcome::Approved {
+        transaction_id: "pi_iam".into(),
+        card_brand: "Visa".into(),
+        card_last_four: "4242".into(),
+    };
+    let payment = ProcessorPayment {
+        session_id: reported.to_string(),
+        attempt: 1,
+        amount: MinorUnits(5000),
+        charged: Charged::Decided(approved),
+    };
+    r.h.app.processor = Arc::new(ReportingProcessor::new(r.h.app.store.clone(), payment));
+    for event in [
+        r#"{"id":"evt_iam_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_iam"}}}"#,
+        r#"{"id":"evt_iam_2","type":"charge.refunded","data":{"object":{"id":"ch_iam","payment_intent":"pi_iam","refunded":true}}}"#,
+    ] {
+        let signed = stripe_webhook_event(event, "whsec_iam", r.h.app.now().timestamp());
+        assert_eq!(r.call(Endpoint::StripeWebhook, signed).await.0, StatusCode::OK, "{event}");
+    }
+    assert_eq!(r.h.app.store.get_session(&reported).await.unwrap().unwrap().status, SessionStatus::Refunded);
+    r.h.app.processor = sandbox;
+    let event = r#"{"id":"evt_iam_3","type":"payment_intent.succeeded","data":{"object":{"id":"pi_unknown"}}}"#;
+    let signed = stripe_webhook_event(event, "whsec_iam", r.h.app.now().timestamp());
+    assert_eq!(r.call(Endpoint::StripeWebhook, signed).await.0, StatusCode::OK);
 
     // Card testing (last: it blocks this client's IP): declines until pays are refused before
     // the processor.

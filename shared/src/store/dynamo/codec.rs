@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{EXPIRES_AT_NANOS, Item};
-use crate::model::{PaymentLink, SessionStatus};
+use crate::model::{Event, PaymentLink, SessionStatus};
 use crate::store::{StoreError, keys, retention};
 
 /// A link as stored: the model, its TTL, its place in the merchant's listing (`gsi1`) and
@@ -17,6 +17,14 @@ pub(super) fn link_item(link: &PaymentLink) -> Item {
     // ULIDs sort by creation time: the index orders a merchant's links by age.
     item.insert("gsi1sk".to_owned(), AttributeValue::S(link.id.to_string()));
     item.insert(EXPIRES_AT_NANOS.to_owned(), epoch_nanos(link.expires_at));
+    item
+}
+
+/// An event as stored: the model, its TTL and its place in the merchant's listing (`gsi1`).
+pub(super) fn event_item(event: &Event) -> Item {
+    let mut item = with_ttl(to_item(keys::event(&event.id), event), retention::event(event));
+    item.insert("gsi1pk".to_owned(), AttributeValue::S(keys::merchant_events(&event.merchant_id)));
+    item.insert("gsi1sk".to_owned(), AttributeValue::S(event.id.to_string()));
     item
 }
 

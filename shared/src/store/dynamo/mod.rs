@@ -16,6 +16,7 @@
 mod codec;
 mod counters;
 mod errors;
+mod events;
 mod ledger;
 mod links;
 mod merchants;

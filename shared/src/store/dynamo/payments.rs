@@ -6,15 +6,15 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
-use super::codec::{attribute, epoch_nanos, status, stored, to_item};
+use super::codec::{attribute, epoch_nanos, event_item, status, stored, to_item};
 use super::errors::{back_off, cancellation_reasons, contention, failure};
-use super::write::Write;
+use super::write::{Write, put_new_request};
 use super::{
     CONFLICT_RETRIES, DECISION_ROUNDS, DynamoStore, EXPIRES_AT_NANOS, Item, LAPSED_PER_WRITE, Written, from_item,
     number,
 };
 use crate::model::{
-    CheckoutSession, LinkId, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable,
+    CheckoutSession, Event, LinkId, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable,
 };
 use crate::money::MinorUnits;
 use crate::store::{
@@ -199,13 +199,30 @@ impl Payments for DynamoStore {
         for _ in 0..DECISION_ROUNDS + CONFLICT_RETRIES as usize {
             let link: PaymentLink = from_item(&link_pk, link_item.clone())?;
             let counting = Counting::for_link(&link, session);
-            let sent = self
+            // The events go in the same transaction: written if and only if the payment is.
+            let mut events = vec![Event::session_completed(session, &link, result)];
+            let mut link_write = counting.write(session);
+            if let Some(limit) = link.usage_limit {
+                // Whether this payment fills the link is decided on `used` as read, and the
+                // transaction holds only while that is still so (a refusal re-reads the link;
+                // only payments racing for the last use ever meet one).
+                let fill_mark = number(limit.saturating_sub(1));
+                if link.used + 1 >= limit {
+                    link_write = link_write.and("#used = :fillMark").value(":fillMark", fill_mark);
+                    events.push(Event::usage_limit_reached(&link, limit, result.completed_at));
+                } else {
+                    link_write = link_write.and("#used < :fillMark").value(":fillMark", fill_mark);
+                }
+            }
+            let mut transaction = self
                 .client
                 .transact_write_items()
                 .transact_items(completion.in_transaction(&self.table, &session_pk)?)
-                .transact_items(counting.write(session).in_transaction(&self.table, &link_pk)?)
-                .send()
-                .await;
+                .transact_items(link_write.in_transaction(&self.table, &link_pk)?);
+            for event in &events {
+                transaction = transaction.transact_items(put_new_request(&self.table, event_item(event))?);
+            }
+            let sent = transaction.send().await;
             let error = match sent {
                 Ok(_) => return Ok(CompletePayment::Completed),
                 Err(error) => error,

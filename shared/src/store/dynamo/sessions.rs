@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
-use super::codec::{status, stored, to_item, with_ttl};
-use super::errors::contention;
-use super::write::Write;
+use super::codec::{event_item, status, stored, to_item, with_ttl};
+use super::errors::{cancellation_reasons, classify_transaction, contention, failure, retry_conflicts};
+use super::write::{Write, put_new_request};
 use super::{DECISION_ROUNDS, DynamoStore, Written, from_item, number};
-use crate::model::{CheckoutSession, SessionId, SessionStatus};
+use crate::model::{CheckoutSession, Event, SessionId, SessionStatus};
 use crate::store::{Sessions, StoreError, keys, retention};
 
 #[async_trait]
@@ -65,17 +65,35 @@ impl Sessions for DynamoStore {
         &self,
         session: &SessionId,
         transaction_id: &str,
+        now: DateTime<Utc>,
     ) -> Result<Option<CheckoutSession>, StoreError> {
         let pk = keys::session(session);
-        // One conditional write decides: only the completed session this payment paid.
+        let Some(item) = self.get_item(&pk).await? else { return Ok(None) };
+        let current: CheckoutSession = from_item(&pk, item)?;
+        let paid_by_it = current.payment.as_ref().is_some_and(|p| p.transaction_id == transaction_id);
+        if current.status != SessionStatus::Completed || !paid_by_it {
+            return Ok(Some(current));
+        }
+        // One transaction decides: only the completed session this payment paid, with its event.
+        let refunded = CheckoutSession { status: SessionStatus::Refunded, ..current };
         let write =
             Write::new("SET #status = :refunded", "#status = :completed AND #payment.#transactionId = :transactionId")
                 .value(":completed", status(&pk, SessionStatus::Completed)?)
                 .value(":refunded", status(&pk, SessionStatus::Refunded)?)
                 .value(":transactionId", AttributeValue::S(transaction_id.to_owned()));
-        match self.update(&pk, &write, ReturnValue::AllNew).await? {
-            Written::Applied(item) | Written::Refused(Some(item)) => from_item(&pk, item).map(Some),
-            Written::Refused(None) => Ok(None),
+        let event = Event::session_refunded(&refunded, now);
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(write.in_transaction(&self.table, &pk)?)
+            .transact_items(put_new_request(&self.table, event_item(&event))?);
+        match retry_conflicts(|| request.clone().send()).await {
+            Ok(_) => Ok(Some(refunded)),
+            // Refunded meanwhile (Stripe retried its event): the session as it now is.
+            Err(error) if cancellation_reasons(&error).first().and_then(failure) == Some("ConditionalCheckFailed") => {
+                self.get_session(session).await
+            }
+            Err(error) => Err(classify_transaction(error, "refund")),
         }
     }
 }

@@ -20,6 +20,12 @@ impl Write {
         Write { update: update.into(), condition: condition.into(), aliases: HashMap::new(), values: HashMap::new() }
     }
 
+    /// This write with `condition` added to its own.
+    pub(super) fn and(mut self, condition: &str) -> Self {
+        self.condition = format!("({}) AND {condition}", self.condition);
+        self
+    }
+
     pub(super) fn alias(mut self, token: impl Into<String>, name: impl Into<String>) -> Self {
         self.aliases.insert(token.into(), name.into());
         self
