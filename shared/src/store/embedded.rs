@@ -577,59 +577,6 @@ impl Counters for EmbeddedStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use chrono::TimeDelta;
-
-    use super::*;
-    use crate::model::{Cart, Merchant};
-    use crate::test_support::{fresh_embedded_store, shop_checkout};
-
-    fn link(merchant: &str, created_at: DateTime<Utc>) -> PaymentLink {
-        PaymentLink::new(merchant, shop_checkout(Cart::Amount { amount: MinorUnits(2500) }), None, 7, created_at)
-    }
-
-    #[tokio::test]
-    async fn the_sweep_removes_what_dynamodbs_ttl_would_and_keeps_the_rest() {
-        let (store, _dir) = fresh_embedded_store();
-        let now: DateTime<Utc> = "2026-06-01T12:00:00Z".parse().unwrap();
-        let merchant = Merchant {
-            id: "m_sweep".into(),
-            name: "Shop".into(),
-            vault_key_hash: "v".repeat(64),
-            merchant_key_hash: "k".repeat(64),
-            created_at: now - TimeDelta::days(400),
-            stripe_account: None,
-        };
-        store.create_merchant(&merchant).await.unwrap();
-        // Expired 100 days ago: past its 90 days of retention.
-        let old = link("m_sweep", now - TimeDelta::days(107));
-        // Still listed: opened an hour ago, and two days ago (an unpaid session, a day past its sweep).
-        let live = link("m_sweep", now - TimeDelta::hours(1));
-        let fresh_session = CheckoutSession::open(&live, now - TimeDelta::hours(1));
-        let abandoned = CheckoutSession::open(&live, now - TimeDelta::days(2));
-        for link in [&old, &live] {
-            store.create_link(link).await.unwrap();
-        }
-        for session in [&fresh_session, &abandoned] {
-            store.create_session(session).await.unwrap();
-        }
-        store.increment_counter("opens:client:192.0.2.1:1", now - TimeDelta::minutes(5)).await.unwrap();
-        store.increment_counter("opens:client:192.0.2.1:2", now + TimeDelta::minutes(1)).await.unwrap();
-
-        assert_eq!(store.sweep_expired(now).await.unwrap(), 3, "the old link, the abandoned session, the old counter");
-        assert_eq!(store.get_link(&old.id).await.unwrap(), None);
-        assert_eq!(store.get_session(&abandoned.id).await.unwrap(), None);
-        assert_eq!(store.read_counter("opens:client:192.0.2.1:1").await.unwrap(), 0);
-        assert!(store.get_link(&live.id).await.unwrap().is_some());
-        assert!(store.get_session(&fresh_session.id).await.unwrap().is_some());
-        assert_eq!(store.read_counter("opens:client:192.0.2.1:2").await.unwrap(), 1);
-        assert_eq!(store.find_merchant_by_key(&merchant.merchant_key_hash).await.unwrap(), Some(merchant));
-        let listed = store.list_links("m_sweep", 10, None).await.unwrap();
-        assert_eq!(listed.links.iter().map(|l| &l.id).collect::<Vec<_>>(), [&live.id], "the listing forgets it too");
-    }
-}
-
 #[async_trait]
 impl Events for EmbeddedStore {
     async fn list_events(
@@ -680,5 +627,58 @@ impl Events for EmbeddedStore {
             Ok(EventPage { events, next })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::model::{Cart, Merchant};
+    use crate::test_support::{fresh_embedded_store, shop_checkout};
+
+    fn link(merchant: &str, created_at: DateTime<Utc>) -> PaymentLink {
+        PaymentLink::new(merchant, shop_checkout(Cart::Amount { amount: MinorUnits(2500) }), None, 7, created_at)
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_what_dynamodbs_ttl_would_and_keeps_the_rest() {
+        let (store, _dir) = fresh_embedded_store();
+        let now: DateTime<Utc> = "2026-06-01T12:00:00Z".parse().unwrap();
+        let merchant = Merchant {
+            id: "m_sweep".into(),
+            name: "Shop".into(),
+            vault_key_hash: "v".repeat(64),
+            merchant_key_hash: "k".repeat(64),
+            created_at: now - TimeDelta::days(400),
+            stripe_account: None,
+        };
+        store.create_merchant(&merchant).await.unwrap();
+        // Expired 100 days ago: past its 90 days of retention.
+        let old = link("m_sweep", now - TimeDelta::days(107));
+        // Still listed: opened an hour ago, and two days ago (an unpaid session, a day past its sweep).
+        let live = link("m_sweep", now - TimeDelta::hours(1));
+        let fresh_session = CheckoutSession::open(&live, now - TimeDelta::hours(1));
+        let abandoned = CheckoutSession::open(&live, now - TimeDelta::days(2));
+        for link in [&old, &live] {
+            store.create_link(link).await.unwrap();
+        }
+        for session in [&fresh_session, &abandoned] {
+            store.create_session(session).await.unwrap();
+        }
+        store.increment_counter("opens:client:192.0.2.1:1", now - TimeDelta::minutes(5)).await.unwrap();
+        store.increment_counter("opens:client:192.0.2.1:2", now + TimeDelta::minutes(1)).await.unwrap();
+
+        assert_eq!(store.sweep_expired(now).await.unwrap(), 3, "the old link, the abandoned session, the old counter");
+        assert_eq!(store.get_link(&old.id).await.unwrap(), None);
+        assert_eq!(store.get_session(&abandoned.id).await.unwrap(), None);
+        assert_eq!(store.read_counter("opens:client:192.0.2.1:1").await.unwrap(), 0);
+        assert!(store.get_link(&live.id).await.unwrap().is_some());
+        assert!(store.get_session(&fresh_session.id).await.unwrap().is_some());
+        assert_eq!(store.read_counter("opens:client:192.0.2.1:2").await.unwrap(), 1);
+        assert_eq!(store.find_merchant_by_key(&merchant.merchant_key_hash).await.unwrap(), Some(merchant));
+        let listed = store.list_links("m_sweep", 10, None).await.unwrap();
+        assert_eq!(listed.links.iter().map(|l| &l.id).collect::<Vec<_>>(), [&live.id], "the listing forgets it too");
     }
 }
