@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const MERCHANT_ID: &str = "store_emulated";
 
 /// The functions the tests below send real requests to, through the emulator: every one.
-const FUNCTIONS_DRIVEN: [&str; 14] = [
+const FUNCTIONS_DRIVEN: [&str; 15] = [
     "activate-link",
     "assets",
     "cancel",
@@ -28,6 +28,7 @@ const FUNCTIONS_DRIVEN: [&str; 14] = [
     "create",
     "deactivate-link",
     "get-link",
+    "list-events",
     "list-links",
     "open-link",
     "pay",
@@ -313,6 +314,22 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
     assert_eq!(link["data"]["paymentLinkId"], json!(fixed), "{link}");
     assert_eq!(link["data"]["status"], json!("limit_reached"), "{link}");
     assert_eq!(link["data"]["usage"], json!({ "used": 1, "limit": 1, "remaining": 0 }), "{link}");
+
+    // list-events: the payment, and the link it filled, newest first (written in the payment's
+    // transaction; the index may take a moment to show them).
+    let mut kinds = Vec::new();
+    for _ in 0..50 {
+        let response = emulated.send(emulated.merchant(reqwest::Method::GET, "/api/events")).await;
+        assert_eq!(response.status(), 200, "list-events; emulator log:\n{}", emulated.emulator.log());
+        let events = emulated.json(response).await;
+        kinds = events["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
+        if kinds.len() == 2 {
+            assert_eq!(events["data"][1]["data"]["sessionId"], json!(session_id), "{events}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(kinds, ["payment_link.usage_limit_reached", "checkout.session.completed"]);
 
     // cancel: back to the cancel URL, nothing added; the session says so.
     let (_, cancelled_id, _) = emulated.open_checkout(&itemised).await;

@@ -23,6 +23,7 @@ pub mod checkout_page;
 pub mod create;
 pub mod get_link;
 mod http;
+pub mod list_events;
 pub mod list_links;
 #[cfg(feature = "pages")]
 pub mod open_link;
@@ -188,6 +189,7 @@ async fn dispatch(
         Endpoint::QrCode => qr::handle(request, app, caller).await,
         Endpoint::GetLink => get_link::handle(request, app, caller).await,
         Endpoint::ListLinks => list_links::handle(request, app, caller).await,
+        Endpoint::ListEvents => list_events::handle(request, app, caller).await,
         Endpoint::DeactivateLink => set_active::deactivate(request, app, caller).await,
         Endpoint::ActivateLink => set_active::activate(request, app, caller).await,
         Endpoint::Asset => assets::handle(request, app, caller).await,

@@ -20,6 +20,7 @@ pub enum Endpoint {
     ActivateLink,
     Asset,
     StripeWebhook,
+    ListEvents,
 }
 
 /// Who may call a route: checked once, before its handler runs.
@@ -86,6 +87,7 @@ pub const ROUTES: &[Route] = &[
     route(Method::POST, "/api/payment-links/{id}/activate", ActivateLink, "activate-link", Merchant, false),
     route(Method::GET, "/assets/{file}", Asset, "assets", Public, false),
     route(Method::POST, "/webhooks/stripe", StripeWebhook, "stripe-webhook", Stripe, false),
+    route(Method::GET, "/api/events", ListEvents, "list-events", Merchant, false),
 ];
 
 impl Endpoint {

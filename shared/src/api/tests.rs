@@ -1024,3 +1024,48 @@ async fn a_create_retried_after_any_store_fault_with_its_idempotency_key_makes_o
     let (_, listed) = h.call(Endpoint::ListLinks, list_event("limit=100", OWN_KEYS)).await;
     assert_eq!(body_json(&listed)["data"].as_array().unwrap().len(), 1 + 2 * steps, "no link lost, none doubled");
 }
+
+// --- Events
+
+fn events_event(query: &str, keys: (&str, &str)) -> Request {
+    merchant_event("GET", "GET /api/events", "/api/events", Value::Null, query, keys)
+}
+
+#[tokio::test]
+async fn every_payment_is_an_event_the_merchant_lists_and_pages_through() {
+    let h = harness().await;
+    let link = h.create_link_with(|body| body["usageLimit"] = json!(2)).await;
+    for _ in 0..2 {
+        let session = h.open_session(&link).await;
+        assert_eq!(h.pay(&session, "4242 4242 4242 4242").await.0, StatusCode::SEE_OTHER);
+    }
+    let (status, response) = h.call(Endpoint::ListEvents, events_event("", OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::OK, "{}", body_text(&response));
+    let body = body_json(&response);
+    let kinds: Vec<&str> = body["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["payment_link.usage_limit_reached", "checkout.session.completed", "checkout.session.completed"]);
+    let paid = &body["data"][1];
+    assert!(paid["id"].as_str().unwrap().starts_with("evt_"), "{paid}");
+    assert_eq!(paid["data"]["paymentLinkId"], link.as_str());
+    assert_eq!((&paid["data"]["amount"], &paid["data"]["currency"]), (&json!("50.00"), &json!("USD")), "{paid}");
+    assert_eq!(paid["data"]["metadata"]["invoiceId"], "INV-12345", "{paid}");
+    assert_eq!(body["data"][0]["data"]["used"], 2);
+
+    // One kind, one at a time: the cursor walks them all.
+    let (_, first) =
+        h.call(Endpoint::ListEvents, events_event("type=checkout.session.completed&limit=1", OWN_KEYS)).await;
+    let first = body_json(&first);
+    assert_eq!((first["data"].as_array().unwrap().len(), &first["hasMore"]), (1, &json!(true)));
+    let after = first["nextCursor"].as_str().unwrap();
+    let query = format!("type=checkout.session.completed&limit=1&after={after}");
+    let (_, second) = h.call(Endpoint::ListEvents, events_event(&query, OWN_KEYS)).await;
+    let second = body_json(&second);
+    assert_eq!((second["data"].as_array().unwrap().len(), &second["hasMore"]), (1, &json!(false)));
+    assert_ne!(first["data"][0]["id"], second["data"][0]["id"]);
+
+    for (query, field) in [("type=payment.done", "type:"), ("after=xyz", "after:"), ("limit=0", "limit:")] {
+        let (status, response) = h.call(Endpoint::ListEvents, events_event(query, OWN_KEYS)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(body_text(&response).contains(field), "{query}: {}", body_text(&response));
+    }
+}

@@ -15,8 +15,8 @@ use lambda_http::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    Calls, Endpoint, Harness, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event, get_link_event, harness_on,
-    list_event, open_event, qr_event, session_event, switch_event, with_header,
+    Calls, Endpoint, Harness, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event, events_event,
+    get_link_event, harness_on, list_event, open_event, qr_event, session_event, switch_event, with_header,
 };
 use crate::api::ROUTES;
 use crate::checkout::processor::{Charged, InjectedProcessor, ProcessorPayment, ReportingProcessor};
@@ -213,6 +213,7 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
     }
     r.session_call(Endpoint::CheckoutPage, "checkout-page.json", &session).await; // already paid
     r.session_call(Endpoint::SessionStatus, "session-status.json", &session).await;
+    r.call(Endpoint::ListEvents, events_event("type=checkout.session.completed&limit=1", OWN_KEYS)).await;
     r.call(Endpoint::OpenLink, open_event(link.as_str())).await; // used up
     let fresh = r.create().await;
     let failing = r.open(&fresh).await;
