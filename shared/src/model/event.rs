@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{CheckoutSession, EventId, PaymentLink, PaymentResult, SessionId};
+use super::{CheckoutSession, Deliveries, EventId, PaymentLink, PaymentResult, SessionId};
 
 /// What happened. Written as Stripe-style dotted names (`checkout.session.completed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -50,6 +50,13 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
     /// The event's `data`, as JSON text (any value round-trips through any store).
     pub data: String,
+    /// When the merchant's endpoints are next due an attempt; None once none is pending.
+    /// Every event is due when written (its endpoints are known only when it is delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    /// How its delivery to each endpoint stands.
+    #[serde(default, skip_serializing_if = "Deliveries::is_empty")]
+    pub deliveries: Deliveries,
 }
 
 impl Event {
@@ -68,6 +75,8 @@ impl Event {
             kind,
             created_at: at,
             data: data.to_string(),
+            due_at: Some(at),
+            deliveries: Deliveries::new(),
         }
     }
 

@@ -64,6 +64,7 @@ macro_rules! prefixed_id {
 prefixed_id!(LinkId, "pl_");
 prefixed_id!(SessionId, "cs_");
 prefixed_id!(EventId, "evt_");
+prefixed_id!(WebhookEndpointId, "we_");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid id")]

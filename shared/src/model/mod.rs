@@ -9,12 +9,14 @@ mod ids;
 mod link;
 mod merchant;
 mod session;
+mod webhook;
 
 pub use appearance::{Appearance, HexColor, InvalidColor};
 pub use charge::{ChargeOutcome, ChargeRecord, DeclineReason};
 pub use event::{Event, EventType};
 pub use idempotency::IdempotencyRecord;
-pub use ids::{EventId, InvalidId, LinkId, SessionId};
+pub use ids::{EventId, InvalidId, LinkId, SessionId, WebhookEndpointId};
 pub use link::{Cart, Checkout, DonationConfig, Item, LinkStatus, PaymentLink, Unavailable};
 pub use merchant::Merchant;
 pub use session::{CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionStatus};
+pub use webhook::{Deliveries, Delivery, WebhookEndpoint};

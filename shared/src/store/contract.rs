@@ -10,11 +10,11 @@ use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
 use super::{
     AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, EventPage, Events, Idempotency,
-    IdempotentCreate, Links, Merchants, Payments, Sessions, Store, StoreError,
+    IdempotentCreate, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
 };
 use crate::model::{
-    Cart, Checkout, CheckoutSession, DonationConfig, Event, EventId, Item, LinkId, Merchant, PaymentAttempt,
-    PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable,
+    Cart, Checkout, CheckoutSession, Delivery, DonationConfig, Event, EventId, Item, LinkId, Merchant, PaymentAttempt,
+    PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::model::{ChargeOutcome, ChargeRecord, DeclineReason, FailureCode, IdempotencyRecord};
 use crate::money::MinorUnits;
@@ -130,6 +130,8 @@ macro_rules! contract_suite {
                 a_failed_attempt_fails_the_session,
                 only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunded,
                 payments_the_payment_that_fills_a_link_and_refunds_write_their_events_with_them,
+                webhook_endpoints_are_added_listed_and_removed_up_to_the_limit,
+                every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_done,
                 only_pending_sessions_not_being_paid_are_cancelled,
                 the_first_charge_record_under_a_key_wins_and_can_be_voided,
                 racing_payments_never_oversell_a_limited_link,
@@ -1025,6 +1027,69 @@ async fn payments_the_payment_that_fills_a_link_and_refunds_write_their_events_w
     // Listed for 30 days.
     assert_eq!(listed(None, 10, None, at(30) + Event::KEPT - NANO).await.events.len(), 4);
     assert_eq!(listed(None, 10, None, at(40) + Event::KEPT).await.events.len(), 0);
+}
+
+fn endpoint(n: usize) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: WebhookEndpointId::generate(),
+        url: format!("https://shop.example/hooks/{n}"),
+        events: vec![],
+        description: Some(format!("endpoint {n}")),
+        secret: format!("whsec_{n}"),
+        created_at: at(n as i64),
+    }
+}
+
+async fn webhook_endpoints_are_added_listed_and_removed_up_to_the_limit<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    assert_eq!(store.webhook_endpoints("m_hooks").await.expect("endpoints"), vec![]);
+    let all: Vec<WebhookEndpoint> = (0..WebhookEndpoint::MAX_PER_MERCHANT).map(endpoint).collect();
+    for one in &all {
+        assert!(store.add_webhook_endpoint("m_hooks", one).await.expect("add"));
+    }
+    assert!(!store.add_webhook_endpoint("m_hooks", &endpoint(99)).await.expect("add one too many"));
+    assert_eq!(store.webhook_endpoints("m_hooks").await.expect("endpoints"), all);
+    assert_eq!(store.webhook_endpoints("m_other").await.expect("endpoints"), vec![], "another merchant's");
+
+    assert!(store.remove_webhook_endpoint("m_hooks", &all[3].id).await.expect("remove"));
+    assert!(!store.remove_webhook_endpoint("m_hooks", &all[3].id).await.expect("remove again"));
+    assert!(!store.remove_webhook_endpoint("m_other", &all[4].id).await.expect("not theirs"));
+    let left: Vec<WebhookEndpoint> = all.iter().filter(|e| e.id != all[3].id).cloned().collect();
+    assert_eq!(store.webhook_endpoints("m_hooks").await.expect("endpoints"), left);
+    assert!(store.add_webhook_endpoint("m_hooks", &endpoint(99)).await.expect("room again"));
+}
+
+async fn every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_done<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, None).await;
+    let session = open_session(store, &link).await;
+    let attempt = start(store, &session.id).await;
+    assert_eq!(complete(store, &session.id, attempt.number, &link, 1).await, CompletePayment::Completed);
+    // Written at at(30), due then.
+    assert_eq!(store.due_events(at(30) - NANO, 10).await.expect("due"), vec![]);
+    let due = store.due_events(at(30), 10).await.expect("due");
+    assert_eq!(due.len(), 1);
+    let mut event = due[0].clone();
+    assert_eq!((event.due_at, event.deliveries.len()), (Some(at(30)), 0));
+
+    // One endpoint failed, to be tried again at at(35): due again then, not before.
+    let failed = Delivery { attempts: 1, delivered: false, last_status: Some(500), next_attempt_at: Some(at(35)) };
+    event.deliveries.insert("we_1".to_owned(), failed);
+    event.due_at = Some(at(35));
+    store.record_deliveries(&event).await.expect("record");
+    assert_eq!(store.due_events(at(34), 10).await.expect("due"), vec![]);
+    assert_eq!(store.due_events(at(35), 10).await.expect("due"), vec![event.clone()]);
+
+    // Delivered: never due again, and listed as it was.
+    let delivered = Delivery { attempts: 2, delivered: true, last_status: Some(200), next_attempt_at: None };
+    event.deliveries.insert("we_1".to_owned(), delivered);
+    event.due_at = None;
+    store.record_deliveries(&event).await.expect("record");
+    assert_eq!(store.due_events(at(30) + TimeDelta::days(29), 10).await.expect("due"), vec![]);
+    let listed = store.list_events(&link.merchant_id, None, 10, None, at(40)).await.expect("list");
+    assert_eq!(listed.events, vec![event]);
 }
 
 async fn the_first_charge_record_under_a_key_wins_and_can_be_voided<F: Fixture>() {

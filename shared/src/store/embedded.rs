@@ -17,12 +17,13 @@ use chrono::{DateTime, Utc};
 
 use super::{
     AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counter, Counters, EventPage, Events,
-    Idempotency, IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, StoreError, keys, retention,
+    Idempotency, IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, StoreError, Webhooks, keys,
+    retention,
 };
 use crate::model::ChargeRecord;
 use crate::model::{
     CheckoutSession, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink,
-    PaymentResult, SessionId, SessionStatus, Unavailable,
+    PaymentResult, SessionId, SessionStatus, Unavailable, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -32,6 +33,8 @@ const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 const MERCHANT_LINKS: TableDefinition<(&str, &str), ()> = TableDefinition::new("merchant_links");
 /// A merchant's events by (merchant id, event id), newest last, like `MERCHANT_LINKS`.
 const MERCHANT_EVENTS: TableDefinition<(&str, &str), ()> = TableDefinition::new("merchant_events");
+/// Events with a webhook delivery due, by (`keys::due` of when, event id): the outbox.
+const DUE_EVENTS: TableDefinition<(&str, &str), ()> = TableDefinition::new("due_events");
 
 /// The page cache of `paylinks serve` unless `PAYLINKS_CACHE_MB` says otherwise. redb's own
 /// default (1 GiB) lets a long-running local server grow with its data file.
@@ -61,6 +64,7 @@ impl EmbeddedStore {
         txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
         txn.open_table(MERCHANT_LINKS).map_err(|e| unavailable(&e))?;
         txn.open_table(MERCHANT_EVENTS).map_err(|e| unavailable(&e))?;
+        txn.open_table(DUE_EVENTS).map_err(|e| unavailable(&e))?;
         txn.commit().map_err(|e| unavailable(&e))?;
         Ok(EmbeddedStore { db: Arc::new(db) })
     }
@@ -115,6 +119,7 @@ struct Txn<'t> {
     table: redb::Table<'t, &'static str, &'static [u8]>,
     merchant_links: redb::Table<'t, (&'static str, &'static str), ()>,
     merchant_events: redb::Table<'t, (&'static str, &'static str), ()>,
+    due_events: redb::Table<'t, (&'static str, &'static str), ()>,
 }
 
 impl Txn<'_> {
@@ -140,11 +145,24 @@ impl Txn<'_> {
         Ok(())
     }
 
-    /// Records an event and its place in the merchant's listing.
+    /// Records an event, its place in the merchant's listing and, while a delivery is due, in
+    /// the outbox.
     fn insert_event(&mut self, event: &Event) -> Result<(), StoreError> {
         self.put(&keys::event(&event.id), event)?;
         let listed = (event.merchant_id.as_str(), event.id.as_str());
-        self.merchant_events.insert(listed, ()).map(|_| ()).map_err(|e| unavailable(&e))
+        self.merchant_events.insert(listed, ()).map_err(|e| unavailable(&e))?;
+        self.set_due(event, None)
+    }
+
+    /// Moves `event` in the outbox from `was_due` to its own `due_at`.
+    fn set_due(&mut self, event: &Event, was_due: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+        if let Some(at) = was_due {
+            self.due_events.remove((keys::due(at).as_str(), event.id.as_str())).map_err(|e| unavailable(&e))?;
+        }
+        if let Some(at) = event.due_at {
+            self.due_events.insert((keys::due(at).as_str(), event.id.as_str()), ()).map_err(|e| unavailable(&e))?;
+        }
+        Ok(())
     }
 }
 
@@ -160,7 +178,8 @@ impl EmbeddedStore {
                 let table = txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
                 let merchant_links = txn.open_table(MERCHANT_LINKS).map_err(|e| unavailable(&e))?;
                 let merchant_events = txn.open_table(MERCHANT_EVENTS).map_err(|e| unavailable(&e))?;
-                work(&mut Txn { table, merchant_links, merchant_events })?
+                let due_events = txn.open_table(DUE_EVENTS).map_err(|e| unavailable(&e))?;
+                work(&mut Txn { table, merchant_links, merchant_events, due_events })?
             };
             txn.commit().map_err(|e| unavailable(&e))?;
             Ok(result)
@@ -178,6 +197,8 @@ impl EmbeddedStore {
         self.write(move |txn| {
             // Each expired key, with the (merchant, id) it is listed under, if it is listed.
             let mut expired: Vec<(String, Option<(String, String)>)> = Vec::new();
+            // Swept events still due: out of the outbox too.
+            let mut swept_due: Vec<Event> = Vec::new();
             for entry in txn.table.iter().map_err(|e| unavailable(&e))? {
                 let (key, value) = entry.map_err(|e| unavailable(&e))?;
                 let (key, bytes) = (key.value(), value.value());
@@ -186,7 +207,11 @@ impl EmbeddedStore {
                         let listed = if key.starts_with("LINK#") {
                             decode::<PaymentLink>(key, bytes).ok().map(|l| (l.merchant_id, l.id.to_string()))
                         } else if key.starts_with("EVENT#") {
-                            decode::<Event>(key, bytes).ok().map(|e| (e.merchant_id, e.id.to_string()))
+                            let event = decode::<Event>(key, bytes).ok();
+                            if let Some(event) = event.as_ref().filter(|event| event.due_at.is_some()) {
+                                swept_due.push(event.clone());
+                            }
+                            event.map(|e| (e.merchant_id, e.id.to_string()))
                         } else {
                             None
                         };
@@ -202,6 +227,9 @@ impl EmbeddedStore {
                         if key.starts_with("EVENT#") { &mut txn.merchant_events } else { &mut txn.merchant_links };
                     index.remove((merchant.as_str(), id.as_str())).map_err(|e| unavailable(&e))?;
                 }
+            }
+            for event in &swept_due {
+                txn.set_due(&Event { due_at: None, ..event.clone() }, event.due_at)?;
             }
             Ok(expired.len())
         })
@@ -625,6 +653,78 @@ impl Events for EmbeddedStore {
                 None
             };
             Ok(EventPage { events, next })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Webhooks for EmbeddedStore {
+    async fn webhook_endpoints(&self, merchant_id: &str) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        Ok(self.read(keys::webhook_endpoints(merchant_id)).await?.unwrap_or_default())
+    }
+
+    async fn add_webhook_endpoint(&self, merchant_id: &str, endpoint: &WebhookEndpoint) -> Result<bool, StoreError> {
+        let (key, endpoint) = (keys::webhook_endpoints(merchant_id), endpoint.clone());
+        self.write(move |txn| {
+            let mut endpoints: Vec<WebhookEndpoint> = txn.get(&key)?.unwrap_or_default();
+            if endpoints.len() >= WebhookEndpoint::MAX_PER_MERCHANT {
+                return Ok(false);
+            }
+            endpoints.push(endpoint);
+            txn.put(&key, &endpoints)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn remove_webhook_endpoint(&self, merchant_id: &str, id: &WebhookEndpointId) -> Result<bool, StoreError> {
+        let (key, id) = (keys::webhook_endpoints(merchant_id), id.clone());
+        self.write(move |txn| {
+            let mut endpoints: Vec<WebhookEndpoint> = txn.get(&key)?.unwrap_or_default();
+            let before = endpoints.len();
+            endpoints.retain(|endpoint| endpoint.id != id);
+            if endpoints.len() == before {
+                return Ok(false);
+            }
+            txn.put(&key, &endpoints)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(|e| unavailable(&e))?;
+            let due = txn.open_table(DUE_EVENTS).map_err(|e| unavailable(&e))?;
+            let items = txn.open_table(ITEMS).map_err(|e| unavailable(&e))?;
+            let until = keys::due(now);
+            // Due at `now` or before: every key up to `until` with any event id ("~" sorts last).
+            let range = due.range(("", "")..=(until.as_str(), "~")).map_err(|e| unavailable(&e))?;
+            let mut events = Vec::new();
+            for entry in range.take(limit) {
+                let (ids, _) = entry.map_err(|e| unavailable(&e))?;
+                let id: EventId = ids.value().1.parse().map_err(|_| StoreError::Corrupt {
+                    key: ids.value().1.to_owned(),
+                    detail: "bad event id in the outbox".into(),
+                })?;
+                let key = keys::event(&id);
+                if let Some(bytes) = items.get(key.as_str()).map_err(|e| unavailable(&e))? {
+                    events.push(decode::<Event>(&key, bytes.value())?);
+                }
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError> {
+        let event = event.clone();
+        self.write(move |txn| {
+            let key = keys::event(&event.id);
+            let Some(stored) = txn.get::<Event>(&key)? else { return Ok(()) };
+            txn.put(&key, &event)?;
+            txn.set_due(&event, stored.due_at)
         })
         .await
     }

@@ -12,11 +12,12 @@ use chrono::{DateTime, Utc};
 
 use super::{
     AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, EventPage, Events, Idempotency,
-    IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError,
+    IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
 };
 use crate::model::ChargeRecord;
 use crate::model::{
-    CheckoutSession, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentLink, PaymentResult, SessionId,
+    CheckoutSession, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentLink, PaymentResult,
+    SessionId, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -254,5 +255,28 @@ impl Events for FaultyStore {
         now: DateTime<Utc>,
     ) -> Result<EventPage, StoreError> {
         self.run(self.inner.list_events(merchant_id, kind, limit, before, now)).await
+    }
+}
+
+#[async_trait]
+impl Webhooks for FaultyStore {
+    async fn webhook_endpoints(&self, merchant_id: &str) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.run(self.inner.webhook_endpoints(merchant_id)).await
+    }
+
+    async fn add_webhook_endpoint(&self, merchant_id: &str, endpoint: &WebhookEndpoint) -> Result<bool, StoreError> {
+        self.run(self.inner.add_webhook_endpoint(merchant_id, endpoint)).await
+    }
+
+    async fn remove_webhook_endpoint(&self, merchant_id: &str, id: &WebhookEndpointId) -> Result<bool, StoreError> {
+        self.run(self.inner.remove_webhook_endpoint(merchant_id, id)).await
+    }
+
+    async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.run(self.inner.due_events(now, limit)).await
+    }
+
+    async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError> {
+        self.run(self.inner.record_deliveries(event)).await
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{
     ChargeRecord, CheckoutSession, Event, EventId, EventType, FailureCode, IdempotencyRecord, LinkId, Merchant,
-    PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable,
+    PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -39,9 +39,15 @@ pub enum StoreError {
 /// Every capability together: what `App` holds. Code that needs only some takes only those
 /// (`&dyn Links`, `&dyn Payments`…), so its signature shows what it touches and so which IAM
 /// actions its function needs.
-pub trait Store: Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters + Events {}
+pub trait Store:
+    Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters + Events + Webhooks
+{
+}
 
-impl<T: Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters + Events + ?Sized> Store for T {}
+impl<T: Merchants + Links + Idempotency + Sessions + Payments + ChargeLedger + Counters + Events + Webhooks + ?Sized>
+    Store for T
+{
+}
 
 /// Merchant accounts and the lookup of their keys (by hash).
 #[async_trait]
@@ -211,6 +217,26 @@ pub trait Events: Send + Sync {
     ) -> Result<EventPage, StoreError>;
 }
 
+/// Merchants' webhook endpoints, and the deliveries of events to them (the outbox: every
+/// event is written due, and stays due until each endpoint has it or gave up).
+#[async_trait]
+pub trait Webhooks: Send + Sync {
+    /// The merchant's endpoints, oldest first (a strongly consistent read).
+    async fn webhook_endpoints(&self, merchant_id: &str) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// Adds an endpoint; false when the merchant has [`WebhookEndpoint::MAX_PER_MERCHANT`].
+    async fn add_webhook_endpoint(&self, merchant_id: &str, endpoint: &WebhookEndpoint) -> Result<bool, StoreError>;
+
+    /// Removes the endpoint `id`; false when the merchant has none with that id.
+    async fn remove_webhook_endpoint(&self, merchant_id: &str, id: &WebhookEndpointId) -> Result<bool, StoreError>;
+
+    /// Events with a delivery due at `now`, the longest due first, at most `limit`.
+    async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError>;
+
+    /// Stores how `event`'s deliveries stand: its `deliveries` and `due_at` (None: done).
+    async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError>;
+}
+
 /// One page of a merchant's events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventPage {
@@ -332,5 +358,12 @@ pub(crate) mod keys {
     /// The listing partition of a merchant's events (DynamoDB's `gsi1pk`).
     pub fn merchant_events(merchant_id: &str) -> String {
         format!("EVENTS#{merchant_id}")
+    }
+    pub fn webhook_endpoints(merchant_id: &str) -> String {
+        format!("WEBHOOKS#{merchant_id}")
+    }
+    /// When a delivery is due, as text that sorts as the instants do.
+    pub fn due(at: chrono::DateTime<chrono::Utc>) -> String {
+        format!("{:020}", at.timestamp_nanos_opt().unwrap_or(i64::MAX).max(0))
     }
 }

@@ -25,8 +25,17 @@ pub(super) fn event_item(event: &Event) -> Item {
     let mut item = with_ttl(to_item(keys::event(&event.id), event), retention::event(event));
     item.insert("gsi1pk".to_owned(), AttributeValue::S(keys::merchant_events(&event.merchant_id)));
     item.insert("gsi1sk".to_owned(), AttributeValue::S(event.id.to_string()));
+    // In the outbox (`gsi2`) while a delivery is due.
+    if let Some(due_at) = event.due_at {
+        item.insert("gsi2pk".to_owned(), AttributeValue::S(DUE_PARTITION.to_owned()));
+        item.insert("gsi2sk".to_owned(), AttributeValue::S(keys::due(due_at)));
+    }
     item
 }
+
+/// The one partition of `gsi2`: deliveries are few next to payments, and a dispatcher reads
+/// them in order of when they are due.
+pub(super) const DUE_PARTITION: &str = "DUE";
 
 pub(super) fn to_item<T: Serialize>(pk: String, value: &T) -> Item {
     // Model types have string keys and integer numbers only: serialization cannot fail.

@@ -25,6 +25,7 @@ mod sessions;
 mod table;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 mod write;
 
 use std::collections::HashMap;
@@ -45,6 +46,8 @@ type Item = HashMap<String, AttributeValue>;
 pub use table::{client_from_env, create_table};
 
 pub const GSI1: &str = "gsi1";
+/// Events with a webhook delivery due, by when (sparse: only those items carry `gsi2pk`).
+pub const GSI2: &str = "gsi2";
 
 /// A link's `expiresAt` as a number (epoch nanoseconds) for conditions; written at creation.
 const EXPIRES_AT_NANOS: &str = "expiresAtNanos";

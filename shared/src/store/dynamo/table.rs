@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification,
 };
 
-use super::GSI1;
+use super::{GSI1, GSI2};
 
 /// An SDK client from the standard environment (the same chain the Lambda runtime uses).
 pub async fn client_from_env() -> Client {
@@ -22,13 +22,15 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
         |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
     let key =
         |name: &str, key_type: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(key_type).build();
-    let gsi = GlobalSecondaryIndex::builder()
-        .index_name(GSI1)
-        .key_schema(key("gsi1pk", KeyType::Hash).map_err(|e| e.to_string())?)
-        .key_schema(key("gsi1sk", KeyType::Range).map_err(|e| e.to_string())?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let gsi = |name: &str, pk: &str, sk: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(pk, KeyType::Hash).map_err(|e| e.to_string())?)
+            .key_schema(key(sk, KeyType::Range).map_err(|e| e.to_string())?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(|e| e.to_string())
+    };
     let created = client
         .create_table()
         .table_name(table)
@@ -36,8 +38,11 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
         .attribute_definitions(string_attribute("pk").map_err(|e| e.to_string())?)
         .attribute_definitions(string_attribute("gsi1pk").map_err(|e| e.to_string())?)
         .attribute_definitions(string_attribute("gsi1sk").map_err(|e| e.to_string())?)
+        .attribute_definitions(string_attribute("gsi2pk").map_err(|e| e.to_string())?)
+        .attribute_definitions(string_attribute("gsi2sk").map_err(|e| e.to_string())?)
         .key_schema(key("pk", KeyType::Hash).map_err(|e| e.to_string())?)
-        .global_secondary_indexes(gsi)
+        .global_secondary_indexes(gsi(GSI1, "gsi1pk", "gsi1sk")?)
+        .global_secondary_indexes(gsi(GSI2, "gsi2pk", "gsi2sk")?)
         .send()
         .await;
     match created {
