@@ -5,7 +5,8 @@
 #   bin=$(scripts/tools.sh sam)       # aws-sam-cli + cfn-lint      (first time ~90 s)
 #   bin=$(scripts/tools.sh lambda)    # cargo-lambda (+ ziglang)    (first time ~5 s)
 #   bin=$(scripts/tools.sh sam lambda)
-#   bin=$(scripts/tools.sh stripe)    # localstripe, the tests' Stripe (its own virtualenv,
+#   bin=$(scripts/tools.sh stripe)    # localstripe (the tests' Stripe) and standardwebhooks (their
+#                                     # webhook receiver's verifier), in their own virtualenv,
 #                                     # ~/.cache/paylinks/stripe-venv: aiohttp apart from SAM's pins)
 #
 # The virtualenv is $PAYLINKS_TOOLS_VENV (default ~/.cache/paylinks/tools-venv): outside the
@@ -15,7 +16,7 @@ set -euo pipefail
 
 SAM_PINS=(aws-sam-cli==1.170.0 cfn-lint==1.58.0)
 LAMBDA_PINS=(cargo-lambda==1.9.2 ziglang==0.17.1)
-STRIPE_PINS=(localstripe==1.15.10)
+STRIPE_PINS=(localstripe==1.15.10 standardwebhooks==1.1.0)
 
 venv="${PAYLINKS_TOOLS_VENV:-$HOME/.cache/paylinks/tools-venv}"
 [ $# -gt 0 ] || { echo "usage: tools.sh sam|lambda|stripe ..." >&2; exit 2; }

@@ -17,10 +17,12 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use paylinks_core::api::{self, MAX_BODY_BYTES};
+use paylinks_core::app::WebhookTargets;
 use paylinks_core::auth::{NewMerchant, hash_key};
 use paylinks_core::model::Merchant;
 use paylinks_core::store::embedded::EmbeddedStore;
 use paylinks_core::store::{Store, StoreError};
+use paylinks_core::webhooks::{Sender, deliver_due};
 use paylinks_core::{App, Config};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -42,13 +44,18 @@ pub async fn run() -> Result<(), String> {
     let demo = ensure_demo_merchant(store.as_ref()).await?;
     let mut config = Config::from_env()?;
     let public_url = config.public_url.get_or_insert_with(|| format!("http://{addr}")).clone();
+    // Local development: merchants' webhooks may point at http and loopback receivers.
+    config.webhook_targets = WebhookTargets::Anywhere;
     let app = App::new(store, config).with_configured_processor().await?.with_stripe_webhook_secret(false).await?;
     let app = Arc::new(app);
+    let sender = Sender::new(app.config.webhook_targets)?;
+    tokio::spawn(deliver_webhooks(app.clone(), sender));
 
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     // To the terminal (stderr): stdout carries only the JSON log lines, which never hold a key.
     eprintln!("Payment links is running at {public_url} (listening on {addr})");
     eprintln!("Processor: {}", app.config.card_entry.processor_name());
+    eprintln!("Webhooks: delivered from this process; http and loopback URLs allowed (local development only)");
     match &demo.kept_in {
         None => eprintln!("Demo merchant: {} (keys from PAYLINKS_DEMO_MERCHANT)", demo.id),
         Some(path) => {
@@ -118,6 +125,19 @@ async fn sweep_every_hour(store: EmbeddedStore) {
         match store.sweep_expired(chrono::Utc::now()).await {
             Ok(swept) => tracing::info!(swept, "embedded store swept"),
             Err(error) => tracing::warn!(store_error = %error, "embedded store sweep failed"),
+        }
+    }
+}
+
+/// The outbox's dispatcher: every second, what is due goes out (after a restart too: the
+/// outbox is in the store).
+async fn deliver_webhooks(app: Arc<App>, sender: Sender) {
+    let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
+    every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every_second.tick().await;
+        if let Err(error) = deliver_due(app.store.as_ref(), &sender, app.now()).await {
+            tracing::warn!(store_error = %error, "webhook deliveries wait for the store");
         }
     }
 }

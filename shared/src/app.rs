@@ -25,6 +25,18 @@ pub struct Config {
     /// The processor (`PAYLINKS_PROCESSOR`) as the checkout page needs it: our own card form
     /// (sandbox) or Stripe.js's card field.
     pub card_entry: CardEntry,
+    /// Where merchants' webhooks may point: public https only, except for local development.
+    pub webhook_targets: WebhookTargets,
+}
+
+/// Where merchants' webhook endpoints may point (server-side request forgery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WebhookTargets {
+    /// https to public addresses only, checked on the addresses actually connected to.
+    #[default]
+    PublicHttps,
+    /// http and loopback too: `paylinks serve`, for local development (it says so at start).
+    Anywhere,
 }
 
 /// Default for `PAYLINKS_API_RATE_LIMIT`.
@@ -42,6 +54,7 @@ impl Default for Config {
             api_requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE,
             opens_per_client_per_minute: DEFAULT_OPENS_PER_CLIENT_PER_MINUTE,
             card_entry: CardEntry::Form,
+            webhook_targets: WebhookTargets::PublicHttps,
         }
     }
 }
@@ -69,6 +82,7 @@ impl Config {
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(DEFAULT_OPENS_PER_CLIENT_PER_MINUTE),
             card_entry: CardEntry::from_env(env)?,
+            webhook_targets: WebhookTargets::PublicHttps,
         })
     }
 }

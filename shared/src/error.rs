@@ -20,6 +20,8 @@ pub enum ApiError {
     LinkNotFound,
     #[error("No checkout session with this id.")]
     SessionNotFound,
+    #[error("No webhook endpoint with this id.")]
+    WebhookEndpointNotFound,
     #[error("No such route.")]
     RouteNotFound,
     #[error("This route does not accept that method.")]
@@ -94,7 +96,10 @@ impl ApiError {
             }
             ApiError::MissingKey(_) | ApiError::InvalidKeys => StatusCode::UNAUTHORIZED,
             ApiError::WrongMerchant(_) | ApiError::StaleForm => StatusCode::FORBIDDEN,
-            ApiError::LinkNotFound | ApiError::SessionNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::LinkNotFound
+            | ApiError::SessionNotFound
+            | ApiError::WebhookEndpointNotFound
+            | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::LinkUnavailable(_) | ApiError::SessionClosed { .. } => StatusCode::GONE,
             ApiError::LinkStoppedTakingPayments { .. } | ApiError::PaymentInProgress => StatusCode::CONFLICT,
@@ -120,6 +125,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::LinkNotFound => "link_not_found",
             ApiError::SessionNotFound => "session_not_found",
+            ApiError::WebhookEndpointNotFound => "webhook_endpoint_not_found",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::LinkUnavailable(reason) | ApiError::LinkStoppedTakingPayments { reason, .. } => reason.code(),

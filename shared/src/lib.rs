@@ -23,6 +23,8 @@ pub mod store;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 pub mod validate;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 
 pub use app::{App, Config};
 pub use clock::{Clock, ManualClock, SystemClock};

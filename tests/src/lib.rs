@@ -731,3 +731,80 @@ impl Drop for Localstripe {
         self.child.wait().ok();
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Merchant webhooks: a receiver that verifies with the `standardwebhooks` library (PyPI).
+
+/// The Python of the virtualenv `scripts/tools.sh stripe` makes (standardwebhooks is there).
+fn tools_python() -> PathBuf {
+    localstripe_bin().with_file_name("python")
+}
+
+/// `tests/webhook_receiver.py` on a free port, answering `answers` (e.g. `"500,200"`), killed
+/// when dropped. Every delivery it got is in [`WebhookReceiver::deliveries`].
+pub struct WebhookReceiver {
+    child: Child,
+    /// `http://127.0.0.1:PORT/hooks`: the URL to register.
+    pub url: String,
+    secret_file: PathBuf,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl WebhookReceiver {
+    pub fn start(answers: &str) -> WebhookReceiver {
+        on_a_free_port("webhook receiver", |port| Self::start_on(port, answers))
+    }
+
+    fn start_on(port: u16, answers: &str) -> Result<WebhookReceiver, PortTaken> {
+        let dir = TempDir::new("paylinks-webhook-receiver");
+        let (secret_file, log) = (dir.0.join("secret"), dir.0.join("deliveries.jsonl"));
+        std::fs::write(&secret_file, "whsec_bm90IHlldCByZWdpc3RlcmVk").expect("placeholder secret");
+        let script = workspace_root().join("tests/webhook_receiver.py");
+        let mut child = Command::new(tools_python())
+            .arg(&script)
+            .arg(port.to_string())
+            .args([&secret_file, &log])
+            .arg(answers)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the webhook receiver");
+        // It answers any GET with 501 (it takes POSTs only): listening and ours.
+        wait_until_ours(&mut child, "webhook receiver", port, Duration::from_secs(20), String::new, || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })?;
+        Ok(WebhookReceiver { child, url: format!("http://127.0.0.1:{port}/hooks"), secret_file, log, _dir: dir })
+    }
+
+    /// Tells the receiver the endpoint's secret (from the registration's answer).
+    pub fn use_secret(&self, secret: &str) {
+        std::fs::write(&self.secret_file, secret).expect("write the secret");
+    }
+
+    /// Every delivery so far, in order: `{webhookId, verified, error, event, answered}`.
+    pub fn deliveries(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect()
+    }
+
+    /// Waits (up to `within`) until `count` deliveries arrived, and returns them.
+    pub fn wait_for(&self, count: usize, within: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let deliveries = self.deliveries();
+            if deliveries.len() >= count {
+                return deliveries;
+            }
+            assert!(Instant::now() < deadline, "{count} deliveries expected in {within:?}, got {deliveries:#?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}

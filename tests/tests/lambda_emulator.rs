@@ -19,17 +19,20 @@ use serde_json::{Value, json};
 const MERCHANT_ID: &str = "store_emulated";
 
 /// The functions the tests below send real requests to, through the emulator: every one.
-const FUNCTIONS_DRIVEN: [&str; 15] = [
+const FUNCTIONS_DRIVEN: [&str; 18] = [
     "activate-link",
     "assets",
     "cancel",
     "check-availability",
     "checkout-page",
     "create",
+    "create-webhook-endpoint",
     "deactivate-link",
+    "delete-webhook-endpoint",
     "get-link",
     "list-events",
     "list-links",
+    "list-webhook-endpoints",
     "open-link",
     "pay",
     "qr-code",
@@ -375,6 +378,19 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
         assert_eq!((&link["data"]["active"], &link["data"]["status"]), (&json!(active), &json!(status)), "{link}");
         assert_eq!(availability().await, json!(active), "check-availability after {action}");
     }
+
+    // create-, list- and delete-webhook-endpoint: registered (https, public host), listed
+    // without its secret, removed.
+    let hooks = "/api/webhook-endpoints";
+    let request = emulated.merchant(reqwest::Method::POST, hooks).json(&json!({ "url": "https://shop.example/hooks" }));
+    let response = emulated.send(request).await;
+    assert_eq!(response.status(), 201, "create-webhook-endpoint; emulator log:\n{}", emulated.emulator.log());
+    let endpoint = emulated.json(response).await;
+    let id = endpoint["data"]["id"].as_str().expect("an endpoint id").to_owned();
+    let listed = emulated.json(emulated.send(emulated.merchant(reqwest::Method::GET, hooks)).await).await;
+    assert_eq!((&listed["data"][0]["id"], listed["data"][0].get("secret")), (&json!(id), None), "{listed}");
+    let response = emulated.send(emulated.merchant(reqwest::Method::DELETE, &format!("{hooks}/{id}"))).await;
+    assert_eq!(response.status(), 200, "delete-webhook-endpoint; emulator log:\n{}", emulated.emulator.log());
 
     // stripe-webhook: a signed event is acknowledged (about no payment of ours: nothing to
     // change); the same body with a wrong signature is refused.

@@ -1,11 +1,11 @@
 //! `POST /api/payment-links/create`: the seed's create call.
 
-use lambda_http::http::{StatusCode, header};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::views::format_timestamp;
-use super::{Caller, json, public_base_url};
+use super::{Caller, json, public_base_url, require_json};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::links;
@@ -40,10 +40,4 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
             Err(ValidationErrors(vec!["Idempotency-Key: must be 1 to 255 visible ASCII characters".to_owned()]).into())
         }
     }
-}
-
-fn require_json(request: &Request) -> Result<(), ApiError> {
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if media_type.eq_ignore_ascii_case("application/json") { Ok(()) } else { Err(ApiError::UnsupportedMediaType) }
 }

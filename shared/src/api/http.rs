@@ -8,7 +8,6 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::app::App;
-#[cfg(feature = "pages")]
 use crate::error::ApiError;
 
 /// API Gateway's request id (also set by `paylinks serve`), for correlating logs.
@@ -122,4 +121,11 @@ pub(crate) fn see_other(location: &str) -> Result<Response<Body>, ApiError> {
         .header(header::LOCATION, location)
         .body(Body::Empty)
         .map_err(|e| ApiError::Internal(format!("bad redirect location: {e}")))
+}
+
+/// A JSON body is required: `Content-Type: application/json` (any parameters).
+pub(crate) fn require_json(request: &Request) -> Result<(), ApiError> {
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case("application/json") { Ok(()) } else { Err(ApiError::UnsupportedMediaType) }
 }

@@ -8,7 +8,6 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
-use super::views::event_view;
 use super::{Caller, json};
 use crate::app::App;
 use crate::error::ApiError;
@@ -50,7 +49,7 @@ pub async fn handle(request: &Request, app: &App, caller: &Caller) -> Result<Res
 
     let merchant = caller.merchant()?;
     let page = app.store.list_events(&merchant.id, kind, limit, after.as_ref(), app.now()).await?;
-    let data: Vec<_> = page.events.iter().map(event_view).collect();
+    let data: Vec<_> = page.events.iter().map(|event| event.to_json()).collect();
     let next_cursor = page.next.as_ref().map(|id| URL_SAFE_NO_PAD.encode(id.as_str()));
     let body = json!({ "success": true, "data": data, "hasMore": next_cursor.is_some(), "nextCursor": next_cursor });
     Ok(json(StatusCode::OK, &body))

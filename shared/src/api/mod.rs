@@ -40,11 +40,13 @@ pub mod set_active;
 #[cfg(feature = "stripe")]
 pub mod stripe_webhook;
 mod views;
+#[cfg(feature = "webhooks")]
+pub mod webhook_endpoints;
 
 pub use http::request_id;
 #[cfg(feature = "pages")]
 pub(crate) use http::{client_ip, html, see_other};
-pub(crate) use http::{json, page_base_path, path_parameter, public_base_url};
+pub(crate) use http::{json, page_base_path, path_parameter, public_base_url, require_json};
 pub use router::{ResolvedRoute, resolve};
 pub use routes::{Access, Endpoint, ROUTES, Route};
 
@@ -195,6 +197,12 @@ async fn dispatch(
         Endpoint::Asset => assets::handle(request, app, caller).await,
         #[cfg(feature = "stripe")]
         Endpoint::StripeWebhook => stripe_webhook::handle(request, app, caller).await,
+        #[cfg(feature = "webhooks")]
+        Endpoint::CreateWebhookEndpoint => webhook_endpoints::create(request, app, caller).await,
+        #[cfg(feature = "webhooks")]
+        Endpoint::ListWebhookEndpoints => webhook_endpoints::list(request, app, caller).await,
+        #[cfg(feature = "webhooks")]
+        Endpoint::DeleteWebhookEndpoint => webhook_endpoints::delete(request, app, caller).await,
         #[allow(unreachable_patterns)]
         _ => Err(ApiError::Internal(format!("{} is not built into this binary", endpoint.function()))),
     }

@@ -21,6 +21,9 @@ pub enum Endpoint {
     Asset,
     StripeWebhook,
     ListEvents,
+    CreateWebhookEndpoint,
+    ListWebhookEndpoints,
+    DeleteWebhookEndpoint,
 }
 
 /// Who may call a route: checked once, before its handler runs.
@@ -88,6 +91,16 @@ pub const ROUTES: &[Route] = &[
     route(Method::GET, "/assets/{file}", Asset, "assets", Public, false),
     route(Method::POST, "/webhooks/stripe", StripeWebhook, "stripe-webhook", Stripe, false),
     route(Method::GET, "/api/events", ListEvents, "list-events", Merchant, false),
+    route(Method::POST, "/api/webhook-endpoints", CreateWebhookEndpoint, "create-webhook-endpoint", Merchant, false),
+    route(Method::GET, "/api/webhook-endpoints", ListWebhookEndpoints, "list-webhook-endpoints", Merchant, false),
+    route(
+        Method::DELETE,
+        "/api/webhook-endpoints/{id}",
+        DeleteWebhookEndpoint,
+        "delete-webhook-endpoint",
+        Merchant,
+        false,
+    ),
 ];
 
 impl Endpoint {

@@ -1069,3 +1069,63 @@ async fn every_payment_is_an_event_the_merchant_lists_and_pages_through() {
         assert!(body_text(&response).contains(field), "{query}: {}", body_text(&response));
     }
 }
+
+fn webhook_endpoints_event(method: &str, id: Option<&str>, body: Value, keys: (&str, &str)) -> Request {
+    let (route, path, params) = match id {
+        Some(id) => (
+            format!("{method} /api/webhook-endpoints/{{id}}"),
+            format!("/api/webhook-endpoints/{id}"),
+            json!({ "id": id }),
+        ),
+        None => (format!("{method} /api/webhook-endpoints"), "/api/webhook-endpoints".to_owned(), Value::Null),
+    };
+    let mut raw: Value = serde_json::from_str(&fixture("session-status.json")).unwrap();
+    raw["routeKey"] = json!(route);
+    raw["requestContext"]["routeKey"] = json!(route);
+    raw["rawPath"] = json!(path);
+    raw["requestContext"]["http"]["path"] = json!(path);
+    raw["requestContext"]["http"]["method"] = json!(method);
+    raw["pathParameters"] = params;
+    raw["headers"]["x-api-key"] = json!(keys.0);
+    raw["headers"]["x-ozura-api-key"] = json!(keys.1);
+    if !body.is_null() {
+        raw["headers"]["content-type"] = json!("application/json");
+        raw["body"] = json!(body.to_string());
+    }
+    lambda_http::request::from_str(&raw.to_string()).unwrap()
+}
+
+#[tokio::test]
+async fn a_merchant_registers_lists_and_removes_webhook_endpoints_and_sees_only_its_own() {
+    let h = harness().await;
+    let body = json!({ "url": "https://shop.example/hooks", "events": ["checkout.session.completed"] });
+    let (status, created) =
+        h.call(Endpoint::CreateWebhookEndpoint, webhook_endpoints_event("POST", None, body, OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", body_text(&created));
+    let created = body_json(&created)["data"].clone();
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, listed) =
+        h.call(Endpoint::ListWebhookEndpoints, webhook_endpoints_event("GET", None, Value::Null, OWN_KEYS)).await;
+    let listed = body_json(&listed);
+    assert_eq!(listed["data"][0]["url"], "https://shop.example/hooks");
+    assert!(listed["data"][0].get("secret").is_none(), "{listed}");
+    // Deployments take public https URLs only.
+    for url in ["http://shop.example/hooks", "https://169.254.169.254/latest", "https://127.0.0.1/h"] {
+        let request = webhook_endpoints_event("POST", None, json!({ "url": url }), OWN_KEYS);
+        let (status, refused) = h.call(Endpoint::CreateWebhookEndpoint, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
+        assert!(body_text(&refused).contains("url:"), "{url}: {}", body_text(&refused));
+    }
+    let (status, _) = h
+        .call(Endpoint::DeleteWebhookEndpoint, webhook_endpoints_event("DELETE", Some(&id), Value::Null, OWN_KEYS))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, gone) = h
+        .call(Endpoint::DeleteWebhookEndpoint, webhook_endpoints_event("DELETE", Some(&id), Value::Null, OWN_KEYS))
+        .await;
+    assert_eq!(
+        (status, body_json(&gone)["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("webhook_endpoint_not_found"))
+    );
+}

@@ -4,7 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use crate::model::{Cart, CheckoutSession, Event, PaymentLink};
+use crate::model::{Cart, CheckoutSession, PaymentLink};
 
 /// `2025-01-14T00:00:00.000Z`, as the seed writes timestamps.
 pub fn format_timestamp(at: DateTime<Utc>) -> String {
@@ -99,15 +99,5 @@ pub fn session_view(session: &CheckoutSession, now: DateTime<Utc>) -> Value {
         "createdAt": format_timestamp(session.created_at),
         "expiresAt": format_timestamp(session.expires_at),
         "completedAt": payment.map(|p| format_timestamp(p.completed_at)),
-    })
-}
-
-/// An event as `GET /api/events` (and a webhook delivery) shows it: `{id, type, createdAt, data}`.
-pub fn event_view(event: &Event) -> Value {
-    json!({
-        "id": event.id,
-        "type": event.kind.as_str(),
-        "createdAt": format_timestamp(event.created_at),
-        "data": serde_json::from_str::<Value>(&event.data).unwrap_or(Value::Null),
     })
 }

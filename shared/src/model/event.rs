@@ -80,6 +80,17 @@ impl Event {
         }
     }
 
+    /// The event as merchants see it (`GET /api/events`, webhook bodies):
+    /// `{id, type, createdAt, data}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "type": self.kind.as_str(),
+            "createdAt": self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "data": serde_json::from_str::<Value>(&self.data).unwrap_or(Value::Null),
+        })
+    }
+
     /// A session of `link` was paid with `result`.
     pub fn session_completed(session: &SessionId, link: &PaymentLink, result: &PaymentResult) -> Event {
         let currency = link.checkout.currency;

@@ -16,7 +16,8 @@ use serde_json::json;
 
 use super::{
     Calls, Endpoint, Harness, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event, events_event,
-    get_link_event, harness_on, list_event, open_event, qr_event, session_event, switch_event, with_header,
+    get_link_event, harness_on, list_event, open_event, qr_event, session_event, switch_event, webhook_endpoints_event,
+    with_header,
 };
 use crate::api::ROUTES;
 use crate::checkout::processor::{Charged, InjectedProcessor, ProcessorPayment, ReportingProcessor};
@@ -214,6 +215,14 @@ async fn every_dynamodb_call_of_every_handler_is_allowed_by_its_function_policy(
     r.session_call(Endpoint::CheckoutPage, "checkout-page.json", &session).await; // already paid
     r.session_call(Endpoint::SessionStatus, "session-status.json", &session).await;
     r.call(Endpoint::ListEvents, events_event("type=checkout.session.completed&limit=1", OWN_KEYS)).await;
+    let hook = json!({ "url": "https://shop.example/hooks" });
+    let (_, endpoint) =
+        r.call(Endpoint::CreateWebhookEndpoint, webhook_endpoints_event("POST", None, hook, OWN_KEYS)).await;
+    let endpoint = endpoint["data"]["id"].as_str().unwrap().to_owned();
+    let listing = webhook_endpoints_event("GET", None, serde_json::Value::Null, OWN_KEYS);
+    r.call(Endpoint::ListWebhookEndpoints, listing).await;
+    let removal = webhook_endpoints_event("DELETE", Some(&endpoint), serde_json::Value::Null, OWN_KEYS);
+    assert_eq!(r.call(Endpoint::DeleteWebhookEndpoint, removal).await.0, StatusCode::OK);
     r.call(Endpoint::OpenLink, open_event(link.as_str())).await; // used up
     let fresh = r.create().await;
     let failing = r.open(&fresh).await;

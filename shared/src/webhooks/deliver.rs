@@ -1,0 +1,159 @@
+//! Delivering due events: each to every endpoint of its merchant that wants it, a POST signed
+//! per Standard Webhooks with the same `webhook-id` on every attempt. A 2xx within 15 s is
+//! delivered; anything else (a redirect included) is tried again on the schedule, after the
+//! receiver's `Retry-After` when it sends one (429, 503).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use super::addresses::is_public;
+use super::{schedule, signature};
+use crate::model::{EventId, WebhookEndpoint};
+use crate::store::{StoreError, Webhooks};
+
+/// How long a receiver has to answer.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Events taken from the outbox per round.
+const BATCH: usize = 50;
+
+/// Where deliveries may go: with `PublicHttps`, a name that resolves to 127.0.0.1, 10.x,
+/// 169.254.169.254… is refused on the addresses actually connected to.
+pub use crate::app::WebhookTargets as Targets;
+
+/// The HTTP client deliveries go out on.
+pub struct Sender {
+    http: reqwest::Client,
+    targets: Targets,
+}
+
+/// What one attempt got: the status, and when the receiver asked to be tried again.
+struct Answer {
+    status: Option<u16>,
+    retry_after: Option<DateTime<Utc>>,
+}
+
+impl Sender {
+    pub fn new(targets: Targets) -> Result<Sender, String> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            // A redirect is an answer, and a failure: never followed to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("paylinks-webhooks/1");
+        if targets == Targets::PublicHttps {
+            builder = builder.https_only(true).dns_resolver(Arc::new(PublicAddressesOnly));
+        }
+        let http = builder.build().map_err(|e| format!("webhook HTTP client: {e}"))?;
+        Ok(Sender { http, targets })
+    }
+
+    pub fn targets(&self) -> Targets {
+        self.targets
+    }
+
+    async fn send(&self, endpoint: &WebhookEndpoint, event: &EventId, body: &str, now: DateTime<Utc>) -> Answer {
+        let failed = Answer { status: None, retry_after: None };
+        let Ok(url) = reqwest::Url::parse(&endpoint.url) else { return failed };
+        // An address written in the URL is never resolved, so it is checked here.
+        let literal = url.host_str().and_then(|host| host.trim_matches(['[', ']']).parse::<IpAddr>().ok());
+        if self.targets == Targets::PublicHttps && literal.is_some_and(|ip| !is_public(ip)) {
+            return failed;
+        }
+        let timestamp = now.timestamp();
+        let id = event.as_str();
+        let request = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature::sign(&endpoint.secret, id, timestamp, body))
+            .body(body.to_owned());
+        match request.send().await {
+            Ok(response) => {
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|value| value.to_str().ok()?.trim().parse::<i64>().ok())
+                    .map(|seconds| now + TimeDelta::seconds(seconds.clamp(0, 86_400)));
+                Answer { status: Some(response.status().as_u16()), retry_after }
+            }
+            Err(_) => failed,
+        }
+    }
+}
+
+/// Delivers what is due at `now`; returns how many attempts were made. Store errors stop the
+/// round (the outbox keeps everything for the next one).
+pub async fn deliver_due(
+    store: &(impl Webhooks + ?Sized),
+    sender: &Sender,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut attempts = 0;
+    for mut event in store.due_events(now, BATCH).await? {
+        let endpoints = store.webhook_endpoints(&event.merchant_id).await?;
+        let body = event.to_json().to_string();
+        // Endpoints registered after the event happened do not get it (as with Stripe).
+        let wanting =
+            endpoints.iter().filter(|endpoint| endpoint.wants(event.kind) && endpoint.created_at <= event.created_at);
+        for endpoint in wanting {
+            let delivery = event.deliveries.entry(endpoint.id.to_string()).or_default();
+            let waiting = delivery.next_attempt_at.is_some_and(|at| at > now);
+            let given_up = delivery.attempts > 0 && delivery.next_attempt_at.is_none();
+            if delivery.delivered || waiting || given_up {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let answer = sender.send(endpoint, &event.id, &body, now).await;
+            attempts += 1;
+            delivery.attempts += 1;
+            delivery.last_status = answer.status;
+            delivery.delivered = answer.status.is_some_and(|status| (200..300).contains(&status));
+            delivery.next_attempt_at = match delivery.delivered {
+                true => None,
+                false => schedule::next_attempt(delivery.attempts, now, answer.retry_after),
+            };
+            tracing::info!(
+                event_id = %event.id,
+                endpoint_id = %endpoint.id,
+                attempt = delivery.attempts,
+                status = answer.status,
+                latency_ms = started.elapsed().as_millis() as u64,
+                delivered = delivery.delivered,
+                next_attempt_at = ?delivery.next_attempt_at,
+                "webhook delivery"
+            );
+        }
+        // Due again at the earliest retry of an endpoint that still exists; done otherwise.
+        let existing = |id: &String| endpoints.iter().any(|endpoint| endpoint.id.as_str() == id);
+        event.due_at = event
+            .deliveries
+            .iter()
+            .filter(|(id, delivery)| existing(id) && !delivery.delivered)
+            .filter_map(|(_, delivery)| delivery.next_attempt_at)
+            .min();
+        store.record_deliveries(&event).await?;
+    }
+    Ok(attempts)
+}
+
+/// Resolves names to their public addresses only; a name with none fails to connect.
+struct PublicAddressesOnly;
+
+impl Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let resolved = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = resolved.filter(|address| is_public(address.ip())).collect();
+            if public.is_empty() {
+                return Err(format!("{} resolves to no public address", name.as_str()).into());
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
