@@ -22,7 +22,7 @@ use paylinks_core::auth::{NewMerchant, hash_key};
 use paylinks_core::model::Merchant;
 use paylinks_core::store::embedded::EmbeddedStore;
 use paylinks_core::store::{Store, StoreError};
-use paylinks_core::webhooks::{Sender, deliver_due};
+use paylinks_core::webhooks::{Sender, deliver_all_due};
 use paylinks_core::{App, Config};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -136,7 +136,7 @@ async fn deliver_webhooks(app: Arc<App>, sender: Sender) {
     every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every_second.tick().await;
-        if let Err(error) = deliver_due(app.store.as_ref(), &sender, app.now()).await {
+        if let Err(error) = deliver_all_due(app.store.as_ref(), &sender, || app.now()).await {
             tracing::warn!(store_error = %error, "webhook deliveries wait for the store");
         }
     }

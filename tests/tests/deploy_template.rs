@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use paylinks_core::api::ROUTES;
+use paylinks_core::webhooks::DISPATCH_FUNCTION;
 use paylinks_tests::workspace_root;
 use serde_yaml::Value;
 
@@ -53,6 +54,10 @@ fn functions(template: &Value) -> Vec<Function> {
         let mut events = Vec::new();
         if let Some(declared) = resource["Properties"]["Events"].as_mapping() {
             for (name, event) in declared {
+                // The webhook dispatcher alone is woken otherwise (checked by its own test).
+                if binary == DISPATCH_FUNCTION {
+                    continue;
+                }
                 assert_eq!(event["Type"].as_str(), Some("HttpApi"), "{logical_id}.{name:?}: only HttpApi events");
                 let method = str_at(event, &["Properties", "Method"]).expect("HttpApi event Method");
                 let path = str_at(event, &["Properties", "Path"]).expect("HttpApi event Path");
@@ -106,7 +111,7 @@ fn every_route_has_exactly_one_http_api_event_on_the_function_that_handles_it() 
 #[test]
 fn every_http_api_event_and_every_function_belongs_to_a_route() {
     let template = template();
-    for function in functions(&template) {
+    for function in functions(&template).into_iter().filter(|f| f.binary != DISPATCH_FUNCTION) {
         assert!(!function.events.is_empty(), "{} has no HttpApi event: nothing can reach it", function.logical_id);
         for (method, path) in &function.events {
             assert!(
@@ -274,4 +279,31 @@ fn the_http_api_writes_an_access_log_line_per_request_to_a_retained_log_group() 
     for field in ["requestId", "sourceIp", "routeKey", "status"] {
         assert!(line.get(field).is_some(), "the access log has {field}: {format}");
     }
+}
+
+#[test]
+fn the_webhook_dispatcher_is_woken_by_new_events_on_the_stream_and_by_a_schedule_one_at_a_time() {
+    let template = template();
+    let resources = &template["Resources"];
+    let dispatcher = functions(&template).into_iter().find(|f| f.binary == DISPATCH_FUNCTION).expect("the dispatcher");
+    assert_eq!(resources["Table"]["Properties"]["StreamSpecification"]["StreamViewType"].as_str(), Some("KEYS_ONLY"));
+    assert_eq!(dispatcher.properties["ReservedConcurrentExecutions"].as_u64(), Some(1), "one dispatcher at a time");
+    let events = dispatcher.properties["Events"].as_mapping().expect("its events");
+    let kinds: Vec<&str> = events.values().filter_map(|event| event["Type"].as_str()).collect();
+    assert_eq!(kinds, ["DynamoDB", "ScheduleV2"], "woken by the stream and by a schedule, nothing else");
+    let stream = events.values().find(|event| event["Type"] == "DynamoDB").expect("the stream event");
+    let stream = &stream["Properties"];
+    let stream_arn = match &stream["Stream"] {
+        Value::Tagged(tagged) if tagged.tag == "!GetAtt" => tagged.value.as_str(),
+        _ => None,
+    };
+    assert_eq!(stream_arn, Some("Table.StreamArn"));
+    assert_eq!(stream["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert_eq!(stream["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+    let filter = stream["FilterCriteria"]["Filters"][0]["Pattern"].as_str().expect("a filter");
+    let filter: serde_json::Value = serde_json::from_str(filter).expect("the filter is JSON");
+    assert_eq!(filter["eventName"], serde_json::json!(["INSERT"]), "new items only");
+    assert_eq!(filter["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"], "EVENT#", "events only");
+    let dead_letters = get_att_arn(&stream["DestinationConfig"]["OnFailure"]["Destination"]).expect("a DLQ");
+    assert_eq!(resources[dead_letters]["Type"].as_str(), Some("AWS::SQS::Queue"));
 }

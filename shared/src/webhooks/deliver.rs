@@ -157,3 +157,25 @@ impl Resolve for PublicAddressesOnly {
         })
     }
 }
+
+/// Rounds of [`deliver_due`] one wake-up of the dispatcher makes at most: a backlog is worked
+/// through in batches, and what is left waits for the next wake-up.
+const ROUNDS_PER_WAKE_UP: usize = 20;
+
+/// The dispatcher's wake-up (a `paylinks serve` tick; on AWS, a DynamoDB Streams batch of new
+/// events or the one-minute schedule of retries — the stream only rings the bell, the outbox
+/// says what is due): delivers until nothing is due or the rounds are used up.
+pub async fn deliver_all_due(
+    store: &(impl Webhooks + ?Sized),
+    sender: &Sender,
+    now: impl Fn() -> DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut attempts = 0;
+    for _ in 0..ROUNDS_PER_WAKE_UP {
+        match deliver_due(store, sender, now()).await? {
+            0 => break,
+            made => attempts += made,
+        }
+    }
+    Ok(attempts)
+}

@@ -12,4 +12,8 @@ pub mod schedule;
 pub mod signature;
 
 #[cfg(feature = "webhook-delivery")]
-pub use deliver::{Sender, deliver_due};
+pub use deliver::{Sender, deliver_all_due, deliver_due};
+
+/// The Lambda function that delivers webhooks on AWS (no HTTP route: DynamoDB Streams and a
+/// schedule wake it).
+pub const DISPATCH_FUNCTION: &str = "deliver-webhooks";
