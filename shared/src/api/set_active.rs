@@ -20,7 +20,7 @@ pub async fn activate(request: &Request, app: &App, caller: &Caller) -> Result<R
 
 async fn set_active(request: &Request, app: &App, caller: &Caller, active: bool) -> Result<Response<Body>, ApiError> {
     let id = path_parameter(request, "id");
-    let link = links::set_active(app.store.as_ref(), caller.merchant()?, id, active).await?;
+    let link = links::set_active(app.store.as_ref(), caller.merchant()?, id, active, app.now()).await?;
     let body = json!({ "success": true, "data": link_view(&link, app.now(), &public_base_url(request, app)) });
     Ok(json(StatusCode::OK, &body))
 }

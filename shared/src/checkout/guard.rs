@@ -103,7 +103,7 @@ pub async fn record_decline(
             WINDOW.num_minutes()
         );
         tracing::warn!(link_id = %link, clients, "link paused: suspected card testing");
-        store.set_link_active(link, false, Some(&reason)).await?;
+        store.set_link_active(link, false, Some(&reason), now).await?;
     }
     Ok(())
 }

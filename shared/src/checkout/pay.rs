@@ -364,7 +364,8 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     }
 
     async fn fail(&self, session: CheckoutSession, attempt: u32, code: FailureCode) -> Result<PayOutcome, ApiError> {
-        self.store.end_attempt(&session.id, attempt, AttemptEnd::Failed { failure_code: code }).await?;
+        let failed = AttemptEnd::Failed { failure_code: code, at: self.clock.now() };
+        self.store.end_attempt(&session.id, attempt, failed).await?;
         Ok(PayOutcome::Failed { session, code })
     }
 }

@@ -494,7 +494,7 @@ async fn fifty_bad_cards_on_one_link_are_refused_after_ten_declines_and_pause_it
     assert!(paused.pause_reason.as_deref().is_some_and(|r| r.contains("card testing")), "{:?}", paused.pause_reason);
     // The window passes: customers can pay again once the merchant re-activates the link.
     h.clock.advance(super::guard::WINDOW);
-    h.app.store.set_link_active(&link.id, true, None).await.unwrap();
+    h.app.store.set_link_active(&link.id, true, None, h.app.now()).await.unwrap();
     assert_paid(&h.pay_from(&h.open(&link).await, SUCCESS, "203.0.113.200").await);
 }
 

@@ -34,7 +34,8 @@ pub async fn set_active(
     merchant: &Merchant,
     id: &str,
     active: bool,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PaymentLink, ApiError> {
     let link = find_own(links, merchant, id).await?;
-    links.set_link_active(&link.id, active, None).await?.ok_or(ApiError::LinkNotFound)
+    links.set_link_active(&link.id, active, None, now).await?.ok_or(ApiError::LinkNotFound)
 }

@@ -6,31 +6,39 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{CheckoutSession, Deliveries, EventId, PaymentLink, PaymentResult, SessionId};
+use super::{CheckoutSession, Deliveries, EventId, FailureCode, PaymentLink, PaymentResult, SessionId};
 
 /// What happened. Written as Stripe-style dotted names (`checkout.session.completed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "checkout.session.completed")]
     CheckoutSessionCompleted,
+    #[serde(rename = "checkout.session.failed")]
+    CheckoutSessionFailed,
     #[serde(rename = "checkout.session.refunded")]
     CheckoutSessionRefunded,
     #[serde(rename = "payment_link.usage_limit_reached")]
     PaymentLinkUsageLimitReached,
+    #[serde(rename = "payment_link.deactivated")]
+    PaymentLinkDeactivated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [
+    pub const ALL: [EventType; 5] = [
         EventType::CheckoutSessionCompleted,
+        EventType::CheckoutSessionFailed,
         EventType::CheckoutSessionRefunded,
         EventType::PaymentLinkUsageLimitReached,
+        EventType::PaymentLinkDeactivated,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::CheckoutSessionCompleted => "checkout.session.completed",
+            EventType::CheckoutSessionFailed => "checkout.session.failed",
             EventType::CheckoutSessionRefunded => "checkout.session.refunded",
             EventType::PaymentLinkUsageLimitReached => "payment_link.usage_limit_reached",
+            EventType::PaymentLinkDeactivated => "payment_link.deactivated",
         }
     }
 
@@ -111,6 +119,25 @@ impl Event {
     pub fn usage_limit_reached(link: &PaymentLink, used: u64, at: DateTime<Utc>) -> Event {
         let data = json!({ "paymentLinkId": link.id, "usageLimit": link.usage_limit, "used": used });
         Event::new(&link.merchant_id, EventType::PaymentLinkUsageLimitReached, at, data)
+    }
+
+    /// A session failed for good (the processor failed the charge): the customer was sent to
+    /// the error URL with `code`.
+    pub fn session_failed(session: &CheckoutSession, code: FailureCode, at: DateTime<Utc>) -> Event {
+        let data = json!({
+            "sessionId": session.id,
+            "paymentLinkId": session.link_id,
+            "failureCode": code.as_str(),
+            "metadata": metadata(&session.checkout.metadata),
+        });
+        Event::new(&session.merchant_id, EventType::CheckoutSessionFailed, at, data)
+    }
+
+    /// An active link was switched off: by its merchant (no reason), or paused by the service
+    /// (`reason` says why; the merchant switches it back on).
+    pub fn link_deactivated(link: &PaymentLink, reason: Option<&str>, at: DateTime<Utc>) -> Event {
+        let data = json!({ "paymentLinkId": link.id, "pausedAutomatically": reason.is_some(), "reason": reason });
+        Event::new(&link.merchant_id, EventType::PaymentLinkDeactivated, at, data)
     }
 
     /// A paid session's payment was refunded in full.

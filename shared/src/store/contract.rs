@@ -131,6 +131,7 @@ macro_rules! contract_suite {
                 only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunded,
                 payments_the_payment_that_fills_a_link_and_refunds_write_their_events_with_them,
                 webhook_endpoints_are_added_listed_and_removed_up_to_the_limit,
+                a_failed_session_and_switching_off_an_active_link_write_their_events,
                 every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_done,
                 only_pending_sessions_not_being_paid_are_cancelled,
                 the_first_charge_record_under_a_key_wins_and_can_be_voided,
@@ -865,7 +866,7 @@ async fn a_declined_attempt_leaves_the_session_open<F: Fixture>() {
     assert_eq!(declined, CheckoutSession { attempts: 1, ..session.clone() }, "pending, nothing in flight");
 
     // Ending it again, even as a failure, changes nothing: it is over.
-    let failure = AttemptEnd::Failed { failure_code: FailureCode::SystemError };
+    let failure = AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(5) };
     store.end_attempt(&session.id, attempt.number, failure.clone()).await.expect("end attempt again");
     assert_eq!(stored_session(store, &session.id).await, declined);
 
@@ -880,7 +881,7 @@ async fn a_failed_attempt_fails_the_session<F: Fixture>() {
     let link = create_paying_link(store, Some(1)).await;
     let session = open_session(store, &link).await;
     let attempt = start(store, &session.id).await;
-    let failure = || AttemptEnd::Failed { failure_code: FailureCode::SessionFailed };
+    let failure = || AttemptEnd::Failed { failure_code: FailureCode::SessionFailed, at: at(5) };
 
     // Not the attempt in flight: nothing happens.
     store.end_attempt(&session.id, attempt.number + 1, failure()).await.expect("end another attempt");
@@ -1027,6 +1028,49 @@ async fn payments_the_payment_that_fills_a_link_and_refunds_write_their_events_w
     // Listed for 30 days.
     assert_eq!(listed(None, 10, None, at(30) + Event::KEPT - NANO).await.events.len(), 4);
     assert_eq!(listed(None, 10, None, at(40) + Event::KEPT).await.events.len(), 0);
+}
+
+async fn a_failed_session_and_switching_off_an_active_link_write_their_events<F: Fixture>() {
+    use crate::model::EventType::{CheckoutSessionFailed, PaymentLinkDeactivated};
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, None).await;
+    let events = async || {
+        let page = store.list_events(&link.merchant_id, None, 10, None, at(60)).await.expect("list");
+        page.events
+            .into_iter()
+            .map(|e| (e.kind, serde_json::from_str::<serde_json::Value>(&e.data).unwrap()))
+            .collect::<Vec<_>>()
+    };
+
+    let session = open_session(store, &link).await;
+    let attempt = start(store, &session.id).await;
+    let failed = AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(5) };
+    store.end_attempt(&session.id, attempt.number, failed.clone()).await.expect("fail");
+    // Told again (the attempt is over): nothing more.
+    store.end_attempt(&session.id, attempt.number, failed).await.expect("fail again");
+    let written = events().await;
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(written[0].0, CheckoutSessionFailed);
+    assert_eq!(
+        (&written[0].1["sessionId"], &written[0].1["failureCode"]),
+        (&session.id.as_str().into(), &"SYSTEM_ERROR".into())
+    );
+
+    // Off by the merchant, off again (already off: no event), on, paused by the service.
+    store.set_link_active(&link.id, false, None, at(6)).await.expect("off");
+    store.set_link_active(&link.id, false, None, at(7)).await.expect("off again");
+    store.set_link_active(&link.id, true, None, at(8)).await.expect("on");
+    let paused = store.set_link_active(&link.id, false, Some("card testing"), at(9)).await.expect("paused");
+    assert_eq!(paused.map(|l| (l.active, l.pause_reason)), Some((false, Some("card testing".to_owned()))));
+    let written = events().await;
+    let kinds: Vec<_> = written.iter().map(|(kind, _)| *kind).collect();
+    assert_eq!(kinds, [PaymentLinkDeactivated, PaymentLinkDeactivated, CheckoutSessionFailed]);
+    assert_eq!((&written[0].1["pausedAutomatically"], &written[0].1["reason"]), (&true.into(), &"card testing".into()));
+    assert_eq!(
+        (&written[1].1["pausedAutomatically"], &written[1].1["reason"]),
+        (&false.into(), &serde_json::Value::Null)
+    );
 }
 
 fn endpoint(n: usize) -> WebhookEndpoint {
@@ -1297,12 +1341,12 @@ async fn links_are_switched_off_and_on<F: Fixture>() {
     let store = fixture.store();
     let link = amount_link();
     store.create_link(&link).await.unwrap();
-    let off = store.set_link_active(&link.id, false, None).await.unwrap().unwrap();
+    let off = store.set_link_active(&link.id, false, None, at(1)).await.unwrap().unwrap();
     assert!(!off.active);
     assert_eq!(PaymentLink { active: true, ..off.clone() }, link, "only the flag changes");
     assert!(!store.get_link(&link.id).await.unwrap().unwrap().active);
-    assert!(store.set_link_active(&link.id, true, None).await.unwrap().unwrap().active);
-    assert_eq!(store.set_link_active(&LinkId::generate(), false, None).await.unwrap(), None);
+    assert!(store.set_link_active(&link.id, true, None, at(2)).await.unwrap().unwrap().active);
+    assert_eq!(store.set_link_active(&LinkId::generate(), false, None, at(3)).await.unwrap(), None);
     assert_eq!(store.get_link(&LinkId::generate()).await.unwrap(), None, "no link is created by switching");
 }
 

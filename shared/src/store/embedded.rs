@@ -297,10 +297,14 @@ impl Links for EmbeddedStore {
         id: &LinkId,
         active: bool,
         pause_reason: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<Option<PaymentLink>, StoreError> {
         let (key, pause_reason) = (keys::link(id), pause_reason.map(str::to_owned));
         self.write(move |txn| {
             let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(None) };
+            if link.active && !active {
+                txn.insert_event(&Event::link_deactivated(&link, pause_reason.as_deref(), now))?;
+            }
             link.active = active;
             link.pause_reason = pause_reason;
             txn.put(&key, &link)?;
@@ -551,9 +555,10 @@ impl Payments for EmbeddedStore {
                 return Ok(());
             }
             session.in_flight = None;
-            if let AttemptEnd::Failed { failure_code } = end {
+            if let AttemptEnd::Failed { failure_code, at } = end {
                 session.status = SessionStatus::Failed;
                 session.failure_code = Some(failure_code);
+                txn.insert_event(&Event::session_failed(&session, failure_code, at))?;
             }
             txn.put(&key, &session)
         })

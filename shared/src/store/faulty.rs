@@ -112,8 +112,9 @@ impl Links for FaultyStore {
         id: &LinkId,
         active: bool,
         reason: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<Option<PaymentLink>, StoreError> {
-        self.run(self.inner.set_link_active(id, active, reason)).await
+        self.run(self.inner.set_link_active(id, active, reason, now)).await
     }
 
     async fn list_links(&self, merchant: &str, limit: usize, before: Option<&LinkId>) -> Result<LinkPage, StoreError> {

@@ -69,12 +69,14 @@ pub trait Links: Send + Sync {
     async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError>;
 
     /// Switches a link on or off, recording why when the service itself paused it (switching
-    /// on clears the reason); returns the link as it now is, None if it does not exist.
+    /// on clears the reason); returns the link as it now is, None if it does not exist. Switching
+    /// off an active link writes its `payment_link.deactivated` event (at `now`) with it.
     async fn set_link_active(
         &self,
         id: &LinkId,
         active: bool,
         pause_reason: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<Option<PaymentLink>, StoreError>;
 
     /// A merchant's links, newest first: at most `limit`, strictly older than `before`.
@@ -323,8 +325,9 @@ pub enum AttemptEnd {
     /// Ended without a charge (declined, refused, abandoned before charging): the session
     /// stays pending for another try.
     Declined,
-    /// The payment failed for good: the session is closed with this code.
-    Failed { failure_code: FailureCode },
+    /// The payment failed for good at `at`: the session is closed with this code (and its
+    /// `checkout.session.failed` event written with it).
+    Failed { failure_code: FailureCode, at: DateTime<Utc> },
 }
 
 /// Partition keys of the single table, one prefix per item kind.

@@ -8,11 +8,11 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::codec::{epoch_nanos, link_item, to_item, with_ttl};
+use super::codec::{epoch_nanos, event_item, link_item, to_item, with_ttl};
 use super::errors::{cancellation_reasons, classify_transaction, contention, failure};
 use super::write::{Write, put_new_request};
 use super::{DynamoStore, EXPIRES_AT_NANOS, GSI1, Written, classify, from_item, retry_conflicts};
-use crate::model::{IdempotencyRecord, LinkId, PaymentLink};
+use crate::model::{Event, IdempotencyRecord, LinkId, PaymentLink};
 use crate::store::{Idempotency, IdempotentCreate, LinkPage, Links, StoreError, keys, retention};
 
 #[async_trait]
@@ -30,8 +30,12 @@ impl Links for DynamoStore {
         id: &LinkId,
         active: bool,
         pause_reason: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<Option<PaymentLink>, StoreError> {
         let pk = keys::link(id);
+        if !active {
+            return self.switch_off(&pk, pause_reason, now).await;
+        }
         let write = match pause_reason {
             Some(reason) => Write::new("SET #active = :active, #pauseReason = :reason", "attribute_exists(#pk)")
                 .value(":reason", AttributeValue::S(reason.to_owned())),
@@ -133,5 +137,49 @@ impl Idempotency for DynamoStore {
             },
             None => Err(classify_transaction(error, "link exists")),
         }
+    }
+}
+
+impl DynamoStore {
+    /// Switches a link off; an active one with its `payment_link.deactivated` event, in one
+    /// transaction conditioned on the link still being active as read.
+    async fn switch_off(
+        &self,
+        pk: &str,
+        pause_reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PaymentLink>, StoreError> {
+        let write = match pause_reason {
+            Some(reason) => Write::new("SET #active = :off, #pauseReason = :reason", "attribute_exists(#pk)")
+                .value(":reason", AttributeValue::S(reason.to_owned())),
+            None => Write::new("SET #active = :off REMOVE #pauseReason", "attribute_exists(#pk)"),
+        }
+        .value(":off", AttributeValue::Bool(false));
+        let Some(item) = self.get_item(pk).await? else { return Ok(None) };
+        let link: PaymentLink = from_item(pk, item)?;
+        if link.active {
+            let event = Event::link_deactivated(&link, pause_reason, now);
+            let deactivating = write.clone().and("#active = :on").value(":on", AttributeValue::Bool(true));
+            let request = self
+                .client
+                .transact_write_items()
+                .transact_items(deactivating.in_transaction(&self.table, pk)?)
+                .transact_items(put_new_request(&self.table, event_item(&event))?);
+            match retry_conflicts(|| request.clone().send()).await {
+                Ok(_) => return self.get_link_by_pk(pk).await,
+                // Switched off meanwhile (its event written by that switch): just set the reason.
+                Err(error)
+                    if cancellation_reasons(&error).first().and_then(failure) == Some("ConditionalCheckFailed") => {}
+                Err(error) => return Err(classify_transaction(error, "deactivate")),
+            }
+        }
+        match self.update(pk, &write, ReturnValue::AllNew).await? {
+            Written::Applied(item) => from_item(pk, item).map(Some),
+            Written::Refused(_) => Ok(None),
+        }
+    }
+
+    async fn get_link_by_pk(&self, pk: &str) -> Result<Option<PaymentLink>, StoreError> {
+        self.get_item(pk).await?.map(|item| from_item(pk, item)).transpose()
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::{attribute, epoch_nanos, event_item, status, stored, to_item};
-use super::errors::{back_off, cancellation_reasons, contention, failure};
+use super::errors::{back_off, cancellation_reasons, classify_transaction, contention, failure, retry_conflicts};
 use super::write::{Write, put_new_request};
 use super::{
     CONFLICT_RETRIES, DECISION_ROUNDS, DynamoStore, EXPIRES_AT_NANOS, Item, LAPSED_PER_WRITE, Written, from_item,
@@ -259,15 +259,34 @@ impl Payments for DynamoStore {
         let pk = keys::session(session);
         let write = match end {
             AttemptEnd::Declined => Write::new("REMOVE #inFlight", ATTEMPT_IN_FLIGHT),
-            AttemptEnd::Failed { failure_code } => {
+            AttemptEnd::Failed { failure_code, .. } => {
                 Write::new("SET #status = :failed, #failureCode = :code REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
                     .value(":failed", status(&pk, SessionStatus::Failed)?)
                     .value(":code", AttributeValue::S(failure_code.as_str().to_owned()))
             }
         };
         let write = write.value(":pending", status(&pk, SessionStatus::Pending)?).value(":attempt", number(attempt));
-        // Refused: the attempt is over already (or never was), and stays as it is.
-        self.update(&pk, &write, ReturnValue::None).await.map(|_| ())
+        let AttemptEnd::Failed { failure_code, at } = end else {
+            // Refused: the attempt is over already (or never was), and stays as it is.
+            return self.update(&pk, &write, ReturnValue::None).await.map(|_| ());
+        };
+        // A failure closes the session with its event, in one transaction (rare: the processor
+        // failed the charge), so the event is built from the session as read.
+        let Some(current) = self.get_session(session).await? else { return Ok(()) };
+        let event = Event::session_failed(&current, failure_code, at);
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(write.in_transaction(&self.table, &pk)?)
+            .transact_items(put_new_request(&self.table, event_item(&event))?);
+        match retry_conflicts(|| request.clone().send()).await {
+            Ok(_) => Ok(()),
+            // The attempt was over already: nothing changed, no event.
+            Err(error) if cancellation_reasons(&error).first().and_then(failure) == Some("ConditionalCheckFailed") => {
+                Ok(())
+            }
+            Err(error) => Err(classify_transaction(error, "end attempt")),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use super::Item;
 use crate::store::StoreError;
 
 /// sent are exactly those the expressions use, as DynamoDB requires.
+#[derive(Clone)]
 pub(super) struct Write {
     pub(super) update: String,
     pub(super) condition: String,
