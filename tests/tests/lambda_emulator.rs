@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const MERCHANT_ID: &str = "store_emulated";
 
 /// The functions the tests below send real requests to, through the emulator: every one.
-const FUNCTIONS_DRIVEN: [&str; 19] = [
+const FUNCTIONS_DRIVEN: [&str; 20] = [
     "activate-link",
     "assets",
     "cancel",
@@ -37,6 +37,7 @@ const FUNCTIONS_DRIVEN: [&str; 19] = [
     "open-link",
     "pay",
     "qr-code",
+    "rotate-webhook-secret",
     "session-status",
     "stripe-webhook",
 ];
@@ -390,6 +391,9 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
     let id = endpoint["data"]["id"].as_str().expect("an endpoint id").to_owned();
     let listed = emulated.json(emulated.send(emulated.merchant(reqwest::Method::GET, hooks)).await).await;
     assert_eq!((&listed["data"][0]["id"], listed["data"][0].get("secret")), (&json!(id), None), "{listed}");
+    let rotation = emulated.merchant(reqwest::Method::POST, &format!("{hooks}/{id}/rotate-secret"));
+    let response = emulated.send(rotation).await;
+    assert_eq!(response.status(), 200, "rotate-webhook-secret; emulator log:\n{}", emulated.emulator.log());
     let response = emulated.send(emulated.merchant(reqwest::Method::DELETE, &format!("{hooks}/{id}"))).await;
     assert_eq!(response.status(), 200, "delete-webhook-endpoint; emulator log:\n{}", emulated.emulator.log());
 

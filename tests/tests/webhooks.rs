@@ -108,3 +108,27 @@ async fn endpoints_are_listed_without_their_secret_removed_and_checked() {
     let listed: Value = merchant_request(reqwest::Method::GET, &endpoints).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["data"], json!([]));
 }
+
+#[tokio::test]
+async fn after_a_rotation_both_secrets_sign_so_the_receiver_can_switch_without_a_gap() {
+    let data = TempDir::new("paylinks-webhooks");
+    let server = Server::start(&data.0);
+    let receiver = WebhookReceiver::start("200");
+    let body = json!({ "url": receiver.url, "events": ["checkout.session.completed"] });
+    let (_, created) = register(&server, &body).await;
+    let (id, old_secret) = (created["data"]["id"].as_str().unwrap(), created["data"]["secret"].as_str().unwrap());
+    let rotate = format!("{}/api/webhook-endpoints/{id}/rotate-secret", server.base);
+    let rotated: Value = merchant_request(reqwest::Method::POST, &rotate).send().await.unwrap().json().await.unwrap();
+    let new_secret = rotated["data"]["secret"].as_str().expect("the new secret");
+    assert_ne!(new_secret, old_secret);
+
+    // The receiver still has the old secret: verified. Then it switches: verified too.
+    receiver.use_secret(old_secret);
+    pay_a_new_link(&server).await;
+    let first = receiver.wait_for(1, Duration::from_secs(10));
+    assert_eq!(first[0]["verified"], true, "the old secret still signs: {first:#?}");
+    receiver.use_secret(new_secret);
+    pay_a_new_link(&server).await;
+    let both = receiver.wait_for(2, Duration::from_secs(10));
+    assert_eq!(both[1]["verified"], true, "the new secret signs: {both:#?}");
+}

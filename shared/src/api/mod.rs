@@ -203,6 +203,8 @@ async fn dispatch(
         Endpoint::ListWebhookEndpoints => webhook_endpoints::list(request, app, caller).await,
         #[cfg(feature = "webhooks")]
         Endpoint::DeleteWebhookEndpoint => webhook_endpoints::delete(request, app, caller).await,
+        #[cfg(feature = "webhooks")]
+        Endpoint::RotateWebhookSecret => webhook_endpoints::rotate_secret(request, app, caller).await,
         #[allow(unreachable_patterns)]
         _ => Err(ApiError::Internal(format!("{} is not built into this binary", endpoint.function()))),
     }

@@ -24,6 +24,7 @@ pub enum Endpoint {
     CreateWebhookEndpoint,
     ListWebhookEndpoints,
     DeleteWebhookEndpoint,
+    RotateWebhookSecret,
 }
 
 /// Who may call a route: checked once, before its handler runs.
@@ -98,6 +99,14 @@ pub const ROUTES: &[Route] = &[
         "/api/webhook-endpoints/{id}",
         DeleteWebhookEndpoint,
         "delete-webhook-endpoint",
+        Merchant,
+        false,
+    ),
+    route(
+        Method::POST,
+        "/api/webhook-endpoints/{id}/rotate-secret",
+        RotateWebhookSecret,
+        "rotate-webhook-secret",
         Merchant,
         false,
     ),

@@ -1071,10 +1071,25 @@ async fn every_payment_is_an_event_the_merchant_lists_and_pages_through() {
 }
 
 fn webhook_endpoints_event(method: &str, id: Option<&str>, body: Value, keys: (&str, &str)) -> Request {
+    webhook_endpoint_action_event(method, id, "", body, keys)
+}
+
+/// `POST /api/webhook-endpoints/{id}/rotate-secret`.
+fn rotate_secret_event(id: &str, keys: (&str, &str)) -> Request {
+    webhook_endpoint_action_event("POST", Some(id), "/rotate-secret", Value::Null, keys)
+}
+
+fn webhook_endpoint_action_event(
+    method: &str,
+    id: Option<&str>,
+    action: &str,
+    body: Value,
+    keys: (&str, &str),
+) -> Request {
     let (route, path, params) = match id {
         Some(id) => (
-            format!("{method} /api/webhook-endpoints/{{id}}"),
-            format!("/api/webhook-endpoints/{id}"),
+            format!("{method} /api/webhook-endpoints/{{id}}{action}"),
+            format!("/api/webhook-endpoints/{id}{action}"),
             json!({ "id": id }),
         ),
         None => (format!("{method} /api/webhook-endpoints"), "/api/webhook-endpoints".to_owned(), Value::Null),
@@ -1117,6 +1132,11 @@ async fn a_merchant_registers_lists_and_removes_webhook_endpoints_and_sees_only_
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
         assert!(body_text(&refused).contains("url:"), "{url}: {}", body_text(&refused));
     }
+    let (status, rotated) = h.call(Endpoint::RotateWebhookSecret, rotate_secret_event(&id, OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::OK, "{}", body_text(&rotated));
+    let rotated = body_json(&rotated)["data"].clone();
+    assert!(rotated["secret"].as_str().unwrap().starts_with("whsec_") && rotated["secret"] != created["secret"]);
+    assert!(rotated["previousSecretExpiresAt"].is_string(), "{rotated}");
     let (status, _) = h
         .call(Endpoint::DeleteWebhookEndpoint, webhook_endpoints_event("DELETE", Some(&id), Value::Null, OWN_KEYS))
         .await;

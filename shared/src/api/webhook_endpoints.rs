@@ -1,6 +1,6 @@
 //! `POST /api/webhook-endpoints`, `GET /api/webhook-endpoints`,
-//! `DELETE /api/webhook-endpoints/{id}`: where the merchant's events are pushed. The secret is
-//! shown once, in the answer to the POST.
+//! `DELETE /api/webhook-endpoints/{id}`, `POST /api/webhook-endpoints/{id}/rotate-secret`: where
+//! the merchant's events are pushed. A secret is shown once, in the answer that made it.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -32,6 +32,16 @@ pub async fn delete(request: &Request, app: &App, caller: &Caller) -> Result<Res
     let id = path_parameter(request, "id");
     endpoints::delete(app.store.as_ref(), caller.merchant()?, id).await?;
     Ok(json(StatusCode::OK, &json!({ "success": true, "data": { "id": id, "deleted": true } })))
+}
+
+pub async fn rotate_secret(request: &Request, app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    let id = path_parameter(request, "id");
+    let endpoint = endpoints::rotate_secret(app.store.as_ref(), caller.merchant()?, id, app.now()).await?;
+    let mut data = endpoint_view(&endpoint);
+    data["secret"] = json!(endpoint.secret);
+    data["previousSecretExpiresAt"] =
+        json!(endpoint.previous_secret_until.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+    Ok(json(StatusCode::OK, &json!({ "success": true, "data": data })))
 }
 
 /// An endpoint as listed: never its secret.

@@ -21,6 +21,12 @@ pub struct WebhookEndpoint {
     pub description: Option<String>,
     /// `whsec_` + base64 of 24 random bytes: the HMAC key, shown to the merchant once.
     pub secret: String,
+    /// After a rotation, the secret before, which keeps signing beside the new one until
+    /// `previous_secret_until`, so the merchant can switch without missing a delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -28,8 +34,30 @@ impl WebhookEndpoint {
     /// How many endpoints one merchant may have.
     pub const MAX_PER_MERCHANT: usize = 16;
 
+    /// How long a rotated-out secret keeps signing.
+    pub const ROTATION_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
     pub fn wants(&self, kind: EventType) -> bool {
         self.events.is_empty() || self.events.contains(&kind)
+    }
+
+    /// The secrets deliveries are signed with at `now`: the current one, and the one before
+    /// during its overlap.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<&str> {
+        let previous =
+            self.previous_secret.as_deref().filter(|_| self.previous_secret_until.is_some_and(|until| now < until));
+        std::iter::once(self.secret.as_str()).chain(previous).collect()
+    }
+
+    /// This endpoint with `secret` as its secret and the current one signing beside it until
+    /// the overlap ends.
+    pub fn rotated(self, secret: String, now: DateTime<Utc>) -> WebhookEndpoint {
+        WebhookEndpoint {
+            previous_secret: Some(self.secret.clone()),
+            previous_secret_until: Some(now + Self::ROTATION_OVERLAP),
+            secret,
+            ..self
+        }
     }
 }
 

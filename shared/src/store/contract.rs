@@ -1080,6 +1080,8 @@ fn endpoint(n: usize) -> WebhookEndpoint {
         events: vec![],
         description: Some(format!("endpoint {n}")),
         secret: format!("whsec_{n}"),
+        previous_secret: None,
+        previous_secret_until: None,
         created_at: at(n as i64),
     }
 }
@@ -1102,6 +1104,14 @@ async fn webhook_endpoints_are_added_listed_and_removed_up_to_the_limit<F: Fixtu
     let left: Vec<WebhookEndpoint> = all.iter().filter(|e| e.id != all[3].id).cloned().collect();
     assert_eq!(store.webhook_endpoints("m_hooks").await.expect("endpoints"), left);
     assert!(store.add_webhook_endpoint("m_hooks", &endpoint(99)).await.expect("room again"));
+
+    let rotated = all[5].clone().rotated("whsec_new".to_owned(), at(50));
+    assert!(store.replace_webhook_endpoint("m_hooks", &rotated).await.expect("replace"));
+    assert!(!store.replace_webhook_endpoint("m_other", &rotated).await.expect("not theirs"));
+    let stored = store.webhook_endpoints("m_hooks").await.expect("endpoints");
+    assert_eq!(stored.iter().find(|e| e.id == rotated.id), Some(&rotated));
+    assert_eq!(rotated.signing_secrets(at(50)), ["whsec_new", "whsec_5"]);
+    assert_eq!(rotated.signing_secrets(at(50) + WebhookEndpoint::ROTATION_OVERLAP), ["whsec_new"]);
 }
 
 async fn every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_done<F: Fixture>() {

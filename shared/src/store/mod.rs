@@ -232,6 +232,10 @@ pub trait Webhooks: Send + Sync {
     /// Removes the endpoint `id`; false when the merchant has none with that id.
     async fn remove_webhook_endpoint(&self, merchant_id: &str, id: &WebhookEndpointId) -> Result<bool, StoreError>;
 
+    /// Replaces the merchant's endpoint with `endpoint`'s id; false when there is none.
+    async fn replace_webhook_endpoint(&self, merchant_id: &str, endpoint: &WebhookEndpoint)
+    -> Result<bool, StoreError>;
+
     /// Events with a delivery due at `now`, the longest due first, at most `limit`.
     async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError>;
 

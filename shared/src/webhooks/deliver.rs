@@ -71,7 +71,7 @@ impl Sender {
             .header("content-type", "application/json")
             .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature::sign(&endpoint.secret, id, timestamp, body))
+            .header("webhook-signature", signature::sign_all(&endpoint.signing_secrets(now), id, timestamp, body))
             .body(body.to_owned());
         match request.send().await {
             Ok(response) => {

@@ -41,6 +41,24 @@ pub async fn delete(store: &(impl Webhooks + ?Sized), merchant: &Merchant, id: &
     }
 }
 
+/// Gives `merchant`'s endpoint `id` a new secret; the old one keeps signing beside it for
+/// [`WebhookEndpoint::ROTATION_OVERLAP`].
+pub async fn rotate_secret(
+    store: &(impl Webhooks + ?Sized),
+    merchant: &Merchant,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<WebhookEndpoint, ApiError> {
+    let id: WebhookEndpointId = id.parse().map_err(|_| ApiError::WebhookEndpointNotFound)?;
+    let endpoints = store.webhook_endpoints(&merchant.id).await?;
+    let current = endpoints.into_iter().find(|e| e.id == id).ok_or(ApiError::WebhookEndpointNotFound)?;
+    let rotated = current.rotated(signature::new_secret(), now);
+    match store.replace_webhook_endpoint(&merchant.id, &rotated).await? {
+        true => Ok(rotated),
+        false => Err(ApiError::WebhookEndpointNotFound),
+    }
+}
+
 fn read(body: &[u8], targets: Targets, now: DateTime<Utc>) -> Result<WebhookEndpoint, Vec<String>> {
     let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(body) else {
         return Err(vec!["body: must be a JSON object".to_owned()]);
@@ -100,6 +118,8 @@ fn read(body: &[u8], targets: Targets, now: DateTime<Utc>) -> Result<WebhookEndp
             events,
             description,
             secret: signature::new_secret(),
+            previous_secret: None,
+            previous_secret_until: None,
             created_at: now,
         }),
         _ => Err(errors),

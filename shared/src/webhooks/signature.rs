@@ -17,7 +17,13 @@ pub fn new_secret() -> String {
     format!("{PREFIX}{}", STANDARD.encode(key))
 }
 
-/// The `webhook-signature` value for one delivery.
+/// The `webhook-signature` value for one delivery signed with each of `secrets` (during a
+/// rotation, two): space-separated `v1,…` signatures, any of which a receiver may match.
+pub fn sign_all(secrets: &[&str], message_id: &str, timestamp: i64, body: &str) -> String {
+    secrets.iter().map(|secret| sign(secret, message_id, timestamp, body)).collect::<Vec<_>>().join(" ")
+}
+
+/// One `v1,…` signature of a delivery.
 pub fn sign(secret: &str, message_id: &str, timestamp: i64, body: &str) -> String {
     let encoded = secret.strip_prefix(PREFIX).unwrap_or(secret);
     // Our secrets always decode; a secret that did not would still key an HMAC by its text.

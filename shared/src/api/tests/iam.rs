@@ -16,8 +16,8 @@ use serde_json::json;
 
 use super::{
     Calls, Endpoint, Harness, MERCHANT_ID, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event, events_event,
-    get_link_event, harness_on, list_event, open_event, qr_event, session_event, switch_event, webhook_endpoints_event,
-    with_header,
+    get_link_event, harness_on, list_event, open_event, qr_event, rotate_secret_event, session_event, switch_event,
+    webhook_endpoints_event, with_header,
 };
 use crate::api::ROUTES;
 use crate::app::WebhookTargets;
@@ -241,6 +241,7 @@ async fn every_handler_against_its_policy() {
     let endpoint = endpoint["data"]["id"].as_str().unwrap().to_owned();
     let listing = webhook_endpoints_event("GET", None, serde_json::Value::Null, OWN_KEYS);
     r.call(Endpoint::ListWebhookEndpoints, listing).await;
+    assert_eq!(r.call(Endpoint::RotateWebhookSecret, rotate_secret_event(&endpoint, OWN_KEYS)).await.0, StatusCode::OK);
     let removal = webhook_endpoints_event("DELETE", Some(&endpoint), serde_json::Value::Null, OWN_KEYS);
     assert_eq!(r.call(Endpoint::DeleteWebhookEndpoint, removal).await.0, StatusCode::OK);
 
@@ -251,6 +252,8 @@ async fn every_handler_against_its_policy() {
         events: vec![],
         description: None,
         secret: crate::webhooks::signature::new_secret(),
+        previous_secret: None,
+        previous_secret_until: None,
         created_at: r.h.app.now() - TimeDelta::days(1),
     };
     assert!(r.h.app.store.add_webhook_endpoint(MERCHANT_ID, &receiver).await.unwrap());

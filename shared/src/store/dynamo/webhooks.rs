@@ -90,6 +90,21 @@ impl Webhooks for DynamoStore {
         .await
     }
 
+    async fn replace_webhook_endpoint(
+        &self,
+        merchant_id: &str,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<bool, StoreError> {
+        self.change_endpoints(merchant_id, |endpoints| match endpoints.iter_mut().find(|e| e.id == endpoint.id) {
+            Some(slot) => {
+                *slot = endpoint.clone();
+                true
+            }
+            None => false,
+        })
+        .await
+    }
+
     async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError> {
         let output = self
             .client
