@@ -52,5 +52,7 @@ fn endpoint_view(endpoint: &WebhookEndpoint) -> Value {
         "events": endpoint.events.iter().map(|kind| kind.as_str()).collect::<Vec<_>>(),
         "description": endpoint.description,
         "createdAt": endpoint.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "failingSince": endpoint.failing_since.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        "disabledReason": endpoint.disabled_reason,
     })
 }

@@ -28,17 +28,49 @@ pub struct WebhookEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_secret_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Since when every attempt to it has failed; None while it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Set when it was disabled for failing too long: it gets nothing more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
 }
 
 impl WebhookEndpoint {
     /// How many endpoints one merchant may have.
     pub const MAX_PER_MERCHANT: usize = 16;
 
+    /// An endpoint whose every attempt failed for this long is disabled.
+    pub const FAILING_LIMIT: chrono::TimeDelta = chrono::TimeDelta::days(5);
+
     /// How long a rotated-out secret keeps signing.
     pub const ROTATION_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
     pub fn wants(&self, kind: EventType) -> bool {
         self.events.is_empty() || self.events.contains(&kind)
+    }
+
+    /// After an attempt at `now` that succeeded or not (`status` the answer, if any): this
+    /// endpoint as it now stands, when that changed (it started or stopped failing, or has failed
+    /// for [`Self::FAILING_LIMIT`] and is disabled).
+    pub fn after_attempt(&self, succeeded: bool, status: Option<u16>, now: DateTime<Utc>) -> Option<WebhookEndpoint> {
+        match (succeeded, self.failing_since) {
+            (true, None) => None,
+            (true, Some(_)) => Some(WebhookEndpoint { failing_since: None, ..self.clone() }),
+            (false, None) => Some(WebhookEndpoint { failing_since: Some(now), ..self.clone() }),
+            (false, Some(since)) if now - since >= Self::FAILING_LIMIT && self.disabled_reason.is_none() => {
+                let last = status.map_or("no answer".to_owned(), |status| format!("HTTP {status}"));
+                let reason = format!(
+                    "Disabled at {}: every delivery failed for {} days since {} (last: {last}). Fix the receiver, \
+                     then register the endpoint again.",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    Self::FAILING_LIMIT.num_days(),
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                );
+                Some(WebhookEndpoint { disabled_reason: Some(reason), ..self.clone() })
+            }
+            (false, Some(_)) => None,
+        }
     }
 
     /// The secrets deliveries are signed with at `now`: the current one, and the one before

@@ -1082,6 +1082,8 @@ fn endpoint(n: usize) -> WebhookEndpoint {
         secret: format!("whsec_{n}"),
         previous_secret: None,
         previous_secret_until: None,
+        failing_since: None,
+        disabled_reason: None,
         created_at: at(n as i64),
     }
 }

@@ -98,9 +98,11 @@ pub async fn deliver_due(
     for mut event in store.due_events(now, BATCH).await? {
         let endpoints = store.webhook_endpoints(&event.merchant_id).await?;
         let body = event.to_json().to_string();
-        // Endpoints registered after the event happened do not get it (as with Stripe).
-        let wanting =
-            endpoints.iter().filter(|endpoint| endpoint.wants(event.kind) && endpoint.created_at <= event.created_at);
+        // Endpoints registered after the event happened do not get it (as with Stripe), nor do
+        // disabled ones.
+        let wanting = endpoints.iter().filter(|endpoint| {
+            endpoint.wants(event.kind) && endpoint.created_at <= event.created_at && endpoint.disabled_reason.is_none()
+        });
         for endpoint in wanting {
             let delivery = event.deliveries.entry(endpoint.id.to_string()).or_default();
             let waiting = delivery.next_attempt_at.is_some_and(|at| at > now);
@@ -118,6 +120,13 @@ pub async fn deliver_due(
                 true => None,
                 false => schedule::next_attempt(delivery.attempts, now, answer.retry_after),
             };
+            // The endpoint's health: failing since, recovered, or disabled after failing too long.
+            if let Some(changed) = endpoint.after_attempt(delivery.delivered, answer.status, now) {
+                if let Some(reason) = &changed.disabled_reason {
+                    tracing::warn!(endpoint_id = %endpoint.id, reason, "webhook endpoint disabled");
+                }
+                store.replace_webhook_endpoint(&event.merchant_id, &changed).await?;
+            }
             tracing::info!(
                 event_id = %event.id,
                 endpoint_id = %endpoint.id,
@@ -129,8 +138,10 @@ pub async fn deliver_due(
                 "webhook delivery"
             );
         }
-        // Due again at the earliest retry of an endpoint that still exists; done otherwise.
-        let existing = |id: &String| endpoints.iter().any(|endpoint| endpoint.id.as_str() == id);
+        // Due again at the earliest retry of an endpoint that still takes deliveries; done otherwise.
+        let existing = |id: &String| {
+            endpoints.iter().any(|endpoint| endpoint.id.as_str() == id && endpoint.disabled_reason.is_none())
+        };
         event.due_at = event
             .deliveries
             .iter()

@@ -121,6 +121,8 @@ fn read(body: &[u8], targets: Targets, now: DateTime<Utc>) -> Result<WebhookEndp
             previous_secret: None,
             previous_secret_until: None,
             created_at: now,
+            failing_since: None,
+            disabled_reason: None,
         }),
         _ => Err(errors),
     }

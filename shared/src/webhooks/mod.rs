@@ -17,3 +17,6 @@ pub use deliver::{Sender, deliver_all_due, deliver_due};
 /// The Lambda function that delivers webhooks on AWS (no HTTP route: DynamoDB Streams and a
 /// schedule wake it).
 pub const DISPATCH_FUNCTION: &str = "deliver-webhooks";
+
+#[cfg(all(test, feature = "webhook-delivery"))]
+mod tests;

@@ -254,6 +254,8 @@ async fn every_handler_against_its_policy() {
         secret: crate::webhooks::signature::new_secret(),
         previous_secret: None,
         previous_secret_until: None,
+        failing_since: None,
+        disabled_reason: None,
         created_at: r.h.app.now() - TimeDelta::days(1),
     };
     assert!(r.h.app.store.add_webhook_endpoint(MERCHANT_ID, &receiver).await.unwrap());
