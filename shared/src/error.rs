@@ -22,6 +22,8 @@ pub enum ApiError {
     SessionNotFound,
     #[error("No webhook endpoint with this id.")]
     WebhookEndpointNotFound,
+    #[error("No event with this id.")]
+    EventNotFound,
     #[error("No such route.")]
     RouteNotFound,
     #[error("This route does not accept that method.")]
@@ -99,6 +101,7 @@ impl ApiError {
             ApiError::LinkNotFound
             | ApiError::SessionNotFound
             | ApiError::WebhookEndpointNotFound
+            | ApiError::EventNotFound
             | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::LinkUnavailable(_) | ApiError::SessionClosed { .. } => StatusCode::GONE,
@@ -126,6 +129,7 @@ impl ApiError {
             ApiError::LinkNotFound => "link_not_found",
             ApiError::SessionNotFound => "session_not_found",
             ApiError::WebhookEndpointNotFound => "webhook_endpoint_not_found",
+            ApiError::EventNotFound => "event_not_found",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::LinkUnavailable(reason) | ApiError::LinkStoppedTakingPayments { reason, .. } => reason.code(),

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const MERCHANT_ID: &str = "store_emulated";
 
 /// The functions the tests below send real requests to, through the emulator: every one.
-const FUNCTIONS_DRIVEN: [&str; 20] = [
+const FUNCTIONS_DRIVEN: [&str; 21] = [
     "activate-link",
     "assets",
     "cancel",
@@ -37,6 +37,7 @@ const FUNCTIONS_DRIVEN: [&str; 20] = [
     "open-link",
     "pay",
     "qr-code",
+    "redeliver-event",
     "rotate-webhook-secret",
     "session-status",
     "stripe-webhook",
@@ -335,6 +336,13 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(kinds, ["payment_link.usage_limit_reached", "checkout.session.completed"]);
+
+    // redeliver-event: the payment's event is due again.
+    let events = emulated.json(emulated.send(emulated.merchant(reqwest::Method::GET, "/api/events")).await).await;
+    let event_id = events["data"][1]["id"].as_str().expect("an event id").to_owned();
+    let redeliver = emulated.merchant(reqwest::Method::POST, &format!("/api/events/{event_id}/redeliver"));
+    let response = emulated.send(redeliver).await;
+    assert_eq!(response.status(), 202, "redeliver-event; emulator log:\n{}", emulated.emulator.log());
 
     // cancel: back to the cancel URL, nothing added; the session says so.
     let (_, cancelled_id, _) = emulated.open_checkout(&itemised).await;

@@ -71,6 +71,16 @@ async fn a_payment_is_pushed_signed_and_retried_with_the_same_id_even_across_a_k
     // Delivered: no third attempt.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.deliveries().len(), 2);
+
+    // Until the merchant asks for it again (a receiver that lost it): the same webhook-id.
+    let event_id = both[0]["webhookId"].as_str().unwrap();
+    let redeliver = format!("{}/api/events/{event_id}/redeliver", server.base);
+    let response = merchant_request(reqwest::Method::POST, &redeliver).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    let again = receiver.wait_for(3, Duration::from_secs(10));
+    assert_eq!((&again[2]["webhookId"], &again[2]["verified"]), (&json!(event_id), &json!(true)), "{again:#?}");
+    let unknown = format!("{}/api/events/evt_01KBQ7W3J1Y6Y7Q5Y3X9Z0AB12/redeliver", server.base);
+    assert_eq!(merchant_request(reqwest::Method::POST, &unknown).send().await.unwrap().status(), 404);
 }
 
 #[tokio::test]

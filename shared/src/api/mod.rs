@@ -33,6 +33,8 @@ mod pages;
 pub mod pay;
 #[cfg(feature = "qr")]
 pub mod qr;
+#[cfg(feature = "webhooks")]
+pub mod redeliver_event;
 mod router;
 mod routes;
 pub mod session_status;
@@ -205,6 +207,8 @@ async fn dispatch(
         Endpoint::DeleteWebhookEndpoint => webhook_endpoints::delete(request, app, caller).await,
         #[cfg(feature = "webhooks")]
         Endpoint::RotateWebhookSecret => webhook_endpoints::rotate_secret(request, app, caller).await,
+        #[cfg(feature = "webhooks")]
+        Endpoint::RedeliverEvent => redeliver_event::handle(request, app, caller).await,
         #[allow(unreachable_patterns)]
         _ => Err(ApiError::Internal(format!("{} is not built into this binary", endpoint.function()))),
     }

@@ -25,6 +25,7 @@ pub enum Endpoint {
     ListWebhookEndpoints,
     DeleteWebhookEndpoint,
     RotateWebhookSecret,
+    RedeliverEvent,
 }
 
 /// Who may call a route: checked once, before its handler runs.
@@ -92,6 +93,7 @@ pub const ROUTES: &[Route] = &[
     route(Method::GET, "/assets/{file}", Asset, "assets", Public, false),
     route(Method::POST, "/webhooks/stripe", StripeWebhook, "stripe-webhook", Stripe, false),
     route(Method::GET, "/api/events", ListEvents, "list-events", Merchant, false),
+    route(Method::POST, "/api/events/{id}/redeliver", RedeliverEvent, "redeliver-event", Merchant, false),
     route(Method::POST, "/api/webhook-endpoints", CreateWebhookEndpoint, "create-webhook-endpoint", Merchant, false),
     route(Method::GET, "/api/webhook-endpoints", ListWebhookEndpoints, "list-webhook-endpoints", Merchant, false),
     route(

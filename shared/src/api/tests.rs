@@ -1031,6 +1031,11 @@ fn events_event(query: &str, keys: (&str, &str)) -> Request {
     merchant_event("GET", "GET /api/events", "/api/events", Value::Null, query, keys)
 }
 
+fn redeliver_event(id: &str, keys: (&str, &str)) -> Request {
+    let path = format!("/api/events/{id}/redeliver");
+    merchant_event("POST", "POST /api/events/{id}/redeliver", &path, json!({ "id": id }), "", keys)
+}
+
 #[tokio::test]
 async fn every_payment_is_an_event_the_merchant_lists_and_pages_through() {
     let h = harness().await;

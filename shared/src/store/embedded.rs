@@ -739,6 +739,10 @@ impl Webhooks for EmbeddedStore {
         .await
     }
 
+    async fn get_event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        self.read(keys::event(id)).await
+    }
+
     async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError> {
         let event = event.clone();
         self.write(move |txn| {

@@ -288,4 +288,8 @@ impl Webhooks for FaultyStore {
     async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError> {
         self.run(self.inner.record_deliveries(event)).await
     }
+
+    async fn get_event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        self.run(self.inner.get_event(id)).await
+    }
 }

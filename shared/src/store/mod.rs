@@ -241,6 +241,9 @@ pub trait Webhooks: Send + Sync {
 
     /// Stores how `event`'s deliveries stand: its `deliveries` and `due_at` (None: done).
     async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError>;
+
+    /// The event `id` (a strongly consistent read).
+    async fn get_event(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
 }
 
 /// One page of a merchant's events.

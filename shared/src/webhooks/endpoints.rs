@@ -7,7 +7,7 @@ use super::addresses::is_public;
 use super::signature;
 use crate::app::WebhookTargets as Targets;
 use crate::error::ApiError;
-use crate::model::{EventType, Merchant, WebhookEndpoint, WebhookEndpointId};
+use crate::model::{Event, EventId, EventType, Merchant, WebhookEndpoint, WebhookEndpointId};
 use crate::store::Webhooks;
 use crate::validate::ValidationErrors;
 
@@ -57,6 +57,21 @@ pub async fn rotate_secret(
         true => Ok(rotated),
         false => Err(ApiError::WebhookEndpointNotFound),
     }
+}
+
+/// Sends `merchant`'s event `id` again to every endpoint that wants it, as a new delivery (the
+/// same `webhook-id`): due at once, its earlier attempts forgotten.
+pub async fn redeliver(
+    store: &(impl Webhooks + ?Sized),
+    merchant: &Merchant,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Event, ApiError> {
+    let id: EventId = id.parse().map_err(|_| ApiError::EventNotFound)?;
+    let event = store.get_event(&id).await?.filter(|e| e.merchant_id == merchant.id).ok_or(ApiError::EventNotFound)?;
+    let again = Event { due_at: Some(now), deliveries: Default::default(), ..event };
+    store.record_deliveries(&again).await?;
+    Ok(again)
 }
 
 fn read(body: &[u8], targets: Targets, now: DateTime<Utc>) -> Result<WebhookEndpoint, Vec<String>> {

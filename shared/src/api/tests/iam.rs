@@ -16,8 +16,8 @@ use serde_json::json;
 
 use super::{
     Calls, Endpoint, Harness, MERCHANT_ID, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event, events_event,
-    get_link_event, harness_on, list_event, open_event, qr_event, rotate_secret_event, session_event, switch_event,
-    webhook_endpoints_event, with_header,
+    get_link_event, harness_on, list_event, open_event, qr_event, redeliver_event, rotate_secret_event, session_event,
+    switch_event, webhook_endpoints_event, with_header,
 };
 use crate::api::ROUTES;
 use crate::app::WebhookTargets;
@@ -234,7 +234,11 @@ async fn every_handler_against_its_policy() {
     }
     r.session_call(Endpoint::CheckoutPage, "checkout-page.json", &session).await; // already paid
     r.session_call(Endpoint::SessionStatus, "session-status.json", &session).await;
-    r.call(Endpoint::ListEvents, events_event("type=checkout.session.completed&limit=1", OWN_KEYS)).await;
+    let (_, events) =
+        r.call(Endpoint::ListEvents, events_event("type=checkout.session.completed&limit=1", OWN_KEYS)).await;
+    let event = events["data"][0]["id"].as_str().expect("a payment's event").to_owned();
+    let (status, _) = r.call(Endpoint::RedeliverEvent, redeliver_event(&event, OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
     let hook = json!({ "url": "https://shop.example/hooks" });
     let (_, endpoint) =
         r.call(Endpoint::CreateWebhookEndpoint, webhook_endpoints_event("POST", None, hook, OWN_KEYS)).await;

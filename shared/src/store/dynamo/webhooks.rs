@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{DUE_PARTITION, event_item, from_item, to_item};
 use super::errors::{classify, contention};
 use super::{DECISION_ROUNDS, DynamoStore, GSI2, number};
-use crate::model::{Event, WebhookEndpoint, WebhookEndpointId};
+use crate::model::{Event, EventId, WebhookEndpoint, WebhookEndpointId};
 use crate::store::{StoreError, Webhooks, keys};
 
 /// A merchant's endpoints as stored, with the version each replacement is conditioned on.
@@ -134,6 +134,11 @@ impl Webhooks for DynamoStore {
             }
         }
         Ok(events)
+    }
+
+    async fn get_event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        let pk = keys::event(id);
+        self.get_item(&pk).await?.map(|item| from_item(&pk, item)).transpose()
     }
 
     async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError> {
