@@ -29,6 +29,7 @@ pub mod list_links;
 pub mod open_link;
 #[cfg(feature = "pages")]
 mod pages;
+mod paging;
 #[cfg(feature = "pages")]
 pub mod pay;
 #[cfg(feature = "qr")]
