@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 SCHEMATHESIS_PIN=schemathesis==4.32.5
 MAX_EXAMPLES=${CONTRACT_MAX_EXAMPLES:-40}
 SEED=${CONTRACT_SEED:-$RANDOM}
-BIN=${PAYLINKS_BIN:-target/debug/paylinks}
+BIN=${PAYLINKS_BIN:-${CARGO_TARGET_DIR:-target}/debug/paylinks}
 
 venv="${PAYLINKS_CONTRACT_VENV:-$HOME/.cache/paylinks/contract-venv}"
 if [ ! -x "$venv/bin/python" ]; then
