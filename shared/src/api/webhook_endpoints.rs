@@ -6,6 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+use super::views::format_timestamp;
 use super::{Caller, json, path_parameter, require_json};
 use crate::app::App;
 use crate::error::ApiError;
@@ -39,8 +40,7 @@ pub async fn rotate_secret(request: &Request, app: &App, caller: &Caller) -> Res
     let endpoint = endpoints::rotate_secret(app.store.as_ref(), caller.merchant()?, id, app.now()).await?;
     let mut data = endpoint_view(&endpoint);
     data["secret"] = json!(endpoint.secret);
-    data["previousSecretExpiresAt"] =
-        json!(endpoint.previous_secret_until.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+    data["previousSecretExpiresAt"] = json!(endpoint.previous_secret_until.map(format_timestamp));
     Ok(json(StatusCode::OK, &json!({ "success": true, "data": data })))
 }
 
@@ -51,8 +51,8 @@ fn endpoint_view(endpoint: &WebhookEndpoint) -> Value {
         "url": endpoint.url,
         "events": endpoint.events.iter().map(|kind| kind.as_str()).collect::<Vec<_>>(),
         "description": endpoint.description,
-        "createdAt": endpoint.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "failingSince": endpoint.failing_since.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        "createdAt": format_timestamp(endpoint.created_at),
+        "failingSince": endpoint.failing_since.map(format_timestamp),
         "disabledReason": endpoint.disabled_reason,
     })
 }

@@ -227,7 +227,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     /// What the processor decided for `attempt`, acted on: an approved charge completes the
     /// payment, a decline gives the use back and ends the attempt (and counts against the
     /// card-testing limits), a 3-D Secure request goes to the page.
-    async fn act_on(
+    pub(super) async fn act_on(
         &self,
         session: CheckoutSession,
         attempt: &PaymentAttempt,
@@ -279,27 +279,6 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             return Err(ApiError::StaleForm);
         }
         self.act_on(session, &attempt, payment.charged, client_ip).await
-    }
-
-    /// Stripe's webhook reports `payment_id` (3-D Secure finished in a tab that never came
-    /// back, or a failure): the attempt it belongs to is decided as if the page had posted it.
-    /// A session already decided, or an attempt already over, is left as it is.
-    pub async fn settle_reported_payment(&self, payment_id: &str, account: Option<&str>) -> Result<(), ApiError> {
-        let payment = match self.processor.payment(payment_id, account).await {
-            Ok(payment) => payment,
-            Err(ProcessorError::Unavailable(detail)) => return Err(ApiError::Internal(detail)),
-            Err(ProcessorError::Processing(detail)) => {
-                tracing::warn!(payment_id, detail, "reported payment is not one of ours");
-                return Ok(());
-            }
-        };
-        let Ok(session) = super::find_session(self.store, &payment.session_id).await else { return Ok(()) };
-        match session.in_flight.clone() {
-            Some(attempt) if attempt.number == payment.attempt && session.status == SessionStatus::Pending => {
-                self.act_on(session, &attempt, payment.charged, None).await.map(|_| ())
-            }
-            _ => Ok(()),
-        }
     }
 
     /// If the processor recorded an outcome for `attempt`, finishes the session with it: an

@@ -4,10 +4,10 @@
 //! event and the page racing each other count the use once.
 
 use super::Cashier;
-use super::processor::ProcessorError;
+use super::processor::{ProcessorError, ProcessorPayment};
 use super::stripe::webhook::Event;
 use crate::error::ApiError;
-use crate::model::SessionId;
+use crate::model::{SessionId, SessionStatus};
 use crate::store::{Counters, Links, Payments, Sessions};
 
 /// How long an event id is remembered: Stripe retries a delivery for up to three days.
@@ -31,24 +31,48 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 self.mark_refunded(payment_intent, event.account.as_deref()).await?;
             }
             "charge.refunded" => tracing::info!(payment_intent, "charge partly refunded at Stripe"),
-            _ => self.settle_reported_payment(payment_intent, event.account.as_deref()).await?,
+            _ => self.settle(payment_intent, event.account.as_deref()).await?,
         }
         self.store.increment_counter(&seen, self.clock.now() + EVENT_MEMORY).await?;
         Ok(())
     }
 
+    /// The payment decided (3-D Secure finished in a tab that never came back, or a failure):
+    /// the attempt it belongs to is decided as if the page had posted it. A session already
+    /// decided, or an attempt already over, is left as it is.
+    async fn settle(&self, payment_intent: &str, account: Option<&str>) -> Result<(), ApiError> {
+        let Some(payment) = self.reported_payment(payment_intent, account).await? else { return Ok(()) };
+        let Ok(session) = super::find_session(self.store, &payment.session_id).await else { return Ok(()) };
+        match session.in_flight.clone() {
+            Some(attempt) if attempt.number == payment.attempt && session.status == SessionStatus::Pending => {
+                self.act_on(session, &attempt, payment.charged, None).await.map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The session paid by `payment_intent` (by its metadata at Stripe), marked refunded.
     async fn mark_refunded(&self, payment_intent: &str, account: Option<&str>) -> Result<(), ApiError> {
-        let payment = match self.processor.payment(payment_intent, account).await {
-            Ok(payment) => payment,
-            Err(ProcessorError::Unavailable(detail)) => return Err(ApiError::Internal(detail)),
-            Err(ProcessorError::Processing(detail)) => {
-                tracing::warn!(payment_intent, detail, "refunded payment is not one of ours");
-                return Ok(());
-            }
-        };
+        let Some(payment) = self.reported_payment(payment_intent, account).await? else { return Ok(()) };
         let Ok(session) = payment.session_id.parse::<SessionId>() else { return Ok(()) };
         self.store.mark_refunded(&session, payment_intent, self.clock.now()).await?;
         Ok(())
+    }
+
+    /// What the processor says of a payment an event names; None when it is not one of ours
+    /// (nothing to change); an error when the processor cannot be asked (Stripe retries).
+    async fn reported_payment(
+        &self,
+        payment_intent: &str,
+        account: Option<&str>,
+    ) -> Result<Option<ProcessorPayment>, ApiError> {
+        match self.processor.payment(payment_intent, account).await {
+            Ok(payment) => Ok(Some(payment)),
+            Err(ProcessorError::Unavailable(detail)) => Err(ApiError::Internal(detail)),
+            Err(ProcessorError::Processing(detail)) => {
+                tracing::warn!(payment_intent, detail, "reported payment is not one of ours");
+                Ok(None)
+            }
+        }
     }
 }
