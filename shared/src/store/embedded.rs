@@ -340,13 +340,7 @@ impl Links for EmbeddedStore {
                     .ok_or_else(|| StoreError::Corrupt { key: key.clone(), detail: "indexed link missing".into() })?;
                 links.push(decode::<PaymentLink>(&key, bytes.value())?);
             }
-            let next = if links.len() > limit {
-                links.truncate(limit);
-                links.last().map(|link| link.id.clone())
-            } else {
-                None
-            };
-            Ok(LinkPage { links, next })
+            Ok(LinkPage::from_one_more(links, limit))
         })
         .await
     }
@@ -651,13 +645,7 @@ impl Events for EmbeddedStore {
                     }
                 }
             }
-            let next = if events.len() > limit {
-                events.truncate(limit);
-                events.last().map(|event| event.id.clone())
-            } else {
-                None
-            };
-            Ok(EventPage { events, next })
+            Ok(EventPage::from_one_more(events, limit))
         })
         .await
     }

@@ -290,6 +290,28 @@ pub enum IdempotentCreate {
     Replay(IdempotencyRecord),
 }
 
+impl LinkPage {
+    /// The page of `links` read one beyond `limit` (that one tells whether another page exists).
+    pub(crate) fn from_one_more(mut links: Vec<PaymentLink>, limit: usize) -> LinkPage {
+        let next = (links.len() > limit).then(|| {
+            links.truncate(limit);
+            links.last().map(|link| link.id.clone())
+        });
+        LinkPage { links, next: next.flatten() }
+    }
+}
+
+impl EventPage {
+    /// The page of `events` read one beyond `limit` (that one tells whether another page exists).
+    pub(crate) fn from_one_more(mut events: Vec<Event>, limit: usize) -> EventPage {
+        let next = (events.len() > limit).then(|| {
+            events.truncate(limit);
+            events.last().map(|event| event.id.clone())
+        });
+        EventPage { events, next: next.flatten() }
+    }
+}
+
 /// One page of a merchant's links.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkPage {

@@ -57,24 +57,14 @@ impl Events for DynamoStore {
             for item in output.items.unwrap_or_default() {
                 let event: Event = from_item("gsi1", item)?;
                 if retention::event(&event) <= now {
-                    return Ok(page(events, limit)); // older ones are older still (TTL sweeps them)
+                    return Ok(EventPage::from_one_more(events, limit)); // older ones are older still (TTL sweeps them)
                 }
                 events.push(event);
             }
             start = output.last_evaluated_key.filter(|_| events.len() <= limit);
             if start.is_none() {
-                return Ok(page(events, limit));
+                return Ok(EventPage::from_one_more(events, limit));
             }
         }
     }
-}
-
-fn page(mut events: Vec<Event>, limit: usize) -> EventPage {
-    let next = if events.len() > limit {
-        events.truncate(limit);
-        events.last().map(|event| event.id.clone())
-    } else {
-        None
-    };
-    EventPage { events, next }
 }

@@ -78,19 +78,13 @@ impl Links for DynamoStore {
             .send()
             .await
             .map_err(|e| classify(e, "list"))?;
-        let mut links = output
+        let links = output
             .items
             .unwrap_or_default()
             .into_iter()
             .map(|item| from_item::<PaymentLink>("gsi1", item))
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if links.len() > limit {
-            links.truncate(limit);
-            links.last().map(|link| link.id.clone())
-        } else {
-            None
-        };
-        Ok(LinkPage { links, next })
+        Ok(LinkPage::from_one_more(links, limit))
     }
 }
 
