@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const MERCHANT_ID: &str = "store_emulated";
 
 /// The functions the tests below send real requests to, through the emulator: every one.
-const FUNCTIONS_DRIVEN: [&str; 21] = [
+const FUNCTIONS_DRIVEN: [&str; 23] = [
     "activate-link",
     "assets",
     "cancel",
@@ -31,8 +31,10 @@ const FUNCTIONS_DRIVEN: [&str; 21] = [
     "delete-webhook-endpoint",
     "deliver-webhooks",
     "get-link",
+    "get-webhook-endpoint",
     "list-events",
     "list-links",
+    "list-webhook-deliveries",
     "list-webhook-endpoints",
     "open-link",
     "pay",
@@ -399,6 +401,12 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
     let id = endpoint["data"]["id"].as_str().expect("an endpoint id").to_owned();
     let listed = emulated.json(emulated.send(emulated.merchant(reqwest::Method::GET, hooks)).await).await;
     assert_eq!((&listed["data"][0]["id"], listed["data"][0].get("secret")), (&json!(id), None), "{listed}");
+    let response = emulated.send(emulated.merchant(reqwest::Method::GET, &format!("{hooks}/{id}"))).await;
+    assert_eq!(response.status(), 200, "get-webhook-endpoint; emulator log:\n{}", emulated.emulator.log());
+    assert_eq!(emulated.json(response).await["data"]["url"], "https://shop.example/hooks");
+    let response = emulated.send(emulated.merchant(reqwest::Method::GET, &format!("{hooks}/{id}/deliveries"))).await;
+    assert_eq!(response.status(), 200, "list-webhook-deliveries; emulator log:\n{}", emulated.emulator.log());
+    assert_eq!(emulated.json(response).await["data"], json!([]), "nothing was sent to it yet");
     let rotation = emulated.merchant(reqwest::Method::POST, &format!("{hooks}/{id}/rotate-secret"));
     let response = emulated.send(rotation).await;
     assert_eq!(response.status(), 200, "rotate-webhook-secret; emulator log:\n{}", emulated.emulator.log());

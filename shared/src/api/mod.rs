@@ -205,6 +205,10 @@ async fn dispatch(
         #[cfg(feature = "webhooks")]
         Endpoint::ListWebhookEndpoints => webhook_endpoints::list(request, app, caller).await,
         #[cfg(feature = "webhooks")]
+        Endpoint::GetWebhookEndpoint => webhook_endpoints::get(request, app, caller).await,
+        #[cfg(feature = "webhooks")]
+        Endpoint::ListWebhookDeliveries => webhook_endpoints::deliveries(request, app, caller).await,
+        #[cfg(feature = "webhooks")]
         Endpoint::DeleteWebhookEndpoint => webhook_endpoints::delete(request, app, caller).await,
         #[cfg(feature = "webhooks")]
         Endpoint::RotateWebhookSecret => webhook_endpoints::rotate_secret(request, app, caller).await,

@@ -626,6 +626,19 @@ fn merchant_event(
     query: &str,
     keys: (&str, &str),
 ) -> Request {
+    merchant_event_with_body(method, route_key, path, params, query, Value::Null, keys)
+}
+
+/// [`merchant_event`] with a JSON `body` (none when null).
+fn merchant_event_with_body(
+    method: &str,
+    route_key: &str,
+    path: &str,
+    params: Value,
+    query: &str,
+    body: Value,
+    keys: (&str, &str),
+) -> Request {
     let mut raw: Value = serde_json::from_str(&fixture("session-status.json")).unwrap();
     raw["routeKey"] = json!(route_key);
     raw["requestContext"]["routeKey"] = json!(route_key);
@@ -636,6 +649,10 @@ fn merchant_event(
     raw["pathParameters"] = params;
     raw["headers"]["x-api-key"] = json!(keys.0);
     raw["headers"]["x-ozura-api-key"] = json!(keys.1);
+    if !body.is_null() {
+        raw["headers"]["content-type"] = json!("application/json");
+        raw["body"] = json!(body.to_string());
+    }
     lambda_http::request::from_str(&raw.to_string()).unwrap()
 }
 
@@ -1076,12 +1093,17 @@ async fn every_payment_is_an_event_the_merchant_lists_and_pages_through() {
 }
 
 fn webhook_endpoints_event(method: &str, id: Option<&str>, body: Value, keys: (&str, &str)) -> Request {
-    webhook_endpoint_action_event(method, id, "", body, keys)
+    webhook_endpoint_action_event(method, id, "", body, "", keys)
 }
 
 /// `POST /api/webhook-endpoints/{id}/rotate-secret`.
 fn rotate_secret_event(id: &str, keys: (&str, &str)) -> Request {
-    webhook_endpoint_action_event("POST", Some(id), "/rotate-secret", Value::Null, keys)
+    webhook_endpoint_action_event("POST", Some(id), "/rotate-secret", Value::Null, "", keys)
+}
+
+/// `GET /api/webhook-endpoints/{id}/deliveries?{query}`.
+fn deliveries_event(id: &str, query: &str, keys: (&str, &str)) -> Request {
+    webhook_endpoint_action_event("GET", Some(id), "/deliveries", Value::Null, query, keys)
 }
 
 fn webhook_endpoint_action_event(
@@ -1089,6 +1111,7 @@ fn webhook_endpoint_action_event(
     id: Option<&str>,
     action: &str,
     body: Value,
+    query: &str,
     keys: (&str, &str),
 ) -> Request {
     let (route, path, params) = match id {
@@ -1099,20 +1122,7 @@ fn webhook_endpoint_action_event(
         ),
         None => (format!("{method} /api/webhook-endpoints"), "/api/webhook-endpoints".to_owned(), Value::Null),
     };
-    let mut raw: Value = serde_json::from_str(&fixture("session-status.json")).unwrap();
-    raw["routeKey"] = json!(route);
-    raw["requestContext"]["routeKey"] = json!(route);
-    raw["rawPath"] = json!(path);
-    raw["requestContext"]["http"]["path"] = json!(path);
-    raw["requestContext"]["http"]["method"] = json!(method);
-    raw["pathParameters"] = params;
-    raw["headers"]["x-api-key"] = json!(keys.0);
-    raw["headers"]["x-ozura-api-key"] = json!(keys.1);
-    if !body.is_null() {
-        raw["headers"]["content-type"] = json!("application/json");
-        raw["body"] = json!(body.to_string());
-    }
-    lambda_http::request::from_str(&raw.to_string()).unwrap()
+    merchant_event_with_body(method, &route, &path, params, query, body, keys)
 }
 
 #[tokio::test]
@@ -1152,5 +1162,95 @@ async fn a_merchant_registers_lists_and_removes_webhook_endpoints_and_sees_only_
     assert_eq!(
         (status, body_json(&gone)["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("webhook_endpoint_not_found"))
+    );
+}
+
+#[tokio::test]
+async fn a_merchant_reads_one_endpoint_and_its_delivery_log_page_by_page() {
+    let h = harness().await;
+    let body = json!({ "url": "https://shop.example/hooks", "description": "orders" });
+    let (_, created) =
+        h.call(Endpoint::CreateWebhookEndpoint, webhook_endpoints_event("POST", None, body, OWN_KEYS)).await;
+    let id = body_json(&created)["data"]["id"].as_str().unwrap().to_owned();
+    let (status, shown) =
+        h.call(Endpoint::GetWebhookEndpoint, webhook_endpoints_event("GET", Some(&id), Value::Null, OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::OK);
+    let shown = body_json(&shown)["data"].clone();
+    assert_eq!((&shown["id"], &shown["description"], shown.get("secret")), (&json!(id), &json!("orders"), None));
+    assert_eq!((&shown["failingSince"], &shown["disabledReason"]), (&Value::Null, &Value::Null), "{shown}");
+
+    // A paid link of one use: two events, their deliveries as a dispatcher records them (the
+    // first one failed once, then got through).
+    let link = h.create_seed_link().await;
+    let session = h.open_session(&link).await;
+    assert_eq!(h.pay(&session, "4242424242424242").await.0, StatusCode::SEE_OTHER);
+    let now = h.app.now();
+    for (n, mut event) in h.app.store.due_events(now, 10).await.unwrap().into_iter().enumerate() {
+        let delivery = event.deliveries.entry(id.clone()).or_default();
+        if n == 0 {
+            delivery.record_attempt(now, Some(500), 120, |_| Some(now + TimeDelta::seconds(5)));
+        }
+        delivery.record_attempt(now + TimeDelta::seconds(5), Some(204), 35, |_| None);
+        event.due_at = None;
+        h.app.store.record_deliveries(&event).await.unwrap();
+    }
+
+    let (status, page) = h.call(Endpoint::ListWebhookDeliveries, deliveries_event(&id, "limit=1", OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::OK, "{}", body_text(&page));
+    let page = body_json(&page);
+    assert_eq!((page["data"].as_array().unwrap().len(), &page["hasMore"]), (1, &json!(true)), "{page}");
+    let newest = &page["data"][0];
+    assert_eq!(
+        (&newest["eventType"], &newest["delivered"]),
+        (&json!("payment_link.usage_limit_reached"), &json!(true))
+    );
+    assert_eq!(newest["attempts"].as_array().unwrap().len(), 1, "{newest}");
+    let cursor = page["nextCursor"].as_str().unwrap();
+    let (_, page) =
+        h.call(Endpoint::ListWebhookDeliveries, deliveries_event(&id, &format!("after={cursor}"), OWN_KEYS)).await;
+    let page = body_json(&page);
+    assert_eq!((page["data"].as_array().unwrap().len(), &page["hasMore"]), (1, &json!(false)), "{page}");
+    let paid = &page["data"][0];
+    assert_eq!(paid["eventType"], "checkout.session.completed");
+    assert_eq!(
+        paid["attempts"],
+        json!([
+            { "attempt": 1, "attemptedAt": "2026-01-07T12:00:00.250Z", "status": 500, "latencyMs": 120,
+              "nextAttemptAt": "2026-01-07T12:00:05.250Z" },
+            { "attempt": 2, "attemptedAt": "2026-01-07T12:00:05.250Z", "status": 204, "latencyMs": 35,
+              "nextAttemptAt": null },
+        ]),
+        "each attempt's time, status, latency, number and the retry it scheduled"
+    );
+
+    // Unknown, malformed or another merchant's endpoint: not found; a bad page query: named.
+    let other = NewMerchant::generate("other_merchant", "Other", h.app.now());
+    h.app.store.create_merchant(&other.merchant).await.unwrap();
+    let other_keys = (other.vault_key.as_str(), other.merchant_key.as_str());
+    for (endpoint, keys) in [("we_01KBQ7W3J1Y6Y7Q5Y3X9Z0AB12", OWN_KEYS), ("nope", OWN_KEYS), (id.as_str(), other_keys)]
+    {
+        for request in
+            [webhook_endpoints_event("GET", Some(endpoint), Value::Null, keys), deliveries_event(endpoint, "", keys)]
+        {
+            let endpoint_kind = if request.uri().path().ends_with("/deliveries") {
+                Endpoint::ListWebhookDeliveries
+            } else {
+                Endpoint::GetWebhookEndpoint
+            };
+            let (status, response) = h.call(endpoint_kind, request).await;
+            assert_eq!(
+                (status, body_json(&response)["code"].as_str()),
+                (StatusCode::NOT_FOUND, Some("webhook_endpoint_not_found")),
+                "{endpoint}"
+            );
+        }
+    }
+    let (status, refused) =
+        h.call(Endpoint::ListWebhookDeliveries, deliveries_event(&id, "limit=0&after=%%%", OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body_text(&refused).contains("limit: ") && body_text(&refused).contains("after: "),
+        "{}",
+        body_text(&refused)
     );
 }

@@ -1,17 +1,20 @@
-//! `POST /api/webhook-endpoints`, `GET /api/webhook-endpoints`,
-//! `DELETE /api/webhook-endpoints/{id}`, `POST /api/webhook-endpoints/{id}/rotate-secret`: where
-//! the merchant's events are pushed. A secret is shown once, in the answer that made it.
+//! `POST /api/webhook-endpoints`, `GET /api/webhook-endpoints`, `GET` and `DELETE
+//! /api/webhook-endpoints/{id}`, `GET /api/webhook-endpoints/{id}/deliveries`,
+//! `POST /api/webhook-endpoints/{id}/rotate-secret`: where the merchant's events are pushed, and
+//! how that went. A secret is shown once, in the answer that made it.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+use super::paging::{encode_cursor, page_query};
 use super::views::format_timestamp;
 use super::{Caller, json, path_parameter, require_json};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::model::WebhookEndpoint;
-use crate::webhooks::endpoints;
+use crate::model::{Delivery, Event, EventId, WebhookEndpoint};
+use crate::validate::ValidationErrors;
+use crate::webhooks::{endpoints, log};
 
 pub async fn create(request: &Request, app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
     require_json(request)?;
@@ -27,6 +30,26 @@ pub async fn list(_: &Request, app: &App, caller: &Caller) -> Result<Response<Bo
     let endpoints = app.store.webhook_endpoints(&caller.merchant()?.id).await?;
     let data: Vec<Value> = endpoints.iter().map(endpoint_view).collect();
     Ok(json(StatusCode::OK, &json!({ "success": true, "data": data })))
+}
+
+pub async fn get(request: &Request, app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    let endpoint = endpoints::get(app.store.as_ref(), caller.merchant()?, path_parameter(request, "id")).await?;
+    Ok(json(StatusCode::OK, &json!({ "success": true, "data": endpoint_view(&endpoint) })))
+}
+
+/// `?limit=&after=`: the events sent to the endpoint, newest first, each with its attempts.
+pub async fn deliveries(request: &Request, app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    let mut errors = Vec::new();
+    let (limit, after) = page_query::<EventId>(request, "after", &mut errors);
+    if !errors.is_empty() {
+        return Err(ValidationErrors(errors).into());
+    }
+    let id = path_parameter(request, "id");
+    let log = log::deliveries(app.store.as_ref(), caller.merchant()?, id, limit, after, app.now()).await?;
+    let data: Vec<Value> = log.deliveries.iter().map(|(event, delivery)| delivery_view(event, delivery)).collect();
+    let next_cursor = log.next.as_ref().map(|id| encode_cursor(id.as_str()));
+    let body = json!({ "success": true, "data": data, "hasMore": next_cursor.is_some(), "nextCursor": next_cursor });
+    Ok(json(StatusCode::OK, &body))
 }
 
 pub async fn delete(request: &Request, app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
@@ -54,5 +77,30 @@ fn endpoint_view(endpoint: &WebhookEndpoint) -> Value {
         "createdAt": format_timestamp(endpoint.created_at),
         "failingSince": endpoint.failing_since.map(format_timestamp),
         "disabledReason": endpoint.disabled_reason,
+    })
+}
+
+/// One event's delivery to an endpoint: where it stands, and each attempt.
+fn delivery_view(event: &Event, delivery: &Delivery) -> Value {
+    let attempts: Vec<Value> = delivery
+        .history
+        .iter()
+        .map(|attempt| {
+            json!({
+                "attempt": attempt.attempt,
+                "attemptedAt": format_timestamp(attempt.at),
+                "status": attempt.status,
+                "latencyMs": attempt.latency_ms,
+                "nextAttemptAt": attempt.next_attempt_at.map(format_timestamp),
+            })
+        })
+        .collect();
+    json!({
+        "eventId": event.id,
+        "eventType": event.kind.as_str(),
+        "eventCreatedAt": format_timestamp(event.created_at),
+        "delivered": delivery.delivered,
+        "nextAttemptAt": delivery.next_attempt_at.map(format_timestamp),
+        "attempts": attempts,
     })
 }

@@ -19,4 +19,4 @@ pub use ids::{EventId, InvalidId, LinkId, SessionId, WebhookEndpointId};
 pub use link::{Cart, Checkout, DonationConfig, Item, LinkStatus, PaymentLink, Unavailable};
 pub use merchant::Merchant;
 pub use session::{CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionStatus};
-pub use webhook::{Deliveries, Delivery, WebhookEndpoint};
+pub use webhook::{Deliveries, Delivery, DeliveryAttempt, WebhookEndpoint};

@@ -106,7 +106,86 @@ pub struct Delivery {
     /// When the next attempt is due; None once delivered or given up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The latest attempts, oldest first, at most [`Delivery::HISTORY_KEPT`]: the merchant's
+    /// delivery log. Kept across a redelivery, which starts the count again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<DeliveryAttempt>,
+}
+
+impl Delivery {
+    /// Attempts kept in the log of one event's delivery to one endpoint: a whole retry
+    /// schedule, and a few redeliveries.
+    pub const HISTORY_KEPT: usize = 16;
+
+    /// Records an attempt made at `at` that got `status` (None: no answer) after `latency_ms`,
+    /// and schedules the next one with `next_attempt` when it failed (given the attempts made).
+    pub fn record_attempt(
+        &mut self,
+        at: DateTime<Utc>,
+        status: Option<u16>,
+        latency_ms: u64,
+        next_attempt: impl FnOnce(u32) -> Option<DateTime<Utc>>,
+    ) {
+        self.attempts += 1;
+        self.last_status = status;
+        self.delivered = status.is_some_and(|status| (200..300).contains(&status));
+        self.next_attempt_at = if self.delivered { None } else { next_attempt(self.attempts) };
+        let attempt =
+            DeliveryAttempt { attempt: self.attempts, at, status, latency_ms, next_attempt_at: self.next_attempt_at };
+        self.history.push(attempt);
+        let excess = self.history.len().saturating_sub(Self::HISTORY_KEPT);
+        self.history.drain(..excess);
+    }
+
+    /// This delivery made anew (a redelivery): no attempt counted, its log kept.
+    pub fn restarted(self) -> Delivery {
+        Delivery { history: self.history, ..Delivery::default() }
+    }
+}
+
+/// One attempt to deliver an event to an endpoint, as the merchant's delivery log shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttempt {
+    /// 1 for the first attempt (of the delivery, or of a redelivery).
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    /// The receiver's HTTP status; None when it did not answer (refused, timed out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    /// When the retry this attempt scheduled was due; None when it succeeded or was the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// Every endpoint's delivery of one event, by endpoint id.
 pub type Deliveries = BTreeMap<String, Delivery>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_log_keeps_the_latest_attempts_and_survives_a_redelivery() {
+        let start = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let mut delivery = Delivery::default();
+        for n in 0..20 {
+            let at = start + chrono::TimeDelta::minutes(n);
+            delivery.record_attempt(at, Some(503), 10, |made| Some(at + chrono::TimeDelta::seconds(i64::from(made))));
+        }
+        assert_eq!((delivery.attempts, delivery.delivered, delivery.last_status), (20, false, Some(503)));
+        assert_eq!(delivery.history.len(), Delivery::HISTORY_KEPT);
+        assert_eq!(delivery.history[0].attempt, 5, "the oldest attempts go first");
+        assert_eq!(
+            delivery.next_attempt_at,
+            Some(start + chrono::TimeDelta::minutes(19) + chrono::TimeDelta::seconds(20))
+        );
+
+        let mut again = delivery.restarted();
+        assert_eq!((again.attempts, again.next_attempt_at, again.history.len()), (0, None, Delivery::HISTORY_KEPT));
+        again.record_attempt(start + chrono::TimeDelta::hours(1), Some(200), 12, |_| unreachable!("delivered"));
+        let last = again.history.last().unwrap();
+        assert_eq!((last.attempt, last.status, last.next_attempt_at, again.delivered), (1, Some(200), None, true));
+    }
+}

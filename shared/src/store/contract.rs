@@ -1131,16 +1131,18 @@ async fn every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_
     assert_eq!((event.due_at, event.deliveries.len()), (Some(at(30)), 0));
 
     // One endpoint failed, to be tried again at at(35): due again then, not before.
-    let failed = Delivery { attempts: 1, delivered: false, last_status: Some(500), next_attempt_at: Some(at(35)) };
-    event.deliveries.insert("we_1".to_owned(), failed);
+    let mut delivery = Delivery::default();
+    delivery.record_attempt(at(30), Some(500), 250, |_| Some(at(35)));
+    event.deliveries.insert("we_1".to_owned(), delivery.clone());
     event.due_at = Some(at(35));
     store.record_deliveries(&event).await.expect("record");
     assert_eq!(store.due_events(at(34), 10).await.expect("due"), vec![]);
     assert_eq!(store.due_events(at(35), 10).await.expect("due"), vec![event.clone()]);
 
-    // Delivered: never due again, and listed as it was.
-    let delivered = Delivery { attempts: 2, delivered: true, last_status: Some(200), next_attempt_at: None };
-    event.deliveries.insert("we_1".to_owned(), delivered);
+    // Delivered: never due again, and listed as it was, with both attempts in its log.
+    delivery.record_attempt(at(35), Some(200), 40, |_| None);
+    assert_eq!((delivery.attempts, delivery.delivered, delivery.history.len()), (2, true, 2));
+    event.deliveries.insert("we_1".to_owned(), delivery);
     event.due_at = None;
     store.record_deliveries(&event).await.expect("record");
     assert_eq!(store.due_events(at(30) + TimeDelta::days(29), 10).await.expect("due"), vec![]);

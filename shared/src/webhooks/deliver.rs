@@ -113,13 +113,10 @@ pub async fn deliver_due(
             let started = std::time::Instant::now();
             let answer = sender.send(endpoint, &event.id, &body, now).await;
             attempts += 1;
-            delivery.attempts += 1;
-            delivery.last_status = answer.status;
-            delivery.delivered = answer.status.is_some_and(|status| (200..300).contains(&status));
-            delivery.next_attempt_at = match delivery.delivered {
-                true => None,
-                false => schedule::next_attempt(delivery.attempts, now, answer.retry_after),
-            };
+            let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            delivery.record_attempt(now, answer.status, latency_ms, |made| {
+                schedule::next_attempt(made, now, answer.retry_after)
+            });
             // The endpoint's health: failing since, recovered, or disabled after failing too long.
             if let Some(changed) = endpoint.after_attempt(delivery.delivered, answer.status, now) {
                 if let Some(reason) = &changed.disabled_reason {
@@ -132,7 +129,7 @@ pub async fn deliver_due(
                 endpoint_id = %endpoint.id,
                 attempt = delivery.attempts,
                 status = answer.status,
-                latency_ms = started.elapsed().as_millis() as u64,
+                latency_ms,
                 delivered = delivery.delivered,
                 next_attempt_at = ?delivery.next_attempt_at,
                 "webhook delivery"

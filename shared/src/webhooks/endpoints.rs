@@ -41,6 +41,13 @@ pub async fn delete(store: &(impl Webhooks + ?Sized), merchant: &Merchant, id: &
     }
 }
 
+/// `merchant`'s endpoint `id`; another merchant's does not exist, as far as this caller can tell.
+pub async fn get(store: &(impl Webhooks + ?Sized), merchant: &Merchant, id: &str) -> Result<WebhookEndpoint, ApiError> {
+    let id: WebhookEndpointId = id.parse().map_err(|_| ApiError::WebhookEndpointNotFound)?;
+    let endpoints = store.webhook_endpoints(&merchant.id).await?;
+    endpoints.into_iter().find(|e| e.id == id).ok_or(ApiError::WebhookEndpointNotFound)
+}
+
 /// Gives `merchant`'s endpoint `id` a new secret; the old one keeps signing beside it for
 /// [`WebhookEndpoint::ROTATION_OVERLAP`].
 pub async fn rotate_secret(
@@ -49,9 +56,7 @@ pub async fn rotate_secret(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<WebhookEndpoint, ApiError> {
-    let id: WebhookEndpointId = id.parse().map_err(|_| ApiError::WebhookEndpointNotFound)?;
-    let endpoints = store.webhook_endpoints(&merchant.id).await?;
-    let current = endpoints.into_iter().find(|e| e.id == id).ok_or(ApiError::WebhookEndpointNotFound)?;
+    let current = get(store, merchant, id).await?;
     let rotated = current.rotated(signature::new_secret(), now);
     match store.replace_webhook_endpoint(&merchant.id, &rotated).await? {
         true => Ok(rotated),
@@ -69,7 +74,9 @@ pub async fn redeliver(
 ) -> Result<Event, ApiError> {
     let id: EventId = id.parse().map_err(|_| ApiError::EventNotFound)?;
     let event = store.get_event(&id).await?.filter(|e| e.merchant_id == merchant.id).ok_or(ApiError::EventNotFound)?;
-    let again = Event { due_at: Some(now), deliveries: Default::default(), ..event };
+    let deliveries =
+        event.deliveries.into_iter().map(|(endpoint, delivery)| (endpoint, delivery.restarted())).collect();
+    let again = Event { due_at: Some(now), deliveries, ..event };
     store.record_deliveries(&again).await?;
     Ok(again)
 }

@@ -7,6 +7,7 @@ pub mod addresses;
 #[cfg(feature = "webhook-delivery")]
 pub mod deliver;
 pub mod endpoints;
+pub mod log;
 #[cfg(feature = "webhook-delivery")]
 pub mod schedule;
 pub mod signature;

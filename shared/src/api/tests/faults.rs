@@ -17,7 +17,7 @@ use super::{
 use crate::checkout::guard::WINDOW;
 use crate::checkout::processor::{InjectedProcessor, SandboxProcessor, approved_charges};
 use crate::model::PaymentAttempt;
-use crate::model::{CheckoutSession, LinkId, SessionStatus};
+use crate::model::{CheckoutSession, EventType, LinkId, SessionStatus};
 use crate::store::faulty::{Fault, FaultyStore};
 
 pub(super) const SUCCESS: &str = "4242 4242 4242 4242";
@@ -64,6 +64,8 @@ pub(super) async fn pay_until_paid(
             let approved = approved_charges(h.app.store.as_ref(), &stored).await.len();
             assert_eq!(approved, 1, "{what}: charged once");
             assert_eq!(link_state(h, link).await, (1, true), "{what}: used once, then full");
+            // Its event: written with the payment that committed, none for the faulted writes.
+            assert_eq!(completed_events(h, session).await, 1, "{what}: one checkout.session.completed");
             return;
         }
         let reported_decline = after_decline && status == StatusCode::UNPROCESSABLE_ENTITY;
@@ -74,6 +76,21 @@ pub(super) async fn pay_until_paid(
         h.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     }
     panic!("{what}: still not paid after 4 tries");
+}
+
+/// How many `checkout.session.completed` events the merchant has for `session`.
+async fn completed_events(h: &Harness, session: &CheckoutSession) -> usize {
+    let (mut count, mut before) = (0, None);
+    loop {
+        let kind = Some(EventType::CheckoutSessionCompleted);
+        let page =
+            h.app.store.list_events(&session.merchant_id, kind, 100, before.as_ref(), h.app.now()).await.unwrap();
+        count += page.events.iter().filter(|event| event.data.contains(session.id.as_str())).count();
+        match page.next {
+            None => return count,
+            next => before = next,
+        }
+    }
 }
 
 /// The link as its merchant sees it: (used, limit reached?) after checking it is whole.

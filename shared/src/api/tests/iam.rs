@@ -15,9 +15,9 @@ use lambda_http::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    Calls, Endpoint, Harness, MERCHANT_ID, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event, events_event,
-    get_link_event, harness_on, list_event, open_event, qr_event, redeliver_event, rotate_secret_event, session_event,
-    switch_event, webhook_endpoints_event, with_header,
+    Calls, Endpoint, Harness, MERCHANT_ID, MERCHANT_KEY, OWN_KEYS, VAULT_KEY, check_event, create_event,
+    deliveries_event, events_event, get_link_event, harness_on, list_event, open_event, qr_event, redeliver_event,
+    rotate_secret_event, session_event, switch_event, webhook_endpoints_event, with_header,
 };
 use crate::api::ROUTES;
 use crate::app::WebhookTargets;
@@ -245,6 +245,12 @@ async fn every_handler_against_its_policy() {
     let endpoint = endpoint["data"]["id"].as_str().unwrap().to_owned();
     let listing = webhook_endpoints_event("GET", None, serde_json::Value::Null, OWN_KEYS);
     r.call(Endpoint::ListWebhookEndpoints, listing).await;
+    let reading = webhook_endpoints_event("GET", Some(&endpoint), serde_json::Value::Null, OWN_KEYS);
+    assert_eq!(r.call(Endpoint::GetWebhookEndpoint, reading).await.0, StatusCode::OK);
+    assert_eq!(
+        r.call(Endpoint::ListWebhookDeliveries, deliveries_event(&endpoint, "", OWN_KEYS)).await.0,
+        StatusCode::OK
+    );
     assert_eq!(r.call(Endpoint::RotateWebhookSecret, rotate_secret_event(&endpoint, OWN_KEYS)).await.0, StatusCode::OK);
     let removal = webhook_endpoints_event("DELETE", Some(&endpoint), serde_json::Value::Null, OWN_KEYS);
     assert_eq!(r.call(Endpoint::DeleteWebhookEndpoint, removal).await.0, StatusCode::OK);

@@ -1,0 +1,18 @@
+//! Lambda function for `Endpoint::GetWebhookEndpoint`: builds its state once, then serves invocations with
+//! its one handler.
+
+use std::convert::Infallible;
+
+use lambda_http::{Error, run, service_fn};
+use paylinks_core::api::{Endpoint, handle_with, webhook_endpoints};
+use paylinks_core::{App, logging};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let app = App::from_lambda_env().await?;
+    run(service_fn(|request| async {
+        Ok::<_, Infallible>(handle_with(Endpoint::GetWebhookEndpoint, webhook_endpoints::get, request, &app).await)
+    }))
+    .await
+}
