@@ -3,7 +3,8 @@
 Verifies every delivery with the independent `standardwebhooks` library (PyPI), never with
 our own code, and appends one JSON line per delivery to LOG:
 {"webhookId", "verified", "error", "event", "answered"}. It answers the statuses given, one per
-delivery in order (the last one repeats): `500,200` fails the first delivery, then takes the rest.
+delivery in order (the last one repeats): `500,200` fails the first delivery, then takes the rest;
+`timeout` logs the delivery, then holds the answer (200) for 20 s, past the sender's 15 s.
 
     python webhook_receiver.py PORT SECRET_FILE LOG ANSWERS
 
@@ -15,6 +16,7 @@ import http.server
 import json
 import sys
 import threading
+import time
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -37,12 +39,14 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         except WebhookVerificationError as error:
             record["error"] = str(error)
         with lock:
-            status = int(answers[min(deliveries, len(answers) - 1)])
+            answer = answers[min(deliveries, len(answers) - 1)]
             deliveries += 1
-            record["answered"] = status
+            record["answered"] = answer if answer == "timeout" else int(answer)
             with open(log_path, "a") as log:
                 log.write(json.dumps(record) + "\n")
-        self.send_response(status)
+        if answer == "timeout":
+            time.sleep(20)
+        self.send_response(200 if answer == "timeout" else int(answer))
         self.send_header("content-length", "0")
         self.end_headers()
 

@@ -1,9 +1,23 @@
-//! Merchant webhooks against the real `paylinks serve`: a receiver that verifies every delivery
-//! with the independent `standardwebhooks` library (PyPI) gets each payment, signed, retried
-//! with the same `webhook-id` after a failure, even across a `kill -9` of the server.
+//! Merchant webhooks: a receiver that verifies every delivery with the independent
+//! `standardwebhooks` library (PyPI) gets each payment, signed, retried with the same
+//! `webhook-id` after a failure — against the real `paylinks serve`, even across a `kill -9` of
+//! the server, and on both stores (DynamoDB on moto_server) with the clock moved by hand through
+//! the whole retry schedule, a receiver that times out, and one that stays down until its
+//! endpoint is disabled.
 
 use std::time::Duration;
 
+use chrono::TimeDelta;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use paylinks_core::api::{Endpoint, handle};
+use paylinks_core::app::WebhookTargets;
+use paylinks_core::model::{SessionId, WebhookEndpoint};
+use paylinks_core::test_support::{
+    TestApp, TestMerchant, create_event, merchant_event_with_body, open_event, pay_event,
+};
+use paylinks_core::webhooks::dispatch::on_wake_up;
+use paylinks_core::webhooks::{Sender, deliver_due};
 use paylinks_tests::{
     MERCHANT_ID, Server, TempDir, WebhookReceiver, merchant_request, next_year_expiry, open_checkout, seed_fixed_amount,
 };
@@ -71,6 +85,13 @@ async fn a_payment_is_pushed_signed_and_retried_with_the_same_id_even_across_a_k
     // Delivered: no third attempt.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.deliveries().len(), 2);
+    // The merchant's delivery log shows both attempts.
+    let endpoint = created["data"]["id"].as_str().unwrap();
+    let log_url = format!("{}/api/webhook-endpoints/{endpoint}/deliveries", server.base);
+    let log: Value = merchant_request(reqwest::Method::GET, &log_url).send().await.unwrap().json().await.unwrap();
+    let attempts = log["data"][0]["attempts"].as_array().unwrap_or_else(|| panic!("{log:#}"));
+    let statuses: Vec<&Value> = attempts.iter().map(|attempt| &attempt["status"]).collect();
+    assert_eq!(statuses, [&json!(500), &json!(200)], "{log:#}");
 
     // Until the merchant asks for it again (a receiver that lost it): the same webhook-id.
     let event_id = both[0]["webhookId"].as_str().unwrap();
@@ -141,4 +162,182 @@ async fn after_a_rotation_both_secrets_sign_so_the_receiver_can_switch_without_a
     pay_a_new_link(&server).await;
     let both = receiver.wait_for(2, Duration::from_secs(10));
     assert_eq!(both[1]["verified"], true, "the new secret signs: {both:#?}");
+}
+
+const SHOP: TestMerchant =
+    TestMerchant { id: "hooks_shop", name: "Hooks Shop", vault_key: "vk_hooks", merchant_key: "mk_hooks" };
+
+fn body_json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).expect("a JSON body")
+}
+
+/// A request to the merchant API of [`SHOP`] on `path` (API Gateway's `route`).
+fn shop_request(method: &str, route: &str, path: &str, id: Option<&str>, body: Value) -> Request {
+    let params = id.map_or(Value::Null, |id| json!({ "id": id }));
+    merchant_event_with_body(
+        method,
+        &format!("{method} {route}"),
+        path,
+        params,
+        "",
+        body,
+        (SHOP.vault_key, SHOP.merchant_key),
+    )
+}
+
+/// Creates the seed's link (one use) and pays it with the test card, through the handlers as
+/// Lambda calls them; returns the session.
+async fn pay_through_the_handlers(shop: &TestApp) -> SessionId {
+    let created = handle(Endpoint::CreateLink, create_event(&SHOP, |_| {}), &shop.app).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let link = body_json(&created)["data"]["paymentLinkId"].as_str().expect("a link id").to_owned();
+    let opened = handle(Endpoint::OpenLink, open_event(&link), &shop.app).await;
+    let location = opened.headers()["location"].to_str().expect("a location");
+    let session: SessionId = location.rsplit('/').next().expect("a session id").parse().expect("a session id");
+    let stored = shop.app.store.get_session(&session).await.expect("the store").expect("the session");
+    let paid = handle(Endpoint::Pay, pay_event(&session, &stored.form_token, "4242424242424242"), &shop.app).await;
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    session
+}
+
+/// The attempts of the endpoint's delivery log, newest event first: (status, nextAttemptAt
+/// set?) per attempt, per event.
+async fn delivery_log(shop: &TestApp, endpoint: &str) -> Value {
+    let path = format!("/api/webhook-endpoints/{endpoint}/deliveries");
+    let request = shop_request("GET", "/api/webhook-endpoints/{id}/deliveries", &path, Some(endpoint), Value::Null);
+    let response = handle(Endpoint::ListWebhookDeliveries, request, &shop.app).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    body_json(&response)["data"].clone()
+}
+
+/// On `shop`'s store: a payment is pushed; the receiver answers 500, then holds its answer past
+/// the 15 s timeout, then 200 — three attempts on the schedule (now, ~5 s, ~5 min later: the
+/// clock moved by hand), one `webhook-id`, every one verified by `standardwebhooks`. Then the
+/// receiver goes away for good: after five days of failures its endpoint is disabled, and says why.
+async fn a_payment_is_delivered_through_the_retry_schedule_until_the_endpoint_is_disabled(mut shop: TestApp) {
+    shop.app.config.webhook_targets = WebhookTargets::Anywhere; // the receiver is on loopback
+    let receiver = WebhookReceiver::start("500,timeout,200");
+    let body = json!({ "url": receiver.url, "events": ["checkout.session.completed"] });
+    let request = shop_request("POST", "/api/webhook-endpoints", "/api/webhook-endpoints", None, body);
+    let created = handle(Endpoint::CreateWebhookEndpoint, request, &shop.app).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created = body_json(&created)["data"].clone();
+    receiver.use_secret(created["secret"].as_str().expect("the secret"));
+    let endpoint = created["id"].as_str().expect("an endpoint id").to_owned();
+    let store = shop.app.store.as_ref();
+    let sender = Sender::new(WebhookTargets::Anywhere).expect("the sender");
+
+    let session = pay_through_the_handlers(&shop).await;
+    assert_eq!(deliver_due(store, &sender, shop.app.now()).await.expect("a round"), 1);
+    assert_eq!(receiver.wait_for(1, Duration::from_secs(5))[0]["answered"], 500);
+    // The retry is due about 5 s later (up to a tenth more): not a moment before 5 s.
+    shop.advance(TimeDelta::milliseconds(4_900));
+    assert_eq!(deliver_due(store, &sender, shop.app.now()).await.expect("a round"), 0, "not due yet");
+    shop.advance(TimeDelta::milliseconds(700));
+    let started = std::time::Instant::now();
+    assert_eq!(deliver_due(store, &sender, shop.app.now()).await.expect("a round"), 1);
+    assert!(started.elapsed() >= Duration::from_secs(14), "the sender waited for its 15 s timeout");
+    assert_eq!(receiver.wait_for(2, Duration::from_secs(5))[1]["answered"], "timeout");
+    shop.advance(TimeDelta::minutes(4));
+    assert_eq!(deliver_due(store, &sender, shop.app.now()).await.expect("a round"), 0, "the next is ~5 min later");
+    shop.advance(TimeDelta::minutes(2));
+    assert_eq!(deliver_due(store, &sender, shop.app.now()).await.expect("a round"), 1);
+
+    let deliveries = receiver.wait_for(3, Duration::from_secs(5));
+    for delivery in &deliveries {
+        assert_eq!(delivery["verified"], true, "standardwebhooks verifies every attempt: {deliveries:#?}");
+        assert_eq!(delivery["webhookId"], deliveries[0]["webhookId"], "one webhook-id for every attempt");
+        assert_eq!(delivery["event"]["data"]["sessionId"], json!(session));
+    }
+    assert_eq!(deliveries[2]["answered"], 200);
+    shop.advance(TimeDelta::days(1));
+    assert_eq!(deliver_due(store, &sender, shop.app.now()).await.expect("a round"), 0, "delivered: done");
+    let log = delivery_log(&shop, &endpoint).await;
+    let attempts = &log[0]["attempts"];
+    let statuses: Vec<&Value> = attempts.as_array().expect("attempts").iter().map(|a| &a["status"]).collect();
+    assert_eq!(statuses, [&json!(500), &Value::Null, &json!(200)], "the log: {log:#}");
+    assert!(attempts[1]["latencyMs"].as_u64().expect("a latency") >= 14_000, "{log:#}");
+    assert_eq!((&log[0]["delivered"], &attempts[2]["nextAttemptAt"]), (&json!(true), &Value::Null));
+
+    // The receiver goes away. A payment a day: each delivery fails; the fifth day disables it.
+    drop(receiver);
+    for _ in 0..=5 {
+        pay_through_the_handlers(&shop).await;
+        deliver_due(store, &sender, shop.app.now()).await.expect("a round");
+        shop.advance(TimeDelta::days(1));
+    }
+    let path = format!("/api/webhook-endpoints/{endpoint}");
+    let request = shop_request("GET", "/api/webhook-endpoints/{id}", &path, Some(&endpoint), Value::Null);
+    let shown = body_json(&handle(Endpoint::GetWebhookEndpoint, request, &shop.app).await)["data"].clone();
+    let reason = shown["disabledReason"].as_str().unwrap_or_else(|| panic!("disabled: {shown:#}"));
+    assert!(reason.contains("every delivery failed for 5 days") && reason.contains("no answer"), "{reason}");
+    let stored: Vec<WebhookEndpoint> = store.webhook_endpoints(SHOP.id).await.expect("the endpoints");
+    assert!(stored[0].failing_since.is_some());
+    pay_through_the_handlers(&shop).await;
+    assert_eq!(
+        deliver_due(store, &sender, shop.app.now()).await.expect("a round"),
+        0,
+        "a disabled endpoint gets nothing"
+    );
+}
+
+fn start() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+#[tokio::test]
+async fn through_the_retry_schedule_to_a_disabled_endpoint_on_the_embedded_store() {
+    a_payment_is_delivered_through_the_retry_schedule_until_the_endpoint_is_disabled(
+        TestApp::embedded(SHOP, start()).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn through_the_retry_schedule_to_a_disabled_endpoint_on_dynamodb() {
+    a_payment_is_delivered_through_the_retry_schedule_until_the_endpoint_is_disabled(
+        TestApp::dynamodb(SHOP, start()).await,
+    )
+    .await;
+}
+
+/// The deliver-webhooks function's work on DynamoDB: woken by a stream batch of two new events,
+/// one of its two endpoints failing. The batch does not fail (no record to retry: the outbox
+/// holds the failed deliveries), the healthy endpoint gets both events once, and the failing one
+/// gets them again when the schedule wakes the function after their retry is due.
+#[tokio::test]
+async fn a_stream_batch_with_one_failing_endpoint_succeeds_and_the_schedule_retries_only_that_one() {
+    let mut shop = TestApp::dynamodb(SHOP, start()).await;
+    shop.app.config.webhook_targets = WebhookTargets::Anywhere;
+    let (healthy, failing) = (WebhookReceiver::start("200"), WebhookReceiver::start("500"));
+    for receiver in [&healthy, &failing] {
+        let body = json!({ "url": receiver.url, "events": ["checkout.session.completed"] });
+        let request = shop_request("POST", "/api/webhook-endpoints", "/api/webhook-endpoints", None, body);
+        let created = body_json(&handle(Endpoint::CreateWebhookEndpoint, request, &shop.app).await);
+        receiver.use_secret(created["data"]["secret"].as_str().expect("the secret"));
+    }
+    let store = shop.app.store.as_ref();
+    let sender = Sender::new(WebhookTargets::Anywhere).expect("the sender");
+    pay_through_the_handlers(&shop).await;
+    pay_through_the_handlers(&shop).await;
+
+    let answer = on_wake_up(store, &sender, || shop.app.now()).await.expect("the stream batch");
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    assert_eq!(healthy.wait_for(2, Duration::from_secs(5)).len(), 2);
+    assert_eq!(failing.wait_for(2, Duration::from_secs(5)).len(), 2);
+    assert_eq!(store.due_events(shop.app.now(), 10).await.expect("due").len(), 0, "nothing due before the retry");
+
+    shop.advance(TimeDelta::seconds(6));
+    assert_eq!(store.due_events(shop.app.now(), 10).await.expect("due").len(), 2, "both due for the failing one");
+    on_wake_up(store, &sender, || shop.app.now()).await.expect("the schedule");
+    let again = failing.wait_for(4, Duration::from_secs(5));
+    let ids = |deliveries: &[Value]| {
+        let mut ids: Vec<String> = deliveries.iter().map(|d| d["webhookId"].as_str().unwrap().to_owned()).collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(ids(&again[2..]), ids(&again[..2]), "the retries carry the first attempts' webhook-ids");
+    assert!(again.iter().all(|delivery| delivery["verified"] == true), "{again:#?}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(healthy.deliveries().len(), 2, "the endpoint that took them is not sent them again");
 }

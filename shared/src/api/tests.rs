@@ -13,7 +13,9 @@ use crate::auth::NewMerchant;
 use crate::model::{CheckoutSession, LinkId, PaymentLink, SessionId, SessionStatus};
 use crate::store::Store;
 use crate::store::faulty::{Fault, FaultyStore};
-use crate::test_support::{self, TestApp, TestMerchant, check_event, event, fixture, open_event, pay_event};
+use crate::test_support::{
+    self, TestApp, TestMerchant, check_event, event, merchant_event_with_body, open_event, pay_event,
+};
 
 mod contention;
 mod faults;
@@ -627,33 +629,6 @@ fn merchant_event(
     keys: (&str, &str),
 ) -> Request {
     merchant_event_with_body(method, route_key, path, params, query, Value::Null, keys)
-}
-
-/// [`merchant_event`] with a JSON `body` (none when null).
-fn merchant_event_with_body(
-    method: &str,
-    route_key: &str,
-    path: &str,
-    params: Value,
-    query: &str,
-    body: Value,
-    keys: (&str, &str),
-) -> Request {
-    let mut raw: Value = serde_json::from_str(&fixture("session-status.json")).unwrap();
-    raw["routeKey"] = json!(route_key);
-    raw["requestContext"]["routeKey"] = json!(route_key);
-    raw["rawPath"] = json!(path);
-    raw["requestContext"]["http"]["path"] = json!(path);
-    raw["requestContext"]["http"]["method"] = json!(method);
-    raw["rawQueryString"] = json!(query);
-    raw["pathParameters"] = params;
-    raw["headers"]["x-api-key"] = json!(keys.0);
-    raw["headers"]["x-ozura-api-key"] = json!(keys.1);
-    if !body.is_null() {
-        raw["headers"]["content-type"] = json!("application/json");
-        raw["body"] = json!(body.to_string());
-    }
-    lambda_http::request::from_str(&raw.to_string()).unwrap()
 }
 
 const OWN_KEYS: (&str, &str) = (VAULT_KEY, MERCHANT_KEY);

@@ -90,3 +90,32 @@ pub fn stripe_signature(body: &str, secret: &str, timestamp: i64) -> String {
     mac.update(format!("{timestamp}.{body}").as_bytes());
     format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
+
+/// A merchant API request (`route_key` as API Gateway names the route, e.g.
+/// `GET /api/webhook-endpoints/{id}`) signed with `keys` (vault key, merchant key), with a JSON
+/// `body` unless it is null.
+pub fn merchant_event_with_body(
+    method: &str,
+    route_key: &str,
+    path: &str,
+    params: Value,
+    query: &str,
+    body: Value,
+    keys: (&str, &str),
+) -> Request {
+    let mut raw: Value = serde_json::from_str(&fixture("session-status.json")).unwrap();
+    raw["routeKey"] = json!(route_key);
+    raw["requestContext"]["routeKey"] = json!(route_key);
+    raw["rawPath"] = json!(path);
+    raw["requestContext"]["http"]["path"] = json!(path);
+    raw["requestContext"]["http"]["method"] = json!(method);
+    raw["rawQueryString"] = json!(query);
+    raw["pathParameters"] = params;
+    raw["headers"]["x-api-key"] = json!(keys.0);
+    raw["headers"]["x-ozura-api-key"] = json!(keys.1);
+    if !body.is_null() {
+        raw["headers"]["content-type"] = json!("application/json");
+        raw["body"] = json!(body.to_string());
+    }
+    lambda_http::request::from_str(&raw.to_string()).unwrap()
+}

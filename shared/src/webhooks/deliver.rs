@@ -63,7 +63,9 @@ impl Sender {
         if self.targets == Targets::PublicHttps && literal.is_some_and(|ip| !is_public(ip)) {
             return failed;
         }
-        let timestamp = now.timestamp();
+        // When the request leaves, by the wall clock: the receiver checks it against its own
+        // to refuse replays (`now` is when the attempt was due, which may be earlier).
+        let timestamp = Utc::now().timestamp();
         let id = event.as_str();
         let request = self
             .http

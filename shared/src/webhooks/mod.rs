@@ -6,6 +6,8 @@
 pub mod addresses;
 #[cfg(feature = "webhook-delivery")]
 pub mod deliver;
+#[cfg(feature = "webhook-delivery")]
+pub mod dispatch;
 pub mod endpoints;
 pub mod log;
 #[cfg(feature = "webhook-delivery")]
