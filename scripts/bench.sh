@@ -3,7 +3,7 @@
 # timing. Not part of scripts/test.sh or CI.
 #
 #   scripts/bench.sh                 # everything (~15-25 min on 2 cores, most of it release builds)
-#   BENCH_ONLY="calls handlers" scripts/bench.sh   # a subset: calls handlers scale throughput size coldstart
+#   BENCH_ONLY="calls handlers" scripts/bench.sh   # a subset: calls webhooks handlers scale throughput size coldstart
 #
 # Knobs: BENCH_FUNCTIONS (functions to build and size; default: all of functions/*),
 # BENCH_SCALE_EMBEDDED (default "100 100000"), BENCH_SCALE_MOTO (default "100 5000": moto stores ~150 links/s),
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target="${CARGO_TARGET_DIR:-target}"
-only="${BENCH_ONLY:-calls handlers scale throughput size coldstart}"
+only="${BENCH_ONLY:-calls webhooks handlers scale throughput size coldstart}"
 out="${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/paylinks-bench.XXXXXX")}"
 duration="${BENCH_DURATION:-10}"
 connections="${BENCH_CONNECTIONS:-32}"
@@ -54,7 +54,7 @@ cargo build --release --quiet -p paylinks-bench --bins
 bin="$target/release"
 
 # --- moto_server ---------------------------------------------------------------------------
-if wants calls || wants scale || wants coldstart || wants size; then
+if wants calls || wants webhooks || wants scale || wants coldstart || wants size; then
     endpoint="$(scripts/moto.sh)"
     moto_pidfile="${TMPDIR:-/tmp}/paylinks-moto-${endpoint##*:}.pid"
     export PAYLINKS_TEST_DYNAMODB_ENDPOINT="$endpoint"
@@ -64,6 +64,12 @@ fi
 if wants calls; then
     say "1. DynamoDB requests per operation (moto_server, SDK interceptor)"
     "$bin/dynamo_calls" counts | tee -a "$out/summary.md"
+fi
+
+# --- 1b. webhooks: payment → receiver, requests per event -----------------------------------
+if wants webhooks; then
+    say "1b. Webhooks: payment to receiver (serve's one-second dispatcher), DynamoDB requests per event"
+    "$bin/webhook_delivery" 40 | tee -a "$out/summary.md"
 fi
 
 # --- 2. handler cost (criterion) -----------------------------------------------------------

@@ -22,7 +22,8 @@ use paylinks_core::auth::{NewMerchant, hash_key};
 use paylinks_core::model::Merchant;
 use paylinks_core::store::embedded::EmbeddedStore;
 use paylinks_core::store::{Store, StoreError};
-use paylinks_core::webhooks::{Sender, deliver_all_due};
+use paylinks_core::webhooks::Sender;
+use paylinks_core::webhooks::dispatch::deliver_every;
 use paylinks_core::{App, Config};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -49,7 +50,11 @@ pub async fn run() -> Result<(), String> {
     let app = App::new(store, config).with_configured_processor().await?.with_stripe_webhook_secret(false).await?;
     let app = Arc::new(app);
     let sender = Sender::new(app.config.webhook_targets)?;
-    tokio::spawn(deliver_webhooks(app.clone(), sender));
+    let dispatcher = app.clone();
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(1);
+        deliver_every(period, dispatcher.store.as_ref(), &sender, || dispatcher.now()).await;
+    });
 
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     // To the terminal (stderr): stdout carries only the JSON log lines, which never hold a key.
@@ -125,19 +130,6 @@ async fn sweep_every_hour(store: EmbeddedStore) {
         match store.sweep_expired(chrono::Utc::now()).await {
             Ok(swept) => tracing::info!(swept, "embedded store swept"),
             Err(error) => tracing::warn!(store_error = %error, "embedded store sweep failed"),
-        }
-    }
-}
-
-/// The outbox's dispatcher: every second, what is due goes out (after a restart too: the
-/// outbox is in the store).
-async fn deliver_webhooks(app: Arc<App>, sender: Sender) {
-    let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
-    every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every_second.tick().await;
-        if let Err(error) = deliver_all_due(app.store.as_ref(), &sender, || app.now()).await {
-            tracing::warn!(store_error = %error, "webhook deliveries wait for the store");
         }
     }
 }

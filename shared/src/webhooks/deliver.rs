@@ -3,6 +3,7 @@
 //! delivered; anything else (a redirect included) is tried again on the schedule, after the
 //! receiver's `Retry-After` when it sends one (429, 503).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,12 +98,18 @@ pub async fn deliver_due(
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let mut attempts = 0;
+    // Each merchant's endpoints, read once per round (and kept as their health changes).
+    let mut endpoints_of: HashMap<String, Vec<WebhookEndpoint>> = HashMap::new();
     for mut event in store.due_events(now, BATCH).await? {
-        let endpoints = store.webhook_endpoints(&event.merchant_id).await?;
+        if !endpoints_of.contains_key(&event.merchant_id) {
+            let read = store.webhook_endpoints(&event.merchant_id).await?;
+            endpoints_of.insert(event.merchant_id.clone(), read);
+        }
+        let endpoints = endpoints_of.get_mut(&event.merchant_id).expect("read above");
         let body = event.to_json().to_string();
         // Endpoints registered after the event happened do not get it (as with Stripe), nor do
         // disabled ones.
-        let wanting = endpoints.iter().filter(|endpoint| {
+        let wanting = endpoints.iter_mut().filter(|endpoint| {
             endpoint.wants(event.kind) && endpoint.created_at <= event.created_at && endpoint.disabled_reason.is_none()
         });
         for endpoint in wanting {
@@ -125,6 +132,7 @@ pub async fn deliver_due(
                     tracing::warn!(endpoint_id = %endpoint.id, reason, "webhook endpoint disabled");
                 }
                 store.replace_webhook_endpoint(&event.merchant_id, &changed).await?;
+                *endpoint = changed;
             }
             tracing::info!(
                 event_id = %event.id,

@@ -5,6 +5,8 @@
 //! never fails the batch. Only a store error does: the stream then retries the batch (bisected,
 //! then to the dead-letter queue) and nothing is lost, since the events stay due.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -20,4 +22,22 @@ pub async fn on_wake_up(
     let attempts = deliver_all_due(store, sender, now).await?;
     tracing::info!(attempts, "webhook dispatcher woke up");
     Ok(json!({ "batchItemFailures": [] }))
+}
+
+/// `paylinks serve`'s dispatcher: every `period`, what is due goes out (after a restart too: the
+/// outbox is in the store). A store error waits for the next tick.
+pub async fn deliver_every(
+    period: Duration,
+    store: &(impl Webhooks + ?Sized),
+    sender: &Sender,
+    now: impl Fn() -> DateTime<Utc>,
+) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = deliver_all_due(store, sender, &now).await {
+            tracing::warn!(store_error = %error, "webhook deliveries wait for the store");
+        }
+    }
 }
