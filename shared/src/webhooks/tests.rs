@@ -45,18 +45,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled_says_why_and_gets_nothing
     let (store, _dir) = fresh_embedded_store();
     let link = PaymentLink::new("m_hooks", shop_checkout(Cart::Amount { amount: MinorUnits(500) }), None, 30, day(0));
     store.create_link(&link).await.unwrap();
-    let endpoint = WebhookEndpoint {
-        id: WebhookEndpointId::generate(),
-        url: dead_receiver(),
-        events: vec![EventType::CheckoutSessionCompleted],
-        description: None,
-        secret: super::signature::new_secret(),
-        previous_secret: None,
-        previous_secret_until: None,
-        created_at: day(0),
-        failing_since: None,
-        disabled_reason: None,
-    };
+    let endpoint = endpoint_at(dead_receiver(), vec![EventType::CheckoutSessionCompleted]);
     store.add_webhook_endpoint("m_hooks", &endpoint).await.unwrap();
     let sender = Sender::new(WebhookTargets::Anywhere).unwrap();
     let health = async || store.webhook_endpoints("m_hooks").await.unwrap().remove(0);
@@ -81,4 +70,66 @@ async fn an_endpoint_failing_for_five_days_is_disabled_says_why_and_gets_nothing
     assert!(store.due_events(day(8), 100).await.unwrap().is_empty());
     let listed = store.list_events("m_hooks", None, 100, None, day(7)).await.unwrap();
     assert_eq!(listed.events.len(), 7, "every event is still listed for reconciliation");
+}
+
+/// An endpoint of `url` created at `day(0)`, for `events` (empty: all).
+fn endpoint_at(url: String, events: Vec<EventType>) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: WebhookEndpointId::generate(),
+        url,
+        events,
+        description: None,
+        secret: super::signature::new_secret(),
+        previous_secret: None,
+        previous_secret_until: None,
+        created_at: day(0),
+        failing_since: None,
+        disabled_reason: None,
+    }
+}
+
+/// Server-side request forgery on a deployment: an endpoint stored while its name was public
+/// (DNS rebinding), or written with a loopback address in any form, never gets a connection —
+/// the address checked is the one connected to. The same receiver is reached from `serve`
+/// (targets anywhere), so the check is what stops it.
+#[tokio::test]
+async fn a_deployment_never_connects_to_loopback_however_the_url_names_it() {
+    // A receiver on loopback answering 204 to anyone who gets through, counting them.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = reached.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::io::Write::write_all(&mut stream, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").ok();
+        }
+    });
+    let connections = || reached.swap(0, std::sync::atomic::Ordering::SeqCst);
+    let urls = [
+        format!("https://localhost:{port}/hooks"), // a name resolving to 127.0.0.1
+        format!("https://127.0.0.1:{port}/hooks"),
+        format!("https://[::ffff:127.0.0.1]:{port}/hooks"),
+        format!("https://2130706433:{port}/hooks"), // 127.0.0.1 as one number
+        format!("http://127.0.0.1:{port}/hooks"),   // and not https either
+    ];
+    let control = format!("http://localhost:{port}/hooks");
+    for (url, targets, answered) in urls.iter().map(|url| (url, WebhookTargets::PublicHttps, None)).chain([(
+        &control,
+        WebhookTargets::Anywhere,
+        Some(204),
+    )]) {
+        let (store, _dir) = fresh_embedded_store();
+        let link =
+            PaymentLink::new("m_ssrf", shop_checkout(Cart::Amount { amount: MinorUnits(500) }), None, 30, day(0));
+        store.create_link(&link).await.unwrap();
+        store.add_webhook_endpoint("m_ssrf", &endpoint_at(url.clone(), Vec::new())).await.unwrap();
+        pay(&store, &link, day(0)).await;
+        let sender = Sender::new(targets).unwrap();
+        assert_eq!(deliver_due(&store, &sender, day(0)).await.unwrap(), 1, "{url}: attempted");
+        assert_eq!(connections(), usize::from(answered.is_some()), "{url} with {targets:?}: connections");
+        let listed = store.list_events("m_ssrf", None, 10, None, day(1)).await.unwrap();
+        let delivery = listed.events[0].deliveries.values().next().unwrap();
+        assert_eq!(delivery.last_status, answered, "{url}");
+    }
 }
