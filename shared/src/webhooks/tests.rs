@@ -102,6 +102,8 @@ async fn a_deployment_never_connects_to_loopback_however_the_url_names_it() {
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
             counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // The whole request first: closing on unread bytes resets the connection.
+            read_request(&mut stream);
             std::io::Write::write_all(&mut stream, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").ok();
         }
     });
@@ -131,5 +133,26 @@ async fn a_deployment_never_connects_to_loopback_however_the_url_names_it() {
         let listed = store.list_events("m_ssrf", None, 10, None, day(1)).await.unwrap();
         let delivery = listed.events[0].deliveries.values().next().unwrap();
         assert_eq!(delivery.last_status, answered, "{url}");
+    }
+}
+
+/// Reads one HTTP/1.1 request (headers, then `content-length` bytes of body) from `stream`; a
+/// TLS handshake or anything else that is not one is read until the peer stops sending.
+fn read_request(stream: &mut std::net::TcpStream) {
+    use std::io::Read;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok();
+    let (mut request, mut chunk) = (Vec::new(), [0u8; 4096]);
+    while let Ok(read @ 1..) = stream.read(&mut chunk) {
+        request.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&request);
+        let Some(end) = text.find("\r\n\r\n") else { continue };
+        let length = text[..end]
+            .lines()
+            .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|n| n.trim().to_owned()))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        if request.len() >= end + 4 + length {
+            return;
+        }
     }
 }
