@@ -8,6 +8,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod aws;
 pub mod checkout;
 pub mod clock;
 pub mod error;

@@ -12,8 +12,7 @@ use super::{GSI1, GSI2};
 
 /// An SDK client from the standard environment (the same chain the Lambda runtime uses).
 pub async fn client_from_env() -> Client {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Client::new(&config)
+    Client::new(&crate::aws::config_from_env().await)
 }
 
 /// Creates the table with its TTL and GSI, or leaves it as it is if it exists.
