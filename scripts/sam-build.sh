@@ -7,8 +7,8 @@
 #
 # SAM CLI and cargo-lambda (with zig, which links for arm64 without a cross gcc) come pinned
 # from PyPI via scripts/tools.sh; no Docker, no AWS account. Slow on 2 cores: every function is
-# its own thin-LTO release binary with the AWS SDK (13 functions: 65 min cold on a busy machine,
-# 15-37 min after a change in shared/, 7 s unchanged), so CI does not run it.
+# its own fat-LTO release binary with the AWS SDK (~1 min of link each; 23 functions after a
+# change in shared/: ~12 min idle, BENCHMARKS.md §8), so CI does not run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
