@@ -202,6 +202,8 @@ impl Browser {
         loop {
             match old_document.tag_name().await {
                 Err(e) if e.is_stale_element_reference() => break,
+                // What ChromeDriver sometimes answers instead while the old document is torn down.
+                Err(e) if e.to_string().contains("does not belong to the document") => break,
                 Err(e) => panic!("waiting for the page after clicking {css}: {e}"),
                 Ok(_) => {}
             }
