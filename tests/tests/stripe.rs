@@ -253,3 +253,26 @@ async fn a_failed_3d_secure_reported_by_stripe_ends_the_attempt_so_the_customer_
     assert_eq!(session_status(&s, session_of(&page)).await, "completed");
     assert_eq!(s.used(&link).await, 1);
 }
+
+/// Stripe does not answer (here: gone): the customer is told 503 with when to try again, not
+/// charged, and the server logs why — a warn line the suite's secrets audit reads like every
+/// other, which must not carry the secret key or the card token.
+#[tokio::test]
+async fn when_stripe_does_not_answer_the_customer_may_try_again_and_the_log_says_why_without_secrets() {
+    let s = Stripe::start().await;
+    let link = s.link(1).await;
+    let (page, form_token) = open_checkout(&s.server.base, &link).await.expect("open");
+    let card = s.stripe.card_token("4242424242424242").await;
+    let Stripe { stripe, server, _data } = s;
+    drop(stripe); // localstripe is killed: every call to it is refused
+    let (status, body) = pay(&page, &form_token, &[("paymentToken", &card)]).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("could not confirm your payment"), "{body}");
+
+    let log = std::fs::read_to_string(server.log_path()).expect("the server log");
+    let line = log.lines().find(|line| line.contains("processor unreachable")).unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains(session_of(&page)), "{line}");
+    for secret in [paylinks_tests::STRIPE_SECRET_KEY, card.as_str()] {
+        assert!(!log.contains(secret), "the log holds {secret}: {line}");
+    }
+}
