@@ -38,6 +38,9 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
             Err(ApiError::LinkStoppedTakingPayments { reason, back_url }.branded(&session.checkout.appearance))
         }
         PayOutcome::InProgress(session) => Err(ApiError::PaymentInProgress.branded(&session.checkout.appearance)),
-        PayOutcome::TooManyAttempts { retry_after_seconds } => Err(ApiError::TooManyAttempts(retry_after_seconds)),
+        // In the merchant's colours like every other page of its checkout.
+        PayOutcome::TooManyAttempts { session, retry_after_seconds } => {
+            Err(ApiError::TooManyAttempts(retry_after_seconds).branded(&session.checkout.appearance))
+        }
     }
 }

@@ -893,6 +893,16 @@ async fn a_branded_checkout_page_allows_exactly_its_own_style_block_by_hash() {
     let page = body_text(&response);
     assert_eq!(inline_style(&page), Some(css));
     assert_only_this_style_is_allowed(&response, css);
+
+    // So does the page that stops a client after too many declined cards.
+    for _ in 1..crate::checkout::guard::DECLINES_PER_CLIENT {
+        assert_eq!(h.pay(&session, "4000 0000 0000 0002").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let (status, response) = h.pay(&session, "4242 4242 4242 4242").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let page = body_text(&response);
+    assert_eq!(inline_style(&page), Some(css), "{page}");
+    assert_only_this_style_is_allowed(&response, css);
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ pub enum PayOutcome {
     /// Another submit of this session is being charged right now.
     InProgress(CheckoutSession),
     /// Too many declined cards on this link or from this client: refused before charging.
-    TooManyAttempts { retry_after_seconds: u64 },
+    TooManyAttempts { session: CheckoutSession, retry_after_seconds: u64 },
     /// The bank wants the customer to authenticate (3-D Secure): the page runs Stripe.js's
     /// authentication with this secret, then posts the PaymentIntent back.
     Authenticate { session: CheckoutSession, client_secret: String },
@@ -150,7 +150,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         // Refused tries and forms we refuse ourselves never count: only the processor's
         // declines do (see `guard`).
         if let Some(retry_after_seconds) = guard::refusal(self.store, &session.link_id, client_ip, now).await? {
-            return Ok(PayOutcome::TooManyAttempts { retry_after_seconds });
+            return Ok(PayOutcome::TooManyAttempts { session, retry_after_seconds });
         }
         let mut card = None;
         let payment = match card_entry {

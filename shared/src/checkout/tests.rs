@@ -479,7 +479,7 @@ async fn fifty_bad_cards_on_one_link_are_refused_after_ten_declines_and_pause_it
         let session = h.open(&link).await;
         match h.pay_from(&session, DECLINED, &format!("203.0.113.{n}")).await {
             PayOutcome::TryAgain { .. } => declined += 1,
-            PayOutcome::TooManyAttempts { retry_after_seconds } => {
+            PayOutcome::TooManyAttempts { retry_after_seconds, .. } => {
                 assert!((1..=600).contains(&retry_after_seconds));
                 refused += 1;
             }
