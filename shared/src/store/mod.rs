@@ -290,25 +290,29 @@ pub enum IdempotentCreate {
     Replay(IdempotencyRecord),
 }
 
+/// A page cut from `items` read one beyond `limit` (that one tells whether another page exists):
+/// the first `limit`, and the id of the last of them when more follow.
+fn one_more<T, Id>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> Id) -> (Vec<T>, Option<Id>) {
+    let next = (items.len() > limit).then(|| {
+        items.truncate(limit);
+        items.last().map(id)
+    });
+    (items, next.flatten())
+}
+
 impl LinkPage {
-    /// The page of `links` read one beyond `limit` (that one tells whether another page exists).
-    pub(crate) fn from_one_more(mut links: Vec<PaymentLink>, limit: usize) -> LinkPage {
-        let next = (links.len() > limit).then(|| {
-            links.truncate(limit);
-            links.last().map(|link| link.id.clone())
-        });
-        LinkPage { links, next: next.flatten() }
+    /// The page of `links` read one beyond `limit` (see [`one_more`]).
+    pub(crate) fn from_one_more(links: Vec<PaymentLink>, limit: usize) -> LinkPage {
+        let (links, next) = one_more(links, limit, |link| link.id.clone());
+        LinkPage { links, next }
     }
 }
 
 impl EventPage {
-    /// The page of `events` read one beyond `limit` (that one tells whether another page exists).
-    pub(crate) fn from_one_more(mut events: Vec<Event>, limit: usize) -> EventPage {
-        let next = (events.len() > limit).then(|| {
-            events.truncate(limit);
-            events.last().map(|event| event.id.clone())
-        });
-        EventPage { events, next: next.flatten() }
+    /// The page of `events` read one beyond `limit` (see [`one_more`]).
+    pub(crate) fn from_one_more(events: Vec<Event>, limit: usize) -> EventPage {
+        let (events, next) = one_more(events, limit, |event| event.id.clone());
+        EventPage { events, next }
     }
 }
 

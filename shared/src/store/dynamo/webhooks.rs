@@ -125,9 +125,7 @@ impl Webhooks for DynamoStore {
         let mut events = Vec::new();
         for item in output.items.unwrap_or_default() {
             let listed: Event = from_item("gsi2", item)?;
-            let pk = keys::event(&listed.id);
-            if let Some(item) = self.get_item(&pk).await? {
-                let event: Event = from_item(&pk, item)?;
+            if let Some(event) = self.get_event(&listed.id).await? {
                 if event.due_at.is_some_and(|due| due <= now) {
                     events.push(event);
                 }
