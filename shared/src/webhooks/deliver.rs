@@ -4,6 +4,7 @@
 //! receiver's `Retry-After` when it sends one (429, 503).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,11 +102,10 @@ pub async fn deliver_due(
     // Each merchant's endpoints, read once per round (and kept as their health changes).
     let mut endpoints_of: HashMap<String, Vec<WebhookEndpoint>> = HashMap::new();
     for mut event in store.due_events(now, BATCH).await? {
-        if !endpoints_of.contains_key(&event.merchant_id) {
-            let read = store.webhook_endpoints(&event.merchant_id).await?;
-            endpoints_of.insert(event.merchant_id.clone(), read);
-        }
-        let endpoints = endpoints_of.get_mut(&event.merchant_id).expect("read above");
+        let endpoints = match endpoints_of.entry(event.merchant_id.clone()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(unknown) => unknown.insert(store.webhook_endpoints(&event.merchant_id).await?),
+        };
         let body = event.to_json().to_string();
         // Endpoints registered after the event happened do not get it (as with Stripe), nor do
         // disabled ones.

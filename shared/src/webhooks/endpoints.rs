@@ -65,7 +65,7 @@ pub async fn rotate_secret(
 }
 
 /// Sends `merchant`'s event `id` again to every endpoint that wants it, as a new delivery (the
-/// same `webhook-id`): due at once, its earlier attempts forgotten.
+/// same `webhook-id`): due at once, the attempt count started again, the delivery log kept.
 pub async fn redeliver(
     store: &(impl Webhooks + ?Sized),
     merchant: &Merchant,
