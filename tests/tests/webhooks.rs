@@ -13,9 +13,7 @@ use lambda_http::{Body, Request, Response};
 use paylinks_core::api::{Endpoint, handle};
 use paylinks_core::app::WebhookTargets;
 use paylinks_core::model::{SessionId, WebhookEndpoint};
-use paylinks_core::test_support::{
-    TestApp, TestMerchant, create_event, merchant_event_with_body, open_event, pay_event,
-};
+use paylinks_core::test_support::{TestApp, TestMerchant, create_event, merchant_event_with_body, pay_new_link};
 use paylinks_core::webhooks::dispatch::on_wake_up;
 use paylinks_core::webhooks::{Sender, deliver_due};
 use paylinks_tests::{
@@ -188,20 +186,23 @@ fn shop_request(method: &str, route: &str, path: &str, id: Option<&str>, body: V
 /// Creates the seed's link (one use) and pays it with the test card, through the handlers as
 /// Lambda calls them; returns the session.
 async fn pay_through_the_handlers(shop: &TestApp) -> SessionId {
-    let created = handle(Endpoint::CreateLink, create_event(&SHOP, |_| {}), &shop.app).await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let link = body_json(&created)["data"]["paymentLinkId"].as_str().expect("a link id").to_owned();
-    let opened = handle(Endpoint::OpenLink, open_event(&link), &shop.app).await;
-    let location = opened.headers()["location"].to_str().expect("a location");
-    let session: SessionId = location.rsplit('/').next().expect("a session id").parse().expect("a session id");
-    let stored = shop.app.store.get_session(&session).await.expect("the store").expect("the session");
-    let paid = handle(Endpoint::Pay, pay_event(&session, &stored.form_token, "4242424242424242"), &shop.app).await;
-    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
-    session
+    pay_new_link(&shop.app, create_event(&SHOP, |_| {})).await
 }
 
-/// The attempts of the endpoint's delivery log, newest event first: (status, nextAttemptAt
-/// set?) per attempt, per event.
+/// Registers an endpoint of `shop` for payments at `receiver`, which gets its secret; returns
+/// the endpoint's id.
+async fn register_in_process(shop: &TestApp, receiver: &WebhookReceiver) -> String {
+    let body = json!({ "url": receiver.url, "events": ["checkout.session.completed"] });
+    let request = shop_request("POST", "/api/webhook-endpoints", "/api/webhook-endpoints", None, body);
+    let created = handle(Endpoint::CreateWebhookEndpoint, request, &shop.app).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created = body_json(&created)["data"].clone();
+    receiver.use_secret(created["secret"].as_str().expect("the secret"));
+    created["id"].as_str().expect("an endpoint id").to_owned()
+}
+
+/// The endpoint's delivery log as the merchant reads it (`data`: newest event first, each with
+/// its attempts).
 async fn delivery_log(shop: &TestApp, endpoint: &str) -> Value {
     let path = format!("/api/webhook-endpoints/{endpoint}/deliveries");
     let request = shop_request("GET", "/api/webhook-endpoints/{id}/deliveries", &path, Some(endpoint), Value::Null);
@@ -217,13 +218,7 @@ async fn delivery_log(shop: &TestApp, endpoint: &str) -> Value {
 async fn a_payment_is_delivered_through_the_retry_schedule_until_the_endpoint_is_disabled(mut shop: TestApp) {
     shop.app.config.webhook_targets = WebhookTargets::Anywhere; // the receiver is on loopback
     let receiver = WebhookReceiver::start("500,timeout,200");
-    let body = json!({ "url": receiver.url, "events": ["checkout.session.completed"] });
-    let request = shop_request("POST", "/api/webhook-endpoints", "/api/webhook-endpoints", None, body);
-    let created = handle(Endpoint::CreateWebhookEndpoint, request, &shop.app).await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let created = body_json(&created)["data"].clone();
-    receiver.use_secret(created["secret"].as_str().expect("the secret"));
-    let endpoint = created["id"].as_str().expect("an endpoint id").to_owned();
+    let endpoint = register_in_process(&shop, &receiver).await;
     let store = shop.app.store.as_ref();
     let sender = Sender::new(WebhookTargets::Anywhere).expect("the sender");
 
@@ -311,10 +306,7 @@ async fn a_stream_batch_with_one_failing_endpoint_succeeds_and_the_schedule_retr
     shop.app.config.webhook_targets = WebhookTargets::Anywhere;
     let (healthy, failing) = (WebhookReceiver::start("200"), WebhookReceiver::start("500"));
     for receiver in [&healthy, &failing] {
-        let body = json!({ "url": receiver.url, "events": ["checkout.session.completed"] });
-        let request = shop_request("POST", "/api/webhook-endpoints", "/api/webhook-endpoints", None, body);
-        let created = body_json(&handle(Endpoint::CreateWebhookEndpoint, request, &shop.app).await);
-        receiver.use_secret(created["data"]["secret"].as_str().expect("the secret"));
+        register_in_process(&shop, receiver).await;
     }
     let store = shop.app.store.as_ref();
     let sender = Sender::new(WebhookTargets::Anywhere).expect("the sender");

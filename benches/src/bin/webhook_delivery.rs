@@ -21,7 +21,9 @@ use paylinks_core::api::{Endpoint, handle};
 use paylinks_core::app::WebhookTargets;
 use paylinks_core::store::Store;
 use paylinks_core::store::dynamo::{DynamoStore, create_table};
-use paylinks_core::test_support::{TestApp, fresh_embedded_store, merchant_event_with_body, moto_endpoint};
+use paylinks_core::test_support::{
+    TestApp, fresh_embedded_store, merchant_event_with_body, moto_endpoint, pay_new_link,
+};
 use paylinks_core::webhooks::dispatch::deliver_every;
 use paylinks_core::webhooks::{Sender, deliver_due};
 use paylinks_core::{App, Config, SystemClock};
@@ -129,12 +131,8 @@ async fn latencies(app: &Arc<App>, arrivals: &Arrivals, payments: usize) -> Vec<
 }
 
 async fn pay_a_new_link(app: &App) -> String {
-    let request = lambda_http::request::from_str(&create_event_text_with_limit(None)).unwrap();
-    let link = created_link(&handle(Endpoint::CreateLink, request, app).await);
-    let session = open_session(app, &link).await;
-    let response = handle(Endpoint::Pay, pay_request_for(app, &session, CARD_OK).await, app).await;
-    assert_eq!(response.status(), 303, "{:?}", response.body());
-    session.to_string()
+    let unlimited = lambda_http::request::from_str(&create_event_text_with_limit(None)).unwrap();
+    pay_new_link(app, unlimited).await.to_string()
 }
 
 /// DynamoDB requests of the dispatcher's rounds that deliver one event, and ten.

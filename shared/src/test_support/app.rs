@@ -79,3 +79,23 @@ impl TestApp {
         self.dir.as_ref().map(embedded_store_path)
     }
 }
+
+/// Creates a link with `create` (a create-link request), opens it and pays it with the sandbox's
+/// approved card, through the handlers as Lambda calls them; returns the paid session.
+pub async fn pay_new_link(app: &App, create: lambda_http::Request) -> crate::model::SessionId {
+    use crate::api::{Endpoint, handle};
+    use crate::checkout::processor::TEST_CARD_SUCCESS;
+
+    let created = handle(Endpoint::CreateLink, create, app).await;
+    assert_eq!(created.status(), 201, "create: {:?}", created.body());
+    let created: serde_json::Value = serde_json::from_slice(created.body()).expect("a JSON body");
+    let link = created["data"]["paymentLinkId"].as_str().expect("a link id");
+    let opened = handle(Endpoint::OpenLink, super::open_event(link), app).await;
+    let location = opened.headers()["location"].to_str().expect("a location");
+    let session: crate::model::SessionId =
+        location.rsplit('/').next().and_then(|id| id.parse().ok()).expect("a session");
+    let stored = app.store.get_session(&session).await.expect("the store").expect("the session");
+    let paid = handle(Endpoint::Pay, super::pay_event(&session, &stored.form_token, TEST_CARD_SUCCESS), app).await;
+    assert_eq!(paid.status(), 303, "pay: {:?}", paid.body());
+    session
+}

@@ -19,7 +19,7 @@ mod stores;
 
 use std::net::TcpListener;
 
-pub use app::{TestApp, TestMerchant};
+pub use app::{TestApp, TestMerchant, pay_new_link};
 pub use contention::{Contention, ContentionInjector, contended_client};
 pub use events::{
     FIXTURES_DIR, check_event, create_event, create_event_text, event, fixture, merchant_event_with_body, open_event,
