@@ -18,7 +18,8 @@ use super::processor::{CardEntry, ChargeRequest, Charged, PaymentDetails, Paymen
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::model::{
-    Cart, ChargeOutcome, CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionStatus, Unavailable,
+    Cart, ChargeOutcome, CheckoutSession, FailureCode, PaymentAttempt, PaymentLink, PaymentResult, SessionStatus,
+    Unavailable,
 };
 use crate::money::{MinorUnits, parse_decimal_string};
 use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counters, Links, Payments, Sessions};
@@ -203,18 +204,18 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 return Err(error.into());
             }
         };
-        match claimed {
-            ClaimUse::Claimed => {}
+        let link = match claimed {
+            ClaimUse::Claimed(link) => link,
             ClaimUse::Unavailable(reason) => {
                 end_attempt(AttemptEnd::Declined).await?;
                 return Ok(PayOutcome::LinkUnavailable { session, reason });
             }
             ClaimUse::NotFound => return self.fail(session, attempt.number, FailureCode::SessionFailed).await,
-        }
+        };
 
         let charged = self.processor.charge(&ChargeRequest::of(&session, &attempt), payment).await;
         match charged {
-            Ok(charged) => self.act_on(session, &attempt, charged, client_ip).await,
+            Ok(charged) => self.act_on(session, &attempt, charged, client_ip, Some(&link)).await,
             Err(ProcessorError::Processing(detail)) => {
                 tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
                 self.store.release_use(&session.link_id, session_id).await?;
@@ -226,20 +227,22 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
 
     /// What the processor decided for `attempt`, acted on: an approved charge completes the
     /// payment, a decline gives the use back and ends the attempt (and counts against the
-    /// card-testing limits), a 3-D Secure request goes to the page.
+    /// card-testing limits), a 3-D Secure request goes to the page. `claimed` is the link as
+    /// this request's claim left it, if it made one (completing then needs no read of it).
     pub(super) async fn act_on(
         &self,
         session: CheckoutSession,
         attempt: &PaymentAttempt,
         charged: Charged,
         client_ip: Option<&str>,
+        claimed: Option<&PaymentLink>,
     ) -> Result<PayOutcome, ApiError> {
         match charged {
             Charged::Decided(ChargeOutcome::Approved { transaction_id, card_brand, card_last_four }) => {
                 let completed_at = self.clock.now();
                 let amount = attempt.amount;
                 let result = PaymentResult { transaction_id, amount, card_brand, card_last_four, completed_at };
-                self.complete(session, attempt, &result).await
+                self.complete(session, attempt, &result, claimed).await
             }
             Charged::Decided(ChargeOutcome::Declined { reason }) => {
                 self.store.release_use(&session.link_id, &session.id).await?;
@@ -278,7 +281,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         if payment.session_id != session.id.to_string() || payment.attempt != attempt.number {
             return Err(ApiError::StaleForm);
         }
-        self.act_on(session, &attempt, payment.charged, client_ip).await
+        self.act_on(session, &attempt, payment.charged, client_ip, None).await
     }
 
     /// If the processor recorded an outcome for `attempt`, finishes the session with it: an
@@ -297,7 +300,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 let completed_at = self.clock.now();
                 let result =
                     PaymentResult { transaction_id, amount: record.amount, card_brand, card_last_four, completed_at };
-                self.complete(session.clone(), attempt, &result).await.map(Some)
+                self.complete(session.clone(), attempt, &result, None).await.map(Some)
             }
             ChargeOutcome::Declined { reason } => {
                 self.store.release_use(&session.link_id, &session.id).await?;
@@ -312,8 +315,13 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         session: CheckoutSession,
         attempt: &PaymentAttempt,
         result: &PaymentResult,
+        claimed: Option<&PaymentLink>,
     ) -> Result<PayOutcome, ApiError> {
-        match self.store.complete_payment(&session.id, attempt.number, &session.link_id, result).await? {
+        let completed = match claimed {
+            Some(link) => self.store.complete_payment_on(&session.id, attempt.number, link, result).await?,
+            None => self.store.complete_payment(&session.id, attempt.number, &session.link_id, result).await?,
+        };
+        match completed {
             CompletePayment::Completed => {
                 let session = CheckoutSession {
                     status: SessionStatus::Completed,

@@ -45,7 +45,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         let Ok(session) = super::find_session(self.store, &payment.session_id).await else { return Ok(()) };
         match session.in_flight.clone() {
             Some(attempt) if attempt.number == payment.attempt && session.status == SessionStatus::Pending => {
-                self.act_on(session, &attempt, payment.charged, None).await.map(|_| ())
+                self.act_on(session, &attempt, payment.charged, None, None).await.map(|_| ())
             }
             _ => Ok(()),
         }

@@ -125,6 +125,7 @@ macro_rules! contract_suite {
                 releasing_gives_the_use_back_once,
                 completing_turns_the_hold_into_exactly_one_use,
                 completing_after_the_hold_lapsed_takes_a_free_use_or_finds_the_link_full,
+                a_claim_brings_back_the_link_and_completing_from_a_stale_copy_decides_on_the_stored_link,
                 completing_an_unknown_session_changes_nothing,
                 a_declined_attempt_leaves_the_session_open,
                 a_failed_attempt_fails_the_session,
@@ -520,8 +521,37 @@ async fn start(store: &impl Store, session: &SessionId) -> PaymentAttempt {
 }
 
 /// Claims a use at `now`, held for `HOLD`.
-async fn claim(store: &impl Store, link: &PaymentLink, session: &SessionId, now: DateTime<Utc>) -> ClaimUse {
-    store.claim_use(&link.id, session, now, now + HOLD).await.expect("claim use")
+async fn claim(store: &impl Store, link: &PaymentLink, session: &SessionId, now: DateTime<Utc>) -> Claim {
+    claim_until(store, &link.id, session, now, now + HOLD).await
+}
+
+/// Claims a use of `link` at `now`, held until `until`.
+async fn claim_until(
+    store: &impl Store,
+    link: &LinkId,
+    session: &SessionId,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Claim {
+    store.claim_use(link, session, now, until).await.expect("claim use").into()
+}
+
+/// A claim's outcome without the link a successful one brings back.
+#[derive(Debug, PartialEq, Eq)]
+enum Claim {
+    Claimed,
+    Unavailable(Unavailable),
+    NotFound,
+}
+
+impl From<ClaimUse> for Claim {
+    fn from(claimed: ClaimUse) -> Claim {
+        match claimed {
+            ClaimUse::Claimed(_) => Claim::Claimed,
+            ClaimUse::Unavailable(reason) => Claim::Unavailable(reason),
+            ClaimUse::NotFound => Claim::NotFound,
+        }
+    }
 }
 
 fn payment(n: usize) -> PaymentResult {
@@ -667,19 +697,19 @@ async fn limited_links_hold_uses_up_to_the_limit_and_renewals_count_once<F: Fixt
     let link = create_paying_link(store, Some(2)).await;
     let [first, second, third] = [SessionId::generate(), SessionId::generate(), SessionId::generate()];
 
-    assert_eq!(claim(store, &link, &first, at(1)).await, ClaimUse::Claimed);
-    assert_eq!(claim(store, &link, &second, at(2)).await, ClaimUse::Claimed);
-    assert_eq!(claim(store, &link, &third, at(3)).await, ClaimUse::Unavailable(Unavailable::LimitReached));
+    assert_eq!(claim(store, &link, &first, at(1)).await, Claim::Claimed);
+    assert_eq!(claim(store, &link, &second, at(2)).await, Claim::Claimed);
+    assert_eq!(claim(store, &link, &third, at(3)).await, Claim::Unavailable(Unavailable::LimitReached));
     let mut holds = vec![held(&first, at(1) + HOLD), held(&second, at(2) + HOLD)];
     holds.sort();
     assert_eq!(uses(store, &link.id).await, (0, 2, holds));
 
     // Holding again (a takeover) renews the hold without a second use.
-    assert_eq!(claim(store, &link, &first, at(10)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &first, at(10)).await, Claim::Claimed);
     let mut holds = vec![held(&first, at(10) + HOLD), held(&second, at(2) + HOLD)];
     holds.sort();
     assert_eq!(uses(store, &link.id).await, (0, 2, holds));
-    assert_eq!(claim(store, &link, &third, at(11)).await, ClaimUse::Unavailable(Unavailable::LimitReached));
+    assert_eq!(claim(store, &link, &third, at(11)).await, Claim::Unavailable(Unavailable::LimitReached));
 }
 
 async fn lapsed_holds_are_given_back_and_their_uses_claimable_again<F: Fixture>() {
@@ -688,31 +718,31 @@ async fn lapsed_holds_are_given_back_and_their_uses_claimable_again<F: Fixture>(
     let link = create_paying_link(store, Some(1)).await;
     let [first, second] = [SessionId::generate(), SessionId::generate()];
     let first_until = at(1) + HOLD;
-    assert_eq!(claim(store, &link, &first, at(1)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &first, at(1)).await, Claim::Claimed);
 
     // Held up to the last nanosecond; lapsed from its end on.
-    let refused = store.claim_use(&link.id, &second, first_until - NANO, at(500)).await.expect("claim");
-    assert_eq!(refused, ClaimUse::Unavailable(Unavailable::LimitReached));
+    let refused = claim_until(store, &link.id, &second, first_until - NANO, at(500)).await;
+    assert_eq!(refused, Claim::Unavailable(Unavailable::LimitReached));
     assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&first, first_until)]));
-    let taken = store.claim_use(&link.id, &second, first_until, at(500)).await.expect("claim");
-    assert_eq!(taken, ClaimUse::Claimed);
+    let taken = claim_until(store, &link.id, &second, first_until, at(500)).await;
+    assert_eq!(taken, Claim::Claimed);
     assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&second, at(500))]));
-    let late = store.claim_use(&link.id, &first, first_until + NANO, at(600)).await.expect("claim");
-    assert_eq!(late, ClaimUse::Unavailable(Unavailable::LimitReached), "its use went to another session");
+    let late = claim_until(store, &link.id, &first, first_until + NANO, at(600)).await;
+    assert_eq!(late, Claim::Unavailable(Unavailable::LimitReached), "its use went to another session");
 
     // A session whose own hold lapsed renews it, even on a full link.
-    let renewed = store.claim_use(&link.id, &second, at(700), at(800)).await.expect("claim");
-    assert_eq!(renewed, ClaimUse::Claimed);
+    let renewed = claim_until(store, &link.id, &second, at(700), at(800)).await;
+    assert_eq!(renewed, Claim::Claimed);
     assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&second, at(800))]));
 
     // Several lapsed holds are all given back at once.
     let link = create_paying_link(store, Some(3)).await;
     let holders = [SessionId::generate(), SessionId::generate(), SessionId::generate()];
     for (n, holder) in holders.iter().enumerate() {
-        assert_eq!(claim(store, &link, holder, at(n as i64)).await, ClaimUse::Claimed);
+        assert_eq!(claim(store, &link, holder, at(n as i64)).await, Claim::Claimed);
     }
     let newcomer = SessionId::generate();
-    assert_eq!(claim(store, &link, &newcomer, at(1000)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &newcomer, at(1000)).await, Claim::Claimed);
     assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&newcomer, at(1000) + HOLD)]));
 }
 
@@ -726,20 +756,20 @@ async fn inactive_expired_and_unknown_links_hold_nothing<F: Fixture>() {
         let session = SessionId::generate();
         for now in [at(1), inactive.expires_at] {
             let refused = claim(store, &inactive, &session, now).await;
-            assert_eq!(refused, ClaimUse::Unavailable(Unavailable::Inactive), "{usage_limit:?} at {now}");
+            assert_eq!(refused, Claim::Unavailable(Unavailable::Inactive), "{usage_limit:?} at {now}");
         }
         assert_eq!(stored_link(store, &inactive.id).await, inactive);
 
         // Expired from its expiry on, to the nanosecond.
         let expiring = create_paying_link(store, usage_limit).await;
         let refused = claim(store, &expiring, &session, expiring.expires_at).await;
-        assert_eq!(refused, ClaimUse::Unavailable(Unavailable::Expired), "{usage_limit:?}");
+        assert_eq!(refused, Claim::Unavailable(Unavailable::Expired), "{usage_limit:?}");
         assert_eq!(stored_link(store, &expiring.id).await, expiring);
-        assert_eq!(claim(store, &expiring, &session, expiring.expires_at - NANO).await, ClaimUse::Claimed);
+        assert_eq!(claim(store, &expiring, &session, expiring.expires_at - NANO).await, Claim::Claimed);
     }
 
-    let unknown = store.claim_use(&LinkId::generate(), &SessionId::generate(), at(1), at(61)).await.expect("claim");
-    assert_eq!(unknown, ClaimUse::NotFound);
+    let unknown = claim_until(store, &LinkId::generate(), &SessionId::generate(), at(1), at(61)).await;
+    assert_eq!(unknown, Claim::NotFound);
 }
 
 async fn unlimited_links_hold_nothing_and_count_every_payment<F: Fixture>() {
@@ -749,7 +779,7 @@ async fn unlimited_links_hold_nothing_and_count_every_payment<F: Fixture>() {
     let mut sessions = Vec::new();
     for _ in 0..3 {
         let session = open_session(store, &link).await;
-        assert_eq!(claim(store, &link, &session.id, at(1)).await, ClaimUse::Claimed);
+        assert_eq!(claim(store, &link, &session.id, at(1)).await, Claim::Claimed);
         sessions.push(session);
     }
     assert_eq!(stored_link(store, &link.id).await, link, "nothing held");
@@ -768,8 +798,8 @@ async fn releasing_gives_the_use_back_once<F: Fixture>() {
     let store = fixture.store();
     let link = create_paying_link(store, Some(1)).await;
     let [first, second] = [SessionId::generate(), SessionId::generate()];
-    assert_eq!(claim(store, &link, &first, at(1)).await, ClaimUse::Claimed);
-    assert_eq!(claim(store, &link, &second, at(2)).await, ClaimUse::Unavailable(Unavailable::LimitReached));
+    assert_eq!(claim(store, &link, &first, at(1)).await, Claim::Claimed);
+    assert_eq!(claim(store, &link, &second, at(2)).await, Claim::Unavailable(Unavailable::LimitReached));
 
     store.release_use(&link.id, &first).await.expect("release");
     assert_eq!(uses(store, &link.id).await, (0, 0, vec![]));
@@ -778,7 +808,7 @@ async fn releasing_gives_the_use_back_once<F: Fixture>() {
     store.release_use(&link.id, &second).await.expect("release of no hold");
     assert_eq!(uses(store, &link.id).await, (0, 0, vec![]));
 
-    assert_eq!(claim(store, &link, &second, at(3)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &second, at(3)).await, Claim::Claimed);
     assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&second, at(3) + HOLD)]));
 
     let unknown = LinkId::generate();
@@ -792,7 +822,7 @@ async fn completing_turns_the_hold_into_exactly_one_use<F: Fixture>() {
     let link = create_paying_link(store, Some(2)).await;
     let session = open_session(store, &link).await;
     let attempt = start(store, &session.id).await;
-    assert_eq!(claim(store, &link, &session.id, at(2)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &session.id, at(2)).await, Claim::Claimed);
 
     assert_eq!(complete(store, &session.id, attempt.number, &link, 1).await, CompletePayment::Completed);
     assert_eq!(uses(store, &link.id).await, (1, 1, vec![]), "the hold became the use");
@@ -813,7 +843,7 @@ async fn completing_turns_the_hold_into_exactly_one_use<F: Fixture>() {
     // Another attempt number than the one in flight completes nothing.
     let other = open_session(store, &link).await;
     let other_attempt = start(store, &other.id).await;
-    assert_eq!(claim(store, &link, &other.id, at(2)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &other.id, at(2)).await, Claim::Claimed);
     let before = stored_session(store, &other.id).await;
     assert_eq!(complete(store, &other.id, other_attempt.number + 1, &link, 3).await, CompletePayment::SessionChanged);
     assert_eq!(stored_session(store, &other.id).await, before);
@@ -826,10 +856,10 @@ async fn completing_after_the_hold_lapsed_takes_a_free_use_or_finds_the_link_ful
     let link = create_paying_link(store, Some(1)).await;
     let slow = open_session(store, &link).await;
     let attempt = start(store, &slow.id).await;
-    assert_eq!(claim(store, &link, &slow.id, at(1)).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &slow.id, at(1)).await, Claim::Claimed);
     // The slow payment's hold lapses and another session takes the use.
     let other = SessionId::generate();
-    assert_eq!(claim(store, &link, &other, at(1) + HOLD).await, ClaimUse::Claimed);
+    assert_eq!(claim(store, &link, &other, at(1) + HOLD).await, Claim::Claimed);
 
     let before = stored_session(store, &slow.id).await;
     assert_eq!(complete(store, &slow.id, attempt.number, &link, 1).await, CompletePayment::LimitReached);
@@ -841,7 +871,48 @@ async fn completing_after_the_hold_lapsed_takes_a_free_use_or_finds_the_link_ful
     assert_eq!(complete(store, &slow.id, attempt.number, &link, 1).await, CompletePayment::Completed);
     assert_eq!(uses(store, &link.id).await, (1, 1, vec![]));
     assert_eq!(stored_session(store, &slow.id).await.status, SessionStatus::Completed);
-    assert_eq!(claim(store, &link, &other, at(1000)).await, ClaimUse::Unavailable(Unavailable::LimitReached));
+    assert_eq!(claim(store, &link, &other, at(1000)).await, Claim::Unavailable(Unavailable::LimitReached));
+}
+
+async fn a_claim_brings_back_the_link_and_completing_from_a_stale_copy_decides_on_the_stored_link<F: Fixture>() {
+    use crate::model::EventType::{CheckoutSessionCompleted, PaymentLinkUsageLimitReached};
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let claimed = async |link: &PaymentLink, session: &SessionId| match store
+        .claim_use(&link.id, session, at(2), at(2) + HOLD)
+        .await
+        .expect("claim")
+    {
+        ClaimUse::Claimed(copy) => *copy,
+        other => panic!("expected a claim, got {other:?}"),
+    };
+    for usage_limit in [Some(2), None] {
+        let link = create_paying_link(store, usage_limit).await;
+        let [first, second] = [open_session(store, &link).await.id, open_session(store, &link).await.id];
+        let [first_attempt, second_attempt] = [start(store, &first).await, start(store, &second).await];
+        // The copy is the link as stored right after the claim.
+        let first_copy = claimed(&link, &first).await;
+        assert_eq!(first_copy, stored_link(store, &link.id).await, "{usage_limit:?}");
+        let second_copy = claimed(&link, &second).await;
+        assert_eq!(second_copy, stored_link(store, &link.id).await, "{usage_limit:?}");
+
+        let completed = store.complete_payment_on(&first, first_attempt.number, &second_copy, &payment(1)).await;
+        assert_eq!(completed.expect("complete"), CompletePayment::Completed);
+        // Completing from the first copy, which knows neither the second hold nor the first
+        // payment: the stored link decides (the hold becomes the use that fills the link).
+        let completed = store.complete_payment_on(&second, second_attempt.number, &first_copy, &payment(2)).await;
+        assert_eq!(completed.expect("complete"), CompletePayment::Completed, "{usage_limit:?}");
+        assert_eq!(uses(store, &link.id).await, (2, if usage_limit.is_some() { 2 } else { 0 }, vec![]));
+        for session in [&first, &second] {
+            assert_eq!(stored_session(store, session).await.status, SessionStatus::Completed);
+        }
+        let events = store.list_events(&link.merchant_id, None, 10, None, at(60)).await.expect("events").events;
+        let of_link = events.iter().filter(|event| event.data.contains(link.id.as_str()));
+        let kinds: Vec<_> = of_link.map(|event| event.kind).collect();
+        let filled = usage_limit.map(|_| PaymentLinkUsageLimitReached);
+        let expected: Vec<_> = filled.into_iter().chain([CheckoutSessionCompleted, CheckoutSessionCompleted]).collect();
+        assert_eq!(kinds, expected, "{usage_limit:?}");
+    }
 }
 
 async fn completing_an_unknown_session_changes_nothing<F: Fixture>() {
@@ -984,7 +1055,7 @@ async fn payments_the_payment_that_fills_a_link_and_refunds_write_their_events_w
     let pay = async |n: usize| {
         let session = open_session(store, &link).await;
         let attempt = start(store, &session.id).await;
-        assert_eq!(claim(store, &link, &session.id, at(2)).await, ClaimUse::Claimed);
+        assert_eq!(claim(store, &link, &session.id, at(2)).await, Claim::Claimed);
         assert_eq!(complete(store, &session.id, attempt.number, &link, n).await, CompletePayment::Completed);
         (session, attempt)
     };
@@ -1205,7 +1276,7 @@ async fn racing_payments_never_oversell_a_limited_link<F: Fixture>() {
         payers.spawn(async move {
             let attempt = start(&store, &session).await;
             match claim(&store, &link, &session, at(2)).await {
-                ClaimUse::Claimed => Ok(complete(&store, &session, attempt.number, &link, n).await),
+                Claim::Claimed => Ok(complete(&store, &session, attempt.number, &link, n).await),
                 refused => {
                     store.release_use(&link.id, &session).await.expect("release");
                     store.end_attempt(&session, attempt.number, AttemptEnd::Declined).await.expect("end attempt");
@@ -1217,7 +1288,7 @@ async fn racing_payments_never_oversell_a_limited_link<F: Fixture>() {
     let outcomes = payers.join_all().await;
 
     let completed = outcomes.iter().filter(|o| **o == Ok(CompletePayment::Completed)).count();
-    let refused = outcomes.iter().filter(|o| **o == Err(ClaimUse::Unavailable(Unavailable::LimitReached))).count();
+    let refused = outcomes.iter().filter(|o| **o == Err(Claim::Unavailable(Unavailable::LimitReached))).count();
     assert_eq!((completed, refused), (LIMIT as usize, PAYERS - LIMIT as usize), "{outcomes:?}");
     assert_eq!(uses(fixture.store(), &link.id).await, (LIMIT, LIMIT, vec![]));
     let mut paid = 0;

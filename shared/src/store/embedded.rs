@@ -465,7 +465,7 @@ impl Payments for EmbeddedStore {
             if now >= link.expires_at {
                 return Ok(ClaimUse::Unavailable(Unavailable::Expired));
             }
-            let Some(limit) = link.usage_limit else { return Ok(ClaimUse::Claimed) };
+            let Some(limit) = link.usage_limit else { return Ok(ClaimUse::Claimed(Box::new(link))) };
             let lapsed = link.claims.len();
             link.claims.retain(|holder, until| *until > now || *holder == session);
             link.reserved -= (lapsed - link.claims.len()) as u64;
@@ -477,7 +477,7 @@ impl Payments for EmbeddedStore {
             }
             link.claims.insert(session, hold_until);
             txn.put(&key, &link)?;
-            Ok(ClaimUse::Claimed)
+            Ok(ClaimUse::Claimed(Box::new(link)))
         })
         .await
     }

@@ -210,6 +210,16 @@ impl Payments for FaultyStore {
         self.run(self.inner.complete_payment(session, attempt, link, result)).await
     }
 
+    async fn complete_payment_on(
+        &self,
+        session: &SessionId,
+        attempt: u32,
+        link: &PaymentLink,
+        result: &PaymentResult,
+    ) -> Result<CompletePayment, StoreError> {
+        self.run(self.inner.complete_payment_on(session, attempt, link, result)).await
+    }
+
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
         self.run(self.inner.end_attempt(session, attempt, end)).await
     }

@@ -160,7 +160,8 @@ pub trait Payments: Send + Sync {
     /// Holds one use of a link for `session` until `hold_until`. Refused when the link is
     /// inactive or expired at `now`, or when `reserved` has reached `usage_limit` after lapsed
     /// holds are returned. Holding again (a takeover) only renews the hold. Links without a
-    /// limit hold nothing; they are only checked.
+    /// limit hold nothing; they are only checked. A claim brings the link back as it left it,
+    /// for `complete_payment_on`.
     async fn claim_use(
         &self,
         link: &LinkId,
@@ -183,6 +184,20 @@ pub trait Payments: Send + Sync {
         link: &LinkId,
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError>;
+
+    /// `complete_payment` with `link` as the caller last saw it (the link `claim_use` brought
+    /// back): a store may decide how the use is counted from that copy instead of reading the
+    /// link again (its conditions still check the link is as the copy says, and a refusal
+    /// decides again from the link as stored).
+    async fn complete_payment_on(
+        &self,
+        session: &SessionId,
+        attempt: u32,
+        link: &PaymentLink,
+        result: &PaymentResult,
+    ) -> Result<CompletePayment, StoreError> {
+        self.complete_payment(session, attempt, &link.id, result).await
+    }
 
     /// Ends attempt `attempt` without a payment: on a decline the session stays pending for
     /// another try; on an unrecoverable error it becomes `failed` with `failure_code`.
@@ -337,9 +352,10 @@ pub enum BeginAttempt {
     NotFound,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimUse {
-    Claimed,
+    /// Held (or, on a link without a limit, checked); the link as the claim left it.
+    Claimed(Box<PaymentLink>),
     Unavailable(Unavailable),
     NotFound,
 }

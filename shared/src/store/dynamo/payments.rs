@@ -123,9 +123,12 @@ impl Payments for DynamoStore {
             "#active = :true AND #expiresAtNanos > :now AND attribute_exists(#claims.#sid)",
         ))?;
 
+        // Held: the link as the claim left it (ALL_NEW), for `complete_payment_on`.
+        let claimed =
+            |item: Item| -> Result<ClaimUse, StoreError> { Ok(ClaimUse::Claimed(Box::new(from_item(&pk, item)?))) };
         for _ in 0..DECISION_ROUNDS {
-            let item = match self.update(&pk, &claim, ReturnValue::None).await? {
-                Written::Applied(_) => return Ok(ClaimUse::Claimed),
+            let item = match self.update(&pk, &claim, ReturnValue::AllNew).await? {
+                Written::Applied(item) => return claimed(item),
                 Written::Refused(None) => return Ok(ClaimUse::NotFound),
                 Written::Refused(Some(item)) => item,
             };
@@ -137,10 +140,10 @@ impl Payments for DynamoStore {
             if now >= link.expires_at {
                 return Ok(ClaimUse::Unavailable(Unavailable::Expired));
             }
-            let Some(limit) = link.usage_limit else { return Ok(ClaimUse::Claimed) };
+            let Some(limit) = link.usage_limit else { return Ok(ClaimUse::Claimed(Box::new(link))) };
             if link.claims.contains_key(session.as_str()) {
-                match self.update(&pk, &renewal, ReturnValue::None).await? {
-                    Written::Applied(_) => return Ok(ClaimUse::Claimed),
+                match self.update(&pk, &renewal, ReturnValue::AllNew).await? {
+                    Written::Applied(item) => return claimed(item),
                     Written::Refused(None) => return Ok(ClaimUse::NotFound),
                     // The hold went meanwhile (released, or lapsed and given back): claim afresh.
                     Written::Refused(Some(_)) => continue,
@@ -181,7 +184,22 @@ impl Payments for DynamoStore {
         link: &LinkId,
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError> {
-        let (session_pk, link_pk) = (keys::session(session), keys::link(link));
+        // The link as read decides how the use is counted; the transaction checks it still is so.
+        let link_pk = keys::link(link);
+        let Some(link_item) = self.get_item(&link_pk).await? else {
+            return self.complete_without_link(session, attempt, link_pk).await;
+        };
+        self.complete_payment_on(session, attempt, &from_item(&link_pk, link_item)?, result).await
+    }
+
+    async fn complete_payment_on(
+        &self,
+        session: &SessionId,
+        attempt: u32,
+        link: &PaymentLink,
+        result: &PaymentResult,
+    ) -> Result<CompletePayment, StoreError> {
+        let (session_pk, link_pk) = (keys::session(session), keys::link(&link.id));
         let completion =
             // A paid session is kept as long as links are: merchants verify payments for months.
             Write::new("SET #status = :completed, #payment = :payment, #ttl = :ttl REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
@@ -191,13 +209,11 @@ impl Payments for DynamoStore {
                 .value(":completed", status(&session_pk, SessionStatus::Completed)?)
                 .value(":payment", attribute(&session_pk, result)?);
 
-        // The link as read decides how the use is counted; the transaction checks it still is so.
-        let Some(mut link_item) = self.get_item(&link_pk).await? else {
-            return self.complete_without_link(session, attempt, link_pk).await;
-        };
+        // The link as last seen decides how the use is counted; the transaction checks it still
+        // is so, and a refusal brings back the link as stored to decide again.
+        let mut link = link.clone();
         let mut conflicts = 0;
         for _ in 0..DECISION_ROUNDS + CONFLICT_RETRIES as usize {
-            let link: PaymentLink = from_item(&link_pk, link_item.clone())?;
             let counting = Counting::for_link(&link, session);
             // The events go in the same transaction: written if and only if the payment is.
             let mut events = vec![Event::session_completed(session, &link, result)];
@@ -244,13 +260,12 @@ impl Payments for DynamoStore {
             let Some(current) = reasons.get(1).and_then(|reason| reason.item()).cloned() else {
                 return Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() });
             };
-            let link: PaymentLink = from_item(&link_pk, current.clone())?;
+            link = from_item(&link_pk, current)?;
             if Counting::for_link(&link, session) == Counting::FreeUse
                 && link.usage_limit.is_some_and(|limit| link.reserved >= limit)
             {
                 return Ok(CompletePayment::LimitReached);
             }
-            link_item = current;
         }
         Err(contention("complete_payment"))
     }
