@@ -35,50 +35,37 @@ fn window(now: DateTime<Utc>) -> (i64, DateTime<Utc>) {
     (index, end)
 }
 
-/// The names of a window's counters.
-struct CounterNames {
-    link: String,
-    link_clients: String,
-    client: Option<String>,
-    link_client: Option<String>,
+/// A link's declines in the window numbered `index`, with the clients they came from.
+fn link_counter(link: &LinkId, index: i64) -> String {
+    format!("declines:link:{link}:{index}")
 }
 
-impl CounterNames {
-    fn new(link: &LinkId, client: Option<&str>, index: i64) -> Self {
-        CounterNames {
-            link: format!("declines:link:{link}:{index}"),
-            link_clients: format!("declines:link-clients:{link}:{index}"),
-            client: client.map(|client| format!("declines:client:{client}:{index}")),
-            link_client: client.map(|client| format!("declines:link-client:{link}:{client}:{index}")),
-        }
-    }
+/// A client's declines, on any link, in the window numbered `index`.
+fn client_counter_in(client: &str, index: i64) -> String {
+    format!("declines:client:{client}:{index}")
 }
 
-/// Seconds until pays may be tried again, if this client, or this link (declining cards from
-/// several clients), has had too many declines.
-pub async fn refusal(
-    counters: &(impl Counters + ?Sized),
-    link: &LinkId,
-    client: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Option<u64>, ApiError> {
-    let (index, end) = window(now);
-    let retry_after = u64::try_from((end - now).num_seconds().max(1)).unwrap_or(1);
-    let names = CounterNames::new(link, client, index);
-    // Every counter in one read (one round trip on DynamoDB).
-    let wanted: Vec<&str> = [Some(names.link.as_str()), Some(names.link_clients.as_str()), names.client.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
-    let counts = counters.read_counters(&wanted).await?;
-    let count = |i: usize| counts.get(i).copied().unwrap_or(0);
-    let (link_declines, link_clients, client_declines) = (count(0), count(1), count(2));
-    let link_blocked = link_declines >= DECLINES_PER_LINK && link_clients >= CLIENTS_TO_BLOCK_LINK;
-    Ok((link_blocked || client_declines >= DECLINES_PER_CLIENT).then_some(retry_after))
+/// Whole seconds from `now` to `until`, at least 1: a `Retry-After`.
+pub fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1)
 }
 
-/// Counts one card the processor declined; pauses the link when many clients' cards were
-/// declined on it within the window.
+/// The counter of this client's declines in the window of `now`, for the pay to read with its
+/// session; None when the client's address is unknown.
+pub fn client_counter(client: Option<&str>, now: DateTime<Utc>) -> Option<String> {
+    client.map(|client| client_counter_in(client, window(now).0))
+}
+
+/// Seconds until the client may pay again, if `declines` (its counter as read) reached the
+/// limit. (A link declining cards from several clients is blocked on the link itself: its
+/// claims are refused until the window ends.)
+pub fn client_refusal(declines: u64, now: DateTime<Utc>) -> Option<u64> {
+    (declines >= DECLINES_PER_CLIENT).then(|| seconds_until(window(now).1, now))
+}
+
+/// Counts one card the processor declined: against the client, and against the link with the
+/// client among those declined on it. A link declining cards from several clients is blocked
+/// until the window ends; from many, it is paused for its merchant.
 pub async fn record_decline(
     store: &(impl Counters + Links + ?Sized),
     link: &LinkId,
@@ -86,23 +73,23 @@ pub async fn record_decline(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let (index, end) = window(now);
-    let names = CounterNames::new(link, client, index);
-    store.increment_counter(&names.link, end).await?;
-    let (Some(client_name), Some(link_client_name)) = (&names.client, &names.link_client) else { return Ok(()) };
-    store.increment_counter(client_name, end).await?;
-    // A client's first decline on this link makes one more client declined on it.
-    if store.increment_counter(link_client_name, end).await? > 1 {
-        return Ok(());
+    let on_link = store.count_client(&link_counter(link, index), client, end).await?;
+    if let Some(client) = client {
+        store.increment_counter(&client_counter_in(client, index), end).await?;
     }
-    let clients = store.increment_counter(&names.link_clients, end).await?;
-    if clients == CLIENTS_TO_PAUSE_LINK {
+    if on_link.count >= DECLINES_PER_LINK && on_link.clients >= CLIENTS_TO_BLOCK_LINK {
+        // Later pays on it are refused before a use is held, so this is written about once.
+        tracing::warn!(link_id = %link, declines = on_link.count, clients = on_link.clients, "link blocked: card testing");
+        store.block_payments(link, end).await?;
+    }
+    if on_link.clients >= CLIENTS_TO_PAUSE_LINK {
         let reason = format!(
             "Paused automatically at {}: cards from {CLIENTS_TO_PAUSE_LINK} different clients were declined within {} \
              minutes, which looks like card testing. Activate the link again when you are ready.",
             now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             WINDOW.num_minutes()
         );
-        tracing::warn!(link_id = %link, clients, "link paused: suspected card testing");
+        tracing::warn!(link_id = %link, clients = on_link.clients, "link paused: suspected card testing");
         store.set_link_active(link, false, Some(&reason), now).await?;
     }
     Ok(())

@@ -10,6 +10,7 @@
 //!    decline or error gives the hold back. A process that dies mid-way leaves a lease and a
 //!    hold that lapse by themselves, so nothing leaks.
 
+use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use super::card::parse_card;
@@ -18,11 +19,13 @@ use super::processor::{CardEntry, ChargeRequest, Charged, PaymentDetails, Paymen
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::model::{
-    Cart, ChargeOutcome, CheckoutSession, FailureCode, PaymentAttempt, PaymentLink, PaymentResult, SessionStatus,
-    Unavailable,
+    Cart, ChargeOutcome, CheckoutSession, FailureCode, PaymentAttempt, PaymentLink, PaymentResult, SessionId,
+    SessionStatus, Unavailable,
 };
 use crate::money::{MinorUnits, parse_decimal_string};
-use crate::store::{AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counters, Links, Payments, Sessions};
+use crate::store::{
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counters, LinkRefusal, Links, Payments, Sessions,
+};
 
 /// The checkout form as posted. Its `Debug` never shows the card.
 #[derive(Default)]
@@ -118,7 +121,12 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     /// Pays the session `id` with `form`, posted from `client_ip` (for the card-testing limits).
     pub async fn pay(&self, id: &str, form: &PayForm, client_ip: Option<&str>) -> Result<PayOutcome, ApiError> {
         let now = self.clock.now();
-        let session = super::find_session(self.store, id).await?;
+        let id = id.parse::<SessionId>().map_err(|_| ApiError::SessionNotFound)?;
+        // The client's card-testing count is read with the session: one round trip.
+        let client_counter = guard::client_counter(client_ip, now);
+        let counters: Vec<&str> = client_counter.iter().map(String::as_str).collect();
+        let (session, counts) = self.store.get_session_with_counters(&id, &counters).await?;
+        let session = session.ok_or(ApiError::SessionNotFound)?;
         let session_id = &session.id.clone();
         // The token first: a post without this session's form token learns nothing but what
         // the page itself would show (a paid session is "already paid", never its redirect).
@@ -150,7 +158,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         };
         // Refused tries and forms we refuse ourselves never count: only the processor's
         // declines do (see `guard`).
-        if let Some(retry_after_seconds) = guard::refusal(self.store, &session.link_id, client_ip, now).await? {
+        if let Some(retry_after_seconds) = guard::client_refusal(counts.first().copied().unwrap_or(0), now) {
             return Ok(PayOutcome::TooManyAttempts { session, retry_after_seconds });
         }
         let mut card = None;
@@ -206,9 +214,9 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         };
         let link = match claimed {
             ClaimUse::Claimed(link) => link,
-            ClaimUse::Unavailable(reason) => {
+            ClaimUse::Refused(refusal) => {
                 end_attempt(AttemptEnd::Declined).await?;
-                return Ok(PayOutcome::LinkUnavailable { session, reason });
+                return Ok(refused(session, refusal, now));
             }
             ClaimUse::NotFound => return self.fail(session, attempt.number, FailureCode::SessionFailed).await,
         };
@@ -354,6 +362,16 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         let failed = AttemptEnd::Failed { failure_code: code, at: self.clock.now() };
         self.store.end_attempt(&session.id, attempt, failed).await?;
         Ok(PayOutcome::Failed { session, code })
+    }
+}
+
+/// What the customer is told when the link refuses the pay before anything is charged.
+fn refused(session: CheckoutSession, refusal: LinkRefusal, now: DateTime<Utc>) -> PayOutcome {
+    match refusal {
+        LinkRefusal::Unavailable(reason) => PayOutcome::LinkUnavailable { session, reason },
+        LinkRefusal::Blocked(until) => {
+            PayOutcome::TooManyAttempts { session, retry_after_seconds: guard::seconds_until(until, now) }
+        }
     }
 }
 

@@ -355,14 +355,24 @@ pub(crate) async fn approved_charges(
     ledger: &dyn ChargeLedger,
     session: &crate::model::CheckoutSession,
 ) -> Vec<String> {
-    let mut approved = Vec::new();
+    let recorded = recorded_charges(ledger, session).await.into_iter().filter(|record| !record.voided);
+    recorded
+        .filter_map(|record| match record.outcome {
+            ChargeOutcome::Approved { transaction_id, .. } => Some(transaction_id),
+            ChargeOutcome::Declined { .. } => None,
+        })
+        .collect()
+}
+
+/// Every charge of this session the sandbox processor recorded, whatever it answered.
+#[cfg(test)]
+pub(crate) async fn recorded_charges(
+    ledger: &dyn ChargeLedger,
+    session: &crate::model::CheckoutSession,
+) -> Vec<ChargeRecord> {
+    let mut recorded = Vec::new();
     for number in 1..=session.attempts {
-        let record = ledger.get_charge(&format!("{}:{number}", session.id)).await.unwrap();
-        if let Some(record) = record.filter(|r| !r.voided)
-            && let ChargeOutcome::Approved { transaction_id, .. } = record.outcome
-        {
-            approved.push(transaction_id);
-        }
+        recorded.extend(ledger.get_charge(&format!("{}:{number}", session.id)).await.unwrap());
     }
-    approved
+    recorded
 }

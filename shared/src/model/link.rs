@@ -124,6 +124,10 @@ pub struct PaymentLink {
     /// Why the service switched the link off by itself (card testing), for the merchant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_reason: Option<String>,
+    /// Pays are refused until then: cards from several clients were declined on the link
+    /// within one card-testing window (see `checkout::guard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -213,6 +217,7 @@ impl PaymentLink {
             claims: BTreeMap::new(),
             active: true,
             pause_reason: None,
+            blocked_until: None,
             created_at: now,
             expires_at: now + chrono::TimeDelta::days(i64::from(expires_in_days)),
         }

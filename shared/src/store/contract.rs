@@ -9,8 +9,8 @@ use tokio::task::JoinSet;
 use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
 use super::{
-    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, EventPage, Events, Idempotency,
-    IdempotentCreate, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counters, EventPage, Events,
+    Idempotency, IdempotentCreate, LinkRefusal, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
 };
 use crate::model::{
     Cart, Checkout, CheckoutSession, Delivery, DonationConfig, Event, EventId, Item, LinkId, Merchant, PaymentAttempt,
@@ -113,7 +113,9 @@ macro_rules! contract_suite {
                 concurrent_creates_with_one_idempotency_key_create_exactly_one_link,
                 an_expired_idempotency_key_can_be_used_again,
                 counters_count_every_increment_even_concurrently,
-                counters_are_read_together_in_the_order_named,
+                counters_and_a_session_are_read_together_in_the_order_named,
+                counters_count_each_client_once_even_concurrently,
+                a_blocked_link_refuses_claims_until_the_block_ends,
                 attempts_are_numbered_and_one_runs_at_a_time,
                 an_attempt_begun_on_a_session_as_read_decides_on_the_session_as_stored,
                 a_lapsed_attempt_is_taken_over_with_its_number_and_amount,
@@ -285,6 +287,9 @@ async fn links_round_trip_every_field<F: Fixture>() {
     corner.created_at = instant(1_767_225_600, 0);
     corner.expires_at = instant(1_767_225_601, 1);
     links.push(corner);
+    let mut blocked = amount_link();
+    blocked.blocked_until = Some(instant(1_767_226_200, 5));
+    links.push(blocked);
 
     for link in &links {
         store.create_link(link).await.expect("create link");
@@ -541,6 +546,7 @@ async fn claim_until(
 enum Claim {
     Claimed,
     Unavailable(Unavailable),
+    Blocked(DateTime<Utc>),
     NotFound,
 }
 
@@ -548,7 +554,8 @@ impl From<ClaimUse> for Claim {
     fn from(claimed: ClaimUse) -> Claim {
         match claimed {
             ClaimUse::Claimed(_) => Claim::Claimed,
-            ClaimUse::Unavailable(reason) => Claim::Unavailable(reason),
+            ClaimUse::Refused(LinkRefusal::Unavailable(reason)) => Claim::Unavailable(reason),
+            ClaimUse::Refused(LinkRefusal::Blocked(until)) => Claim::Blocked(until),
             ClaimUse::NotFound => Claim::NotFound,
         }
     }
@@ -1523,7 +1530,53 @@ async fn counters_count_every_increment_even_concurrently<F: Fixture>() {
     assert_eq!(fixture.store().read_counter("declines:link:x:2").await.unwrap(), 0, "windows are separate");
 }
 
-async fn counters_are_read_together_in_the_order_named<F: Fixture>() {
+async fn counters_count_each_client_once_even_concurrently<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let window_end = instant(1_767_225_600, 0);
+    let count = async |client| store.count_client("declines:link:z:1", client, window_end).await.unwrap();
+    assert_eq!(count(Some("192.0.2.1")).await, ClientCount { count: 1, clients: 1 });
+    assert_eq!(count(Some("192.0.2.1")).await, ClientCount { count: 2, clients: 1 }, "a client counts once");
+    assert_eq!(count(None).await, ClientCount { count: 3, clients: 1 }, "an unknown client adds none");
+    assert_eq!(count(Some("2001:db8::/64")).await, ClientCount { count: 4, clients: 2 });
+
+    let mut racers = JoinSet::new();
+    for n in 0..20 {
+        let store = fixture.store().clone();
+        let client = format!("198.51.100.{}", n % 5);
+        racers.spawn(async move { store.count_client("declines:link:z:2", Some(&client), window_end).await.unwrap() });
+    }
+    let mut counts: Vec<u64> = racers.join_all().await.iter().map(|counted| counted.count).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=20).collect::<Vec<u64>>(), "every increment sees its own count");
+    assert_eq!(store.read_counters(&["declines:link:z:2", "declines:link:z:1"]).await.unwrap(), vec![20, 4]);
+    let once_more = store.count_client("declines:link:z:2", None, window_end).await.unwrap();
+    assert_eq!(once_more, ClientCount { count: 21, clients: 5 }, "each of the five racing clients once");
+}
+
+async fn a_blocked_link_refuses_claims_until_the_block_ends<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    for usage_limit in [Some(5), None] {
+        let link = create_paying_link(store, usage_limit).await;
+        let session = SessionId::generate();
+        store.block_payments(&link.id, at(100)).await.expect("block");
+        // A shorter block never shortens a longer one.
+        store.block_payments(&link.id, at(50)).await.expect("block");
+        assert_eq!(stored_link(store, &link.id).await.blocked_until, Some(at(100)));
+        for now in [at(1), at(100) - NANO] {
+            assert_eq!(claim(store, &link, &session, now).await, Claim::Blocked(at(100)), "{usage_limit:?} at {now}");
+        }
+        assert_eq!(uses(store, &link.id).await, (0, 0, vec![]), "a refused claim holds nothing");
+        assert_eq!(claim(store, &link, &session, at(100)).await, Claim::Claimed, "{usage_limit:?}");
+        // A longer block extends it.
+        store.block_payments(&link.id, at(200)).await.expect("block");
+        assert_eq!(claim(store, &link, &session, at(150)).await, Claim::Blocked(at(200)), "{usage_limit:?}");
+    }
+    store.block_payments(&LinkId::generate(), at(100)).await.expect("an unknown link is not blocked");
+}
+
+async fn counters_and_a_session_are_read_together_in_the_order_named<F: Fixture>() {
     let fixture = F::fresh().await;
     let store = fixture.store();
     let window_end = instant(1_767_225_600, 0);
@@ -1535,4 +1588,12 @@ async fn counters_are_read_together_in_the_order_named<F: Fixture>() {
     assert_eq!(store.read_counters(&names).await.unwrap(), vec![1, 0, 3]);
     assert_eq!(store.read_counters(&["declines:link:y:1"]).await.unwrap(), vec![3]);
     assert_eq!(store.read_counters(&[]).await.unwrap(), Vec::<u64>::new());
+
+    // A session comes with counters in the same read.
+    let session = open_session(store, &create_paying_link(store, None).await).await;
+    let read = store.get_session_with_counters(&session.id, &names).await.unwrap();
+    assert_eq!(read, (Some(session.clone()), vec![1, 0, 3]));
+    assert_eq!(store.get_session_with_counters(&session.id, &[]).await.unwrap(), (Some(session), vec![]));
+    let unknown = store.get_session_with_counters(&SessionId::generate(), &names[..1]).await.unwrap();
+    assert_eq!(unknown, (None, vec![1]));
 }

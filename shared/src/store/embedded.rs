@@ -16,14 +16,14 @@ use serde::de::DeserializeOwned;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counter, Counters, EventPage, Events,
-    Idempotency, IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, StoreError, Webhooks, keys,
-    retention,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counter, Counters, EventPage,
+    Events, Idempotency, IdempotentCreate, LinkPage, LinkRefusal, Links, Merchants, Payments, Sessions, StoreError,
+    Webhooks, keys, retention,
 };
 use crate::model::ChargeRecord;
 use crate::model::{
     CheckoutSession, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink,
-    PaymentResult, SessionId, SessionStatus, Unavailable, WebhookEndpoint, WebhookEndpointId,
+    PaymentResult, SessionId, SessionStatus, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -313,6 +313,19 @@ impl Links for EmbeddedStore {
         .await
     }
 
+    async fn block_payments(&self, id: &LinkId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = keys::link(id);
+        self.write(move |txn| {
+            let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(()) };
+            if link.blocked_until.is_none_or(|blocked| blocked < until) {
+                link.blocked_until = Some(until);
+                txn.put(&key, &link)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn list_links(
         &self,
         merchant_id: &str,
@@ -376,6 +389,14 @@ impl Sessions for EmbeddedStore {
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         self.read(keys::session(id)).await
+    }
+
+    async fn get_session_with_counters(
+        &self,
+        id: &SessionId,
+        counters: &[&str],
+    ) -> Result<(Option<CheckoutSession>, Vec<u64>), StoreError> {
+        Ok((self.get_session(id).await?, self.read_counters(counters).await?))
     }
 
     async fn cancel_session(
@@ -459,11 +480,8 @@ impl Payments for EmbeddedStore {
         let (key, session) = (keys::link(link), session.to_string());
         self.write(move |txn| {
             let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(ClaimUse::NotFound) };
-            if !link.active {
-                return Ok(ClaimUse::Unavailable(Unavailable::Inactive));
-            }
-            if now >= link.expires_at {
-                return Ok(ClaimUse::Unavailable(Unavailable::Expired));
+            if let Some(refusal) = LinkRefusal::before_limit(&link, now) {
+                return Ok(ClaimUse::Refused(refusal));
             }
             let Some(limit) = link.usage_limit else { return Ok(ClaimUse::Claimed(Box::new(link))) };
             let lapsed = link.claims.len();
@@ -471,7 +489,7 @@ impl Payments for EmbeddedStore {
             link.reserved -= (lapsed - link.claims.len()) as u64;
             if !link.claims.contains_key(&session) {
                 if link.reserved >= limit {
-                    return Ok(ClaimUse::Unavailable(Unavailable::LimitReached));
+                    return Ok(ClaimUse::LIMIT_REACHED);
                 }
                 link.reserved += 1;
             }
@@ -591,10 +609,27 @@ impl Counters for EmbeddedStore {
     async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError> {
         let key = keys::counter(name);
         self.write(move |txn| {
-            let mut counter = txn.get::<Counter>(&key)?.unwrap_or(Counter { count: 0, window_end });
+            let mut counter = txn.get::<Counter>(&key)?.unwrap_or_else(|| Counter::new(window_end));
             counter.count += 1;
             txn.put(&key, &counter)?;
             Ok(counter.count)
+        })
+        .await
+    }
+
+    async fn count_client(
+        &self,
+        name: &str,
+        client: Option<&str>,
+        window_end: DateTime<Utc>,
+    ) -> Result<ClientCount, StoreError> {
+        let (key, client) = (keys::counter(name), client.map(str::to_owned));
+        self.write(move |txn| {
+            let mut counter = txn.get::<Counter>(&key)?.unwrap_or_else(|| Counter::new(window_end));
+            counter.count += 1;
+            counter.clients.extend(client);
+            txn.put(&key, &counter)?;
+            Ok(ClientCount { count: counter.count, clients: counter.clients.len() as u64 })
         })
         .await
     }

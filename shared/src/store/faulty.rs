@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, EventPage, Events, Idempotency,
-    IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counters, EventPage, Events,
+    Idempotency, IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
 };
 use crate::model::ChargeRecord;
 use crate::model::{
@@ -117,6 +117,10 @@ impl Links for FaultyStore {
         self.run(self.inner.set_link_active(id, active, reason, now)).await
     }
 
+    async fn block_payments(&self, id: &LinkId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.run(self.inner.block_payments(id, until)).await
+    }
+
     async fn list_links(&self, merchant: &str, limit: usize, before: Option<&LinkId>) -> Result<LinkPage, StoreError> {
         self.run(self.inner.list_links(merchant, limit, before)).await
     }
@@ -142,6 +146,14 @@ impl Sessions for FaultyStore {
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         self.run(self.inner.get_session(id)).await
+    }
+
+    async fn get_session_with_counters(
+        &self,
+        id: &SessionId,
+        counters: &[&str],
+    ) -> Result<(Option<CheckoutSession>, Vec<u64>), StoreError> {
+        self.run(self.inner.get_session_with_counters(id, counters)).await
     }
 
     async fn cancel_session(
@@ -244,6 +256,15 @@ impl ChargeLedger for FaultyStore {
 impl Counters for FaultyStore {
     async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError> {
         self.run(self.inner.increment_counter(name, window_end)).await
+    }
+
+    async fn count_client(
+        &self,
+        name: &str,
+        client: Option<&str>,
+        window_end: DateTime<Utc>,
+    ) -> Result<ClientCount, StoreError> {
+        self.run(self.inner.count_client(name, client, window_end)).await
     }
 
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {

@@ -79,6 +79,10 @@ pub trait Links: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<PaymentLink>, StoreError>;
 
+    /// Refuses pays on the link until `until` (card testing: see `checkout::guard`); a block
+    /// lasting longer already stays as it is. Nothing happens to a link that does not exist.
+    async fn block_payments(&self, id: &LinkId, until: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// A merchant's links, newest first: at most `limit`, strictly older than `before`.
     async fn list_links(
         &self,
@@ -110,6 +114,15 @@ pub trait Sessions: Send + Sync {
 
     /// Strongly consistent read of a session.
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError>;
+
+    /// The session `id` with the counts of the counters named (0 for one never incremented, in
+    /// the order named): what a pay reads before it decides, in one round trip where the store
+    /// can batch reads.
+    async fn get_session_with_counters(
+        &self,
+        id: &SessionId,
+        counters: &[&str],
+    ) -> Result<(Option<CheckoutSession>, Vec<u64>), StoreError>;
 
     /// Cancels a pending session that is not being paid. Returns the session as it now is.
     async fn cancel_session(
@@ -158,7 +171,7 @@ pub trait Payments: Send + Sync {
     }
 
     /// Holds one use of a link for `session` until `hold_until`. Refused when the link is
-    /// inactive or expired at `now`, or when `reserved` has reached `usage_limit` after lapsed
+    /// blocked, inactive or expired at `now` (see [`LinkRefusal::before_limit`]), or when `reserved` has reached `usage_limit` after lapsed
     /// holds are returned. Holding again (a takeover) only renews the hold. Links without a
     /// limit hold nothing; they are only checked. A claim brings the link back as it left it,
     /// for `complete_payment_on`.
@@ -276,6 +289,15 @@ pub trait Counters: Send + Sync {
     /// count. The counter is kept until `window_end`, then TTL sweeps it.
     async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError>;
 
+    /// Adds one to the counter `name` and `client`, when known, to the clients it counted;
+    /// returns the new count and how many distinct clients it has counted.
+    async fn count_client(
+        &self,
+        name: &str,
+        client: Option<&str>,
+        window_end: DateTime<Utc>,
+    ) -> Result<ClientCount, StoreError>;
+
     /// The count of counter `name`; 0 if it was never incremented.
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError>;
 
@@ -291,11 +313,29 @@ pub trait Counters: Send + Sync {
 }
 
 /// A rate counter as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counter {
     pub count: u64,
     pub window_end: DateTime<Utc>,
+    /// The distinct clients counted, for counters that count them (`count_client`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub clients: std::collections::BTreeSet<String>,
+}
+
+impl Counter {
+    /// A counter at 0 for the window ending at `window_end`.
+    pub fn new(window_end: DateTime<Utc>) -> Counter {
+        Counter { count: 0, window_end, clients: Default::default() }
+    }
+}
+
+/// What `count_client` counted so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientCount {
+    pub count: u64,
+    /// Distinct clients.
+    pub clients: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,8 +396,37 @@ pub enum BeginAttempt {
 pub enum ClaimUse {
     /// Held (or, on a link without a limit, checked); the link as the claim left it.
     Claimed(Box<PaymentLink>),
-    Unavailable(Unavailable),
+    Refused(LinkRefusal),
     NotFound,
+}
+
+/// Why a link takes no payment right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRefusal {
+    /// Card testing: pays are refused until then (see `checkout::guard`).
+    Blocked(DateTime<Utc>),
+    Unavailable(Unavailable),
+}
+
+impl LinkRefusal {
+    /// What refuses a pay on `link` at `now` before its usage limit is looked at: a card-testing
+    /// block (first: its customers are told when to try again), the link switched off, expired.
+    pub fn before_limit(link: &PaymentLink, now: DateTime<Utc>) -> Option<LinkRefusal> {
+        if let Some(until) = link.blocked_until.filter(|until| *until > now) {
+            Some(LinkRefusal::Blocked(until))
+        } else if !link.active {
+            Some(LinkRefusal::Unavailable(Unavailable::Inactive))
+        } else if now >= link.expires_at {
+            Some(LinkRefusal::Unavailable(Unavailable::Expired))
+        } else {
+            None
+        }
+    }
+}
+
+impl ClaimUse {
+    /// The claim refused because the link is full.
+    pub const LIMIT_REACHED: ClaimUse = ClaimUse::Refused(LinkRefusal::Unavailable(Unavailable::LimitReached));
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{EXPIRES_AT_NANOS, Item};
+use super::{BLOCKED_UNTIL_NANOS, EXPIRES_AT_NANOS, Item};
 use crate::model::{Event, PaymentLink, SessionStatus};
 use crate::store::{StoreError, keys, retention};
 
@@ -17,6 +17,9 @@ pub(super) fn link_item(link: &PaymentLink) -> Item {
     // ULIDs sort by creation time: the index orders a merchant's links by age.
     item.insert("gsi1sk".to_owned(), AttributeValue::S(link.id.to_string()));
     item.insert(EXPIRES_AT_NANOS.to_owned(), epoch_nanos(link.expires_at));
+    if let Some(until) = link.blocked_until {
+        item.insert(BLOCKED_UNTIL_NANOS.to_owned(), epoch_nanos(until));
+    }
     item
 }
 

@@ -3,13 +3,12 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::attribute;
-use super::errors::{back_off, contention};
-use super::{DECISION_ROUNDS, DynamoStore, Item, classify, from_item, number};
-use crate::store::{Counter, Counters, StoreError, keys, retention};
+use super::{DynamoStore, Item, classify, from_item, number};
+use crate::store::{ClientCount, Counter, Counters, StoreError, keys, retention};
 
 #[async_trait]
 impl Counters for DynamoStore {
@@ -40,6 +39,44 @@ impl Counters for DynamoStore {
             .ok_or_else(|| StoreError::Corrupt { key: pk, detail: "counter without a count".into() })
     }
 
+    async fn count_client(
+        &self,
+        name: &str,
+        client: Option<&str>,
+        window_end: DateTime<Utc>,
+    ) -> Result<ClientCount, StoreError> {
+        let pk = keys::counter(name);
+        let name = |token: &str, name: &str| (token.to_owned(), name.to_owned());
+        let mut names = HashMap::from([name("#count", "count"), name("#ttl", "ttl"), name("#windowEnd", "windowEnd")]);
+        let mut values = HashMap::from([
+            (":one".to_owned(), number(1)),
+            (":ttl".to_owned(), number(retention::counter(window_end).timestamp())),
+            (":end".to_owned(), attribute(&pk, &window_end)?),
+        ]);
+        let mut update = "ADD #count :one".to_owned();
+        if let Some(client) = client {
+            // ADD to a string set keeps each client once, in the same atomic write as the count.
+            update.push_str(", #clients :client");
+            names.extend([name("#clients", "clients")]);
+            values.insert(":client".to_owned(), AttributeValue::Ss(vec![client.to_owned()]));
+        }
+        update.push_str(" SET #ttl = if_not_exists(#ttl, :ttl), #windowEnd = if_not_exists(#windowEnd, :end)");
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .update_expression(update)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| classify(e, "counter"))?;
+        let counter: Counter = from_item(&pk, output.attributes.unwrap_or_default())?;
+        Ok(ClientCount { count: counter.count, clients: counter.clients.len() as u64 })
+    }
+
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
         Ok(self.get::<Counter>(keys::counter(name)).await?.map_or(0, |counter| counter.count))
     }
@@ -54,39 +91,15 @@ impl Counters for DynamoStore {
 }
 
 impl DynamoStore {
-    /// `read_counters` in one BatchGetItem (strongly consistent), retrying unprocessed keys.
+    /// `read_counters` in one BatchGetItem (strongly consistent).
     async fn batch_read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
         let pks: Vec<String> = names.iter().map(|name| keys::counter(name)).collect();
-        let mut pending: Vec<Item> =
-            pks.iter().map(|pk| HashMap::from([("pk".to_owned(), AttributeValue::S(pk.clone()))])).collect();
-        pending.dedup();
-        let mut counts: HashMap<String, u64> = HashMap::new();
-        for round in 0..DECISION_ROUNDS as u32 {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(pending))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Unavailable(format!("counters: {e}")))?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| classify(e, "counters"))?;
-            for item in output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default() {
-                let pk = item.get("pk").and_then(|pk| pk.as_s().ok()).cloned().unwrap_or_default();
-                let counter: Counter = from_item(&pk, item)?;
-                counts.insert(pk, counter.count);
-            }
-            match output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table)) {
-                Some(unprocessed) if !unprocessed.keys.is_empty() => {
-                    pending = unprocessed.keys;
-                    back_off(round).await;
-                }
-                _ => return Ok(pks.iter().map(|pk| counts.get(pk).copied().unwrap_or(0)).collect()),
-            }
-        }
-        Err(contention("read_counters"))
+        let items = self.batch_get(&pks).await?;
+        pks.iter().map(|pk| counter_count(pk, items.get(pk).cloned())).collect()
     }
+}
+
+/// The count of the counter item `pk` as read; 0 when there is none.
+pub(super) fn counter_count(pk: &str, item: Option<Item>) -> Result<u64, StoreError> {
+    Ok(item.map(|item| from_item::<Counter>(pk, item)).transpose()?.map_or(0, |counter| counter.count))
 }

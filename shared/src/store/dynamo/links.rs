@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::codec::{epoch_nanos, event_item, link_item, to_item, with_ttl};
+use super::codec::{attribute, epoch_nanos, event_item, link_item, to_item, with_ttl};
 use super::errors::{cancellation_reasons, classify_transaction, contention, failure};
 use super::write::{Write, put_new_request};
 use super::{DynamoStore, EXPIRES_AT_NANOS, GSI1, Written, classify, from_item, retry_conflicts};
@@ -46,6 +46,18 @@ impl Links for DynamoStore {
             Written::Applied(item) => from_item(&pk, item).map(Some),
             Written::Refused(_) => Ok(None),
         }
+    }
+
+    async fn block_payments(&self, id: &LinkId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let pk = keys::link(id);
+        let write = Write::new(
+            "SET #blockedUntil = :until, #blockedUntilNanos = :nanos",
+            "attribute_exists(#pk) AND (attribute_not_exists(#blockedUntilNanos) OR #blockedUntilNanos < :nanos)",
+        )
+        .value(":until", attribute(&pk, &until)?)
+        .value(":nanos", epoch_nanos(until));
+        // Refused: no such link, or blocked for longer already.
+        self.update(&pk, &write, ReturnValue::None).await.map(|_| ())
     }
 
     async fn list_links(

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::de::DeserializeOwned;
 
 use self::codec::{from_item, number};
@@ -51,6 +51,8 @@ pub const GSI2: &str = "gsi2";
 
 /// A link's `expiresAt` as a number (epoch nanoseconds) for conditions; written at creation.
 const EXPIRES_AT_NANOS: &str = "expiresAtNanos";
+/// A link's `blockedUntil` as a number (epoch nanoseconds) for conditions; written with it.
+const BLOCKED_UNTIL_NANOS: &str = "blockedUntilNanos";
 
 /// How many times an operation takes its decision again after its write was refused because the
 /// item changed in between, before it answers `Unavailable` (each refusal means another writer
@@ -107,6 +109,43 @@ impl DynamoStore {
 
     async fn get<T: DeserializeOwned>(&self, pk: String) -> Result<Option<T>, StoreError> {
         self.get_item(&pk).await?.map(|item| from_item(&pk, item)).transpose()
+    }
+
+    /// The items with these keys that exist, by key: one strongly consistent BatchGetItem (and
+    /// one more per round of keys DynamoDB leaves unprocessed).
+    async fn batch_get(&self, pks: &[String]) -> Result<HashMap<String, Item>, StoreError> {
+        // DynamoDB refuses a batch naming one key twice.
+        let unique: std::collections::BTreeSet<&String> = pks.iter().collect();
+        let mut pending: Vec<Item> =
+            unique.into_iter().map(|pk| HashMap::from([("pk".to_owned(), AttributeValue::S(pk.clone()))])).collect();
+        let mut found = HashMap::new();
+        for round in 0..DECISION_ROUNDS as u32 {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Unavailable(format!("batch get: {e}")))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| classify(e, "batch get"))?;
+            for item in output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default() {
+                if let Some(pk) = item.get("pk").and_then(|pk| pk.as_s().ok()) {
+                    found.insert(pk.clone(), item);
+                }
+            }
+            match output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table)) {
+                Some(unprocessed) if !unprocessed.keys.is_empty() => {
+                    pending = unprocessed.keys;
+                    errors::back_off(round).await;
+                }
+                _ => return Ok(found),
+            }
+        }
+        Err(errors::contention("batch get"))
     }
 
     async fn put_new(&self, item: Item, conflict: &'static str) -> Result<(), StoreError> {

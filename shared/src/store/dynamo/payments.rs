@@ -10,15 +10,15 @@ use super::codec::{attribute, epoch_nanos, event_item, status, stored, to_item};
 use super::errors::{back_off, cancellation_reasons, classify_transaction, contention, failure, retry_conflicts};
 use super::write::{Write, put_new_request};
 use super::{
-    CONFLICT_RETRIES, DECISION_ROUNDS, DynamoStore, EXPIRES_AT_NANOS, Item, LAPSED_PER_WRITE, Written, from_item,
-    number,
+    BLOCKED_UNTIL_NANOS, CONFLICT_RETRIES, DECISION_ROUNDS, DynamoStore, EXPIRES_AT_NANOS, Item, LAPSED_PER_WRITE,
+    Written, from_item, number,
 };
 use crate::model::{
-    CheckoutSession, Event, LinkId, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable,
+    CheckoutSession, Event, LinkId, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus,
 };
 use crate::money::MinorUnits;
 use crate::store::{
-    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Payments, Sessions, StoreError, keys, retention,
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, LinkRefusal, Payments, Sessions, StoreError, keys, retention,
 };
 
 /// How `complete_payment` counts the use on the link.
@@ -61,6 +61,11 @@ impl Counting {
         .value(":one", number(1))
     }
 }
+
+/// The condition on a link that a pay may hold a use of (or, unlimited, just count on) at
+/// `:now`: switched on, not expired, not blocked for card testing ([`LinkRefusal::before_limit`]).
+const TAKES_PAYMENTS: &str = "#active = :true AND #expiresAtNanos > :now \
+     AND (attribute_not_exists(#blockedUntilNanos) OR #blockedUntilNanos <= :now)";
 
 /// The condition of the session writes of `complete_payment` and `end_attempt`: the session is
 /// still pending with attempt `:attempt` in flight.
@@ -113,14 +118,13 @@ impl Payments for DynamoStore {
         let claim = hold(
             Write::new(
                 "SET #claims.#sid = :hold, #reserved = #reserved + :one",
-                "#active = :true AND #expiresAtNanos > :now \
-                 AND attribute_not_exists(#claims.#sid) AND #reserved < #usageLimit",
+                format!("{TAKES_PAYMENTS} AND attribute_not_exists(#claims.#sid) AND #reserved < #usageLimit"),
             )
             .value(":one", number(1)),
         )?;
         let renewal = hold(Write::new(
             "SET #claims.#sid = :hold",
-            "#active = :true AND #expiresAtNanos > :now AND attribute_exists(#claims.#sid)",
+            format!("{TAKES_PAYMENTS} AND attribute_exists(#claims.#sid)"),
         ))?;
 
         // Held: the link as the claim left it (ALL_NEW), for `complete_payment_on`.
@@ -134,11 +138,8 @@ impl Payments for DynamoStore {
             };
             // Why was it refused? The link as it was when the condition failed says.
             let link: PaymentLink = from_item(&pk, item.clone())?;
-            if !link.active {
-                return Ok(ClaimUse::Unavailable(Unavailable::Inactive));
-            }
-            if now >= link.expires_at {
-                return Ok(ClaimUse::Unavailable(Unavailable::Expired));
+            if let Some(refusal) = LinkRefusal::before_limit(&link, now) {
+                return Ok(ClaimUse::Refused(refusal));
             }
             let Some(limit) = link.usage_limit else { return Ok(ClaimUse::Claimed(Box::new(link))) };
             if link.claims.contains_key(session.as_str()) {
@@ -152,7 +153,9 @@ impl Payments for DynamoStore {
             if link.reserved < limit {
                 return Err(StoreError::Corrupt {
                     key: pk,
-                    detail: format!("claim refused with a use free: {EXPIRES_AT_NANOS} missing or not expiresAt"),
+                    detail: format!(
+                        "claim refused with a use free: {EXPIRES_AT_NANOS} or {BLOCKED_UNTIL_NANOS} not as their times"
+                    ),
                 });
             }
             // Full: give back the holds whose time has passed, then claim again.
@@ -161,7 +164,7 @@ impl Payments for DynamoStore {
                 lapsed.push((holder.clone(), stored(&pk, &item, &["claims", holder])?));
             }
             if lapsed.is_empty() {
-                return Ok(ClaimUse::Unavailable(Unavailable::LimitReached));
+                return Ok(ClaimUse::LIMIT_REACHED);
             }
             self.return_lapsed_holds(&pk, &lapsed).await?;
         }

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::{event_item, status, stored, to_item, with_ttl};
+use super::counters::counter_count;
 use super::errors::{cancellation_reasons, classify_transaction, contention, failure, retry_conflicts};
 use super::write::{Write, put_new_request};
 use super::{DECISION_ROUNDS, DynamoStore, Written, from_item, number};
@@ -20,6 +21,22 @@ impl Sessions for DynamoStore {
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         self.get(keys::session(id)).await
+    }
+
+    async fn get_session_with_counters(
+        &self,
+        id: &SessionId,
+        counters: &[&str],
+    ) -> Result<(Option<CheckoutSession>, Vec<u64>), StoreError> {
+        if counters.is_empty() {
+            return Ok((self.get_session(id).await?, Vec::new()));
+        }
+        let session_pk = keys::session(id);
+        let counter_pks: Vec<String> = counters.iter().map(|name| keys::counter(name)).collect();
+        let mut items = self.batch_get(&[&[session_pk.clone()], counter_pks.as_slice()].concat()).await?;
+        let session = items.remove(&session_pk).map(|item| from_item(&session_pk, item)).transpose()?;
+        let counts = counter_pks.iter().map(|pk| counter_count(pk, items.get(pk).cloned()));
+        Ok((session, counts.collect::<Result<_, _>>()?))
     }
 
     async fn cancel_session(
