@@ -33,7 +33,8 @@ impl Sessions for DynamoStore {
         }
         let session_pk = keys::session(id);
         let counter_pks: Vec<String> = counters.iter().map(|name| keys::counter(name)).collect();
-        let mut items = self.batch_get(&[&[session_pk.clone()], counter_pks.as_slice()].concat()).await?;
+        let pks: Vec<String> = std::iter::once(session_pk.clone()).chain(counter_pks.iter().cloned()).collect();
+        let mut items = self.batch_get(&pks).await?;
         let session = items.remove(&session_pk).map(|item| from_item(&session_pk, item)).transpose()?;
         let counts = counter_pks.iter().map(|pk| counter_count(pk, items.get(pk).cloned()));
         Ok((session, counts.collect::<Result<_, _>>()?))
