@@ -177,7 +177,17 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             },
         };
 
-        let attempt = match self.store.begin_attempt_on(&session, amount, now, now + PaymentAttempt::LEASE).await? {
+        // A link with a usage limit has a use held for the attempt (`claim_use`); one without is
+        // only checked, in the same decision that begins the attempt. A takeover begins
+        // unchecked: its earlier charge is settled first, then the claim checks the link.
+        let claims_use = session.link_has_usage_limit || session.in_flight.is_some();
+        let lease_until = now + PaymentAttempt::LEASE;
+        let begun = if claims_use {
+            self.store.begin_attempt_on(&session, amount, now, lease_until).await?
+        } else {
+            self.store.begin_attempt_checking_link(&session, amount, now, lease_until).await?
+        };
+        let attempt = match begun {
             BeginAttempt::Started(attempt) => attempt,
             BeginAttempt::Busy => return Ok(PayOutcome::InProgress(session)),
             BeginAttempt::Closed(session) if session.status == SessionStatus::Completed => {
@@ -185,8 +195,8 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             }
             BeginAttempt::Closed(session) => return Ok(PayOutcome::Closed(session)),
             BeginAttempt::NotFound => return Err(ApiError::SessionNotFound),
+            BeginAttempt::LinkRefused(refusal) => return Ok(refused(session, refusal, now)),
         };
-        let end_attempt = |end: AttemptEnd| self.store.end_attempt(session_id, attempt.number, end);
         // Taking over a lapsed attempt: its process may have charged the card before dying.
         // Settle what the processor recorded before anything else can drop the attempt.
         if session.in_flight.is_some()
@@ -194,8 +204,37 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         {
             return Ok(settled);
         }
+        let claimed = match claims_use {
+            true => match self.claim_use(&session, &attempt, now).await? {
+                Ok(link) => Some(link),
+                Err(refused) => return Ok(refused),
+            },
+            false => None,
+        };
 
-        let claimed = match self.store.claim_use(&session.link_id, session_id, now, attempt.lease_until).await {
+        let charged = self.processor.charge(&ChargeRequest::of(&session, &attempt), payment).await;
+        match charged {
+            Ok(charged) => self.act_on(session, &attempt, charged, client_ip, claimed.as_deref()).await,
+            Err(ProcessorError::Processing(detail)) => {
+                tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
+                self.give_back_use(&session).await?;
+                self.fail(session, attempt.number, FailureCode::SystemError).await
+            }
+            Err(error @ ProcessorError::Unavailable(_)) => Err(processor_unreachable(&session, error)),
+        }
+    }
+
+    /// Holds a use of the session's link for `attempt` (see `Payments::claim_use`): the link as
+    /// the claim left it, or what the customer is told when the link refuses (the attempt then
+    /// ends, nothing charged).
+    async fn claim_use(
+        &self,
+        session: &CheckoutSession,
+        attempt: &PaymentAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Box<PaymentLink>, PayOutcome>, ApiError> {
+        let end_attempt = |end: AttemptEnd| self.store.end_attempt(&session.id, attempt.number, end);
+        let claimed = match self.store.claim_use(&session.link_id, &session.id, now, attempt.lease_until).await {
             Ok(claimed) => claimed,
             Err(error) => {
                 // Nothing was charged under this attempt: give back a hold the claim may have taken
@@ -206,31 +245,29 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 // lease and the hold lapse anyway.
                 let fresh = attempt.number > session.attempts;
                 if fresh && self.clock.now() < attempt.lease_until {
-                    let _ = self.store.release_use(&session.link_id, session_id).await;
+                    let _ = self.store.release_use(&session.link_id, &session.id).await;
                     let _ = end_attempt(AttemptEnd::Declined).await;
                 }
                 return Err(error.into());
             }
         };
-        let link = match claimed {
-            ClaimUse::Claimed(link) => link,
+        match claimed {
+            ClaimUse::Claimed(link) => Ok(Ok(link)),
             ClaimUse::Refused(refusal) => {
                 end_attempt(AttemptEnd::Declined).await?;
-                return Ok(refused(session, refusal, now));
+                Ok(Err(refused(session.clone(), refusal, now)))
             }
-            ClaimUse::NotFound => return self.fail(session, attempt.number, FailureCode::SessionFailed).await,
-        };
-
-        let charged = self.processor.charge(&ChargeRequest::of(&session, &attempt), payment).await;
-        match charged {
-            Ok(charged) => self.act_on(session, &attempt, charged, client_ip, Some(&link)).await,
-            Err(ProcessorError::Processing(detail)) => {
-                tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
-                self.store.release_use(&session.link_id, session_id).await?;
-                self.fail(session, attempt.number, FailureCode::SystemError).await
-            }
-            Err(error @ ProcessorError::Unavailable(_)) => Err(processor_unreachable(&session, error)),
+            ClaimUse::NotFound => self.fail(session.clone(), attempt.number, FailureCode::SessionFailed).await.map(Err),
         }
+    }
+
+    /// Gives back the use the session holds on its link, if its link has a usage limit (one
+    /// without holds none: there is nothing to write).
+    async fn give_back_use(&self, session: &CheckoutSession) -> Result<(), ApiError> {
+        if session.link_has_usage_limit {
+            self.store.release_use(&session.link_id, &session.id).await?;
+        }
+        Ok(())
     }
 
     /// What the processor decided for `attempt`, acted on: an approved charge completes the
@@ -253,7 +290,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 self.complete(session, attempt, &result, claimed).await
             }
             Charged::Decided(ChargeOutcome::Declined { reason }) => {
-                self.store.release_use(&session.link_id, &session.id).await?;
+                self.give_back_use(&session).await?;
                 self.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
                 guard::record_decline(self.store, &session.link_id, client_ip, self.clock.now()).await?;
                 Ok(PayOutcome::TryAgain { session, message: reason.message().to_owned() })
@@ -311,7 +348,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 self.complete(session.clone(), attempt, &result, None).await.map(Some)
             }
             ChargeOutcome::Declined { reason } => {
-                self.store.release_use(&session.link_id, &session.id).await?;
+                self.give_back_use(session).await?;
                 self.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
                 Ok(Some(PayOutcome::TryAgain { session: session.clone(), message: reason.message().to_owned() }))
             }
@@ -325,11 +362,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         result: &PaymentResult,
         claimed: Option<&PaymentLink>,
     ) -> Result<PayOutcome, ApiError> {
-        let completed = match claimed {
-            Some(link) => self.store.complete_payment_on(&session.id, attempt.number, link, result).await?,
-            None => self.store.complete_payment(&session.id, attempt.number, &session.link_id, result).await?,
-        };
-        match completed {
+        match self.store.complete_payment_on(&session, attempt.number, claimed, result).await? {
             CompletePayment::Completed => {
                 let session = CheckoutSession {
                     status: SessionStatus::Completed,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{CheckoutSession, Deliveries, EventId, FailureCode, PaymentLink, PaymentResult, SessionId};
+use super::{CheckoutSession, Deliveries, EventId, FailureCode, PaymentLink, PaymentResult};
 
 /// What happened. Written as Stripe-style dotted names (`checkout.session.completed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -99,20 +99,21 @@ impl Event {
         })
     }
 
-    /// A session of `link` was paid with `result`.
-    pub fn session_completed(session: &SessionId, link: &PaymentLink, result: &PaymentResult) -> Event {
-        let currency = link.checkout.currency;
+    /// `session` was paid with `result` (what the event says of the link, the session copied
+    /// from it when it was opened).
+    pub fn session_completed(session: &CheckoutSession, result: &PaymentResult) -> Event {
+        let currency = session.checkout.currency;
         let data = json!({
-            "sessionId": session,
-            "paymentLinkId": link.id,
+            "sessionId": session.id,
+            "paymentLinkId": session.link_id,
             "amount": result.amount.to_decimal_string(currency),
             "currency": currency.code(),
             "transactionId": result.transaction_id,
             "cardBrand": result.card_brand,
             "cardLastFour": result.card_last_four,
-            "metadata": metadata(&link.checkout.metadata),
+            "metadata": metadata(&session.checkout.metadata),
         });
-        Event::new(&link.merchant_id, EventType::CheckoutSessionCompleted, result.completed_at, data)
+        Event::new(&session.merchant_id, EventType::CheckoutSessionCompleted, result.completed_at, data)
     }
 
     /// The payment that completed `link`'s use `used` filled it: no further payment is taken.

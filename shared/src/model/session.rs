@@ -45,6 +45,11 @@ pub struct CheckoutSession {
     /// Why a failed session failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<FailureCode>,
+    /// Whether the link has a usage limit (it never changes): a pay then holds a use before
+    /// charging; without one it only checks the link as its attempt begins. Sessions stored
+    /// before this was kept read as limited, the way that works for every link.
+    #[serde(default = "CheckoutSession::limited_unless_known")]
+    pub link_has_usage_limit: bool,
 }
 
 /// Why a session failed for good, as the merchant's `errorUrl` and the session API show it.
@@ -127,7 +132,12 @@ impl CheckoutSession {
             in_flight: None,
             payment: None,
             failure_code: None,
+            link_has_usage_limit: link.usage_limit.is_some(),
         }
+    }
+
+    fn limited_unless_known() -> bool {
+        true
     }
 
     /// The status as of `now`: a pending session past its expiry is expired.
@@ -140,5 +150,40 @@ impl CheckoutSession {
 
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
         self.status_at(now) == SessionStatus::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Cart, Checkout};
+
+    fn link(usage_limit: Option<u64>) -> PaymentLink {
+        let checkout = Checkout {
+            merchant_name: "Shop".into(),
+            currency: "USD".parse().unwrap(),
+            cart: Cart::Amount { amount: MinorUnits(500) },
+            success_url: "https://shop.example/ok".into(),
+            cancel_url: "https://shop.example/cancel".into(),
+            error_url: "https://shop.example/error".into(),
+            metadata: "{}".into(),
+            appearance: Default::default(),
+            stripe_account: None,
+        };
+        PaymentLink::new("m_1", checkout, usage_limit, 30, Utc::now())
+    }
+
+    #[test]
+    fn a_session_knows_whether_its_link_is_limited_and_older_sessions_read_as_limited() {
+        for (usage_limit, limited) in [(Some(1), true), (None, false)] {
+            let session = CheckoutSession::open(&link(usage_limit), Utc::now());
+            assert_eq!(session.link_has_usage_limit, limited);
+            let mut stored = serde_json::to_value(&session).unwrap();
+            assert_eq!(stored["linkHasUsageLimit"], limited);
+            // Stored before the field existed: the claim path, which works for every link.
+            stored.as_object_mut().unwrap().remove("linkHasUsageLimit");
+            let read: CheckoutSession = serde_json::from_value(stored).unwrap();
+            assert!(read.link_has_usage_limit);
+        }
     }
 }

@@ -128,6 +128,7 @@ macro_rules! contract_suite {
                 completing_turns_the_hold_into_exactly_one_use,
                 completing_after_the_hold_lapsed_takes_a_free_use_or_finds_the_link_full,
                 a_claim_brings_back_the_link_and_completing_from_a_stale_copy_decides_on_the_stored_link,
+                an_attempt_checking_its_link_begins_only_while_the_link_takes_payments,
                 completing_an_unknown_session_changes_nothing,
                 a_declined_attempt_leaves_the_session_open,
                 a_failed_attempt_fails_the_session,
@@ -895,31 +896,69 @@ async fn a_claim_brings_back_the_link_and_completing_from_a_stale_copy_decides_o
     };
     for usage_limit in [Some(2), None] {
         let link = create_paying_link(store, usage_limit).await;
-        let [first, second] = [open_session(store, &link).await.id, open_session(store, &link).await.id];
-        let [first_attempt, second_attempt] = [start(store, &first).await, start(store, &second).await];
+        let [first, second, third] =
+            [open_session(store, &link).await, open_session(store, &link).await, open_session(store, &link).await];
+        let [first_attempt, second_attempt, third_attempt] =
+            [start(store, &first.id).await, start(store, &second.id).await, start(store, &third.id).await];
         // The copy is the link as stored right after the claim.
-        let first_copy = claimed(&link, &first).await;
+        let first_copy = claimed(&link, &first.id).await;
         assert_eq!(first_copy, stored_link(store, &link.id).await, "{usage_limit:?}");
-        let second_copy = claimed(&link, &second).await;
+        let second_copy = claimed(&link, &second.id).await;
         assert_eq!(second_copy, stored_link(store, &link.id).await, "{usage_limit:?}");
 
-        let completed = store.complete_payment_on(&first, first_attempt.number, &second_copy, &payment(1)).await;
+        let completed = store.complete_payment_on(&first, first_attempt.number, Some(&second_copy), &payment(1)).await;
         assert_eq!(completed.expect("complete"), CompletePayment::Completed);
         // Completing from the first copy, which knows neither the second hold nor the first
         // payment: the stored link decides (the hold becomes the use that fills the link).
-        let completed = store.complete_payment_on(&second, second_attempt.number, &first_copy, &payment(2)).await;
+        let completed = store.complete_payment_on(&second, second_attempt.number, Some(&first_copy), &payment(2)).await;
         assert_eq!(completed.expect("complete"), CompletePayment::Completed, "{usage_limit:?}");
-        assert_eq!(uses(store, &link.id).await, (2, if usage_limit.is_some() { 2 } else { 0 }, vec![]));
+        // Without a copy (and without a hold): the full limited link refuses; the unlimited one
+        // counts a third payment, nothing of it read.
+        let completed = store.complete_payment_on(&third, third_attempt.number, None, &payment(3)).await;
+        let (third_completes, used, reserved) = match usage_limit {
+            Some(_) => (CompletePayment::LimitReached, 2, 2),
+            None => (CompletePayment::Completed, 3, 0),
+        };
+        assert_eq!(completed.expect("complete"), third_completes, "{usage_limit:?}");
+        assert_eq!(uses(store, &link.id).await, (used, reserved, vec![]));
         for session in [&first, &second] {
-            assert_eq!(stored_session(store, session).await.status, SessionStatus::Completed);
+            assert_eq!(stored_session(store, &session.id).await.status, SessionStatus::Completed);
         }
         let events = store.list_events(&link.merchant_id, None, 10, None, at(60)).await.expect("events").events;
         let of_link = events.iter().filter(|event| event.data.contains(link.id.as_str()));
         let kinds: Vec<_> = of_link.map(|event| event.kind).collect();
-        let filled = usage_limit.map(|_| PaymentLinkUsageLimitReached);
-        let expected: Vec<_> = filled.into_iter().chain([CheckoutSessionCompleted, CheckoutSessionCompleted]).collect();
+        let expected = match usage_limit {
+            Some(_) => vec![PaymentLinkUsageLimitReached, CheckoutSessionCompleted, CheckoutSessionCompleted],
+            None => vec![CheckoutSessionCompleted; 3],
+        };
         assert_eq!(kinds, expected, "{usage_limit:?}");
     }
+}
+
+async fn an_attempt_checking_its_link_begins_only_while_the_link_takes_payments<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let begin = async |session: &CheckoutSession, now| {
+        store.begin_attempt_checking_link(session, PRICE, now, now + LEASE).await.expect("begin")
+    };
+    let link = create_paying_link(store, None).await;
+    let session = open_session(store, &link).await;
+
+    // Blocked, then switched off: refused, nothing written.
+    store.block_payments(&link.id, at(100)).await.expect("block");
+    assert_eq!(begin(&session, at(1)).await, BeginAttempt::LinkRefused(LinkRefusal::Blocked(at(100))));
+    store.set_link_active(&link.id, false, None, at(100)).await.expect("switch off");
+    let refused = begin(&session, at(100)).await;
+    assert_eq!(refused, BeginAttempt::LinkRefused(LinkRefusal::Unavailable(Unavailable::Inactive)));
+    assert_eq!(stored_session(store, &session.id).await, session, "a refused begin writes nothing");
+
+    // Switched on again: the attempt begins, numbered as any other.
+    store.set_link_active(&link.id, true, None, at(100)).await.expect("switch on");
+    let BeginAttempt::Started(attempt) = begin(&session, at(101)).await else { panic!("the attempt starts") };
+    assert_eq!((attempt.number, attempt.lease_until), (1, at(101) + LEASE));
+    // The session decides first: busy while that attempt runs, whatever the link says.
+    store.set_link_active(&link.id, false, None, at(102)).await.expect("switch off");
+    assert_eq!(begin(&session, at(102)).await, BeginAttempt::Busy);
 }
 
 async fn completing_an_unknown_session_changes_nothing<F: Fixture>() {

@@ -155,6 +155,44 @@ impl Txn<'_> {
     }
 
     /// Moves `event` in the outbox from `was_due` to its own `due_at`.
+    /// Starts an attempt on the session at `key` (see `Payments::begin_attempt`); with `link_key`,
+    /// only if that link takes payments at `now`.
+    fn begin_attempt(
+        &mut self,
+        key: &str,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        link_key: Option<&str>,
+    ) -> Result<BeginAttempt, StoreError> {
+        let Some(mut session) = self.get::<CheckoutSession>(key)? else { return Ok(BeginAttempt::NotFound) };
+        if !session.is_open(now) {
+            return Ok(BeginAttempt::Closed(session));
+        }
+        let attempt = match session.in_flight.take() {
+            Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
+            Some(lapsed) => PaymentAttempt { lease_until, ..lapsed },
+            None => {
+                session.attempts += 1;
+                PaymentAttempt { number: session.attempts, amount, lease_until }
+            }
+        };
+        if let Some(link_key) = link_key {
+            let Some(link) = self.get::<PaymentLink>(link_key)? else {
+                return Err(StoreError::Corrupt {
+                    key: link_key.to_owned(),
+                    detail: "session of a missing link".into(),
+                });
+            };
+            if let Some(refusal) = LinkRefusal::before_limit(&link, now) {
+                return Ok(BeginAttempt::LinkRefused(refusal));
+            }
+        }
+        session.in_flight = Some(attempt.clone());
+        self.put(key, &session)?;
+        Ok(BeginAttempt::Started(attempt))
+    }
+
     fn set_due(&mut self, event: &Event, was_due: Option<DateTime<Utc>>) -> Result<(), StoreError> {
         if let Some(at) = was_due {
             self.due_events.remove((keys::due(at).as_str(), event.id.as_str())).map_err(|e| unavailable(&e))?;
@@ -450,24 +488,18 @@ impl Payments for EmbeddedStore {
         lease_until: DateTime<Utc>,
     ) -> Result<BeginAttempt, StoreError> {
         let key = keys::session(session);
-        self.write(move |txn| {
-            let Some(mut session) = txn.get::<CheckoutSession>(&key)? else { return Ok(BeginAttempt::NotFound) };
-            if !session.is_open(now) {
-                return Ok(BeginAttempt::Closed(session));
-            }
-            let attempt = match session.in_flight.take() {
-                Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
-                Some(lapsed) => PaymentAttempt { lease_until, ..lapsed },
-                None => {
-                    session.attempts += 1;
-                    PaymentAttempt { number: session.attempts, amount, lease_until }
-                }
-            };
-            session.in_flight = Some(attempt.clone());
-            txn.put(&key, &session)?;
-            Ok(BeginAttempt::Started(attempt))
-        })
-        .await
+        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, None)).await
+    }
+
+    async fn begin_attempt_checking_link(
+        &self,
+        session: &CheckoutSession,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        let (key, link_key) = (keys::session(&session.id), keys::link(&session.link_id));
+        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, Some(&link_key))).await
     }
 
     async fn claim_use(
@@ -545,7 +577,7 @@ impl Payments for EmbeddedStore {
             link.used += 1;
             session.status = SessionStatus::Completed;
             session.in_flight = None;
-            txn.insert_event(&Event::session_completed(&session.id, &link, &result))?;
+            txn.insert_event(&Event::session_completed(&session, &result))?;
             if link.usage_limit == Some(link.used) {
                 txn.insert_event(&Event::usage_limit_reached(&link, link.used, result.completed_at))?;
             }

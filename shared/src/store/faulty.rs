@@ -224,12 +224,22 @@ impl Payments for FaultyStore {
 
     async fn complete_payment_on(
         &self,
-        session: &SessionId,
+        session: &CheckoutSession,
         attempt: u32,
-        link: &PaymentLink,
+        link: Option<&PaymentLink>,
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError> {
         self.run(self.inner.complete_payment_on(session, attempt, link, result)).await
+    }
+
+    async fn begin_attempt_checking_link(
+        &self,
+        session: &CheckoutSession,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        self.run(self.inner.begin_attempt_checking_link(session, amount, now, lease_until)).await
     }
 
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {

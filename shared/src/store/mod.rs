@@ -198,19 +198,32 @@ pub trait Payments: Send + Sync {
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError>;
 
-    /// `complete_payment` with `link` as the caller last saw it (the link `claim_use` brought
-    /// back): a store may decide how the use is counted from that copy instead of reading the
-    /// link again (its conditions still check the link is as the copy says, and a refusal
-    /// decides again from the link as stored).
+    /// `complete_payment` of `session` (as the caller read it), with its link as the caller last
+    /// saw it when it has it (the link `claim_use` brought back): a store may decide from those
+    /// copies instead of reading again — its conditions still check the link is as the copy
+    /// says, and a refusal decides again from the link as stored. A link without a usage limit
+    /// needs no copy: nothing of it decides how the payment counts.
     async fn complete_payment_on(
         &self,
-        session: &SessionId,
+        session: &CheckoutSession,
         attempt: u32,
-        link: &PaymentLink,
+        _link: Option<&PaymentLink>,
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError> {
-        self.complete_payment(session, attempt, &link.id, result).await
+        self.complete_payment(&session.id, attempt, &session.link_id, result).await
     }
+
+    /// `begin_attempt_on` for a session of a link without a usage limit, where no use is held:
+    /// in the same decision, the link must take payments at `now` (not blocked, switched off or
+    /// expired: [`LinkRefusal::before_limit`]); otherwise nothing is written and `LinkRefused`
+    /// says why. A session that cannot start an attempt says so first.
+    async fn begin_attempt_checking_link(
+        &self,
+        session: &CheckoutSession,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError>;
 
     /// Ends attempt `attempt` without a payment: on a decline the session stays pending for
     /// another try; on an unrecoverable error it becomes `failed` with `failure_code`.
@@ -390,6 +403,8 @@ pub enum BeginAttempt {
     /// Not pending any more (or expired); here is the session as it is.
     Closed(CheckoutSession),
     NotFound,
+    /// (`begin_attempt_checking_link`) The link takes no payment now; nothing was written.
+    LinkRefused(LinkRefusal),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

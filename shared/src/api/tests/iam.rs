@@ -163,7 +163,11 @@ impl Recorder {
     }
 
     async fn create(&mut self) -> LinkId {
-        let (status, body) = self.call(Endpoint::CreateLink, create_event(|_| {})).await;
+        self.create_with(|_| {}).await
+    }
+
+    async fn create_with(&mut self, edit: impl FnOnce(&mut serde_json::Value)) -> LinkId {
+        let (status, body) = self.call(Endpoint::CreateLink, create_event(edit)).await;
         assert_eq!(status, StatusCode::CREATED);
         body["data"]["paymentLinkId"].as_str().unwrap().parse().unwrap()
     }
@@ -233,6 +237,12 @@ async fn every_handler_against_its_policy() {
         r.pay(&session, card).await;
     }
     r.session_call(Endpoint::CheckoutPage, "checkout-page.json", &session).await; // already paid
+    // A link without a usage limit: no use is held, the link is checked as the attempt begins.
+    let unlimited = r.create_with(|b| b["usageLimit"] = serde_json::Value::Null).await;
+    let unlimited_session = r.open(&unlimited).await;
+    for card in [DECLINED, SUCCESS] {
+        r.pay(&unlimited_session, card).await;
+    }
     r.session_call(Endpoint::SessionStatus, "session-status.json", &session).await;
     let (_, events) =
         r.call(Endpoint::ListEvents, events_event("type=checkout.session.completed&limit=1", OWN_KEYS)).await;

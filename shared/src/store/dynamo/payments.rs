@@ -82,7 +82,7 @@ impl Payments for DynamoStore {
     ) -> Result<BeginAttempt, StoreError> {
         let pk = keys::session(session);
         let Some(item) = self.get_item(&pk).await? else { return Ok(BeginAttempt::NotFound) };
-        self.begin_attempt_from(pk, item, amount, now, lease_until).await
+        self.begin_attempt_from(pk, item, amount, now, lease_until, None).await
     }
 
     async fn begin_attempt_on(
@@ -97,7 +97,20 @@ impl Payments for DynamoStore {
         // condition refuses the write and the refusal carries the current item.
         let pk = keys::session(&session.id);
         let item = to_item(pk.clone(), session);
-        self.begin_attempt_from(pk, item, amount, now, lease_until).await
+        self.begin_attempt_from(pk, item, amount, now, lease_until, None).await
+    }
+
+    async fn begin_attempt_checking_link(
+        &self,
+        session: &CheckoutSession,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<BeginAttempt, StoreError> {
+        // As `begin_attempt_on`, the write going with a check of the link in one transaction.
+        let pk = keys::session(&session.id);
+        let item = to_item(pk.clone(), session);
+        self.begin_attempt_from(pk, item, amount, now, lease_until, Some(&session.link_id)).await
     }
 
     async fn claim_use(
@@ -187,22 +200,33 @@ impl Payments for DynamoStore {
         link: &LinkId,
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError> {
-        // The link as read decides how the use is counted; the transaction checks it still is so.
-        let link_pk = keys::link(link);
-        let Some(link_item) = self.get_item(&link_pk).await? else {
-            return self.complete_without_link(session, attempt, link_pk).await;
-        };
-        self.complete_payment_on(session, attempt, &from_item(&link_pk, link_item)?, result).await
+        // The session and its link as read decide; the transaction checks they still are so.
+        let (session_pk, link_pk) = (keys::session(session), keys::link(link));
+        let mut items = self.batch_get(&[session_pk.clone(), link_pk.clone()]).await?;
+        let Some(session_item) = items.remove(&session_pk) else { return Ok(CompletePayment::SessionChanged) };
+        let session: CheckoutSession = from_item(&session_pk, session_item)?;
+        let Some(link_item) = items.remove(&link_pk) else { return without_link(&session, attempt, link_pk) };
+        self.complete_payment_on(&session, attempt, Some(&from_item(&link_pk, link_item)?), result).await
     }
 
     async fn complete_payment_on(
         &self,
-        session: &SessionId,
+        session: &CheckoutSession,
         attempt: u32,
-        link: &PaymentLink,
+        link: Option<&PaymentLink>,
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError> {
-        let (session_pk, link_pk) = (keys::session(session), keys::link(&link.id));
+        let (session_pk, link_pk) = (keys::session(&session.id), keys::link(&session.link_id));
+        // The link as last seen decides how the use is counted; a refusal brings back the link
+        // as stored to decide again. Without a usage limit nothing of it decides: it is not read.
+        let mut link = match link {
+            Some(link) => Some(link.clone()),
+            None if !session.link_has_usage_limit => None,
+            None => match self.get::<PaymentLink>(link_pk.clone()).await? {
+                Some(link) => Some(link),
+                None => return self.complete_without_link(&session.id, attempt, link_pk).await,
+            },
+        };
         let completion =
             // A paid session is kept as long as links are: merchants verify payments for months.
             Write::new("SET #status = :completed, #payment = :payment, #ttl = :ttl REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
@@ -212,23 +236,20 @@ impl Payments for DynamoStore {
                 .value(":completed", status(&session_pk, SessionStatus::Completed)?)
                 .value(":payment", attribute(&session_pk, result)?);
 
-        // The link as last seen decides how the use is counted; the transaction checks it still
-        // is so, and a refusal brings back the link as stored to decide again.
-        let mut link = link.clone();
         let mut conflicts = 0;
         for _ in 0..DECISION_ROUNDS + CONFLICT_RETRIES as usize {
-            let counting = Counting::for_link(&link, session);
+            let counting = link.as_ref().map_or(Counting::Unlimited, |link| Counting::for_link(link, &session.id));
             // The events go in the same transaction: written if and only if the payment is.
-            let mut events = vec![Event::session_completed(session, &link, result)];
-            let mut link_write = counting.write(session);
-            if let Some(limit) = link.usage_limit {
+            let mut events = vec![Event::session_completed(session, result)];
+            let mut link_write = counting.write(&session.id);
+            if let Some((link, limit)) = link.as_ref().and_then(|link| Some((link, link.usage_limit?))) {
                 // Whether this payment fills the link is decided on `used` as read, and the
                 // transaction holds only while that is still so (a refusal re-reads the link;
                 // only payments racing for the last use ever meet one).
                 let fill_mark = number(limit.saturating_sub(1));
                 if link.used + 1 >= limit {
                     link_write = link_write.and("#used = :fillMark").value(":fillMark", fill_mark);
-                    events.push(Event::usage_limit_reached(&link, limit, result.completed_at));
+                    events.push(Event::usage_limit_reached(link, limit, result.completed_at));
                 } else {
                     link_write = link_write.and("#used < :fillMark").value(":fillMark", fill_mark);
                 }
@@ -263,12 +284,13 @@ impl Payments for DynamoStore {
             let Some(current) = reasons.get(1).and_then(|reason| reason.item()).cloned() else {
                 return Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() });
             };
-            link = from_item(&link_pk, current)?;
-            if Counting::for_link(&link, session) == Counting::FreeUse
-                && link.usage_limit.is_some_and(|limit| link.reserved >= limit)
+            let current: PaymentLink = from_item(&link_pk, current)?;
+            if Counting::for_link(&current, &session.id) == Counting::FreeUse
+                && current.usage_limit.is_some_and(|limit| current.reserved >= limit)
             {
                 return Ok(CompletePayment::LimitReached);
             }
+            link = Some(current);
         }
         Err(contention("complete_payment"))
     }
@@ -310,6 +332,7 @@ impl Payments for DynamoStore {
 
 impl DynamoStore {
     /// `begin_attempt` deciding first from `item`, the session as last read.
+    /// With `link`, the write goes only if that link takes payments at `now`.
     async fn begin_attempt_from(
         &self,
         pk: String,
@@ -317,6 +340,7 @@ impl DynamoStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        link: Option<&LinkId>,
     ) -> Result<BeginAttempt, StoreError> {
         for _ in 0..DECISION_ROUNDS {
             // Decide on the session as read; write only if it is still exactly that session.
@@ -364,13 +388,62 @@ impl DynamoStore {
             let write = write
                 .value(":pending", status(&pk, SessionStatus::Pending)?)
                 .value(":expiresAt", stored(&pk, &item, &["expiresAt"])?);
-            match self.update(&pk, &write, ReturnValue::None).await? {
+            let written = match link {
+                None => self.update(&pk, &write, ReturnValue::None).await?,
+                Some(link) => match self.update_if_link_takes_payments(&pk, &write, link, now).await? {
+                    Ok(written) => written,
+                    Err(refusal) => return Ok(BeginAttempt::LinkRefused(refusal)),
+                },
+            };
+            match written {
                 Written::Applied(_) => return Ok(BeginAttempt::Started(attempt)),
                 Written::Refused(Some(current)) => item = current,
                 Written::Refused(None) => return Ok(BeginAttempt::NotFound),
             }
         }
         Err(contention("begin_attempt"))
+    }
+
+    /// `write` to the item `pk` together with a check that `link` takes payments at `now`, in
+    /// one transaction. The session's refusal comes first (as `update` reports it); then the
+    /// link's, as the reason it refuses.
+    async fn update_if_link_takes_payments(
+        &self,
+        pk: &str,
+        write: &Write,
+        link: &LinkId,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Written, LinkRefusal>, StoreError> {
+        let link_pk = keys::link(link);
+        let check = Write::new("", TAKES_PAYMENTS)
+            .value(":true", AttributeValue::Bool(true))
+            .value(":now", epoch_nanos(now))
+            .check_in_transaction(&self.table, &link_pk)?;
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(write.in_transaction(&self.table, pk)?)
+            .transact_items(check);
+        let error = match retry_conflicts(|| request.clone().send()).await {
+            Ok(_) => return Ok(Ok(Written::Applied(Item::new()))),
+            Err(error) => error,
+        };
+        let reasons = cancellation_reasons(&error);
+        let refused = |n: usize| reasons.get(n).filter(|reason| failure(reason) == Some("ConditionalCheckFailed"));
+        if let Some(reason) = refused(0) {
+            return Ok(Ok(Written::Refused(reason.item().cloned())));
+        }
+        let Some(reason) = refused(1) else { return Err(classify_transaction(error, "begin attempt")) };
+        let Some(item) = reason.item().cloned() else {
+            return Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() });
+        };
+        match LinkRefusal::before_limit(&from_item(&link_pk, item)?, now) {
+            Some(refusal) => Ok(Err(refusal)),
+            None => Err(StoreError::Corrupt {
+                key: link_pk,
+                detail: format!("link check refused: {EXPIRES_AT_NANOS} or {BLOCKED_UNTIL_NANOS} not as their times"),
+            }),
+        }
     }
 
     /// `complete_payment` when the link is gone: like the embedded store, the session decides
@@ -381,14 +454,19 @@ impl DynamoStore {
         attempt: u32,
         link_pk: String,
     ) -> Result<CompletePayment, StoreError> {
-        let session = self.get_session(session).await?;
-        let in_flight = session.as_ref().is_some_and(|s| {
-            s.status == SessionStatus::Pending && s.in_flight.as_ref().is_some_and(|a| a.number == attempt)
-        });
-        if in_flight {
-            Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() })
-        } else {
-            Ok(CompletePayment::SessionChanged)
+        match self.get_session(session).await? {
+            Some(session) => without_link(&session, attempt, link_pk),
+            None => Ok(CompletePayment::SessionChanged),
         }
+    }
+}
+
+/// `complete_payment` when the link is gone, decided on the session as read.
+fn without_link(session: &CheckoutSession, attempt: u32, link_pk: String) -> Result<CompletePayment, StoreError> {
+    let in_flight = session.in_flight.as_ref().is_some_and(|a| a.number == attempt);
+    if session.status == SessionStatus::Pending && in_flight {
+        Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() })
+    } else {
+        Ok(CompletePayment::SessionChanged)
     }
 }

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use super::Item;
 use crate::store::StoreError;
@@ -71,6 +73,21 @@ impl Write {
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// This write's condition alone, checked on the item `pk` as one item of a transaction
+    /// (nothing is written to it), returning the item if the condition fails.
+    pub(super) fn check_in_transaction(&self, table: &str, pk: &str) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .condition_expression(&self.condition)
+            .set_expression_attribute_names(Some(self.names()))
+            .set_expression_attribute_values(self.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 }
 
