@@ -40,20 +40,18 @@ fn link_counter(link: &LinkId, index: i64) -> String {
     format!("declines:link:{link}:{index}")
 }
 
-/// A client's declines, on any link, in the window numbered `index`.
-fn client_counter_in(client: &str, index: i64) -> String {
-    format!("declines:client:{client}:{index}")
-}
-
 /// Whole seconds from `now` to `until`, at least 1: a `Retry-After`.
 pub fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1)
 }
 
-/// The counter of this client's declines in the window of `now`, for the pay to read with its
-/// session; None when the client's address is unknown.
-pub fn client_counter(client: Option<&str>, now: DateTime<Utc>) -> Option<String> {
-    client.map(|client| client_counter_in(client, window(now).0))
+/// This client's decline counter in the window of `now`, and when that window ends: read with
+/// the pay's session, and counted by the write that ends a declined attempt. None when the
+/// client's address is unknown.
+pub fn client_counter(client: Option<&str>, now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
+    let (index, end) = window(now);
+    // A client's declines on any link.
+    client.map(|client| (format!("declines:client:{client}:{index}"), end))
 }
 
 /// Seconds until the client may pay again, if `declines` (its counter as read) reached the
@@ -63,9 +61,10 @@ pub fn client_refusal(declines: u64, now: DateTime<Utc>) -> Option<u64> {
     (declines >= DECLINES_PER_CLIENT).then(|| seconds_until(window(now).1, now))
 }
 
-/// Counts one card the processor declined: against the client, and against the link with the
-/// client among those declined on it. A link declining cards from several clients is blocked
-/// until the window ends; from many, it is paused for its merchant.
+/// Counts one card the processor declined against the link, with the client among those
+/// declined on it (the client's own count went up with the attempt's end: `client_counter`).
+/// A link declining cards from several clients is blocked until the window ends; from many, it
+/// is paused for its merchant.
 pub async fn record_decline(
     store: &(impl Counters + Links + ?Sized),
     link: &LinkId,
@@ -74,9 +73,6 @@ pub async fn record_decline(
 ) -> Result<(), ApiError> {
     let (index, end) = window(now);
     let on_link = store.count_client(&link_counter(link, index), client, end).await?;
-    if let Some(client) = client {
-        store.increment_counter(&client_counter_in(client, index), end).await?;
-    }
     if on_link.count >= DECLINES_PER_LINK && on_link.clients >= CLIENTS_TO_BLOCK_LINK {
         // Later pays on it are refused before a use is held, so this is written about once.
         tracing::warn!(link_id = %link, declines = on_link.count, clients = on_link.clients, "link blocked: card testing");

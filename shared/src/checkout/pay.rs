@@ -124,7 +124,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         let id = id.parse::<SessionId>().map_err(|_| ApiError::SessionNotFound)?;
         // The client's card-testing count is read with the session: one round trip.
         let client_counter = guard::client_counter(client_ip, now);
-        let counters: Vec<&str> = client_counter.iter().map(String::as_str).collect();
+        let counters: Vec<&str> = client_counter.iter().map(|(name, _)| name.as_str()).collect();
         let (session, counts) = self.store.get_session_with_counters(&id, &counters).await?;
         let session = session.ok_or(ApiError::SessionNotFound)?;
         let session_id = &session.id.clone();
@@ -290,9 +290,13 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 self.complete(session, attempt, &result, claimed).await
             }
             Charged::Decided(ChargeOutcome::Declined { reason }) => {
-                self.give_back_use(&session).await?;
-                self.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
-                guard::record_decline(self.store, &session.link_id, client_ip, self.clock.now()).await?;
+                // The client's card-testing count goes with the attempt's end (one write); the
+                // link's is counted apart, for it decides whether the link is blocked or paused.
+                let now = self.clock.now();
+                let client_counter = guard::client_counter(client_ip, now);
+                let counters: Vec<_> = client_counter.iter().map(|(name, end)| (name.as_str(), *end)).collect();
+                self.store.decline_attempt(&session, attempt.number, &counters).await?;
+                guard::record_decline(self.store, &session.link_id, client_ip, now).await?;
                 Ok(PayOutcome::TryAgain { session, message: reason.message().to_owned() })
             }
             Charged::NeedsAuthentication { client_secret, .. } => {
@@ -348,8 +352,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 self.complete(session.clone(), attempt, &result, None).await.map(Some)
             }
             ChargeOutcome::Declined { reason } => {
-                self.give_back_use(session).await?;
-                self.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
+                self.store.decline_attempt(session, attempt.number, &[]).await?;
                 Ok(Some(PayOutcome::TryAgain { session: session.clone(), message: reason.message().to_owned() }))
             }
         }

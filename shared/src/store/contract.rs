@@ -131,6 +131,7 @@ macro_rules! contract_suite {
                 an_attempt_checking_its_link_begins_only_while_the_link_takes_payments,
                 completing_an_unknown_session_changes_nothing,
                 a_declined_attempt_leaves_the_session_open,
+                a_declined_attempt_ends_gives_its_hold_back_and_counts_in_one_decision,
                 a_failed_attempt_fails_the_session,
                 only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunded,
                 payments_the_payment_that_fills_a_link_and_refunds_write_their_events_with_them,
@@ -990,6 +991,55 @@ async fn a_declined_attempt_leaves_the_session_open<F: Fixture>() {
     let unknown = SessionId::generate();
     store.end_attempt(&unknown, 1, failure).await.expect("end attempt of an unknown session");
     assert_eq!(store.get_session(&unknown).await.expect("get session"), None, "no session is made up");
+}
+
+async fn a_declined_attempt_ends_gives_its_hold_back_and_counts_in_one_decision<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let window_end = at(600);
+    let counts = |name: &'static str| async move { store.read_counter(name).await.expect("read counter") };
+    for usage_limit in [Some(3), None] {
+        let link = create_paying_link(store, usage_limit).await;
+        let [held, lapsed, over] =
+            [open_session(store, &link).await, open_session(store, &link).await, open_session(store, &link).await];
+        let mut attempts = Vec::new();
+        for session in [&held, &lapsed, &over] {
+            let attempt = start(store, &session.id).await;
+            if usage_limit.is_some() {
+                assert_eq!(claim(store, &link, &session.id, at(2)).await, Claim::Claimed);
+            }
+            attempts.push(attempt.number);
+        }
+        let counter = if usage_limit.is_some() { "declines:client:limited:1" } else { "declines:client:unlimited:1" };
+
+        // The attempt ends, the hold goes, the counter counts.
+        store.decline_attempt(&held, attempts[0], &[(counter, window_end)]).await.expect("decline");
+        assert_eq!(stored_session(store, &held.id).await, CheckoutSession { attempts: 1, ..held.clone() });
+        let holders: Vec<String> = uses(store, &link.id).await.2.into_iter().map(|(holder, _)| holder).collect();
+        assert!(!holders.contains(&held.id.to_string()), "{usage_limit:?}: the hold is given back");
+        assert_eq!(counts(counter).await, 1);
+
+        // A hold already given back (it lapsed and another claim took it back): the rest goes.
+        store.release_use(&link.id, &lapsed.id).await.expect("release");
+        store.decline_attempt(&lapsed, attempts[1], &[(counter, window_end)]).await.expect("decline");
+        assert_eq!(stored_session(store, &lapsed.id).await.in_flight, None, "{usage_limit:?}");
+        assert_eq!(counts(counter).await, 2);
+
+        // An attempt over already stays as it is; its hold and the count still go.
+        store
+            .end_attempt(
+                &over.id,
+                attempts[2],
+                AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(3) },
+            )
+            .await
+            .expect("fail");
+        let failed = stored_session(store, &over.id).await;
+        store.decline_attempt(&over, attempts[2], &[(counter, window_end)]).await.expect("decline");
+        assert_eq!(stored_session(store, &over.id).await, failed, "{usage_limit:?}");
+        assert_eq!(counts(counter).await, 3);
+        assert_eq!(uses(store, &link.id).await, (0, 0, vec![]), "{usage_limit:?}: no hold is left");
+    }
 }
 
 async fn a_failed_attempt_fails_the_session<F: Fixture>() {

@@ -193,6 +193,40 @@ impl Txn<'_> {
         Ok(BeginAttempt::Started(attempt))
     }
 
+    /// Ends attempt `attempt` of the session at `key` (see `Payments::end_attempt`).
+    fn end_attempt(&mut self, key: &str, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
+        let Some(mut session) = self.get::<CheckoutSession>(key)? else { return Ok(()) };
+        if session.status != SessionStatus::Pending || session.in_flight.as_ref().is_none_or(|a| a.number != attempt) {
+            return Ok(());
+        }
+        session.in_flight = None;
+        if let AttemptEnd::Failed { failure_code, at } = end {
+            session.status = SessionStatus::Failed;
+            session.failure_code = Some(failure_code);
+            self.insert_event(&Event::session_failed(&session, failure_code, at))?;
+        }
+        self.put(key, &session)
+    }
+
+    /// Gives back the use `holder` holds on the link at `key`, if it holds one.
+    fn release_use(&mut self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let Some(mut link) = self.get::<PaymentLink>(key)? else { return Ok(()) };
+        if link.claims.remove(holder).is_some() {
+            link.reserved -= 1;
+            self.put(key, &link)?;
+        }
+        Ok(())
+    }
+
+    /// Adds one to the counter at `key` (and `client` to its clients); the counter as it now is.
+    fn count(&mut self, key: &str, window_end: DateTime<Utc>, client: Option<String>) -> Result<Counter, StoreError> {
+        let mut counter = self.get::<Counter>(key)?.unwrap_or_else(|| Counter::new(window_end));
+        counter.count += 1;
+        counter.clients.extend(client);
+        self.put(key, &counter)?;
+        Ok(counter)
+    }
+
     fn set_due(&mut self, event: &Event, was_due: Option<DateTime<Utc>>) -> Result<(), StoreError> {
         if let Some(at) = was_due {
             self.due_events.remove((keys::due(at).as_str(), event.id.as_str())).map_err(|e| unavailable(&e))?;
@@ -534,15 +568,7 @@ impl Payments for EmbeddedStore {
 
     async fn release_use(&self, link: &LinkId, session: &SessionId) -> Result<(), StoreError> {
         let (key, session) = (keys::link(link), session.to_string());
-        self.write(move |txn| {
-            let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(()) };
-            if link.claims.remove(&session).is_some() {
-                link.reserved -= 1;
-                txn.put(&key, &link)?;
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |txn| txn.release_use(&key, &session)).await
     }
 
     async fn complete_payment(
@@ -591,20 +617,28 @@ impl Payments for EmbeddedStore {
 
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
         let key = keys::session(session);
+        self.write(move |txn| txn.end_attempt(&key, attempt, end)).await
+    }
+
+    async fn decline_attempt(
+        &self,
+        session: &CheckoutSession,
+        attempt: u32,
+        counters: &[(&str, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        let (key, holder) = (keys::session(&session.id), session.id.to_string());
+        let link_key = session.link_has_usage_limit.then(|| keys::link(&session.link_id));
+        let counters: Vec<(String, DateTime<Utc>)> =
+            counters.iter().map(|(name, window_end)| (keys::counter(name), *window_end)).collect();
         self.write(move |txn| {
-            let Some(mut session) = txn.get::<CheckoutSession>(&key)? else { return Ok(()) };
-            if session.status != SessionStatus::Pending
-                || session.in_flight.as_ref().is_none_or(|a| a.number != attempt)
-            {
-                return Ok(());
+            txn.end_attempt(&key, attempt, AttemptEnd::Declined)?;
+            if let Some(link_key) = &link_key {
+                txn.release_use(link_key, &holder)?;
             }
-            session.in_flight = None;
-            if let AttemptEnd::Failed { failure_code, at } = end {
-                session.status = SessionStatus::Failed;
-                session.failure_code = Some(failure_code);
-                txn.insert_event(&Event::session_failed(&session, failure_code, at))?;
+            for (counter_key, window_end) in &counters {
+                txn.count(counter_key, *window_end, None)?;
             }
-            txn.put(&key, &session)
+            Ok(())
         })
         .await
     }
@@ -640,13 +674,7 @@ impl ChargeLedger for EmbeddedStore {
 impl Counters for EmbeddedStore {
     async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError> {
         let key = keys::counter(name);
-        self.write(move |txn| {
-            let mut counter = txn.get::<Counter>(&key)?.unwrap_or_else(|| Counter::new(window_end));
-            counter.count += 1;
-            txn.put(&key, &counter)?;
-            Ok(counter.count)
-        })
-        .await
+        self.write(move |txn| Ok(txn.count(&key, window_end, None)?.count)).await
     }
 
     async fn count_client(
@@ -657,10 +685,7 @@ impl Counters for EmbeddedStore {
     ) -> Result<ClientCount, StoreError> {
         let (key, client) = (keys::counter(name), client.map(str::to_owned));
         self.write(move |txn| {
-            let mut counter = txn.get::<Counter>(&key)?.unwrap_or_else(|| Counter::new(window_end));
-            counter.count += 1;
-            counter.clients.extend(client);
-            txn.put(&key, &counter)?;
+            let counter = txn.count(&key, window_end, client)?;
             Ok(ClientCount { count: counter.count, clients: counter.clients.len() as u64 })
         })
         .await

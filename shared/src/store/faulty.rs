@@ -242,6 +242,15 @@ impl Payments for FaultyStore {
         self.run(self.inner.begin_attempt_checking_link(session, amount, now, lease_until)).await
     }
 
+    async fn decline_attempt(
+        &self,
+        session: &CheckoutSession,
+        attempt: u32,
+        counters: &[(&str, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        self.run(self.inner.decline_attempt(session, attempt, counters)).await
+    }
+
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
         self.run(self.inner.end_attempt(session, attempt, end)).await
     }

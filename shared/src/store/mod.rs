@@ -225,6 +225,18 @@ pub trait Payments: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> Result<BeginAttempt, StoreError>;
 
+    /// Ends declined attempt `attempt` of `session` in one decision: the session stays pending
+    /// for another try, the use it holds on its link (a link with a usage limit) is given back,
+    /// and each counter named goes up by one (as `increment_counter`: a decline's card-testing
+    /// count goes with it). An attempt that is over already stays as it is; the hold and the
+    /// counts still go.
+    async fn decline_attempt(
+        &self,
+        session: &CheckoutSession,
+        attempt: u32,
+        counters: &[(&str, DateTime<Utc>)],
+    ) -> Result<(), StoreError>;
+
     /// Ends attempt `attempt` without a payment: on a decline the session stays pending for
     /// another try; on an unrecoverable error it becomes `failed` with `failure_code`.
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError>;

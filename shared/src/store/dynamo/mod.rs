@@ -168,7 +168,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
             .update_expression(&write.update)
-            .condition_expression(&write.condition)
+            .set_condition_expression(write.condition_expression())
             .set_expression_attribute_names(Some(write.names()))
             .set_expression_attribute_values(write.values())
             .return_values(returning)

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::{attribute, epoch_nanos, event_item, status, stored, to_item};
+use super::counters::counting;
 use super::errors::{back_off, cancellation_reasons, classify_transaction, contention, failure, retry_conflicts};
 use super::write::{Write, put_new_request};
 use super::{
@@ -185,12 +186,8 @@ impl Payments for DynamoStore {
     }
 
     async fn release_use(&self, link: &LinkId, session: &SessionId) -> Result<(), StoreError> {
-        let write =
-            Write::new("REMOVE #claims.#sid SET #reserved = #reserved - :one", "attribute_exists(#claims.#sid)")
-                .alias("#sid", session.as_str())
-                .value(":one", number(1));
         // Refused: the session holds nothing (any more), which is what was asked.
-        self.update(&keys::link(link), &write, ReturnValue::None).await.map(|_| ())
+        self.update(&keys::link(link), &releasing(session), ReturnValue::None).await.map(|_| ())
     }
 
     async fn complete_payment(
@@ -295,6 +292,57 @@ impl Payments for DynamoStore {
         Err(contention("complete_payment"))
     }
 
+    async fn decline_attempt(
+        &self,
+        session: &CheckoutSession,
+        attempt: u32,
+        counters: &[(&str, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        let session_pk = keys::session(&session.id);
+        let mut ending = Some(ending(&session_pk, attempt, Write::new("REMOVE #inFlight", ATTEMPT_IN_FLIGHT))?);
+        let mut release = session.link_has_usage_limit.then(|| releasing(&session.id));
+        let mut counts = Vec::new();
+        for (name, window_end) in counters {
+            let pk = keys::counter(name);
+            counts.push(counting(&pk, *window_end, None)?.in_transaction(&self.table, &pk)?);
+        }
+        let link_pk = keys::link(&session.link_id);
+        // One transaction; a part whose condition fails is left out and the rest sent again:
+        // the attempt over already, or the hold gone already (lapsed and given back).
+        for _ in 0..3 {
+            let mut items = Vec::new();
+            if let Some(write) = &ending {
+                items.push(write.in_transaction(&self.table, &session_pk)?);
+            }
+            if let Some(write) = &release {
+                items.push(write.in_transaction(&self.table, &link_pk)?);
+            }
+            items.extend(counts.iter().cloned());
+            if items.is_empty() {
+                return Ok(());
+            }
+            let request = self.client.transact_write_items().set_transact_items(Some(items));
+            let error = match retry_conflicts(|| request.clone().send()).await {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            let reasons = cancellation_reasons(&error);
+            let mut refused = reasons.iter().map(|reason| failure(reason) == Some("ConditionalCheckFailed"));
+            let ended_refused = ending.is_some() && refused.next() == Some(true);
+            let release_refused = release.is_some() && refused.next() == Some(true);
+            if !ended_refused && !release_refused {
+                return Err(classify_transaction(error, "decline attempt"));
+            }
+            if ended_refused {
+                ending = None;
+            }
+            if release_refused {
+                release = None;
+            }
+        }
+        Err(contention("decline_attempt"))
+    }
+
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
         let pk = keys::session(session);
         let write = match end {
@@ -305,7 +353,7 @@ impl Payments for DynamoStore {
                     .value(":code", AttributeValue::S(failure_code.as_str().to_owned()))
             }
         };
-        let write = write.value(":pending", status(&pk, SessionStatus::Pending)?).value(":attempt", number(attempt));
+        let write = ending(&pk, attempt, write)?;
         let AttemptEnd::Failed { failure_code, at } = end else {
             // Refused: the attempt is over already (or never was), and stays as it is.
             return self.update(&pk, &write, ReturnValue::None).await.map(|_| ());
@@ -469,4 +517,16 @@ fn without_link(session: &CheckoutSession, attempt: u32, link_pk: String) -> Res
     } else {
         Ok(CompletePayment::SessionChanged)
     }
+}
+
+/// Gives back the use `session` holds on a link, if it still holds one.
+fn releasing(session: &SessionId) -> Write {
+    Write::new("REMOVE #claims.#sid SET #reserved = #reserved - :one", "attribute_exists(#claims.#sid)")
+        .alias("#sid", session.as_str())
+        .value(":one", number(1))
+}
+
+/// `write` to the session at `pk`, if attempt `attempt` is still in flight on it.
+fn ending(pk: &str, attempt: u32, write: Write) -> Result<Write, StoreError> {
+    Ok(write.value(":pending", status(pk, SessionStatus::Pending)?).value(":attempt", number(attempt)))
 }

@@ -55,6 +55,11 @@ impl Write {
         names
     }
 
+    /// The condition, if the write has one (DynamoDB rejects an empty expression).
+    pub(super) fn condition_expression(&self) -> Option<String> {
+        (!self.condition.is_empty()).then(|| self.condition.clone())
+    }
+
     /// DynamoDB rejects an empty values map.
     pub(super) fn values(&self) -> Option<HashMap<String, AttributeValue>> {
         (!self.values.is_empty()).then(|| self.values.clone())
@@ -66,7 +71,7 @@ impl Write {
             .table_name(table)
             .key("pk", AttributeValue::S(pk.to_owned()))
             .update_expression(&self.update)
-            .condition_expression(&self.condition)
+            .set_condition_expression(self.condition_expression())
             .set_expression_attribute_names(Some(self.names()))
             .set_expression_attribute_values(self.values())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
