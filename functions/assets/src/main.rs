@@ -1,18 +1,16 @@
-//! Lambda function for `Endpoint::Asset`: builds its state once, then serves invocations with
-//! its one handler.
-
-use std::convert::Infallible;
+//! Lambda function for `Endpoint::Asset`: static files compiled into the binary. It builds only
+//! its configuration (no store, so no DynamoDB client), then serves invocations.
 
 use lambda_http::{Error, run, service_fn};
-use paylinks_core::api::{Endpoint, assets, handle_with};
-use paylinks_core::{App, logging};
+use paylinks_core::api::{Endpoint, assets, handle_request_only};
+use paylinks_core::{Config, logging};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     logging::init();
-    let app = App::from_lambda_env().await?;
+    let config = Config::from_env()?;
     run(service_fn(|request| async {
-        Ok::<_, Infallible>(handle_with(Endpoint::Asset, assets::handle, request, &app).await)
+        Ok::<_, std::convert::Infallible>(handle_request_only(Endpoint::Asset, assets::serve, request, &config))
     }))
     .await
 }

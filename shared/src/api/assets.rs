@@ -15,6 +15,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
 ];
 
 pub async fn handle(request: &Request, _: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
+    serve(request)
+}
+
+/// The asset the path names; all the assets function needs (see `handle_request_only`).
+pub fn serve(request: &Request) -> Result<Response<Body>, ApiError> {
     let file = path_parameter(request, "file");
     let (_, content_type, content) = ASSETS.iter().find(|(name, _, _)| *name == file).ok_or(ApiError::RouteNotFound)?;
     Response::builder()

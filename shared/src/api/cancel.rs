@@ -10,6 +10,8 @@ use crate::error::ApiError;
 pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
     match Cashier::of(app).cancel(path_parameter(request, "sessionId")).await? {
         Cancelled::Cancelled(session) => see_other(&session.checkout.cancel_url),
-        Cancelled::AlreadyPaid(session) => pages::closed_session(&page_base_path(request, app), &session, app.now()),
+        Cancelled::AlreadyPaid(session) => {
+            pages::closed_session(&page_base_path(request, &app.config), &session, app.now())
+        }
     }
 }

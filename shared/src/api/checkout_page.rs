@@ -9,7 +9,7 @@ use crate::error::ApiError;
 
 pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
     let session = checkout::find_session(app.store.as_ref(), path_parameter(request, "sessionId")).await?;
-    let base_path = page_base_path(request, app);
+    let base_path = page_base_path(request, &app.config);
     if !session.is_open(app.now()) {
         return pages::closed_session(&base_path, &session, app.now());
     }

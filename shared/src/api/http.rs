@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use crate::app::App;
+use crate::app::{App, Config};
 use crate::error::ApiError;
 
 /// API Gateway's request id (also set by `paylinks serve`), for correlating logs.
@@ -77,8 +77,8 @@ pub(crate) fn public_base_url(request: &Request, app: &App) -> String {
 
 /// The path every page's own links start with: that of the public base URL ("" at the root,
 /// "/prod" on a named stage), so stylesheets and forms work wherever the service is mounted.
-pub(crate) fn page_base_path(request: &Request, app: &App) -> String {
-    match &app.config.public_url {
+pub(crate) fn page_base_path(request: &Request, config: &Config) -> String {
+    match &config.public_url {
         Some(url) => url::Url::parse(url).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default(),
         None => stage_in_path(request).map(|stage| format!("/{stage}")).unwrap_or_default(),
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use crate::app::App;
+use crate::app::{App, Config};
 use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::model::Merchant;
@@ -85,7 +85,7 @@ pub async fn handle(endpoint: Endpoint, request: Request, app: &App) -> Response
         Ok(caller) => dispatch(endpoint, &request, app, &caller).await,
         Err(error) => Err(error),
     };
-    respond(route, &request, app, result, started)
+    respond(route, &request, &app.config, result, started)
 }
 
 /// Runs one request through `handler`, the handler of `endpoint`: what each Lambda function
@@ -102,16 +102,37 @@ pub async fn handle_with(
         Ok(caller) => handler(&request, app, &caller).await,
         Err(error) => Err(error),
     };
-    respond(route, &request, app, result, started)
+    respond(route, &request, &app.config, result, started)
+}
+
+/// `handle_with` for a public endpoint whose handler needs nothing but the request (the static
+/// assets): its function builds no store, so no DynamoDB client, only the configuration.
+pub fn handle_request_only(
+    endpoint: Endpoint,
+    handler: fn(&Request) -> Result<Response<Body>, ApiError>,
+    request: Request,
+    config: &Config,
+) -> Response<Body> {
+    let started = Instant::now();
+    let route = endpoint.route();
+    let result = match route.access {
+        Access::Public => within_body_limit(&request).and_then(|()| handler(&request)),
+        // Every other route needs the store to admit its caller.
+        _ => Err(ApiError::Internal(format!("{} is not a public route", route.function))),
+    };
+    respond(route, &request, config, result, started)
+}
+
+/// Bodies over the limit are refused (413) before anything reads them.
+fn within_body_limit(request: &Request) -> Result<(), ApiError> {
+    if request.body().len() > MAX_BODY_BYTES { Err(ApiError::BodyTooLarge(MAX_BODY_BYTES)) } else { Ok(()) }
 }
 
 /// The caller, if `route` admits the request: bodies over the limit are refused (413) before
 /// anything reads them; merchant routes need the merchant's keys (401) within its request
 /// rate (429).
 async fn admit(route: &Route, request: &Request, app: &App) -> Result<Caller, ApiError> {
-    if request.body().len() > MAX_BODY_BYTES {
-        return Err(ApiError::BodyTooLarge(MAX_BODY_BYTES));
-    }
+    within_body_limit(request)?;
     match route.access {
         Access::Public | Access::Customer => Ok(Caller::Anyone),
         Access::Merchant => Ok(Caller::Merchant(authenticate(request, app).await?)),
@@ -139,13 +160,13 @@ fn stripe_signed(_: &Request, _: &App) -> Result<Caller, ApiError> {
 fn respond(
     route: &Route,
     request: &Request,
-    app: &App,
+    config: &Config,
     result: Result<Response<Body>, ApiError>,
     started: Instant,
 ) -> Response<Body> {
     let (mut response, error) = match result {
         Ok(response) => (response, None),
-        Err(error) => (error_response(route, &error, &page_base_path(request, app)), Some(error)),
+        Err(error) => (error_response(route, &error, &page_base_path(request, config)), Some(error)),
     };
     add_security_headers(&mut response);
     log_request(route.function, request, &response, error.as_ref(), started);

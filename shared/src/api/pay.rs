@@ -12,7 +12,7 @@ use crate::error::ApiError;
 pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
     let id = path_parameter(request, "sessionId");
     let form = PayForm::parse(request.body());
-    let base_path = page_base_path(request, app);
+    let base_path = page_base_path(request, &app.config);
     match Cashier::of(app).pay(id, &form, client_ip(request, app).as_deref()).await? {
         PayOutcome::Paid(session) => match &session.payment {
             Some(payment) => see_other(&success_url(&session, payment)),

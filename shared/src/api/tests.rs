@@ -223,6 +223,28 @@ async fn create_refuses_bodies_that_are_not_json_or_too_large() {
     assert_eq!(body_json(&response)["code"], json!("body_too_large"));
 }
 
+/// The assets function's own path: no store at all, only the configuration.
+#[test]
+fn assets_are_served_without_a_store() {
+    use super::{assets, handle_request_only};
+    let config = Config::default();
+    let asset = |file: &str| event("asset.json", &[("{{FILE}}", file)]);
+
+    let css = handle_request_only(Endpoint::Asset, assets::serve, asset("checkout.css"), &config);
+    assert_eq!(css.status(), StatusCode::OK);
+    assert_eq!(css.headers()[header::CONTENT_TYPE], "text/css; charset=utf-8");
+    assert_eq!(css.headers()[header::CACHE_CONTROL], "public, max-age=3600");
+    assert!(css.headers().contains_key(header::STRICT_TRANSPORT_SECURITY), "the security headers as on every route");
+    assert_eq!(body_text(&css), include_str!("../../assets/checkout.css"), "the stylesheet itself");
+
+    let missing = handle_request_only(Endpoint::Asset, assets::serve, asset("nothing.js"), &config);
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    // Only a public route can be served without a store: the others admit their callers from it.
+    let refused = handle_request_only(Endpoint::CreateLink, assets::serve, asset("checkout.css"), &config);
+    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
 #[tokio::test]
 async fn check_availability_answers_in_the_seed_shapes() {
     let h = harness().await;
