@@ -22,9 +22,10 @@
 --   gone <link id>                  open answered 410 (the link is used up or paused)
 --   paid <session id> <transaction> <card>  pay answered with the success redirect
 --   failed <session id> <errorCode> <card>  pay answered with the error redirect
+--   declined <session id> <card>    pay answered with the redirect back to the page (?declined=)
 --   malformed <step> <http status>  a success status without what it promises (a 201 create
 --                                   without a link id, a 303 open not to a checkout, a 200
---                                   page without a form token, a 303 pay to neither redirect)
+--                                   page without a form token, a 303 pay to none of the three redirects)
 -- where <card> is success, declined or error (the test card the pay used).
 -- A test (tests/tests/resilience.rs) audits the server's state against it afterwards.
 
@@ -174,6 +175,8 @@ function response(status, headers, body)
             note("paid", session, transaction, card)
         elseif error_code then
             note("failed", session, error_code, card)
+        elseif target:match("/checkout/cs_[%w]+%?declined=") then
+            note("declined", session, card)
         elseif status == 303 then
             note("malformed", step, status)
         end

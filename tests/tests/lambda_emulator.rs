@@ -277,8 +277,8 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
     let itemised = emulated.create_link(&itemised).await;
     let donation = emulated.create_link(&donation).await;
 
-    // pay: a declined card gets the page again (422) with the error; the 4242 card pays and
-    // goes to the merchant's success URL.
+    // pay: a declined card goes back to the page (303, then a GET saying why); the 4242 card
+    // pays and goes to the merchant's success URL.
     let (page_path, session_id, token) = emulated.open_checkout(&fixed).await;
     let expiry = next_year_expiry();
     let pay_with = async |card: &str| {
@@ -292,7 +292,11 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
         emulated.pay(&page_path, &form).await
     };
     let response = pay_with("4000 0000 0000 0002").await;
-    assert_eq!(response.status(), 422, "a declined card; emulator log:\n{}", emulated.emulator.log());
+    assert_eq!(response.status(), 303, "a declined card; emulator log:\n{}", emulated.emulator.log());
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with(&format!("/checkout/{session_id}?declined=declined")), "{location}");
+    let response = emulated.get(&location).await;
+    assert_eq!(response.status(), 200, "the page after a decline; emulator log:\n{}", emulated.emulator.log());
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let page = response.text().await.unwrap();
     assert!(page.contains(r#"id="form-error""#) && page.contains(r#"id="pay-form""#), "{page}");

@@ -103,8 +103,9 @@ fn decline_window_now() -> i64 {
 }
 
 /// A card tester's script: fifty declined cards posted to `link`, each from its own address
-/// (`203.0.113.{first_host + n}`). The status of each try: 422 for a decline shown inline, 429
-/// for a pay refused before the processor, or the status the open was answered with.
+/// (`203.0.113.{first_host + n}`). The status of each try: 303 for a decline (back to the page,
+/// saying so), 429 for a pay refused before the processor, or the status the open was answered
+/// with.
 async fn fifty_bad_cards(server: &Server, link: &str, first_host: usize) -> Vec<u16> {
     let expiry = next_year_expiry();
     let mut statuses = Vec::new();
@@ -164,7 +165,7 @@ async fn a_script_sending_fifty_bad_cards_to_one_link_is_refused_after_ten_and_p
         let minutes = WINDOW.num_minutes();
         assert!(runs < 2, "two runs of fifty pays each crossed a window boundary: each took over {minutes} minutes");
     };
-    assert_eq!(statuses[..10], [422; 10], "the first ten are declined inline: {statuses:?}");
+    assert_eq!(statuses[..10], [303; 10], "the first ten are declined, back to the page: {statuses:?}");
     // Ten clients' cards declined on one link: it is paused at once (410 on open); a pay on a
     // page opened before would be refused before the processor (429).
     assert!(statuses[10..].iter().all(|s| *s == 410 || *s == 429), "then refused: {statuses:?}");

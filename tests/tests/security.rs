@@ -100,7 +100,7 @@ async fn one_client_with_declined_cards_blocks_only_itself() {
     for _ in 0..30 {
         statuses.push(pay_card(&server, &link, DECLINED, Some("192.0.2.9")).await);
     }
-    assert_eq!(statuses[..10], [422; 10], "{statuses:?}");
+    assert_eq!(statuses[..10], [303; 10], "declined, back to the page: {statuses:?}");
     assert!(statuses[10..].iter().all(|s| *s == 429), "then that client is refused: {statuses:?}");
     let view = link_view(&server, &link).await;
     assert_eq!((view["status"].clone(), view["pausedReason"].clone()), (json!("active"), Value::Null));
@@ -113,14 +113,14 @@ async fn the_client_address_is_the_trusted_proxys_entry_not_what_the_client_wrot
     // The proxy appends the address it saw (203.0.113.5); the client writes what it likes before it.
     for n in 0..10 {
         let forwarded = format!("198.51.100.{n}, 203.0.113.5");
-        assert_eq!(pay_card(&server, &link, DECLINED, Some(&forwarded)).await, 422);
+        assert_eq!(pay_card(&server, &link, DECLINED, Some(&forwarded)).await, 303);
     }
     let evading = pay_card(&server, &link, DECLINED, Some("198.51.100.200, 203.0.113.5")).await;
     assert_eq!(evading, 429, "a new left-hand entry is the same client");
     // An IPv6 client is one client across its /64.
     for n in 0..10 {
         let forwarded = format!("2001:db8:1:2::{n:x}");
-        assert_eq!(pay_card(&server, &link, DECLINED, Some(&forwarded)).await, 422);
+        assert_eq!(pay_card(&server, &link, DECLINED, Some(&forwarded)).await, 303);
     }
     assert_eq!(pay_card(&server, &link, DECLINED, Some("2001:db8:1:2:ffff::1")).await, 429);
     // Junk is no address: it is not a new client for every value (it falls back to the peer).

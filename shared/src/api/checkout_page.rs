@@ -1,11 +1,13 @@
 //! `GET /checkout/{sessionId}`: the hosted checkout page, or why it can't be paid.
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
-use super::{Caller, page_base_path, pages, path_parameter};
+use super::{Caller, page_base_path, pages, path_parameter, pay};
 use crate::app::App;
 use crate::checkout;
 use crate::error::ApiError;
+use crate::model::DeclineReason;
+use crate::money::parse_decimal_string;
 
 pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
     let session = checkout::find_session(app.store.as_ref(), path_parameter(request, "sessionId")).await?;
@@ -13,5 +15,11 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
     if !session.is_open(app.now()) {
         return pages::closed_session(&base_path, &session, app.now());
     }
-    pages::checkout_page(&base_path, &session, &app.config.card_entry, pages::FormState::default())
+    // Back from a declined pay (see `pay`): say why, and keep a donor's amount if it is one.
+    let query = request.query_string_parameters();
+    let declined = query.first(pay::DECLINED).and_then(DeclineReason::from_code);
+    let currency = session.checkout.currency;
+    let chosen = query.first(pay::AMOUNT).filter(|amount| parse_decimal_string(amount, currency).is_ok());
+    let state = pages::FormState { declined, chosen, ..Default::default() };
+    pages::checkout_page(&base_path, &session, &app.config.card_entry, state)
 }

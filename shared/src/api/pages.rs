@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::html;
 use crate::checkout::processor::CardEntry;
 use crate::error::ApiError;
-use crate::model::{Appearance, Cart, CheckoutSession, SessionStatus};
+use crate::model::{Appearance, Cart, CheckoutSession, DeclineReason, SessionStatus};
 use crate::money::MinorUnits;
 
 #[derive(Template)]
@@ -203,8 +203,11 @@ struct StripeView<'a> {
 /// What a render of the checkout form carries over from the post before.
 #[derive(Default)]
 pub struct FormState<'a> {
-    /// A problem the customer can fix, shown inline.
+    /// A problem the customer can fix, shown inline (the form as posted, answered 422).
     pub error: Option<&'a str>,
+    /// The processor declined the last try: shown like an error, on a page loaded by GET after
+    /// the redirect that answered the pay (200).
+    pub declined: Option<DeclineReason>,
     /// A donor's previous choice of amount.
     pub chosen: Option<&'a str>,
     pub cardholder_name: &'a str,
@@ -220,7 +223,9 @@ pub fn checkout_page(
     card_entry: &CardEntry,
     state: FormState<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    let FormState { error, chosen, cardholder_name, client_secret } = state;
+    let FormState { error, declined, chosen, cardholder_name, client_secret } = state;
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let error = error.or(declined.map(DeclineReason::message));
     let checkout = &session.checkout;
     let currency = checkout.currency;
     let show = |amount: MinorUnits| amount.display(currency);
@@ -302,7 +307,6 @@ pub fn checkout_page(
     };
     let body = page.render().map_err(|e| ApiError::Internal(format!("render checkout page: {e}")))?;
     let csp = checkout_csp(session, page.appearance_css.as_deref(), card_entry);
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut response = html(status, body);
     set_csp(&mut response, &csp);
     Ok(response)

@@ -9,6 +9,10 @@ use crate::checkout::redirect::{error_url, success_url};
 use crate::checkout::{Cashier, PayForm, PayOutcome};
 use crate::error::ApiError;
 
+/// The checkout page's query after a decline: the reason's code, and the amount a donor chose.
+pub(crate) const DECLINED: &str = "declined";
+pub(crate) const AMOUNT: &str = "amount";
+
 pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
     let id = path_parameter(request, "sessionId");
     let form = PayForm::parse(request.body());
@@ -21,11 +25,22 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
         PayOutcome::TryAgain { session, message } => {
             let state = pages::FormState {
                 error: Some(&message),
+                declined: None,
                 chosen: form.custom_amount.as_deref().or(form.amount.as_deref()),
                 cardholder_name: &form.cardholder_name,
                 client_secret: None,
             };
             pages::checkout_page(&base_path, &session, &app.config.card_entry, state)
+        }
+        // Post/redirect/get: the page again by GET, saying why, so a reload never posts the
+        // form a second time. A donor's amount goes with it; the card never does.
+        PayOutcome::Declined { session, reason } => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair(DECLINED, &reason.code());
+            if let Some(amount) = form.custom_amount.as_deref().or(form.amount.as_deref()) {
+                query.append_pair(AMOUNT, amount.trim());
+            }
+            see_other(&format!("{base_path}/checkout/{}?{}", session.id, query.finish()))
         }
         PayOutcome::Authenticate { session, client_secret } => {
             let state = pages::FormState { client_secret: Some(&client_secret), ..Default::default() };

@@ -469,11 +469,20 @@ async fn paying_through_the_form_redirects_to_the_success_url_with_the_result() 
     let h = harness().await;
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
+    // A declined card: post/redirect/get, back to the page saying why (a reload shows the page
+    // again and never posts the form a second time).
     let (status, response) = h.pay(&session, "4000 0000 0000 0002").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/checkout/{}?declined=declined", session.id));
+    let (status, response) = h.call(Endpoint::CheckoutPage, test_support::checkout_page_at(&location)).await;
+    assert_eq!(status, StatusCode::OK);
     let page = body_text(&response);
-    assert!(page.contains(r#"id="form-error""#) && page.contains("declined"), "{page}");
-    assert!(page.contains("Ada Lovelace"), "the name the customer typed is kept");
+    assert!(page.contains(r#"id="form-error""#) && page.contains("Your card was declined"), "{page}");
+    assert!(page.contains(&session.form_token), "the form is there for another try");
+    // A code that is not a decline's shows nothing.
+    let (_, response) = h.call(Endpoint::CheckoutPage, test_support::checkout_page_at(&format!("{location}x"))).await;
+    assert!(!body_text(&response).contains(r#"id="form-error""#));
 
     let (status, response) = h.pay(&session, "4242 4242 4242 4242").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -909,16 +918,20 @@ async fn a_branded_checkout_page_allows_exactly_its_own_style_block_by_hash() {
     );
     assert!(!page.contains("<script>"), "{page}");
 
-    // A re-render after a declined card carries the same look under the same rule.
+    // The page after a declined card carries the same look under the same rule.
     let (status, response) = h.pay(&session, "4000 0000 0000 0002").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    let (status, response) = h.call(Endpoint::CheckoutPage, test_support::checkout_page_at(location)).await;
+    assert_eq!(status, StatusCode::OK);
     let page = body_text(&response);
+    assert!(page.contains(r#"id="form-error""#), "{page}");
     assert_eq!(inline_style(&page), Some(css));
     assert_only_this_style_is_allowed(&response, css);
 
     // So does the page that stops a client after too many declined cards.
     for _ in 1..crate::checkout::guard::DECLINES_PER_CLIENT {
-        assert_eq!(h.pay(&session, "4000 0000 0000 0002").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(h.pay(&session, "4000 0000 0000 0002").await.0, StatusCode::SEE_OTHER);
     }
     let (status, response) = h.pay(&session, "4242 4242 4242 4242").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);

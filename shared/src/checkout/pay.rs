@@ -19,8 +19,8 @@ use super::processor::{CardEntry, ChargeRequest, Charged, PaymentDetails, Paymen
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::model::{
-    Cart, ChargeOutcome, CheckoutSession, FailureCode, PaymentAttempt, PaymentLink, PaymentResult, SessionId,
-    SessionStatus, Unavailable,
+    Cart, ChargeOutcome, CheckoutSession, DeclineReason, FailureCode, PaymentAttempt, PaymentLink, PaymentResult,
+    SessionId, SessionStatus, Unavailable,
 };
 use crate::money::{MinorUnits, parse_decimal_string};
 use crate::store::{
@@ -94,6 +94,8 @@ pub enum PayOutcome {
     Paid(CheckoutSession),
     /// A problem the customer can fix: the page again, with this message.
     TryAgain { session: CheckoutSession, message: String },
+    /// The processor declined the card: the customer can try again, perhaps with another card.
+    Declined { session: CheckoutSession, reason: DeclineReason },
     /// Unrecoverable: 303 to the error URL with this code.
     Failed { session: CheckoutSession, code: FailureCode },
     /// The session cannot be paid any more (expired, cancelled, failed).
@@ -297,7 +299,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 let counters: Vec<_> = client_counter.iter().map(|(name, end)| (name.as_str(), *end)).collect();
                 self.store.decline_attempt(&session, attempt.number, &counters).await?;
                 guard::record_decline(self.store, &session.link_id, client_ip, now).await?;
-                Ok(PayOutcome::TryAgain { session, message: reason.message().to_owned() })
+                Ok(PayOutcome::Declined { session, reason })
             }
             Charged::NeedsAuthentication { client_secret, .. } => {
                 Ok(PayOutcome::Authenticate { session, client_secret })
@@ -353,7 +355,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             }
             ChargeOutcome::Declined { reason } => {
                 self.store.decline_attempt(session, attempt.number, &[]).await?;
-                Ok(Some(PayOutcome::TryAgain { session: session.clone(), message: reason.message().to_owned() }))
+                Ok(Some(PayOutcome::Declined { session: session.clone(), reason }))
             }
         }
     }

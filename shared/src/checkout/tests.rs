@@ -151,7 +151,11 @@ fn assert_try_again(outcome: PayOutcome, phrase: &str) {
             assert!(message.contains(phrase), "{message:?} lacks {phrase:?}");
             assert_eq!(session.status, SessionStatus::Pending);
         }
-        other => panic!("expected TryAgain({phrase}), got {other:?}"),
+        PayOutcome::Declined { session, reason } => {
+            assert!(reason.message().contains(phrase), "{reason:?} lacks {phrase:?}");
+            assert_eq!(session.status, SessionStatus::Pending);
+        }
+        other => panic!("expected TryAgain or Declined ({phrase}), got {other:?}"),
     }
 }
 
@@ -486,7 +490,7 @@ async fn fifty_bad_cards_on_one_link_are_refused_after_ten_declines_and_pause_it
         // A card tester rotates IPs: only the link's own count can stop it.
         let session = h.open(&link).await;
         match h.pay_from(&session, DECLINED, &format!("203.0.113.{n}")).await {
-            PayOutcome::TryAgain { .. } => declined += 1,
+            PayOutcome::Declined { .. } => declined += 1,
             PayOutcome::TooManyAttempts { retry_after_seconds, .. } => {
                 assert!((1..=600).contains(&retry_after_seconds));
                 refused += 1;
@@ -509,7 +513,7 @@ async fn fifty_bad_cards_on_one_link_are_refused_after_ten_declines_and_pause_it
 async fn one_client_declined_ten_times_is_refused_on_every_link(h: Harness) {
     for _ in 0..10 {
         let link = h.fixed_link(None).await;
-        assert!(matches!(h.pay_from(&h.open(&link).await, DECLINED, "192.0.2.9").await, PayOutcome::TryAgain { .. }));
+        assert!(matches!(h.pay_from(&h.open(&link).await, DECLINED, "192.0.2.9").await, PayOutcome::Declined { .. }));
     }
     let fresh = h.fixed_link(None).await;
     let session = h.open(&fresh).await;

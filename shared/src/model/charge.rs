@@ -28,6 +28,18 @@ pub enum DeclineReason {
 }
 
 impl DeclineReason {
+    /// The reason's code as stored (`insufficient_funds`…): what the checkout page's URL
+    /// carries after a decline.
+    pub fn code(self) -> String {
+        let code = serde_json::to_value(self).ok();
+        code.and_then(|code| code.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    /// The reason with this code, if it is one.
+    pub fn from_code(code: &str) -> Option<DeclineReason> {
+        serde_json::from_value(serde_json::Value::String(code.to_owned())).ok()
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             DeclineReason::Declined => "Your card was declined. Try another card.",

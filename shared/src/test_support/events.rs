@@ -63,6 +63,17 @@ pub fn session_event(name: &str, session: &SessionId, merchant: &TestMerchant) -
     event(name, &[("{{SESSION_ID}}", session.as_str()), keys[0], keys[1]])
 }
 
+/// The hosted page where a redirect sends the browser: `location`, a path on our host with its
+/// query (the checkout page after a declined card: `/checkout/{id}?declined=…`).
+pub fn checkout_page_at(location: &str) -> Request {
+    let (path, query) = location.split_once('?').unwrap_or((location, ""));
+    let session = path.rsplit('/').next().unwrap_or_default();
+    let mut raw: Value =
+        serde_json::from_str(&fixture("checkout-page.json").replace("{{SESSION_ID}}", session)).unwrap();
+    raw["rawQueryString"] = json!(query);
+    lambda_http::request::from_str(&raw.to_string()).unwrap()
+}
+
 /// The checkout form posted for `session` with its `form_token` and `card` (spaces allowed, as
 /// a customer types them).
 pub fn pay_event(session: &SessionId, form_token: &str, card: &str) -> Request {

@@ -22,8 +22,8 @@ use std::net::TcpListener;
 pub use app::{TestApp, TestMerchant, pay_new_link};
 pub use contention::{Contention, ContentionInjector, contended_client};
 pub use events::{
-    FIXTURES_DIR, check_event, create_event, create_event_text, event, fixture, merchant_event_with_body, open_event,
-    parse_event, pay_event, session_event,
+    FIXTURES_DIR, check_event, checkout_page_at, create_event, create_event_text, event, fixture,
+    merchant_event_with_body, open_event, parse_event, pay_event, session_event,
 };
 #[cfg(feature = "stripe")]
 pub use events::{stripe_signature, stripe_webhook_event};
