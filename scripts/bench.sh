@@ -157,8 +157,14 @@ if wants coldstart; then
     echo "| binary | runs | init p50 | first answer p50 | min | invocations | peak RSS | statuses | inv/s |" | tee -a "$out/summary.md"
     echo "|---|---|---|---|---|---|---|---|---|" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-check.json" --runs 15 -- "$bin/hello_lambda" | tee -a "$out/summary.md"
+    "$bin/runtime_api" --event "$out/event-check.json" --runs 15 -- "$bin/sdk_get_item" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-check.json" --runs 15 -- "$bin/check-availability" | tee -a "$out/summary.md"
+    sed "s#{{FILE}}#checkout.css#g" shared/fixtures/apigw/asset.json >"$out/event-asset.json"
+    "$bin/runtime_api" --event "$out/event-asset.json" --runs 15 -- "$bin/assets" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-open.json" --runs 15 -- "$bin/open-link" | tee -a "$out/summary.md"
+    echo | tee -a "$out/summary.md"
+    echo "Where the DynamoDB client's construction goes (medians of fresh processes):" | tee -a "$out/summary.md"
+    "$bin/client_init" 15 | tee -a "$out/summary.md"
 fi
 
 echo
