@@ -9,7 +9,9 @@
 //!   retry, timeout and endpoint settings it looks up), then the client;
 //! - `env only`: the client's config built by hand from what a Lambda's environment holds
 //!   (`AWS_REGION`, the role's keys in `AWS_ACCESS_KEY_ID`…, `AWS_ENDPOINT_URL_DYNAMODB` when
-//!   local), no aws-config at all.
+//!   local), no aws-config at all;
+//! - the same with no root certificates trusted (it reaches plain-HTTP moto only): what loading
+//!   the system's root certificates costs.
 //!
 //! Then the first GetItem (credentials resolved, endpoint resolved, connection opened) and a
 //! second one (warm). Needs `TABLE_NAME`, `AWS_REGION`, credentials and
@@ -29,18 +31,19 @@ const STAGES: [&str; 4] = ["https client", "config", "client", "first GetItem"];
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("--once") => once(args.get(1).map(String::as_str) == Some("env")).await,
+        Some("--once") => once(args.get(1).map(String::as_str).unwrap_or_default()).await,
         runs => report(runs.map_or(15, |runs| runs.parse().expect("RUNS is a number"))),
     }
 }
 
 /// One cold construction in this process; prints each stage's microseconds, then the warm
 /// GetItem's.
-async fn once(env_only: bool) {
+async fn once(way: &str) {
     let started = Instant::now();
     let mut marks = Vec::new();
     let mut mark = || marks.push(started.elapsed());
-    let http = paylinks_core::aws::https_client();
+    let env_only = way != "chain";
+    let http = if way == "no-roots" { https_client_trusting_nothing() } else { paylinks_core::aws::https_client() };
     mark();
     let client = if env_only {
         let mut config = aws_sdk_dynamodb::Config::builder()
@@ -89,7 +92,12 @@ fn report(runs: usize) {
     let me = std::env::current_exe().expect("this binary");
     println!("| way | runs | {} | sum | warm GetItem |", STAGES.join(" | "));
     println!("|---|---|{}---|---|", "---|".repeat(STAGES.len()));
-    for (way, arg) in [("aws-config (the functions' way)", "chain"), ("env only, no aws-config", "env")] {
+    let ways = [
+        ("aws-config (the functions' way)", "chain"),
+        ("env only, no aws-config", "env"),
+        ("env only, no root certificates loaded", "no-roots"),
+    ];
+    for (way, arg) in ways {
         let mut samples: Vec<Vec<u64>> = Vec::new();
         for _ in 0..runs {
             let output = Command::new(&me).args(["--once", arg]).output().expect("run once");
@@ -107,4 +115,15 @@ fn report(runs: usize) {
         let sum: u64 = (0..STAGES.len()).map(median).sum();
         println!("| {way} | {runs} | {} | {} | {} |", stages.join(" | "), ms(sum), ms(median(STAGES.len())));
     }
+}
+
+/// The functions' HTTPS client with an empty trust store: it can reach a plain-HTTP endpoint
+/// (moto) only, and shows what loading the system's root certificates costs.
+fn https_client_trusting_nothing() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let tls = TlsContext::builder().with_trust_store(TrustStore::empty()).build().expect("a TLS context");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls)
+        .build_https()
 }
