@@ -3,7 +3,7 @@
 //!
 //!   client_init [RUNS]      # RUNS fresh processes per way of building (default 15): median per stage
 //!
-//! Two ways of building, each in its own processes:
+//! Three ways of building, each in its own processes:
 //! - `aws-config`: what the functions do (`paylinks_core::aws::config_from_env`): the HTTPS
 //!   client, then aws-config's environment chains (region, credentials, and the profile files,
 //!   retry, timeout and endpoint settings it looks up), then the client;

@@ -6,8 +6,6 @@ use super::{Caller, page_base_path, pages, path_parameter, pay};
 use crate::app::App;
 use crate::checkout;
 use crate::error::ApiError;
-use crate::model::DeclineReason;
-use crate::money::parse_decimal_string;
 
 pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
     let session = checkout::find_session(app.store.as_ref(), path_parameter(request, "sessionId")).await?;
@@ -15,11 +13,11 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
     if !session.is_open(app.now()) {
         return pages::closed_session(&base_path, &session, app.now());
     }
-    // Back from a declined pay (see `pay`): say why, and keep a donor's amount if it is one.
+    // Back from a declined pay (see `pay`): say why — the decline the session recorded, never
+    // what a URL claims — and keep a donor's amount if the form would take it.
     let query = request.query_string_parameters();
-    let declined = query.first(pay::DECLINED).and_then(DeclineReason::from_code);
-    let currency = session.checkout.currency;
-    let chosen = query.first(pay::AMOUNT).filter(|amount| parse_decimal_string(amount, currency).is_ok());
+    let declined = query.first(pay::DECLINED).and(session.last_decline);
+    let chosen = query.first(pay::AMOUNT).filter(|amount| checkout::pay::donation_accepts(&session, amount));
     let state = pages::FormState { declined, chosen, ..Default::default() };
     pages::checkout_page(&base_path, &session, &app.config.card_entry, state)
 }

@@ -9,7 +9,8 @@ use crate::checkout::redirect::{error_url, success_url};
 use crate::checkout::{Cashier, PayForm, PayOutcome};
 use crate::error::ApiError;
 
-/// The checkout page's query after a decline: the reason's code, and the amount a donor chose.
+/// The checkout page's query after a decline: the reason's code (the page says the decline
+/// the session recorded), and the amount a donor chose.
 pub(crate) const DECLINED: &str = "declined";
 pub(crate) const AMOUNT: &str = "amount";
 
@@ -37,8 +38,9 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
         PayOutcome::Declined { session, reason } => {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             query.append_pair(DECLINED, &reason.code());
-            if let Some(amount) = form.custom_amount.as_deref().or(form.amount.as_deref()) {
-                query.append_pair(AMOUNT, amount.trim());
+            let chosen = form.custom_amount.as_deref().or(form.amount.as_deref()).map(str::trim);
+            if let Some(amount) = chosen.filter(|amount| crate::checkout::pay::donation_accepts(&session, amount)) {
+                query.append_pair(AMOUNT, amount);
             }
             see_other(&format!("{base_path}/checkout/{}?{}", session.id, query.finish()))
         }

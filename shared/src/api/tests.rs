@@ -480,9 +480,14 @@ async fn paying_through_the_form_redirects_to_the_success_url_with_the_result() 
     let page = body_text(&response);
     assert!(page.contains(r#"id="form-error""#) && page.contains("Your card was declined"), "{page}");
     assert!(page.contains(&session.form_token), "the form is there for another try");
-    // A code that is not a decline's shows nothing.
-    let (_, response) = h.call(Endpoint::CheckoutPage, test_support::checkout_page_at(&format!("{location}x"))).await;
-    assert!(!body_text(&response).contains(r#"id="form-error""#));
+    // Only a decline the session recorded is shown: the same URL forged for a session that was
+    // never declined shows the page without it.
+    let untouched = h.open_session(&link).await;
+    let forged = format!("/checkout/{}?declined=declined&amount=9999.00", untouched.id);
+    let (status, response) = h.call(Endpoint::CheckoutPage, test_support::checkout_page_at(&forged)).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = body_text(&response);
+    assert!(!page.contains(r#"id="form-error""#) && !page.contains("9999"), "{page}");
 
     let (status, response) = h.pay(&session, "4242 4242 4242 4242").await;
     assert_eq!(status, StatusCode::SEE_OTHER);

@@ -78,7 +78,8 @@ pub async fn record_decline(
         tracing::warn!(link_id = %link, declines = on_link.count, clients = on_link.clients, "link blocked: card testing");
         store.block_payments(link, end).await?;
     }
-    if on_link.clients >= CLIENTS_TO_PAUSE_LINK {
+    // Once per window: when this decline's client is the one that makes the count.
+    if on_link.new_client && on_link.clients == CLIENTS_TO_PAUSE_LINK {
         let reason = format!(
             "Paused automatically at {}: cards from {CLIENTS_TO_PAUSE_LINK} different clients were declined within {} \
              minutes, which looks like card testing. Activate the link again when you are ready.",

@@ -1,14 +1,19 @@
 //! The pay flow: one POST of the checkout form, from form fields to an outcome.
 //!
 //! Order of decisions, each one atomic in the store:
-//! 1. `begin_attempt` — this request (and only this one) may charge the session;
-//! 2. `claim_use` — a use of the link is held *before* the card is charged;
+//! 1. `begin_attempt_on` — this request (and only this one) may charge the session; on a link
+//!    without a usage limit, `begin_attempt_checking_link` also checks in the same decision that
+//!    the link takes payments (nothing is held on such links);
+//! 2. `claim_use` (links with a usage limit, and takeovers) — a use of the link is held *before*
+//!    the card is charged, and the link comes back as the claim left it;
 //! 3. the processor charges with a key derived from the attempt, so a retry after a crash
 //!    gets the original outcome instead of a second charge (with 3-D Secure, the page then
 //!    authenticates with the bank and posts back, or Stripe's webhook reports the outcome);
-//! 4. `complete_payment` turns the hold into a use and completes the session together; a
-//!    decline or error gives the hold back. A process that dies mid-way leaves a lease and a
-//!    hold that lapse by themselves, so nothing leaks.
+//! 4. `complete_payment_on` turns the hold into a use and completes the session together,
+//!    decided from the claim's copy of the link; `decline_attempt` ends a declined attempt and
+//!    gives its hold back (with the client's card-testing count); a processing error gives the
+//!    hold back and fails the session. A process that dies mid-way leaves a lease and a hold that
+//!    lapse by themselves, so nothing leaks.
 
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
@@ -297,8 +302,12 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 let now = self.clock.now();
                 let client_counter = guard::client_counter(client_ip, now);
                 let counters: Vec<_> = client_counter.iter().map(|(name, end)| (name.as_str(), *end)).collect();
-                self.store.decline_attempt(&session, attempt.number, &counters).await?;
-                guard::record_decline(self.store, &session.link_id, client_ip, now).await?;
+                self.store.decline_attempt(&session, attempt.number, reason, &counters).await?;
+                // The decline is decided and stored: a failure to count it on the link is logged,
+                // never turned into an error for the customer.
+                if let Err(error) = guard::record_decline(self.store, &session.link_id, client_ip, now).await {
+                    tracing::warn!(session_id = %session.id, %error, "decline not counted on the link");
+                }
                 Ok(PayOutcome::Declined { session, reason })
             }
             Charged::NeedsAuthentication { client_secret, .. } => {
@@ -354,7 +363,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 self.complete(session.clone(), attempt, &result, None).await.map(Some)
             }
             ChargeOutcome::Declined { reason } => {
-                self.store.decline_attempt(session, attempt.number, &[]).await?;
+                self.store.decline_attempt(session, attempt.number, reason, &[]).await?;
                 Ok(Some(PayOutcome::Declined { session: session.clone(), reason }))
             }
         }
@@ -426,6 +435,13 @@ pub(crate) fn is_stripe_token(token: &str) -> bool {
     token.strip_prefix("tok_").is_some_and(|rest| {
         (1..=255).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     })
+}
+
+/// Whether `amount`, as typed, is one this session's donation form takes (a preset, or a custom
+/// amount within the merchant's bounds); false for carts that are not donations.
+pub fn donation_accepts(session: &CheckoutSession, amount: &str) -> bool {
+    let form = PayForm { custom_amount: Some(amount.to_owned()), ..PayForm::default() };
+    matches!(session.checkout.cart, Cart::Donation { .. }) && charge_amount(session, &form).is_ok()
 }
 
 /// The amount to charge, always from the stored session; for donations the form's choice is

@@ -103,6 +103,7 @@ mod tests {
             created_at: now,
             expires_at: now,
             form_token: String::new(),
+            last_decline: None,
             link_has_usage_limit: true,
             attempts: 1,
             in_flight: None,

@@ -35,11 +35,6 @@ impl DeclineReason {
         code.and_then(|code| code.as_str().map(str::to_owned)).unwrap_or_default()
     }
 
-    /// The reason with this code, if it is one.
-    pub fn from_code(code: &str) -> Option<DeclineReason> {
-        serde_json::from_value(serde_json::Value::String(code.to_owned())).ok()
-    }
-
     pub fn message(self) -> &'static str {
         match self {
             DeclineReason::Declined => "Your card was declined. Try another card.",

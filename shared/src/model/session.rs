@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Checkout, LinkId, PaymentLink, SessionId};
+use super::{Checkout, DeclineReason, LinkId, PaymentLink, SessionId};
 use crate::money::MinorUnits;
 
 /// Lifecycle of a checkout session.
@@ -45,6 +45,10 @@ pub struct CheckoutSession {
     /// Why a failed session failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<FailureCode>,
+    /// Why the processor declined the session's last attempt, if it did: what the page says
+    /// when the pay's redirect brings the customer back to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_decline: Option<DeclineReason>,
     /// Whether the link has a usage limit (it never changes): a pay then holds a use before
     /// charging; without one it only checks the link as its attempt begins. Sessions stored
     /// before this was kept read as limited, the way that works for every link.
@@ -132,6 +136,7 @@ impl CheckoutSession {
             in_flight: None,
             payment: None,
             failure_code: None,
+            last_decline: None,
             link_has_usage_limit: link.usage_limit.is_some(),
         }
     }

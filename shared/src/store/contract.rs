@@ -1013,19 +1013,28 @@ async fn a_declined_attempt_ends_gives_its_hold_back_and_counts_in_one_decision<
         let counter = if usage_limit.is_some() { "declines:client:limited:1" } else { "declines:client:unlimited:1" };
 
         // The attempt ends, the hold goes, the counter counts.
-        store.decline_attempt(&held, attempts[0], &[(counter, window_end)]).await.expect("decline");
-        assert_eq!(stored_session(store, &held.id).await, CheckoutSession { attempts: 1, ..held.clone() });
+        store
+            .decline_attempt(&held, attempts[0], DeclineReason::InsufficientFunds, &[(counter, window_end)])
+            .await
+            .expect("decline");
+        let declined =
+            CheckoutSession { attempts: 1, last_decline: Some(DeclineReason::InsufficientFunds), ..held.clone() };
+        assert_eq!(stored_session(store, &held.id).await, declined, "pending, nothing in flight, why it was declined");
         let holders: Vec<String> = uses(store, &link.id).await.2.into_iter().map(|(holder, _)| holder).collect();
         assert!(!holders.contains(&held.id.to_string()), "{usage_limit:?}: the hold is given back");
         assert_eq!(counts(counter).await, 1);
 
         // A hold already given back (it lapsed and another claim took it back): the rest goes.
         store.release_use(&link.id, &lapsed.id).await.expect("release");
-        store.decline_attempt(&lapsed, attempts[1], &[(counter, window_end)]).await.expect("decline");
+        store
+            .decline_attempt(&lapsed, attempts[1], DeclineReason::InsufficientFunds, &[(counter, window_end)])
+            .await
+            .expect("decline");
         assert_eq!(stored_session(store, &lapsed.id).await.in_flight, None, "{usage_limit:?}");
         assert_eq!(counts(counter).await, 2);
 
-        // An attempt over already stays as it is; its hold and the count still go.
+        // An attempt over already stays as it is, and so does the session's hold (a newer
+        // attempt's, for all the store can tell); the count still goes.
         store
             .end_attempt(
                 &over.id,
@@ -1035,10 +1044,20 @@ async fn a_declined_attempt_ends_gives_its_hold_back_and_counts_in_one_decision<
             .await
             .expect("fail");
         let failed = stored_session(store, &over.id).await;
-        store.decline_attempt(&over, attempts[2], &[(counter, window_end)]).await.expect("decline");
+        store
+            .decline_attempt(&over, attempts[2], DeclineReason::InsufficientFunds, &[(counter, window_end)])
+            .await
+            .expect("decline");
         assert_eq!(stored_session(store, &over.id).await, failed, "{usage_limit:?}");
         assert_eq!(counts(counter).await, 3);
-        assert_eq!(uses(store, &link.id).await, (0, 0, vec![]), "{usage_limit:?}: no hold is left");
+        let (_, reserved, holds) = uses(store, &link.id).await;
+        let holders: Vec<String> = holds.into_iter().map(|(holder, _)| holder).collect();
+        let kept: Vec<String> = usage_limit.map(|_| over.id.to_string()).into_iter().collect();
+        assert_eq!(
+            (reserved, holders),
+            (kept.len() as u64, kept),
+            "{usage_limit:?}: only the ended attempts' holds go"
+        );
     }
 }
 
@@ -1624,10 +1643,11 @@ async fn counters_count_each_client_once_even_concurrently<F: Fixture>() {
     let store = fixture.store();
     let window_end = instant(1_767_225_600, 0);
     let count = async |client| store.count_client("declines:link:z:1", client, window_end).await.unwrap();
-    assert_eq!(count(Some("192.0.2.1")).await, ClientCount { count: 1, clients: 1 });
-    assert_eq!(count(Some("192.0.2.1")).await, ClientCount { count: 2, clients: 1 }, "a client counts once");
-    assert_eq!(count(None).await, ClientCount { count: 3, clients: 1 }, "an unknown client adds none");
-    assert_eq!(count(Some("2001:db8::/64")).await, ClientCount { count: 4, clients: 2 });
+    let counted = |count, clients, new_client| ClientCount { count, clients, new_client };
+    assert_eq!(count(Some("192.0.2.1")).await, counted(1, 1, true));
+    assert_eq!(count(Some("192.0.2.1")).await, counted(2, 1, false), "a client counts once");
+    assert_eq!(count(None).await, counted(3, 1, false), "an unknown client adds none");
+    assert_eq!(count(Some("2001:db8::/64")).await, counted(4, 2, true));
 
     let mut racers = JoinSet::new();
     for n in 0..20 {
@@ -1635,12 +1655,16 @@ async fn counters_count_each_client_once_even_concurrently<F: Fixture>() {
         let client = format!("198.51.100.{}", n % 5);
         racers.spawn(async move { store.count_client("declines:link:z:2", Some(&client), window_end).await.unwrap() });
     }
-    let mut counts: Vec<u64> = racers.join_all().await.iter().map(|counted| counted.count).collect();
+    let raced = racers.join_all().await;
+    let racers_new: Vec<bool> = raced.iter().map(|counted| counted.new_client).collect();
+    let mut counts: Vec<u64> = raced.iter().map(|counted| counted.count).collect();
     counts.sort_unstable();
     assert_eq!(counts, (1..=20).collect::<Vec<u64>>(), "every increment sees its own count");
     assert_eq!(store.read_counters(&["declines:link:z:2", "declines:link:z:1"]).await.unwrap(), vec![20, 4]);
     let once_more = store.count_client("declines:link:z:2", None, window_end).await.unwrap();
-    assert_eq!(once_more, ClientCount { count: 21, clients: 5 }, "each of the five racing clients once");
+    assert_eq!(once_more, ClientCount { count: 21, clients: 5, new_client: false }, "each of the five clients once");
+    let new_clients = racers_new.iter().filter(|new| **new).count();
+    assert_eq!(new_clients, 5, "each racing client was new exactly once");
 }
 
 async fn a_blocked_link_refuses_claims_until_the_block_ends<F: Fixture>() {
@@ -1661,6 +1685,10 @@ async fn a_blocked_link_refuses_claims_until_the_block_ends<F: Fixture>() {
         // A longer block extends it.
         store.block_payments(&link.id, at(200)).await.expect("block");
         assert_eq!(claim(store, &link, &session, at(150)).await, Claim::Blocked(at(200)), "{usage_limit:?}");
+        // Its merchant switching it on lifts the block.
+        store.set_link_active(&link.id, true, None, at(150)).await.expect("switch on");
+        assert_eq!(stored_link(store, &link.id).await.blocked_until, None);
+        assert_eq!(claim(store, &link, &session, at(151)).await, Claim::Claimed, "{usage_limit:?}");
     }
     store.block_payments(&LinkId::generate(), at(100)).await.expect("an unknown link is not blocked");
 }

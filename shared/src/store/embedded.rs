@@ -22,8 +22,8 @@ use super::{
 };
 use crate::model::ChargeRecord;
 use crate::model::{
-    CheckoutSession, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink,
-    PaymentResult, SessionId, SessionStatus, WebhookEndpoint, WebhookEndpointId,
+    CheckoutSession, DeclineReason, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentAttempt,
+    PaymentLink, PaymentResult, SessionId, SessionStatus, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -154,7 +154,6 @@ impl Txn<'_> {
         self.set_due(event, None)
     }
 
-    /// Moves `event` in the outbox from `was_due` to its own `due_at`.
     /// Starts an attempt on the session at `key` (see `Payments::begin_attempt`); with `link_key`,
     /// only if that link takes payments at `now`.
     fn begin_attempt(
@@ -193,11 +192,12 @@ impl Txn<'_> {
         Ok(BeginAttempt::Started(attempt))
     }
 
-    /// Ends attempt `attempt` of the session at `key` (see `Payments::end_attempt`).
-    fn end_attempt(&mut self, key: &str, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
-        let Some(mut session) = self.get::<CheckoutSession>(key)? else { return Ok(()) };
+    /// Ends attempt `attempt` of the session at `key` (see `Payments::end_attempt`); false when
+    /// it was over already (or there is no such session).
+    fn end_attempt(&mut self, key: &str, attempt: u32, end: AttemptEnd) -> Result<bool, StoreError> {
+        let Some(mut session) = self.get::<CheckoutSession>(key)? else { return Ok(false) };
         if session.status != SessionStatus::Pending || session.in_flight.as_ref().is_none_or(|a| a.number != attempt) {
-            return Ok(());
+            return Ok(false);
         }
         session.in_flight = None;
         if let AttemptEnd::Failed { failure_code, at } = end {
@@ -205,7 +205,8 @@ impl Txn<'_> {
             session.failure_code = Some(failure_code);
             self.insert_event(&Event::session_failed(&session, failure_code, at))?;
         }
-        self.put(key, &session)
+        self.put(key, &session)?;
+        Ok(true)
     }
 
     /// Gives back the use `holder` holds on the link at `key`, if it holds one.
@@ -219,14 +220,22 @@ impl Txn<'_> {
     }
 
     /// Adds one to the counter at `key` (and `client` to its clients); the counter as it now is.
-    fn count(&mut self, key: &str, window_end: DateTime<Utc>, client: Option<String>) -> Result<Counter, StoreError> {
-        let mut counter = self.get::<Counter>(key)?.unwrap_or_else(|| Counter::new(window_end));
+    fn count(
+        &mut self,
+        key: &str,
+        window_end: DateTime<Utc>,
+        client: Option<String>,
+    ) -> Result<ClientCount, StoreError> {
+        let was = self.get::<Counter>(key)?;
+        let counted = ClientCount::after(was.as_ref(), client.as_deref());
+        let mut counter = was.unwrap_or_else(|| Counter::new(window_end));
         counter.count += 1;
         counter.clients.extend(client);
         self.put(key, &counter)?;
-        Ok(counter)
+        Ok(counted)
     }
 
+    /// Moves `event` in the outbox from `was_due` to its own `due_at`.
     fn set_due(&mut self, event: &Event, was_due: Option<DateTime<Utc>>) -> Result<(), StoreError> {
         if let Some(at) = was_due {
             self.due_events.remove((keys::due(at).as_str(), event.id.as_str())).map_err(|e| unavailable(&e))?;
@@ -376,6 +385,10 @@ impl Links for EmbeddedStore {
             let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(None) };
             if link.active && !active {
                 txn.insert_event(&Event::link_deactivated(&link, pause_reason.as_deref(), now))?;
+            }
+            if active && pause_reason.is_none() {
+                // Switched on by its merchant: no card-testing block either.
+                link.blocked_until = None;
             }
             link.active = active;
             link.pause_reason = pause_reason;
@@ -617,13 +630,14 @@ impl Payments for EmbeddedStore {
 
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
         let key = keys::session(session);
-        self.write(move |txn| txn.end_attempt(&key, attempt, end)).await
+        self.write(move |txn| txn.end_attempt(&key, attempt, end).map(|_| ())).await
     }
 
     async fn decline_attempt(
         &self,
         session: &CheckoutSession,
         attempt: u32,
+        reason: DeclineReason,
         counters: &[(&str, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
         let (key, holder) = (keys::session(&session.id), session.id.to_string());
@@ -631,8 +645,14 @@ impl Payments for EmbeddedStore {
         let counters: Vec<(String, DateTime<Utc>)> =
             counters.iter().map(|(name, window_end)| (keys::counter(name), *window_end)).collect();
         self.write(move |txn| {
-            txn.end_attempt(&key, attempt, AttemptEnd::Declined)?;
-            if let Some(link_key) = &link_key {
+            // The hold goes only with the attempt: holds are the session's, and once the attempt
+            // is over the hold may be a newer attempt's.
+            let ended = txn.end_attempt(&key, attempt, AttemptEnd::Declined)?;
+            if ended && let Some(mut declined) = txn.get::<CheckoutSession>(&key)? {
+                declined.last_decline = Some(reason);
+                txn.put(&key, &declined)?;
+            }
+            if let Some(link_key) = link_key.as_deref().filter(|_| ended) {
                 txn.release_use(link_key, &holder)?;
             }
             for (counter_key, window_end) in &counters {
@@ -684,11 +704,7 @@ impl Counters for EmbeddedStore {
         window_end: DateTime<Utc>,
     ) -> Result<ClientCount, StoreError> {
         let (key, client) = (keys::counter(name), client.map(str::to_owned));
-        self.write(move |txn| {
-            let counter = txn.count(&key, window_end, client)?;
-            Ok(ClientCount { count: counter.count, clients: counter.clients.len() as u64 })
-        })
-        .await
+        self.write(move |txn| txn.count(&key, window_end, client)).await
     }
 
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {

@@ -16,8 +16,8 @@ use super::{
 };
 use crate::model::ChargeRecord;
 use crate::model::{
-    CheckoutSession, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentLink, PaymentResult,
-    SessionId, WebhookEndpoint, WebhookEndpointId,
+    CheckoutSession, DeclineReason, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentLink,
+    PaymentResult, SessionId, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -246,9 +246,10 @@ impl Payments for FaultyStore {
         &self,
         session: &CheckoutSession,
         attempt: u32,
+        reason: DeclineReason,
         counters: &[(&str, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
-        self.run(self.inner.decline_attempt(session, attempt, counters)).await
+        self.run(self.inner.decline_attempt(session, attempt, reason, counters)).await
     }
 
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ChargeRecord, CheckoutSession, Event, EventId, EventType, FailureCode, IdempotencyRecord, LinkId, Merchant,
-    PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable, WebhookEndpoint, WebhookEndpointId,
+    ChargeRecord, CheckoutSession, DeclineReason, Event, EventId, EventType, FailureCode, IdempotencyRecord, LinkId,
+    Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -69,7 +69,7 @@ pub trait Links: Send + Sync {
     async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError>;
 
     /// Switches a link on or off, recording why when the service itself paused it (switching
-    /// on clears the reason); returns the link as it now is, None if it does not exist. Switching
+    /// on clears the reason, and a card-testing block with it); returns the link as it now is, None if it does not exist. Switching
     /// off an active link writes its `payment_link.deactivated` event (at `now`) with it.
     async fn set_link_active(
         &self,
@@ -226,14 +226,16 @@ pub trait Payments: Send + Sync {
     ) -> Result<BeginAttempt, StoreError>;
 
     /// Ends declined attempt `attempt` of `session` in one decision: the session stays pending
-    /// for another try, the use it holds on its link (a link with a usage limit) is given back,
+    /// for another try with `reason` as its `last_decline`, the use it holds on its link (a link
+    /// with a usage limit) is given back,
     /// and each counter named goes up by one (as `increment_counter`: a decline's card-testing
-    /// count goes with it). An attempt that is over already stays as it is; the hold and the
-    /// counts still go.
+    /// count goes with it). An attempt that is over already stays as it is, and so does the
+    /// hold (holds are the session's: it may be a newer attempt's); the counts still go.
     async fn decline_attempt(
         &self,
         session: &CheckoutSession,
         attempt: u32,
+        reason: DeclineReason,
         counters: &[(&str, DateTime<Utc>)],
     ) -> Result<(), StoreError>;
 
@@ -315,7 +317,8 @@ pub trait Counters: Send + Sync {
     async fn increment_counter(&self, name: &str, window_end: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Adds one to the counter `name` and `client`, when known, to the clients it counted;
-    /// returns the new count and how many distinct clients it has counted.
+    /// returns the new count, how many distinct clients it has counted and whether this client
+    /// is a new one.
     async fn count_client(
         &self,
         name: &str,
@@ -361,6 +364,18 @@ pub struct ClientCount {
     pub count: u64,
     /// Distinct clients.
     pub clients: u64,
+    /// This count's client had not been counted before (so `clients` grew with it).
+    pub new_client: bool,
+}
+
+impl ClientCount {
+    /// What one more count of `client` makes of `counter`, the counter as it was (None: there
+    /// was none).
+    pub(crate) fn after(counter: Option<&Counter>, client: Option<&str>) -> ClientCount {
+        let (count, clients) = counter.map_or((0, 0), |counter| (counter.count, counter.clients.len() as u64));
+        let new_client = client.is_some_and(|client| counter.is_none_or(|counter| !counter.clients.contains(client)));
+        ClientCount { count: count + 1, clients: clients + u64::from(new_client), new_client }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

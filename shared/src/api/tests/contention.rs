@@ -1,6 +1,6 @@
 //! DynamoDB under contention, through the handlers as Lambda calls them: each write of a pay
 //! is refused as a busy table refuses it (moto alone serializes every request, so this never
-//! happens otherwise). A passing `TransactionConflict` is retried away or answered 503; a
+//! happens otherwise). A passing `TransactionConflict` is retried away; a
 //! conflict that lasts, or throttling, is a 503 with `Retry-After`. Never a 500, never "limit
 //! reached" for a link that is not, and paying again pays exactly once: no oversell.
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use lambda_http::http::{StatusCode, header};
 
-use super::faults::{SUCCESS, pay_until_paid};
+use super::faults::{DECLINED, SUCCESS, pay_until_paid};
 use super::{Calls, body_text, harness_on};
 use crate::test_support::{Contention, ContentionInjector, contended_client, fresh_dynamo_store_with, moto_endpoint};
 
@@ -51,5 +51,36 @@ async fn every_write_of_a_pay_refused_by_a_busy_table_ends_paid_once() {
             }
             pay_until_paid(&h, &link, &session, false, &what).await;
         }
+    }
+}
+
+/// Every transaction a pay sends — the begin that checks a link without a usage limit, the end
+/// of a declined attempt (with its hold and its count), the completion — is sent again when it
+/// meets another transaction on one of its items (DynamoDB cancels it with a
+/// `TransactionConflict` reason and writes nothing): the customer never sees a passing conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_passing_conflict_on_any_transaction_of_a_pay_is_sent_again() {
+    let injector = ContentionInjector::default();
+    let store = fresh_dynamo_store_with(contended_client(&moto_endpoint().await, &injector)).await;
+    let h = harness_on(Arc::new(store)).await;
+    for (usage_limit, card) in [(None, SUCCESS), (None, DECLINED), (Some(1), DECLINED)] {
+        let limit = usage_limit.map_or(serde_json::Value::Null, serde_json::Value::from);
+        let new_link = || h.create_link_with(|body| body["usageLimit"] = limit.clone());
+        let session = h.open_session(&new_link().await).await;
+        let before = injector.writes();
+        let (done, _) = h.pay(&session, card).await;
+        let operations = injector.operations()[before..].to_vec();
+        let transactions = operations.iter().enumerate().filter(|(_, operation)| **operation == "TransactWriteItems");
+        let mut refused = 0;
+        for (write, _) in transactions {
+            let what = format!("{card} on a link limited to {usage_limit:?}, transaction at write {write}");
+            let session = h.open_session(&new_link().await).await;
+            injector.refuse(write, 1, Contention::Conflict);
+            let (status, response) = h.pay(&session, card).await;
+            injector.heal();
+            assert_eq!(status, done, "{what}: {}", body_text(&response));
+            refused += 1;
+        }
+        assert!(refused > 0, "{card} on a link limited to {usage_limit:?} sends a transaction");
     }
 }

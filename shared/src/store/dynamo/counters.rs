@@ -39,8 +39,7 @@ impl Counters for DynamoStore {
         client: Option<&str>,
         window_end: DateTime<Utc>,
     ) -> Result<ClientCount, StoreError> {
-        let counter = self.count(name, window_end, client).await?;
-        Ok(ClientCount { count: counter.count, clients: counter.clients.len() as u64 })
+        self.count(name, window_end, client).await
     }
 
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
@@ -57,11 +56,18 @@ impl Counters for DynamoStore {
 }
 
 impl DynamoStore {
-    /// One more on the counter `name` (see [`counting`]); the counter as it now is.
-    async fn count(&self, name: &str, window_end: DateTime<Utc>, client: Option<&str>) -> Result<Counter, StoreError> {
+    /// One more on the counter `name` (see [`counting`]): what it counted, worked out from the
+    /// counter as the write found it (ALL_OLD: whether the client is new is known only from it).
+    async fn count(
+        &self,
+        name: &str,
+        window_end: DateTime<Utc>,
+        client: Option<&str>,
+    ) -> Result<ClientCount, StoreError> {
         let pk = keys::counter(name);
-        match self.update(&pk, &counting(&pk, window_end, client)?, ReturnValue::AllNew).await? {
-            Written::Applied(item) => from_item(&pk, item),
+        match self.update(&pk, &counting(&pk, window_end, client)?, ReturnValue::AllOld).await? {
+            Written::Applied(item) if item.is_empty() => Ok(ClientCount::after(None, client)),
+            Written::Applied(item) => Ok(ClientCount::after(Some(&from_item(&pk, item)?), client)),
             Written::Refused(_) => {
                 Err(StoreError::Corrupt { key: pk, detail: "an unconditional count refused".into() })
             }

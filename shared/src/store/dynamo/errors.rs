@@ -3,8 +3,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::{TransactWriteItemsError, TransactWriteItemsOutput};
 use aws_sdk_dynamodb::types::CancellationReason;
 
 use super::CONFLICT_RETRIES;
@@ -26,6 +28,32 @@ where
             result => return result,
         }
     }
+}
+
+/// Sends a transaction, and again while it is cancelled only because an item of it was in
+/// another transaction at the time (a `TransactionConflict` reason, no failed condition: nothing
+/// was written, and the SDK does not retry these itself). Single-item writes meet the same race
+/// as `TransactionConflictException`: see [`retry_conflicts`].
+pub(super) async fn send_transaction(
+    request: &TransactWriteItemsFluentBuilder,
+) -> Result<TransactWriteItemsOutput, SdkError<TransactWriteItemsError, HttpResponse>> {
+    let mut retry = 0;
+    loop {
+        match request.clone().send().await {
+            Err(error) if retry < CONFLICT_RETRIES && only_conflicting(&error) => {
+                back_off(retry).await;
+                retry += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// A transaction cancelled by a conflict with another transaction, and by nothing else.
+fn only_conflicting<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    let reasons: Vec<Option<&str>> = cancellation_reasons(error).iter().map(failure).collect();
+    reasons.contains(&Some("TransactionConflict"))
+        && reasons.iter().flatten().all(|code| *code == "TransactionConflict")
 }
 
 /// 10, 20, 40, 80 ms plus jitter, so racing writers spread out.

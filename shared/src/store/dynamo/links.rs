@@ -9,9 +9,9 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 use super::codec::{attribute, epoch_nanos, event_item, link_item, to_item, with_ttl};
-use super::errors::{cancellation_reasons, classify_transaction, contention, failure};
+use super::errors::{cancellation_reasons, classify_transaction, contention, failure, send_transaction};
 use super::write::{Write, put_new_request};
-use super::{DynamoStore, EXPIRES_AT_NANOS, GSI1, Written, classify, from_item, retry_conflicts};
+use super::{DynamoStore, EXPIRES_AT_NANOS, GSI1, Written, classify, from_item};
 use crate::model::{Event, IdempotencyRecord, LinkId, PaymentLink};
 use crate::store::{Idempotency, IdempotentCreate, LinkPage, Links, StoreError, keys, retention};
 
@@ -39,7 +39,11 @@ impl Links for DynamoStore {
         let write = match pause_reason {
             Some(reason) => Write::new("SET #active = :active, #pauseReason = :reason", "attribute_exists(#pk)")
                 .value(":reason", AttributeValue::S(reason.to_owned())),
-            None => Write::new("SET #active = :active REMOVE #pauseReason", "attribute_exists(#pk)"),
+            // Switched on by its merchant: no pause reason, and no card-testing block either.
+            None => Write::new(
+                "SET #active = :active REMOVE #pauseReason, #blockedUntil, #blockedUntilNanos",
+                "attribute_exists(#pk)",
+            ),
         }
         .value(":active", AttributeValue::Bool(active));
         match self.update(&pk, &write, ReturnValue::AllNew).await? {
@@ -127,7 +131,7 @@ impl Idempotency for DynamoStore {
             .transact_write_items()
             .transact_items(put_new_request(&self.table, link_item(link))?)
             .transact_items(TransactWriteItem::builder().put(put_record).build());
-        let error = match retry_conflicts(|| request.clone().send()).await {
+        let error = match send_transaction(&request).await {
             Ok(_) => return Ok(IdempotentCreate::Created),
             Err(error) => error,
         };
@@ -171,7 +175,7 @@ impl DynamoStore {
                 .transact_write_items()
                 .transact_items(deactivating.in_transaction(&self.table, pk)?)
                 .transact_items(put_new_request(&self.table, event_item(&event))?);
-            match retry_conflicts(|| request.clone().send()).await {
+            match send_transaction(&request).await {
                 Ok(_) => return self.get_link_by_pk(pk).await,
                 // Switched off meanwhile (its event written by that switch): just set the reason.
                 Err(error)

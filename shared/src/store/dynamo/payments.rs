@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 
 use super::codec::{attribute, epoch_nanos, event_item, status, stored, to_item};
 use super::counters::counting;
-use super::errors::{back_off, cancellation_reasons, classify_transaction, contention, failure, retry_conflicts};
+use super::errors::{back_off, cancellation_reasons, classify_transaction, contention, failure, send_transaction};
 use super::write::{Write, put_new_request};
 use super::{
     BLOCKED_UNTIL_NANOS, CONFLICT_RETRIES, DECISION_ROUNDS, DynamoStore, EXPIRES_AT_NANOS, Item, LAPSED_PER_WRITE,
     Written, from_item, number,
 };
 use crate::model::{
-    CheckoutSession, Event, LinkId, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus,
+    CheckoutSession, DeclineReason, Event, LinkId, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus,
 };
 use crate::money::MinorUnits;
 use crate::store::{
@@ -68,8 +68,8 @@ impl Counting {
 const TAKES_PAYMENTS: &str = "#active = :true AND #expiresAtNanos > :now \
      AND (attribute_not_exists(#blockedUntilNanos) OR #blockedUntilNanos <= :now)";
 
-/// The condition of the session writes of `complete_payment` and `end_attempt`: the session is
-/// still pending with attempt `:attempt` in flight.
+/// The condition of the session writes of `complete_payment`, `end_attempt` and
+/// `decline_attempt`: the session is still pending with attempt `:attempt` in flight.
 const ATTEMPT_IN_FLIGHT: &str = "#status = :pending AND #inFlight.#number = :attempt";
 
 #[async_trait]
@@ -296,10 +296,13 @@ impl Payments for DynamoStore {
         &self,
         session: &CheckoutSession,
         attempt: u32,
+        reason: DeclineReason,
         counters: &[(&str, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
         let session_pk = keys::session(&session.id);
-        let mut ending = Some(ending(&session_pk, attempt, Write::new("REMOVE #inFlight", ATTEMPT_IN_FLIGHT))?);
+        let declined = Write::new("SET #lastDecline = :reason REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
+            .value(":reason", attribute(&session_pk, &reason)?);
+        let mut ending = Some(ending(&session_pk, attempt, declined)?);
         let mut release = session.link_has_usage_limit.then(|| releasing(&session.id));
         let mut counts = Vec::new();
         for (name, window_end) in counters {
@@ -308,7 +311,8 @@ impl Payments for DynamoStore {
         }
         let link_pk = keys::link(&session.link_id);
         // One transaction; a part whose condition fails is left out and the rest sent again:
-        // the attempt over already, or the hold gone already (lapsed and given back).
+        // the hold gone already (lapsed and given back), or the attempt over already — then the
+        // hold stays too, for holds are the session's and it may be a newer attempt's.
         for _ in 0..3 {
             let mut items = Vec::new();
             if let Some(write) = &ending {
@@ -322,7 +326,7 @@ impl Payments for DynamoStore {
                 return Ok(());
             }
             let request = self.client.transact_write_items().set_transact_items(Some(items));
-            let error = match retry_conflicts(|| request.clone().send()).await {
+            let error = match send_transaction(&request).await {
                 Ok(_) => return Ok(()),
                 Err(error) => error,
             };
@@ -335,6 +339,7 @@ impl Payments for DynamoStore {
             }
             if ended_refused {
                 ending = None;
+                release = None;
             }
             if release_refused {
                 release = None;
@@ -367,7 +372,7 @@ impl Payments for DynamoStore {
             .transact_write_items()
             .transact_items(write.in_transaction(&self.table, &pk)?)
             .transact_items(put_new_request(&self.table, event_item(&event))?);
-        match retry_conflicts(|| request.clone().send()).await {
+        match send_transaction(&request).await {
             Ok(_) => Ok(()),
             // The attempt was over already: nothing changed, no event.
             Err(error) if cancellation_reasons(&error).first().and_then(failure) == Some("ConditionalCheckFailed") => {
@@ -472,7 +477,7 @@ impl DynamoStore {
             .transact_write_items()
             .transact_items(write.in_transaction(&self.table, pk)?)
             .transact_items(check);
-        let error = match retry_conflicts(|| request.clone().send()).await {
+        let error = match send_transaction(&request).await {
             Ok(_) => return Ok(Ok(Written::Applied(Item::new()))),
             Err(error) => error,
         };

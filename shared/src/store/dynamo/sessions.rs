@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::codec::{event_item, status, stored, to_item, with_ttl};
 use super::counters::counter_count;
-use super::errors::{cancellation_reasons, classify_transaction, contention, failure, retry_conflicts};
+use super::errors::{cancellation_reasons, classify_transaction, contention, failure, send_transaction};
 use super::write::{Write, put_new_request};
 use super::{DECISION_ROUNDS, DynamoStore, Written, from_item, number};
 use crate::model::{CheckoutSession, Event, SessionId, SessionStatus};
@@ -105,7 +105,7 @@ impl Sessions for DynamoStore {
             .transact_write_items()
             .transact_items(write.in_transaction(&self.table, &pk)?)
             .transact_items(put_new_request(&self.table, event_item(&event))?);
-        match retry_conflicts(|| request.clone().send()).await {
+        match send_transaction(&request).await {
             Ok(_) => Ok(Some(refunded)),
             // Refunded meanwhile (Stripe retried its event): the session as it now is.
             Err(error) if cancellation_reasons(&error).first().and_then(failure) == Some("ConditionalCheckFailed") => {
