@@ -684,6 +684,28 @@ fn switch_event(id: &LinkId, action: &str, keys: (&str, &str)) -> Request {
 }
 
 #[tokio::test]
+async fn a_link_blocked_for_card_testing_says_until_when_and_activating_it_lifts_the_block() {
+    let h = harness().await;
+    let id = h.create_seed_link().await;
+    let shown = async || {
+        let (status, response) = h.call(Endpoint::GetLink, get_link_event(&id, OWN_KEYS)).await;
+        assert_eq!(status, StatusCode::OK);
+        body_json(&response)["data"]["paymentsBlockedUntil"].clone()
+    };
+    assert_eq!(shown().await, Value::Null);
+    let until = h.app.now() + TimeDelta::minutes(7);
+    h.app.store.block_payments(&id, until).await.unwrap();
+    assert_eq!(shown().await, json!(crate::api::views::format_timestamp(until)));
+    // A customer meets the block…
+    let session = h.open_session(&id).await;
+    assert_eq!(h.pay(&session, "4242 4242 4242 4242").await.0, StatusCode::TOO_MANY_REQUESTS);
+    // …until the merchant switches the link on again.
+    assert_eq!(h.call(Endpoint::ActivateLink, switch_event(&id, "activate", OWN_KEYS)).await.0, StatusCode::OK);
+    assert_eq!(shown().await, Value::Null);
+    assert_eq!(h.pay(&session, "4242 4242 4242 4242").await.0, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn a_link_is_shown_with_its_status_and_usage() {
     let h = harness().await;
     let id = h.create_seed_link().await;

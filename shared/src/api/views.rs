@@ -54,6 +54,7 @@ pub fn link_view(link: &PaymentLink, now: DateTime<Utc>, base_url: &str) -> Valu
         "status": link.status(now).as_str(),
         "active": link.active,
         "pausedReason": link.pause_reason,
+        "paymentsBlockedUntil": link.blocked_until.filter(|until| *until > now).map(format_timestamp),
         "checkoutMode": checkout.cart.checkout_mode(),
         "amount": checkout.cart.fixed_total().map(money),
         "currency": currency,
