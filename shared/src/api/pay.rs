@@ -38,7 +38,7 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
         PayOutcome::Declined { session, reason } => {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             query.append_pair(DECLINED, &reason.code());
-            let chosen = form.custom_amount.as_deref().or(form.amount.as_deref()).map(str::trim);
+            let chosen = form.chosen_amount();
             if let Some(amount) = chosen.filter(|amount| crate::checkout::pay::donation_accepts(&session, amount)) {
                 query.append_pair(AMOUNT, amount);
             }

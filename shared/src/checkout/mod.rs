@@ -21,8 +21,12 @@ use crate::store::Sessions;
 
 /// The session with this id; a malformed id is simply not found.
 pub async fn find_session(sessions: &(impl Sessions + ?Sized), id: &str) -> Result<CheckoutSession, ApiError> {
-    let id = id.parse::<SessionId>().map_err(|_| ApiError::SessionNotFound)?;
-    sessions.get_session(&id).await?.ok_or(ApiError::SessionNotFound)
+    sessions.get_session(&session_id(id)?).await?.ok_or(ApiError::SessionNotFound)
+}
+
+/// A session id from a path: a malformed one names no session.
+fn session_id(id: &str) -> Result<SessionId, ApiError> {
+    id.parse().map_err(|_| ApiError::SessionNotFound)
 }
 
 /// The session with this id if it is one of `merchant`'s: another merchant's session does

@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::model::{
     Cart, ChargeOutcome, CheckoutSession, DeclineReason, FailureCode, PaymentAttempt, PaymentLink, PaymentResult,
-    SessionId, SessionStatus, Unavailable,
+    SessionStatus, Unavailable,
 };
 use crate::money::{MinorUnits, parse_decimal_string};
 use crate::store::{
@@ -87,7 +87,7 @@ impl PayForm {
     }
 
     /// The donation amount chosen on the form, as typed.
-    fn chosen_amount(&self) -> Option<&str> {
+    pub fn chosen_amount(&self) -> Option<&str> {
         self.custom_amount.as_deref().or(self.amount.as_deref()).map(str::trim)
     }
 }
@@ -128,7 +128,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     /// Pays the session `id` with `form`, posted from `client_ip` (for the card-testing limits).
     pub async fn pay(&self, id: &str, form: &PayForm, client_ip: Option<&str>) -> Result<PayOutcome, ApiError> {
         let now = self.clock.now();
-        let id = id.parse::<SessionId>().map_err(|_| ApiError::SessionNotFound)?;
+        let id = super::session_id(id)?;
         // The client's card-testing count is read with the session: one round trip.
         let client_counter = guard::client_counter(client_ip, now);
         let counters: Vec<&str> = client_counter.iter().map(|(name, _)| name.as_str()).collect();
@@ -211,12 +211,13 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         {
             return Ok(settled);
         }
-        let claimed = match claims_use {
-            true => match self.claim_use(&session, &attempt, now).await? {
+        let claimed = if claims_use {
+            match self.claim_use(&session, &attempt, now).await? {
                 Ok(link) => Some(link),
                 Err(refused) => return Ok(refused),
-            },
-            false => None,
+            }
+        } else {
+            None
         };
 
         let charged = self.processor.charge(&ChargeRequest::of(&session, &attempt), payment).await;

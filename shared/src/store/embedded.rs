@@ -192,14 +192,24 @@ impl Txn<'_> {
         Ok(BeginAttempt::Started(attempt))
     }
 
-    /// Ends attempt `attempt` of the session at `key` (see `Payments::end_attempt`); false when
-    /// it was over already (or there is no such session).
-    fn end_attempt(&mut self, key: &str, attempt: u32, end: AttemptEnd) -> Result<bool, StoreError> {
+    /// Ends attempt `attempt` of the session at `key` (see `Payments::end_attempt`), recording
+    /// `declined` as its last decline when the processor declined it; false when it was over
+    /// already (or there is no such session).
+    fn end_attempt(
+        &mut self,
+        key: &str,
+        attempt: u32,
+        end: AttemptEnd,
+        declined: Option<DeclineReason>,
+    ) -> Result<bool, StoreError> {
         let Some(mut session) = self.get::<CheckoutSession>(key)? else { return Ok(false) };
         if session.status != SessionStatus::Pending || session.in_flight.as_ref().is_none_or(|a| a.number != attempt) {
             return Ok(false);
         }
         session.in_flight = None;
+        if declined.is_some() {
+            session.last_decline = declined;
+        }
         if let AttemptEnd::Failed { failure_code, at } = end {
             session.status = SessionStatus::Failed;
             session.failure_code = Some(failure_code);
@@ -630,7 +640,7 @@ impl Payments for EmbeddedStore {
 
     async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
         let key = keys::session(session);
-        self.write(move |txn| txn.end_attempt(&key, attempt, end).map(|_| ())).await
+        self.write(move |txn| txn.end_attempt(&key, attempt, end, None).map(|_| ())).await
     }
 
     async fn decline_attempt(
@@ -647,11 +657,7 @@ impl Payments for EmbeddedStore {
         self.write(move |txn| {
             // The hold goes only with the attempt: holds are the session's, and once the attempt
             // is over the hold may be a newer attempt's.
-            let ended = txn.end_attempt(&key, attempt, AttemptEnd::Declined)?;
-            if ended && let Some(mut declined) = txn.get::<CheckoutSession>(&key)? {
-                declined.last_decline = Some(reason);
-                txn.put(&key, &declined)?;
-            }
+            let ended = txn.end_attempt(&key, attempt, AttemptEnd::Declined, Some(reason))?;
             if let Some(link_key) = link_key.as_deref().filter(|_| ended) {
                 txn.release_use(link_key, &holder)?;
             }

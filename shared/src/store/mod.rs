@@ -69,8 +69,9 @@ pub trait Links: Send + Sync {
     async fn get_link(&self, id: &LinkId) -> Result<Option<PaymentLink>, StoreError>;
 
     /// Switches a link on or off, recording why when the service itself paused it (switching
-    /// on clears the reason, and a card-testing block with it); returns the link as it now is, None if it does not exist. Switching
-    /// off an active link writes its `payment_link.deactivated` event (at `now`) with it.
+    /// on clears the reason, and a card-testing block with it); returns the link as it now is,
+    /// None if it does not exist. Switching off an active link writes its
+    /// `payment_link.deactivated` event (at `now`) with it.
     async fn set_link_active(
         &self,
         id: &LinkId,
@@ -171,8 +172,8 @@ pub trait Payments: Send + Sync {
     }
 
     /// Holds one use of a link for `session` until `hold_until`. Refused when the link is
-    /// blocked, inactive or expired at `now` (see [`LinkRefusal::before_limit`]), or when `reserved` has reached `usage_limit` after lapsed
-    /// holds are returned. Holding again (a takeover) only renews the hold. Links without a
+    /// blocked, inactive or expired at `now` (see [`LinkRefusal::before_limit`]), or when
+    /// `reserved` has reached `usage_limit` after lapsed holds are returned. Holding again (a takeover) only renews the hold. Links without a
     /// limit hold nothing; they are only checked. A claim brings the link back as it left it,
     /// for `complete_payment_on`.
     async fn claim_use(
@@ -227,9 +228,8 @@ pub trait Payments: Send + Sync {
 
     /// Ends declined attempt `attempt` of `session` in one decision: the session stays pending
     /// for another try with `reason` as its `last_decline`, the use it holds on its link (a link
-    /// with a usage limit) is given back,
-    /// and each counter named goes up by one (as `increment_counter`: a decline's card-testing
-    /// count goes with it). An attempt that is over already stays as it is, and so does the
+    /// with a usage limit) is given back, and each counter named goes up by one (as
+    /// `increment_counter`: a decline's card-testing count goes with it). An attempt that is over already stays as it is, and so does the
     /// hold (holds are the session's: it may be a newer attempt's); the counts still go.
     async fn decline_attempt(
         &self,

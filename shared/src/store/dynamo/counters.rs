@@ -1,5 +1,7 @@
 //! Rate counters: atomic increments, and several read in one BatchGetItem.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
@@ -77,12 +79,15 @@ impl DynamoStore {
     /// `read_counters` in one BatchGetItem (strongly consistent).
     async fn batch_read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
         let pks: Vec<String> = names.iter().map(|name| keys::counter(name)).collect();
-        let items = self.batch_get(&pks).await?;
-        pks.iter().map(|pk| counter_count(pk, items.get(pk).cloned())).collect()
+        counts(&self.batch_get(&pks).await?, &pks)
     }
 }
 
-/// The count of the counter item `pk` as read; 0 when there is none.
-pub(super) fn counter_count(pk: &str, item: Option<Item>) -> Result<u64, StoreError> {
-    Ok(item.map(|item| from_item::<Counter>(pk, item)).transpose()?.map_or(0, |counter| counter.count))
+/// The counts of the counter items `pks` among `items` as read, in order; 0 for one not there.
+pub(super) fn counts(items: &HashMap<String, Item>, pks: &[String]) -> Result<Vec<u64>, StoreError> {
+    let count = |pk: &String| -> Result<u64, StoreError> {
+        let counter = items.get(pk).map(|item| from_item::<Counter>(pk, item.clone())).transpose()?;
+        Ok(counter.map_or(0, |counter| counter.count))
+    };
+    pks.iter().map(count).collect()
 }

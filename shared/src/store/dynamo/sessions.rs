@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::{event_item, status, stored, to_item, with_ttl};
-use super::counters::counter_count;
+use super::counters::counts;
 use super::errors::{cancellation_reasons, classify_transaction, contention, failure, send_transaction};
 use super::write::{Write, put_new_request};
 use super::{DECISION_ROUNDS, DynamoStore, Written, from_item, number};
@@ -36,8 +36,7 @@ impl Sessions for DynamoStore {
         let pks: Vec<String> = std::iter::once(session_pk.clone()).chain(counter_pks.iter().cloned()).collect();
         let mut items = self.batch_get(&pks).await?;
         let session = items.remove(&session_pk).map(|item| from_item(&session_pk, item)).transpose()?;
-        let counts = counter_pks.iter().map(|pk| counter_count(pk, items.get(pk).cloned()));
-        Ok((session, counts.collect::<Result<_, _>>()?))
+        Ok((session, counts(&items, &counter_pks)?))
     }
 
     async fn cancel_session(
