@@ -74,7 +74,20 @@ async fn a_payment_is_pushed_signed_and_retried_with_the_same_id_even_across_a_k
     assert_eq!(event["data"]["cardLastFour"], "4242");
     assert_eq!(first[0]["webhookId"], event["id"], "webhook-id is the event id");
 
-    // The server dies (SIGKILL) before the retry is due: the outbox is in its store.
+    // The server dies (SIGKILL) before the retry is due, once it has stored the first attempt
+    // (a kill between sending and storing it would lose that line of the log, not the retry):
+    // the outbox is in its store.
+    let endpoint = created["data"]["id"].as_str().unwrap();
+    let log_url = format!("{}/api/webhook-endpoints/{endpoint}/deliveries", server.base);
+    let attempts_logged = async || -> Vec<Value> {
+        let log: Value = merchant_request(reqwest::Method::GET, &log_url).send().await.unwrap().json().await.unwrap();
+        log["data"][0]["attempts"].as_array().cloned().unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while attempts_logged().await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the first attempt is never logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.restart();
     let both = receiver.wait_for(2, Duration::from_secs(30));
     assert_eq!((&both[1]["verified"], &both[1]["answered"]), (&json!(true), &json!(200)), "{both:#?}");
@@ -84,8 +97,6 @@ async fn a_payment_is_pushed_signed_and_retried_with_the_same_id_even_across_a_k
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.deliveries().len(), 2);
     // The merchant's delivery log shows both attempts.
-    let endpoint = created["data"]["id"].as_str().unwrap();
-    let log_url = format!("{}/api/webhook-endpoints/{endpoint}/deliveries", server.base);
     let log: Value = merchant_request(reqwest::Method::GET, &log_url).send().await.unwrap().json().await.unwrap();
     let attempts = log["data"][0]["attempts"].as_array().unwrap_or_else(|| panic!("{log:#}"));
     let statuses: Vec<&Value> = attempts.iter().map(|attempt| &attempt["status"]).collect();
