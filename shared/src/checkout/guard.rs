@@ -12,8 +12,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::error::ApiError;
-use crate::model::LinkId;
-use crate::store::{Counters, Links};
+use crate::model::{AttemptCounter, LinkId};
+use crate::store::{AttemptLimit, Counters, Links};
 
 /// Counting window: fixed, so a burst straddling two windows can reach twice a limit.
 pub const WINDOW: TimeDelta = TimeDelta::minutes(10);
@@ -45,24 +45,21 @@ pub fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1)
 }
 
-/// This client's decline counter in the window of `now`, and when that window ends: read with
-/// the pay's session, and counted by the write that ends a declined attempt. None when the
-/// client's address is unknown.
-pub fn client_counter(client: Option<&str>, now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
-    let (index, end) = window(now);
-    // A client's declines on any link.
-    client.map(|client| (format!("declines:client:{client}:{index}"), end))
-}
-
-/// Seconds until the client may pay again, if `declines` (its counter as read) reached the
-/// limit. (A link declining cards from several clients is blocked on the link itself: its
-/// claims are refused until the window ends.)
-pub fn client_refusal(declines: u64, now: DateTime<Utc>) -> Option<u64> {
-    (declines >= DECLINES_PER_CLIENT).then(|| seconds_until(window(now).1, now))
+/// What a pay from `client` at `now` must be within: the client's declines (on any link) in
+/// the window below [`DECLINES_PER_CLIENT`]. Its attempt counts as a decline from the start and
+/// gives the count back unless the processor declines the card, so a burst of submissions at
+/// once cannot all pass one reading of the count. None when the client's address is unknown.
+/// (A link declining cards from several clients is blocked on the link itself.)
+pub fn client_limit(client: Option<&str>, now: DateTime<Utc>) -> Option<AttemptLimit> {
+    let (index, window_end) = window(now);
+    client.map(|client| AttemptLimit {
+        counter: AttemptCounter { name: format!("declines:client:{client}:{index}"), window_end },
+        limit: DECLINES_PER_CLIENT,
+    })
 }
 
 /// Counts one card the processor declined against the link, with the client among those
-/// declined on it (the client's own count went up with the attempt's end: `client_counter`).
+/// declined on it (the client's own count went up when the attempt began: `client_limit`).
 /// A link declining cards from several clients is blocked until the window ends; from many, it
 /// is paused for its merchant.
 pub async fn record_decline(

@@ -1,19 +1,21 @@
 //! The pay flow: one POST of the checkout form, from form fields to an outcome.
 //!
 //! Order of decisions, each one atomic in the store:
-//! 1. `begin_attempt_on` — this request (and only this one) may charge the session; on a link
-//!    without a usage limit, `begin_attempt_checking_link` also checks in the same decision that
-//!    the link takes payments (nothing is held on such links);
+//! 1. `begin_attempt_on` — this request (and only this one) may charge the session, and it
+//!    counts against the client's card-testing limit from now on (refused at the limit); on a
+//!    link without a usage limit, `begin_attempt_checking_link` also checks in the same decision
+//!    that the link takes payments (nothing is held on such links);
 //! 2. `claim_use` (links with a usage limit, and takeovers) — a use of the link is held *before*
 //!    the card is charged, and the link comes back as the claim left it;
 //! 3. the processor charges with a key derived from the attempt, so a retry after a crash
 //!    gets the original outcome instead of a second charge (with 3-D Secure, the page then
 //!    authenticates with the bank and posts back, or Stripe's webhook reports the outcome);
 //! 4. `complete_payment_on` turns the hold into a use and completes the session together,
-//!    decided from the claim's copy of the link; `decline_attempt` ends a declined attempt and
-//!    gives its hold back (with the client's card-testing count); a processing error gives the
-//!    hold back and fails the session. A process that dies mid-way leaves a lease and a hold that
-//!    lapse by themselves, so nothing leaks.
+//!    decided from the claim's copy of the link, and gives the client's count back;
+//!    `decline_attempt` ends a declined attempt and gives its hold back (the client's count
+//!    stays); a processing error gives the hold and the count back and fails the session. A
+//!    process that dies mid-way leaves a lease and a hold that lapse by themselves, so nothing
+//!    leaks (its count stays, as a decline's would).
 
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
@@ -129,11 +131,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     pub async fn pay(&self, id: &str, form: &PayForm, client_ip: Option<&str>) -> Result<PayOutcome, ApiError> {
         let now = self.clock.now();
         let id = super::session_id(id)?;
-        // The client's card-testing count is read with the session: one round trip.
-        let client_counter = guard::client_counter(client_ip, now);
-        let counters: Vec<&str> = client_counter.iter().map(|(name, _)| name.as_str()).collect();
-        let (session, counts) = self.store.get_session_with_counters(&id, &counters).await?;
-        let session = session.ok_or(ApiError::SessionNotFound)?;
+        let session = self.store.get_session(&id).await?.ok_or(ApiError::SessionNotFound)?;
         let session_id = &session.id.clone();
         // The token first: a post without this session's form token learns nothing but what
         // the page itself would show (a paid session is "already paid", never its redirect).
@@ -163,11 +161,6 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             Ok(amount) => amount,
             Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
         };
-        // Refused tries and forms we refuse ourselves never count: only the processor's
-        // declines do (see `guard`).
-        if let Some(retry_after_seconds) = guard::client_refusal(counts.first().copied().unwrap_or(0), now) {
-            return Ok(PayOutcome::TooManyAttempts { session, retry_after_seconds });
-        }
         let mut card = None;
         let payment = match card_entry {
             CardEntry::Form => match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now)
@@ -187,12 +180,16 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         // A link with a usage limit has a use held for the attempt (`claim_use`); one without is
         // only checked, in the same decision that begins the attempt. A takeover begins
         // unchecked: its earlier charge is settled first, then the claim checks the link.
+        // The attempt counts against the client's card-testing limit from its start; only a
+        // processor's decline keeps the count (see `guard`), so forms we refuse ourselves and
+        // refused tries never count.
         let claims_use = session.link_has_usage_limit || session.in_flight.is_some();
         let lease_until = now + PaymentAttempt::LEASE;
+        let limit = guard::client_limit(client_ip, now);
         let begun = if claims_use {
-            self.store.begin_attempt_on(&session, amount, now, lease_until).await?
+            self.store.begin_attempt_on(&session, amount, now, lease_until, limit.as_ref()).await?
         } else {
-            self.store.begin_attempt_checking_link(&session, amount, now, lease_until).await?
+            self.store.begin_attempt_checking_link(&session, amount, now, lease_until, limit.as_ref()).await?
         };
         let attempt = match begun {
             BeginAttempt::Started(attempt) => attempt,
@@ -203,6 +200,10 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             BeginAttempt::Closed(session) => return Ok(PayOutcome::Closed(session)),
             BeginAttempt::NotFound => return Err(ApiError::SessionNotFound),
             BeginAttempt::LinkRefused(refusal) => return Ok(refused(session, refusal, now)),
+            BeginAttempt::TooManyAttempts(until) => {
+                let retry_after_seconds = guard::seconds_until(until, now);
+                return Ok(PayOutcome::TooManyAttempts { session, retry_after_seconds });
+            }
         };
         // Taking over a lapsed attempt: its process may have charged the card before dying.
         // Settle what the processor recorded before anything else can drop the attempt.
@@ -226,7 +227,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             Err(ProcessorError::Processing(detail)) => {
                 tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
                 self.give_back_use(&session).await?;
-                self.fail(session, attempt.number, FailureCode::SystemError).await
+                self.fail(session, &attempt, FailureCode::SystemError).await
             }
             Err(error @ ProcessorError::Unavailable(_)) => Err(processor_unreachable(&session, error)),
         }
@@ -241,7 +242,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         attempt: &PaymentAttempt,
         now: DateTime<Utc>,
     ) -> Result<Result<Box<PaymentLink>, PayOutcome>, ApiError> {
-        let end_attempt = |end: AttemptEnd| self.store.end_attempt(&session.id, attempt.number, end);
+        let end_attempt = |end: AttemptEnd| self.store.end_attempt(&session.id, attempt, end);
         let claimed = match self.store.claim_use(&session.link_id, &session.id, now, attempt.lease_until).await {
             Ok(claimed) => claimed,
             Err(error) => {
@@ -265,7 +266,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 end_attempt(AttemptEnd::Declined).await?;
                 Ok(Err(refused(session.clone(), refusal, now)))
             }
-            ClaimUse::NotFound => self.fail(session.clone(), attempt.number, FailureCode::SessionFailed).await.map(Err),
+            ClaimUse::NotFound => self.fail(session.clone(), attempt, FailureCode::SessionFailed).await.map(Err),
         }
     }
 
@@ -298,12 +299,10 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 self.complete(session, attempt, &result, claimed).await
             }
             Charged::Decided(ChargeOutcome::Declined { reason }) => {
-                // The client's card-testing count goes with the attempt's end (one write); the
+                // The client's card-testing count was taken when the attempt began and stays; the
                 // link's is counted apart, for it decides whether the link is blocked or paused.
                 let now = self.clock.now();
-                let client_counter = guard::client_counter(client_ip, now);
-                let counters: Vec<_> = client_counter.iter().map(|(name, end)| (name.as_str(), *end)).collect();
-                self.store.decline_attempt(&session, attempt.number, reason, &counters).await?;
+                self.store.decline_attempt(&session, attempt.number, reason).await?;
                 // The decline is decided and stored: a failure to count it on the link is logged,
                 // never turned into an error for the customer.
                 if let Err(error) = guard::record_decline(self.store, &session.link_id, client_ip, now).await {
@@ -364,7 +363,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 self.complete(session.clone(), attempt, &result, None).await.map(Some)
             }
             ChargeOutcome::Declined { reason } => {
-                self.store.decline_attempt(session, attempt.number, reason, &[]).await?;
+                self.store.decline_attempt(session, attempt.number, reason).await?;
                 Ok(Some(PayOutcome::Declined { session: session.clone(), reason }))
             }
         }
@@ -377,7 +376,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         result: &PaymentResult,
         claimed: Option<&PaymentLink>,
     ) -> Result<PayOutcome, ApiError> {
-        match self.store.complete_payment_on(&session, attempt.number, claimed, result).await? {
+        match self.store.complete_payment_on(&session, attempt, claimed, result).await? {
             CompletePayment::Completed => {
                 let session = CheckoutSession {
                     status: SessionStatus::Completed,
@@ -392,7 +391,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 let request = ChargeRequest::of(&session, attempt);
                 let voided = self.processor.void(&request, &result.transaction_id).await;
                 voided.map_err(|e| ApiError::Internal(e.to_string()))?;
-                self.store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await?;
+                self.store.end_attempt(&session.id, attempt, AttemptEnd::Declined).await?;
                 Ok(PayOutcome::LinkUnavailable { session, reason: Unavailable::LimitReached })
             }
             // An earlier submit of this very attempt completed it (same key, same charge).
@@ -406,7 +405,12 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         }
     }
 
-    async fn fail(&self, session: CheckoutSession, attempt: u32, code: FailureCode) -> Result<PayOutcome, ApiError> {
+    async fn fail(
+        &self,
+        session: CheckoutSession,
+        attempt: &PaymentAttempt,
+        code: FailureCode,
+    ) -> Result<PayOutcome, ApiError> {
         let failed = AttemptEnd::Failed { failure_code: code, at: self.clock.now() };
         self.store.end_attempt(&session.id, attempt, failed).await?;
         Ok(PayOutcome::Failed { session, code })

@@ -200,6 +200,8 @@ pay_flow_tests!(
     one_session_submitted_ten_times_at_once_is_charged_once,
     fifty_bad_cards_on_one_link_are_refused_after_ten_declines_and_pause_it,
     one_client_declined_ten_times_is_refused_on_every_link,
+    thirty_declined_cards_from_one_client_at_once_reach_the_processor_ten_times,
+    a_client_paying_many_times_is_never_refused,
     every_store_fault_during_a_pay_recovers_to_one_charge,
     a_processor_timeout_is_retried_without_a_second_charge,
     a_throttle_before_the_charge_lets_the_customer_retry_at_once,
@@ -432,12 +434,15 @@ async fn fifty_concurrent_pays_on_a_link_limited_to_five_complete_exactly_five(h
         sessions.push(h.open(&link).await);
     }
     let h = Arc::new(h);
+    // Fifty customers, each from their own address (one address with ten attempts in flight at
+    // once is refused more: see `thirty_declined_cards_from_one_client_at_once_…`).
     let tasks: Vec<_> = sessions
         .iter()
         .cloned()
-        .map(|session| {
+        .enumerate()
+        .map(|(n, session)| {
             let h = Arc::clone(&h);
-            tokio::spawn(async move { h.pay(&session, SUCCESS).await })
+            tokio::spawn(async move { h.pay_from(&session, SUCCESS, &format!("203.0.113.{n}")).await })
         })
         .collect();
     let (mut paid, mut refused) = (0, 0);
@@ -521,6 +526,53 @@ async fn one_client_declined_ten_times_is_refused_on_every_link(h: Harness) {
     assert!(h.approved_charges(&session).await.is_empty());
     // Other customers of that link are not affected.
     assert_paid(&h.pay_from(&h.open(&fresh).await, SUCCESS, "192.0.2.10").await);
+}
+
+async fn thirty_declined_cards_from_one_client_at_once_reach_the_processor_ten_times(h: Harness) {
+    // A card tester submits a batch at once, one session each: every submit read the count
+    // before any decline was counted, so a count checked apart from its increment let all in.
+    let link = h.fixed_link(None).await;
+    let mut sessions = Vec::new();
+    for _ in 0..30 {
+        sessions.push(h.open(&link).await);
+    }
+    let h = Arc::new(h);
+    let tasks: Vec<_> = sessions
+        .iter()
+        .cloned()
+        .map(|session| {
+            let h = Arc::clone(&h);
+            tokio::spawn(async move { h.pay_from(&session, DECLINED, "192.0.2.77").await })
+        })
+        .collect();
+    let (mut declined, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            PayOutcome::Declined { .. } => declined += 1,
+            PayOutcome::TooManyAttempts { .. } => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((declined, refused), (super::guard::DECLINES_PER_CLIENT as usize, 20));
+    let mut charged_attempts = 0;
+    for session in &sessions {
+        charged_attempts += h.charges_tried(session).await;
+    }
+    assert_eq!(charged_attempts, 10, "refused submits never reach the processor");
+    assert!(h.link_now(&link).await.active, "one client alone never pauses a link");
+}
+
+async fn a_client_paying_many_times_is_never_refused(h: Harness) {
+    // An office behind one address: each attempt counts while it runs, and a payment gives the
+    // count back, so only declines add up.
+    let link = h.fixed_link(None).await;
+    for _ in 0..2 * super::guard::DECLINES_PER_CLIENT {
+        assert_paid(&h.pay_from(&h.open(&link).await, SUCCESS, "192.0.2.88").await);
+    }
+    for _ in 0..super::guard::DECLINES_PER_CLIENT - 1 {
+        assert!(matches!(h.pay_from(&h.open(&link).await, DECLINED, "192.0.2.88").await, PayOutcome::Declined { .. }));
+    }
+    assert_paid(&h.pay_from(&h.open(&link).await, SUCCESS, "192.0.2.88").await);
 }
 
 /// `PayForm`'s `Debug` is what a `tracing` field or a panic message would print of a pay:

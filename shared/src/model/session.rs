@@ -93,6 +93,19 @@ pub struct PaymentAttempt {
     /// Past this instant the attempt is presumed dead (its process crashed) and a retry may
     /// take it over, with the same idempotency key so the card is never charged twice.
     pub lease_until: DateTime<Utc>,
+    /// The rate counter this attempt counts on while it lasts (its client's card-testing count,
+    /// see `checkout::guard`): one more from its start, given back when it ends other than
+    /// declined. None when nothing limits it (the client's address unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<AttemptCounter>,
+}
+
+/// A rate counter an attempt counts on: its name, and when its window ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptCounter {
+    pub name: String,
+    pub window_end: DateTime<Utc>,
 }
 
 impl PaymentAttempt {

@@ -9,12 +9,14 @@ use tokio::task::JoinSet;
 use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
 use super::{
-    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counters, EventPage, Events,
-    Idempotency, IdempotentCreate, LinkRefusal, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
+    AttemptEnd, AttemptLimit, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counters, EventPage,
+    Events, Idempotency, IdempotentCreate, LinkRefusal, Links, Merchants, Payments, Sessions, Store, StoreError,
+    Webhooks,
 };
 use crate::model::{
-    Cart, Checkout, CheckoutSession, Delivery, DonationConfig, Event, EventId, Item, LinkId, Merchant, PaymentAttempt,
-    PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable, WebhookEndpoint, WebhookEndpointId,
+    AttemptCounter, Cart, Checkout, CheckoutSession, Delivery, DonationConfig, Event, EventId, Item, LinkId, Merchant,
+    PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable, WebhookEndpoint,
+    WebhookEndpointId,
 };
 use crate::model::{ChargeOutcome, ChargeRecord, DeclineReason, FailureCode, IdempotencyRecord};
 use crate::money::MinorUnits;
@@ -113,7 +115,6 @@ macro_rules! contract_suite {
                 concurrent_creates_with_one_idempotency_key_create_exactly_one_link,
                 an_expired_idempotency_key_can_be_used_again,
                 counters_count_every_increment_even_concurrently,
-                counters_and_a_session_are_read_together_in_the_order_named,
                 counters_count_each_client_once_even_concurrently,
                 a_blocked_link_refuses_claims_until_the_block_ends,
                 attempts_are_numbered_and_one_runs_at_a_time,
@@ -131,7 +132,9 @@ macro_rules! contract_suite {
                 an_attempt_checking_its_link_begins_only_while_the_link_takes_payments,
                 completing_an_unknown_session_changes_nothing,
                 a_declined_attempt_leaves_the_session_open,
-                a_declined_attempt_ends_gives_its_hold_back_and_counts_in_one_decision,
+                a_declined_attempt_ends_and_gives_its_hold_back_in_one_decision,
+                an_attempt_counts_on_its_limit_from_its_start_and_only_a_decline_keeps_the_count,
+                racing_attempts_within_a_limit_let_exactly_the_limit_begin,
                 a_failed_attempt_fails_the_session,
                 only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunded,
                 payments_the_payment_that_fills_a_link_and_refunds_write_their_events_with_them,
@@ -608,12 +611,12 @@ async fn attempts_are_numbered_and_one_runs_at_a_time<F: Fixture>() {
     let session = open_session(store, &link).await;
 
     let first = store.begin_attempt(&session.id, PRICE, at(1), at(61)).await.expect("begin");
-    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61) };
+    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61), counter: None };
     assert_eq!(first, BeginAttempt::Started(first_attempt.clone()));
     let paying = stored_session(store, &session.id).await;
     assert_eq!(
         (paying.status, paying.attempts, paying.in_flight.clone()),
-        (SessionStatus::Pending, 1, Some(first_attempt))
+        (SessionStatus::Pending, 1, Some(first_attempt.clone()))
     );
 
     // A second pay while the first is charging, up to the last nanosecond of its lease.
@@ -624,9 +627,9 @@ async fn attempts_are_numbered_and_one_runs_at_a_time<F: Fixture>() {
     assert_eq!(stored_session(store, &session.id).await, paying, "a refused attempt changes nothing");
 
     // Once the first is over, the next one gets the next number and its own amount.
-    store.end_attempt(&session.id, 1, AttemptEnd::Declined).await.expect("end attempt");
+    store.end_attempt(&session.id, &first_attempt, AttemptEnd::Declined).await.expect("end attempt");
     let next = store.begin_attempt(&session.id, MinorUnits(3000), at(3), at(63)).await.expect("begin");
-    let next_attempt = PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63) };
+    let next_attempt = PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63), counter: None };
     assert_eq!(next, BeginAttempt::Started(next_attempt.clone()));
     let paying = stored_session(store, &session.id).await;
     assert_eq!((paying.attempts, paying.in_flight), (2, Some(next_attempt)));
@@ -639,18 +642,16 @@ async fn an_attempt_begun_on_a_session_as_read_decides_on_the_session_as_stored<
     let session = open_session(store, &link).await;
     let as_read = stored_session(store, &session.id).await;
 
-    let first = store.begin_attempt_on(&as_read, PRICE, at(1), at(61)).await.expect("begin");
-    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61) };
+    let first = store.begin_attempt_on(&as_read, PRICE, at(1), at(61), None).await.expect("begin");
+    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61), counter: None };
     assert_eq!(first, BeginAttempt::Started(first_attempt.clone()));
     // The copy read before that attempt is stale: the store goes by what is stored.
-    let second = store.begin_attempt_on(&as_read, MinorUnits(1), at(2), at(62)).await.expect("begin");
+    let second = store.begin_attempt_on(&as_read, MinorUnits(1), at(2), at(62), None).await.expect("begin");
     assert_eq!(second, BeginAttempt::Busy);
-    store.end_attempt(&session.id, 1, AttemptEnd::Declined).await.expect("end attempt");
-    let next = store.begin_attempt_on(&as_read, MinorUnits(3000), at(3), at(63)).await.expect("begin");
-    assert_eq!(
-        next,
-        BeginAttempt::Started(PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63) })
-    );
+    store.end_attempt(&session.id, &first_attempt, AttemptEnd::Declined).await.expect("end attempt");
+    let next = store.begin_attempt_on(&as_read, MinorUnits(3000), at(3), at(63), None).await.expect("begin");
+    let next_attempt = PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63), counter: None };
+    assert_eq!(next, BeginAttempt::Started(next_attempt));
     let paying = stored_session(store, &session.id).await;
     assert_eq!((paying.attempts, paying.in_flight.map(|a| a.number)), (2, Some(2)));
 }
@@ -664,7 +665,7 @@ async fn a_lapsed_attempt_is_taken_over_with_its_number_and_amount<F: Fixture>()
 
     // The lease ends at lease_until exactly: the process that held it is presumed dead.
     let taken = store.begin_attempt(&session.id, MinorUnits(999), lapsed.lease_until, at(200)).await.expect("begin");
-    let taken_over = PaymentAttempt { number: lapsed.number, amount: lapsed.amount, lease_until: at(200) };
+    let taken_over = PaymentAttempt { lease_until: at(200), ..lapsed.clone() };
     assert_eq!(taken, BeginAttempt::Started(taken_over.clone()), "same number and amount: same idempotency key");
     let session_now = stored_session(store, &session.id).await;
     assert_eq!((session_now.attempts, session_now.in_flight), (1, Some(taken_over)));
@@ -907,15 +908,15 @@ async fn a_claim_brings_back_the_link_and_completing_from_a_stale_copy_decides_o
         let second_copy = claimed(&link, &second.id).await;
         assert_eq!(second_copy, stored_link(store, &link.id).await, "{usage_limit:?}");
 
-        let completed = store.complete_payment_on(&first, first_attempt.number, Some(&second_copy), &payment(1)).await;
+        let completed = store.complete_payment_on(&first, &first_attempt, Some(&second_copy), &payment(1)).await;
         assert_eq!(completed.expect("complete"), CompletePayment::Completed);
         // Completing from the first copy, which knows neither the second hold nor the first
         // payment: the stored link decides (the hold becomes the use that fills the link).
-        let completed = store.complete_payment_on(&second, second_attempt.number, Some(&first_copy), &payment(2)).await;
+        let completed = store.complete_payment_on(&second, &second_attempt, Some(&first_copy), &payment(2)).await;
         assert_eq!(completed.expect("complete"), CompletePayment::Completed, "{usage_limit:?}");
         // Without a copy (and without a hold): the full limited link refuses; the unlimited one
         // counts a third payment, nothing of it read.
-        let completed = store.complete_payment_on(&third, third_attempt.number, None, &payment(3)).await;
+        let completed = store.complete_payment_on(&third, &third_attempt, None, &payment(3)).await;
         let (third_completes, used, reserved) = match usage_limit {
             Some(_) => (CompletePayment::LimitReached, 2, 2),
             None => (CompletePayment::Completed, 3, 0),
@@ -940,7 +941,7 @@ async fn an_attempt_checking_its_link_begins_only_while_the_link_takes_payments<
     let fixture = F::fresh().await;
     let store = fixture.store();
     let begin = async |session: &CheckoutSession, now| {
-        store.begin_attempt_checking_link(session, PRICE, now, now + LEASE).await.expect("begin")
+        store.begin_attempt_checking_link(session, PRICE, now, now + LEASE, None).await.expect("begin")
     };
     let link = create_paying_link(store, None).await;
     let session = open_session(store, &link).await;
@@ -979,25 +980,23 @@ async fn a_declined_attempt_leaves_the_session_open<F: Fixture>() {
     let session = open_session(store, &link).await;
     let attempt = start(store, &session.id).await;
 
-    store.end_attempt(&session.id, attempt.number, AttemptEnd::Declined).await.expect("end attempt");
+    store.end_attempt(&session.id, &attempt, AttemptEnd::Declined).await.expect("end attempt");
     let declined = stored_session(store, &session.id).await;
     assert_eq!(declined, CheckoutSession { attempts: 1, ..session.clone() }, "pending, nothing in flight");
 
     // Ending it again, even as a failure, changes nothing: it is over.
     let failure = AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(5) };
-    store.end_attempt(&session.id, attempt.number, failure.clone()).await.expect("end attempt again");
+    store.end_attempt(&session.id, &attempt, failure.clone()).await.expect("end attempt again");
     assert_eq!(stored_session(store, &session.id).await, declined);
 
     let unknown = SessionId::generate();
-    store.end_attempt(&unknown, 1, failure).await.expect("end attempt of an unknown session");
+    store.end_attempt(&unknown, &attempt, failure).await.expect("end attempt of an unknown session");
     assert_eq!(store.get_session(&unknown).await.expect("get session"), None, "no session is made up");
 }
 
-async fn a_declined_attempt_ends_gives_its_hold_back_and_counts_in_one_decision<F: Fixture>() {
+async fn a_declined_attempt_ends_and_gives_its_hold_back_in_one_decision<F: Fixture>() {
     let fixture = F::fresh().await;
     let store = fixture.store();
-    let window_end = at(600);
-    let counts = |name: &'static str| async move { store.read_counter(name).await.expect("read counter") };
     for usage_limit in [Some(3), None] {
         let link = create_paying_link(store, usage_limit).await;
         let [held, lapsed, over] =
@@ -1008,48 +1007,29 @@ async fn a_declined_attempt_ends_gives_its_hold_back_and_counts_in_one_decision<
             if usage_limit.is_some() {
                 assert_eq!(claim(store, &link, &session.id, at(2)).await, Claim::Claimed);
             }
-            attempts.push(attempt.number);
+            attempts.push(attempt);
         }
-        let counter = if usage_limit.is_some() { "declines:client:limited:1" } else { "declines:client:unlimited:1" };
 
-        // The attempt ends, the hold goes, the counter counts.
-        store
-            .decline_attempt(&held, attempts[0], DeclineReason::InsufficientFunds, &[(counter, window_end)])
-            .await
-            .expect("decline");
+        // The attempt ends and the hold goes.
+        store.decline_attempt(&held, attempts[0].number, DeclineReason::InsufficientFunds).await.expect("decline");
         let declined =
             CheckoutSession { attempts: 1, last_decline: Some(DeclineReason::InsufficientFunds), ..held.clone() };
         assert_eq!(stored_session(store, &held.id).await, declined, "pending, nothing in flight, why it was declined");
         let holders: Vec<String> = uses(store, &link.id).await.2.into_iter().map(|(holder, _)| holder).collect();
         assert!(!holders.contains(&held.id.to_string()), "{usage_limit:?}: the hold is given back");
-        assert_eq!(counts(counter).await, 1);
 
         // A hold already given back (it lapsed and another claim took it back): the rest goes.
         store.release_use(&link.id, &lapsed.id).await.expect("release");
-        store
-            .decline_attempt(&lapsed, attempts[1], DeclineReason::InsufficientFunds, &[(counter, window_end)])
-            .await
-            .expect("decline");
+        store.decline_attempt(&lapsed, attempts[1].number, DeclineReason::InsufficientFunds).await.expect("decline");
         assert_eq!(stored_session(store, &lapsed.id).await.in_flight, None, "{usage_limit:?}");
-        assert_eq!(counts(counter).await, 2);
 
         // An attempt over already stays as it is, and so does the session's hold (a newer
-        // attempt's, for all the store can tell); the count still goes.
-        store
-            .end_attempt(
-                &over.id,
-                attempts[2],
-                AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(3) },
-            )
-            .await
-            .expect("fail");
+        // attempt's, for all the store can tell).
+        let failure = AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(3) };
+        store.end_attempt(&over.id, &attempts[2], failure).await.expect("fail");
         let failed = stored_session(store, &over.id).await;
-        store
-            .decline_attempt(&over, attempts[2], DeclineReason::InsufficientFunds, &[(counter, window_end)])
-            .await
-            .expect("decline");
+        store.decline_attempt(&over, attempts[2].number, DeclineReason::InsufficientFunds).await.expect("decline");
         assert_eq!(stored_session(store, &over.id).await, failed, "{usage_limit:?}");
-        assert_eq!(counts(counter).await, 3);
         let (_, reserved, holds) = uses(store, &link.id).await;
         let holders: Vec<String> = holds.into_iter().map(|(holder, _)| holder).collect();
         let kept: Vec<String> = usage_limit.map(|_| over.id.to_string()).into_iter().collect();
@@ -1061,6 +1041,108 @@ async fn a_declined_attempt_ends_gives_its_hold_back_and_counts_in_one_decision<
     }
 }
 
+/// A limit of 2 on a counter of its own, its window ending at `at(600)`.
+fn limit_of_two(name: &str) -> AttemptLimit {
+    AttemptLimit { counter: AttemptCounter { name: name.to_owned(), window_end: at(600) }, limit: 2 }
+}
+
+/// Begins an attempt on `session` at `now` within `limit`, as a pay does: checking the link when
+/// it has no usage limit.
+async fn begin_within(
+    store: &impl Store,
+    session: &CheckoutSession,
+    now: DateTime<Utc>,
+    limit: &AttemptLimit,
+) -> BeginAttempt {
+    let begun = match session.link_has_usage_limit {
+        true => store.begin_attempt_on(session, PRICE, now, now + LEASE, Some(limit)).await,
+        false => store.begin_attempt_checking_link(session, PRICE, now, now + LEASE, Some(limit)).await,
+    };
+    begun.expect("begin")
+}
+
+async fn an_attempt_counts_on_its_limit_from_its_start_and_only_a_decline_keeps_the_count<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    for usage_limit in [Some(10), None] {
+        let limit = limit_of_two(&format!("declines:client:contract-{usage_limit:?}:1"));
+        let count = async || store.read_counter(&limit.counter.name).await.expect("read counter");
+        let link = create_paying_link(store, usage_limit).await;
+        let mut sessions = Vec::new();
+        for _ in 0..5 {
+            sessions.push(open_session(store, &link).await);
+        }
+        let started = async |session: &CheckoutSession, now| match begin_within(store, session, now, &limit).await {
+            BeginAttempt::Started(attempt) => attempt,
+            other => panic!("{usage_limit:?}: expected the attempt to start, got {other:?}"),
+        };
+
+        // Each attempt counts from its start, and carries its counter.
+        let paid = started(&sessions[0], at(1)).await;
+        assert_eq!(paid.counter.as_ref(), Some(&limit.counter));
+        let declined = started(&sessions[1], at(1)).await;
+        assert_eq!(count().await, 2, "{usage_limit:?}");
+        // At the limit: refused until the window ends, nothing written.
+        let refused = begin_within(store, &sessions[2], at(2), &limit).await;
+        assert_eq!(refused, BeginAttempt::TooManyAttempts(at(600)), "{usage_limit:?}");
+        assert_eq!(stored_session(store, &sessions[2].id).await, sessions[2], "{usage_limit:?}");
+        assert_eq!(count().await, 2, "{usage_limit:?}");
+
+        // A payment gives the count back; a decline keeps it.
+        let completed = store.complete_payment_on(&sessions[0], &paid, None, &payment(1)).await.expect("complete");
+        assert_eq!(completed, CompletePayment::Completed);
+        assert_eq!(count().await, 1, "{usage_limit:?}: paid");
+        store.decline_attempt(&sessions[1], declined.number, DeclineReason::Declined).await.expect("decline");
+        assert_eq!(count().await, 1, "{usage_limit:?}: declined");
+
+        // Ended otherwise (refused by the link, failed): given back, once.
+        let refused_claim = started(&sessions[2], at(3)).await;
+        assert_eq!(count().await, 2);
+        store.end_attempt(&sessions[2].id, &refused_claim, AttemptEnd::Declined).await.expect("end");
+        assert_eq!(count().await, 1, "{usage_limit:?}: ended");
+        let failed = started(&sessions[3], at(4)).await;
+        let failure = AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(4) };
+        store.end_attempt(&sessions[3].id, &failed, failure.clone()).await.expect("fail");
+        store.end_attempt(&sessions[3].id, &failed, failure).await.expect("fail again");
+        store.end_attempt(&sessions[2].id, &refused_claim, AttemptEnd::Declined).await.expect("end again");
+        assert_eq!(count().await, 1, "{usage_limit:?}: failed, and nothing given back twice");
+
+        // A taken-over attempt counted when it began: it begins at the limit and counts nothing.
+        let lapsing = started(&sessions[4], at(5)).await;
+        assert_eq!(count().await, 2);
+        let taken = begin_within(store, &sessions[4], lapsing.lease_until, &limit).await;
+        let taken_over = PaymentAttempt { lease_until: lapsing.lease_until + LEASE, ..lapsing.clone() };
+        assert_eq!(taken, BeginAttempt::Started(taken_over), "{usage_limit:?}");
+        assert_eq!(count().await, 2, "{usage_limit:?}: taken over");
+    }
+}
+
+async fn racing_attempts_within_a_limit_let_exactly_the_limit_begin<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let limit = AttemptLimit { limit: 5, ..limit_of_two("declines:client:racing:1") };
+    for usage_limit in [Some(20), None] {
+        let link = create_paying_link(store, usage_limit).await;
+        let mut racers = JoinSet::new();
+        for _ in 0..12 {
+            let (store, session, limit) = (store.clone(), open_session(store, &link).await, limit.clone());
+            racers.spawn(async move { begin_within(&store, &session, at(1), &limit).await });
+        }
+        let (mut started, mut refused) = (0, 0);
+        while let Some(begun) = racers.join_next().await {
+            match begun.expect("racer") {
+                BeginAttempt::Started(_) => started += 1,
+                BeginAttempt::TooManyAttempts(until) if until == at(600) => refused += 1,
+                other => panic!("{usage_limit:?}: unexpected {other:?}"),
+            }
+        }
+        // The first round fills the limit; the second finds it full.
+        let expected = if usage_limit.is_some() { (5, 7) } else { (0, 12) };
+        assert_eq!((started, refused), expected, "{usage_limit:?}");
+    }
+    assert_eq!(store.read_counter(&limit.counter.name).await.expect("read counter"), 5);
+}
+
 async fn a_failed_attempt_fails_the_session<F: Fixture>() {
     let fixture = F::fresh().await;
     let store = fixture.store();
@@ -1070,11 +1152,12 @@ async fn a_failed_attempt_fails_the_session<F: Fixture>() {
     let failure = || AttemptEnd::Failed { failure_code: FailureCode::SessionFailed, at: at(5) };
 
     // Not the attempt in flight: nothing happens.
-    store.end_attempt(&session.id, attempt.number + 1, failure()).await.expect("end another attempt");
+    let another = PaymentAttempt { number: attempt.number + 1, ..attempt.clone() };
+    store.end_attempt(&session.id, &another, failure()).await.expect("end another attempt");
     let paying = stored_session(store, &session.id).await;
     assert_eq!(paying.in_flight, Some(attempt.clone()));
 
-    store.end_attempt(&session.id, attempt.number, failure()).await.expect("end attempt");
+    store.end_attempt(&session.id, &attempt, failure()).await.expect("end attempt");
     let failed = stored_session(store, &session.id).await;
     assert_eq!(
         failed,
@@ -1232,9 +1315,9 @@ async fn a_failed_session_and_switching_off_an_active_link_write_their_events<F:
     let session = open_session(store, &link).await;
     let attempt = start(store, &session.id).await;
     let failed = AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(5) };
-    store.end_attempt(&session.id, attempt.number, failed.clone()).await.expect("fail");
+    store.end_attempt(&session.id, &attempt, failed.clone()).await.expect("fail");
     // Told again (the attempt is over): nothing more.
-    store.end_attempt(&session.id, attempt.number, failed).await.expect("fail again");
+    store.end_attempt(&session.id, &attempt, failed).await.expect("fail again");
     let written = events().await;
     assert_eq!(written.len(), 1, "{written:?}");
     assert_eq!(written[0].0, CheckoutSessionFailed);
@@ -1394,7 +1477,7 @@ async fn racing_payments_never_oversell_a_limited_link<F: Fixture>() {
                 Claim::Claimed => Ok(complete(&store, &session, attempt.number, &link, n).await),
                 refused => {
                     store.release_use(&link.id, &session).await.expect("release");
-                    store.end_attempt(&session, attempt.number, AttemptEnd::Declined).await.expect("end attempt");
+                    store.end_attempt(&session, &attempt, AttemptEnd::Declined).await.expect("end attempt");
                     Err(refused)
                 }
             }
@@ -1466,7 +1549,7 @@ async fn racing_attempts_on_one_session_let_exactly_one_start<F: Fixture>() {
         let started: Vec<&BeginAttempt> = outcomes.iter().filter(|o| matches!(o, BeginAttempt::Started(_))).collect();
         assert_eq!(started.len(), 1, "exactly one starts: {outcomes:?}");
         assert_eq!(outcomes.iter().filter(|o| **o == BeginAttempt::Busy).count(), CLICKS - 1, "{outcomes:?}");
-        let in_flight = PaymentAttempt { number: wanted, amount: PRICE, lease_until: now + LEASE };
+        let in_flight = PaymentAttempt { number: wanted, amount: PRICE, lease_until: now + LEASE, counter: None };
         assert_eq!(started[0], &BeginAttempt::Started(in_flight.clone()));
         let paying = stored_session(fixture.store(), &session.id).await;
         assert_eq!((paying.attempts, paying.in_flight), (1, Some(in_flight)));
@@ -1660,7 +1743,8 @@ async fn counters_count_each_client_once_even_concurrently<F: Fixture>() {
     let mut counts: Vec<u64> = raced.iter().map(|counted| counted.count).collect();
     counts.sort_unstable();
     assert_eq!(counts, (1..=20).collect::<Vec<u64>>(), "every increment sees its own count");
-    assert_eq!(store.read_counters(&["declines:link:z:2", "declines:link:z:1"]).await.unwrap(), vec![20, 4]);
+    assert_eq!(store.read_counter("declines:link:z:2").await.unwrap(), 20);
+    assert_eq!(store.read_counter("declines:link:z:1").await.unwrap(), 4);
     let once_more = store.count_client("declines:link:z:2", None, window_end).await.unwrap();
     assert_eq!(once_more, ClientCount { count: 21, clients: 5, new_client: false }, "each of the five clients once");
     let new_clients = racers_new.iter().filter(|new| **new).count();
@@ -1691,26 +1775,4 @@ async fn a_blocked_link_refuses_claims_until_the_block_ends<F: Fixture>() {
         assert_eq!(claim(store, &link, &session, at(151)).await, Claim::Claimed, "{usage_limit:?}");
     }
     store.block_payments(&LinkId::generate(), at(100)).await.expect("an unknown link is not blocked");
-}
-
-async fn counters_and_a_session_are_read_together_in_the_order_named<F: Fixture>() {
-    let fixture = F::fresh().await;
-    let store = fixture.store();
-    let window_end = instant(1_767_225_600, 0);
-    for _ in 0..3 {
-        store.increment_counter("declines:link:y:1", window_end).await.unwrap();
-    }
-    store.increment_counter("declines:client:1.2.3.4:1", window_end).await.unwrap();
-    let names = ["declines:client:1.2.3.4:1", "declines:link:never:1", "declines:link:y:1"];
-    assert_eq!(store.read_counters(&names).await.unwrap(), vec![1, 0, 3]);
-    assert_eq!(store.read_counters(&["declines:link:y:1"]).await.unwrap(), vec![3]);
-    assert_eq!(store.read_counters(&[]).await.unwrap(), Vec::<u64>::new());
-
-    // A session comes with counters in the same read.
-    let session = open_session(store, &create_paying_link(store, None).await).await;
-    let read = store.get_session_with_counters(&session.id, &names).await.unwrap();
-    assert_eq!(read, (Some(session.clone()), vec![1, 0, 3]));
-    assert_eq!(store.get_session_with_counters(&session.id, &[]).await.unwrap(), (Some(session), vec![]));
-    let unknown = store.get_session_with_counters(&SessionId::generate(), &names[..1]).await.unwrap();
-    assert_eq!(unknown, (None, vec![1]));
 }

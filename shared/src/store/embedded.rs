@@ -16,14 +16,14 @@ use serde::de::DeserializeOwned;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counter, Counters, EventPage,
-    Events, Idempotency, IdempotentCreate, LinkPage, LinkRefusal, Links, Merchants, Payments, Sessions, StoreError,
-    Webhooks, keys, retention,
+    AttemptEnd, AttemptLimit, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counter, Counters,
+    EventPage, Events, Idempotency, IdempotentCreate, LinkPage, LinkRefusal, Links, Merchants, Payments, Sessions,
+    StoreError, Webhooks, keys, retention,
 };
 use crate::model::ChargeRecord;
 use crate::model::{
-    CheckoutSession, DeclineReason, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentAttempt,
-    PaymentLink, PaymentResult, SessionId, SessionStatus, WebhookEndpoint, WebhookEndpointId,
+    AttemptCounter, CheckoutSession, DeclineReason, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant,
+    PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -155,7 +155,7 @@ impl Txn<'_> {
     }
 
     /// Starts an attempt on the session at `key` (see `Payments::begin_attempt`); with `link_key`,
-    /// only if that link takes payments at `now`.
+    /// only if that link takes payments at `now`; with `limit`, a new attempt only within it.
     fn begin_attempt(
         &mut self,
         key: &str,
@@ -163,17 +163,20 @@ impl Txn<'_> {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         link_key: Option<&str>,
+        limit: Option<&AttemptLimit>,
     ) -> Result<BeginAttempt, StoreError> {
         let Some(mut session) = self.get::<CheckoutSession>(key)? else { return Ok(BeginAttempt::NotFound) };
         if !session.is_open(now) {
             return Ok(BeginAttempt::Closed(session));
         }
-        let attempt = match session.in_flight.take() {
+        // A new attempt counts on the limit's counter; a taken-over one counted when it began.
+        let (attempt, counted) = match session.in_flight.take() {
             Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
-            Some(lapsed) => PaymentAttempt { lease_until, ..lapsed },
+            Some(lapsed) => (PaymentAttempt { lease_until, ..lapsed }, None),
             None => {
                 session.attempts += 1;
-                PaymentAttempt { number: session.attempts, amount, lease_until }
+                let counter = limit.map(|limit| limit.counter.clone());
+                (PaymentAttempt { number: session.attempts, amount, lease_until, counter }, limit)
             }
         };
         if let Some(link_key) = link_key {
@@ -186,6 +189,13 @@ impl Txn<'_> {
             if let Some(refusal) = LinkRefusal::before_limit(&link, now) {
                 return Ok(BeginAttempt::LinkRefused(refusal));
             }
+        }
+        if let Some(AttemptLimit { counter, limit }) = counted {
+            let counter_key = keys::counter(&counter.name);
+            if self.get::<Counter>(&counter_key)?.is_some_and(|counted| counted.count >= *limit) {
+                return Ok(BeginAttempt::TooManyAttempts(counter.window_end));
+            }
+            self.count(&counter_key, counter.window_end, None)?;
         }
         session.in_flight = Some(attempt.clone());
         self.put(key, &session)?;
@@ -203,12 +213,16 @@ impl Txn<'_> {
         declined: Option<DeclineReason>,
     ) -> Result<bool, StoreError> {
         let Some(mut session) = self.get::<CheckoutSession>(key)? else { return Ok(false) };
-        if session.status != SessionStatus::Pending || session.in_flight.as_ref().is_none_or(|a| a.number != attempt) {
+        let Some(in_flight) = session.in_flight.take().filter(|in_flight| in_flight.number == attempt) else {
+            return Ok(false);
+        };
+        if session.status != SessionStatus::Pending {
             return Ok(false);
         }
-        session.in_flight = None;
-        if declined.is_some() {
-            session.last_decline = declined;
+        match declined {
+            // A decline is what the attempt's count counts: it stays.
+            Some(_) => session.last_decline = declined,
+            None => self.give_back(in_flight.counter.as_ref())?,
         }
         if let AttemptEnd::Failed { failure_code, at } = end {
             session.status = SessionStatus::Failed;
@@ -217,6 +231,16 @@ impl Txn<'_> {
         }
         self.put(key, &session)?;
         Ok(true)
+    }
+
+    /// Gives back the count an attempt took on `counter`, if it took one (see
+    /// `Payments::end_attempt`); a counter gone already stays gone.
+    fn give_back(&mut self, counter: Option<&AttemptCounter>) -> Result<(), StoreError> {
+        let Some(counter) = counter else { return Ok(()) };
+        let key = keys::counter(&counter.name);
+        let Some(mut counted) = self.get::<Counter>(&key)? else { return Ok(()) };
+        counted.count = counted.count.saturating_sub(1);
+        self.put(&key, &counted)
     }
 
     /// Gives back the use `holder` holds on the link at `key`, if it holds one.
@@ -486,14 +510,6 @@ impl Sessions for EmbeddedStore {
         self.read(keys::session(id)).await
     }
 
-    async fn get_session_with_counters(
-        &self,
-        id: &SessionId,
-        counters: &[&str],
-    ) -> Result<(Option<CheckoutSession>, Vec<u64>), StoreError> {
-        Ok((self.get_session(id).await?, self.read_counters(counters).await?))
-    }
-
     async fn cancel_session(
         &self,
         session: &SessionId,
@@ -545,7 +561,19 @@ impl Payments for EmbeddedStore {
         lease_until: DateTime<Utc>,
     ) -> Result<BeginAttempt, StoreError> {
         let key = keys::session(session);
-        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, None)).await
+        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, None, None)).await
+    }
+
+    async fn begin_attempt_on(
+        &self,
+        session: &CheckoutSession,
+        amount: MinorUnits,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: Option<&AttemptLimit>,
+    ) -> Result<BeginAttempt, StoreError> {
+        let (key, limit) = (keys::session(&session.id), limit.cloned());
+        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, None, limit.as_ref())).await
     }
 
     async fn begin_attempt_checking_link(
@@ -554,9 +582,10 @@ impl Payments for EmbeddedStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        limit: Option<&AttemptLimit>,
     ) -> Result<BeginAttempt, StoreError> {
-        let (key, link_key) = (keys::session(&session.id), keys::link(&session.link_id));
-        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, Some(&link_key))).await
+        let (key, link_key, limit) = (keys::session(&session.id), keys::link(&session.link_id), limit.cloned());
+        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, Some(&link_key), limit.as_ref())).await
     }
 
     async fn claim_use(
@@ -607,8 +636,10 @@ impl Payments for EmbeddedStore {
             let Some(mut session) = txn.get::<CheckoutSession>(&session_key)? else {
                 return Ok(CompletePayment::SessionChanged);
             };
-            let attempt_in_flight = session.in_flight.as_ref().is_some_and(|a| a.number == attempt);
-            if session.status != SessionStatus::Pending || !attempt_in_flight {
+            let Some(in_flight) = session.in_flight.take().filter(|in_flight| in_flight.number == attempt) else {
+                return Ok(CompletePayment::SessionChanged);
+            };
+            if session.status != SessionStatus::Pending {
                 return Ok(CompletePayment::SessionChanged);
             }
             let Some(mut link) = txn.get::<PaymentLink>(&link_key)? else {
@@ -624,8 +655,8 @@ impl Payments for EmbeddedStore {
                 link.reserved += 1;
             }
             link.used += 1;
+            txn.give_back(in_flight.counter.as_ref())?;
             session.status = SessionStatus::Completed;
-            session.in_flight = None;
             txn.insert_event(&Event::session_completed(&session, &result))?;
             if link.usage_limit == Some(link.used) {
                 txn.insert_event(&Event::usage_limit_reached(&link, link.used, result.completed_at))?;
@@ -638,8 +669,13 @@ impl Payments for EmbeddedStore {
         .await
     }
 
-    async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
-        let key = keys::session(session);
+    async fn end_attempt(
+        &self,
+        session: &SessionId,
+        attempt: &PaymentAttempt,
+        end: AttemptEnd,
+    ) -> Result<(), StoreError> {
+        let (key, attempt) = (keys::session(session), attempt.number);
         self.write(move |txn| txn.end_attempt(&key, attempt, end, None).map(|_| ())).await
     }
 
@@ -648,21 +684,15 @@ impl Payments for EmbeddedStore {
         session: &CheckoutSession,
         attempt: u32,
         reason: DeclineReason,
-        counters: &[(&str, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
         let (key, holder) = (keys::session(&session.id), session.id.to_string());
         let link_key = session.link_has_usage_limit.then(|| keys::link(&session.link_id));
-        let counters: Vec<(String, DateTime<Utc>)> =
-            counters.iter().map(|(name, window_end)| (keys::counter(name), *window_end)).collect();
         self.write(move |txn| {
             // The hold goes only with the attempt: holds are the session's, and once the attempt
             // is over the hold may be a newer attempt's.
             let ended = txn.end_attempt(&key, attempt, AttemptEnd::Declined, Some(reason))?;
             if let Some(link_key) = link_key.as_deref().filter(|_| ended) {
                 txn.release_use(link_key, &holder)?;
-            }
-            for (counter_key, window_end) in &counters {
-                txn.count(counter_key, *window_end, None)?;
             }
             Ok(())
         })

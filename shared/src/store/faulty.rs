@@ -11,13 +11,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counters, EventPage, Events,
-    Idempotency, IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
+    AttemptEnd, AttemptLimit, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counters, EventPage,
+    Events, Idempotency, IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
 };
 use crate::model::ChargeRecord;
 use crate::model::{
-    CheckoutSession, DeclineReason, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentLink,
-    PaymentResult, SessionId, WebhookEndpoint, WebhookEndpointId,
+    CheckoutSession, DeclineReason, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentAttempt,
+    PaymentLink, PaymentResult, SessionId, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -148,14 +148,6 @@ impl Sessions for FaultyStore {
         self.run(self.inner.get_session(id)).await
     }
 
-    async fn get_session_with_counters(
-        &self,
-        id: &SessionId,
-        counters: &[&str],
-    ) -> Result<(Option<CheckoutSession>, Vec<u64>), StoreError> {
-        self.run(self.inner.get_session_with_counters(id, counters)).await
-    }
-
     async fn cancel_session(
         &self,
         session: &SessionId,
@@ -186,16 +178,15 @@ impl Payments for FaultyStore {
         self.run(self.inner.begin_attempt(session, amount, now, lease_until)).await
     }
 
-    // Forwarded, not left to the trait's defaults: the inner store's own versions (DynamoDB's
-    // begin without a re-read, its one BatchGetItem for counters) are what runs in production.
     async fn begin_attempt_on(
         &self,
         session: &CheckoutSession,
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        limit: Option<&AttemptLimit>,
     ) -> Result<BeginAttempt, StoreError> {
-        self.run(self.inner.begin_attempt_on(session, amount, now, lease_until)).await
+        self.run(self.inner.begin_attempt_on(session, amount, now, lease_until, limit)).await
     }
 
     async fn claim_use(
@@ -222,10 +213,12 @@ impl Payments for FaultyStore {
         self.run(self.inner.complete_payment(session, attempt, link, result)).await
     }
 
+    // Forwarded, not left to the trait's default: the inner store's own version (DynamoDB's
+    // completion without a re-read) is what runs in production.
     async fn complete_payment_on(
         &self,
         session: &CheckoutSession,
-        attempt: u32,
+        attempt: &PaymentAttempt,
         link: Option<&PaymentLink>,
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError> {
@@ -238,8 +231,9 @@ impl Payments for FaultyStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        limit: Option<&AttemptLimit>,
     ) -> Result<BeginAttempt, StoreError> {
-        self.run(self.inner.begin_attempt_checking_link(session, amount, now, lease_until)).await
+        self.run(self.inner.begin_attempt_checking_link(session, amount, now, lease_until, limit)).await
     }
 
     async fn decline_attempt(
@@ -247,12 +241,16 @@ impl Payments for FaultyStore {
         session: &CheckoutSession,
         attempt: u32,
         reason: DeclineReason,
-        counters: &[(&str, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
-        self.run(self.inner.decline_attempt(session, attempt, reason, counters)).await
+        self.run(self.inner.decline_attempt(session, attempt, reason)).await
     }
 
-    async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
+    async fn end_attempt(
+        &self,
+        session: &SessionId,
+        attempt: &PaymentAttempt,
+        end: AttemptEnd,
+    ) -> Result<(), StoreError> {
         self.run(self.inner.end_attempt(session, attempt, end)).await
     }
 }
@@ -289,10 +287,6 @@ impl Counters for FaultyStore {
 
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
         self.run(self.inner.read_counter(name)).await
-    }
-
-    async fn read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
-        self.run(self.inner.read_counters(names)).await
     }
 }
 

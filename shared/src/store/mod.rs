@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ChargeRecord, CheckoutSession, DeclineReason, Event, EventId, EventType, FailureCode, IdempotencyRecord, LinkId,
-    Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable, WebhookEndpoint, WebhookEndpointId,
+    AttemptCounter, ChargeRecord, CheckoutSession, DeclineReason, Event, EventId, EventType, FailureCode,
+    IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable,
+    WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -116,15 +117,6 @@ pub trait Sessions: Send + Sync {
     /// Strongly consistent read of a session.
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError>;
 
-    /// The session `id` with the counts of the counters named (0 for one never incremented, in
-    /// the order named): what a pay reads before it decides, in one round trip where the store
-    /// can batch reads.
-    async fn get_session_with_counters(
-        &self,
-        id: &SessionId,
-        counters: &[&str],
-    ) -> Result<(Option<CheckoutSession>, Vec<u64>), StoreError>;
-
     /// Cancels a pending session that is not being paid. Returns the session as it now is.
     async fn cancel_session(
         &self,
@@ -160,16 +152,17 @@ pub trait Payments: Send + Sync {
 
     /// `begin_attempt` on a session the caller has just read with `get_session`: a store may
     /// decide from that copy instead of reading the session again (the write's condition still
-    /// checks it is current, and a refused write brings the current session back).
+    /// checks it is current, and a refused write brings the current session back). With a
+    /// `limit`, a new attempt begins only within it, counting on its counter in the same decision
+    /// (`TooManyAttempts` otherwise, nothing written); a taken-over attempt counted when it began.
     async fn begin_attempt_on(
         &self,
         session: &CheckoutSession,
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-    ) -> Result<BeginAttempt, StoreError> {
-        self.begin_attempt(&session.id, amount, now, lease_until).await
-    }
+        limit: Option<&AttemptLimit>,
+    ) -> Result<BeginAttempt, StoreError>;
 
     /// Holds one use of a link for `session` until `hold_until`. Refused when the link is
     /// blocked, inactive or expired at `now` (see [`LinkRefusal::before_limit`]), or when
@@ -190,7 +183,7 @@ pub trait Payments: Send + Sync {
     /// Atomically: the link counts a completed payment (`used += 1`, the session's hold
     /// becomes the use; if the hold had lapsed, a free use is taken instead) and the session
     /// becomes `completed` with `result`, provided it is still pending with attempt `attempt`
-    /// in flight.
+    /// in flight; the count the attempt took on its counter is given back.
     async fn complete_payment(
         &self,
         session: &SessionId,
@@ -199,19 +192,19 @@ pub trait Payments: Send + Sync {
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError>;
 
-    /// `complete_payment` of `session` (as the caller read it), with its link as the caller last
-    /// saw it when it has it (the link `claim_use` brought back): a store may decide from those
-    /// copies instead of reading again — its conditions still check the link is as the copy
-    /// says, and a refusal decides again from the link as stored. A link without a usage limit
-    /// needs no copy: nothing of it decides how the payment counts.
+    /// `complete_payment` of `session` (as the caller read it) and its `attempt` (as begun), with
+    /// its link as the caller last saw it when it has it (the link `claim_use` brought back): a
+    /// store may decide from those copies instead of reading again — its conditions still check
+    /// the link is as the copy says, and a refusal decides again from the link as stored. A link
+    /// without a usage limit needs no copy: nothing of it decides how the payment counts.
     async fn complete_payment_on(
         &self,
         session: &CheckoutSession,
-        attempt: u32,
+        attempt: &PaymentAttempt,
         _link: Option<&PaymentLink>,
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError> {
-        self.complete_payment(&session.id, attempt, &session.link_id, result).await
+        self.complete_payment(&session.id, attempt.number, &session.link_id, result).await
     }
 
     /// `begin_attempt_on` for a session of a link without a usage limit, where no use is held:
@@ -224,24 +217,31 @@ pub trait Payments: Send + Sync {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        limit: Option<&AttemptLimit>,
     ) -> Result<BeginAttempt, StoreError>;
 
     /// Ends declined attempt `attempt` of `session` in one decision: the session stays pending
-    /// for another try with `reason` as its `last_decline`, the use it holds on its link (a link
-    /// with a usage limit) is given back, and each counter named goes up by one (as
-    /// `increment_counter`: a decline's card-testing count goes with it). An attempt that is over already stays as it is, and so does the
-    /// hold (holds are the session's: it may be a newer attempt's); the counts still go.
+    /// for another try with `reason` as its `last_decline`, and the use it holds on its link (a
+    /// link with a usage limit) is given back. The count the attempt took on its counter stays:
+    /// a decline is what it counts. An attempt that is over already stays as it is, and so does
+    /// the hold (holds are the session's: it may be a newer attempt's).
     async fn decline_attempt(
         &self,
         session: &CheckoutSession,
         attempt: u32,
         reason: DeclineReason,
-        counters: &[(&str, DateTime<Utc>)],
     ) -> Result<(), StoreError>;
 
-    /// Ends attempt `attempt` without a payment: on a decline the session stays pending for
-    /// another try; on an unrecoverable error it becomes `failed` with `failure_code`.
-    async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError>;
+    /// Ends `attempt` without a payment and gives back the count it took on its counter (nothing
+    /// the processor declined: refused, voided or failed): on `Declined` the session stays
+    /// pending for another try; on `Failed` it becomes `failed` with `failure_code`. An attempt
+    /// that is over already stays as it is.
+    async fn end_attempt(
+        &self,
+        session: &SessionId,
+        attempt: &PaymentAttempt,
+        end: AttemptEnd,
+    ) -> Result<(), StoreError>;
 }
 
 /// The sandbox processor's record of charges, one per idempotency key, as a real provider keeps.
@@ -328,27 +328,24 @@ pub trait Counters: Send + Sync {
 
     /// The count of counter `name`; 0 if it was never incremented.
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError>;
-
-    /// The counts of several counters, in the order named (0 for one never incremented): one
-    /// round trip where the store can batch reads.
-    async fn read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
-        let mut counts = Vec::with_capacity(names.len());
-        for name in names {
-            counts.push(self.read_counter(name).await?);
-        }
-        Ok(counts)
-    }
 }
 
 /// A rate counter as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counter {
+    /// Below zero reads as 0: see `dynamo::counters::giving_back`.
+    #[serde(deserialize_with = "count_at_least_zero")]
     pub count: u64,
     pub window_end: DateTime<Utc>,
     /// The distinct clients counted, for counters that count them (`count_client`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub clients: std::collections::BTreeSet<String>,
+}
+
+fn count_at_least_zero<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let count = <i64 as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(u64::try_from(count).unwrap_or(0))
 }
 
 impl Counter {
@@ -432,6 +429,17 @@ pub enum BeginAttempt {
     NotFound,
     /// (`begin_attempt_checking_link`) The link takes no payment now; nothing was written.
     LinkRefused(LinkRefusal),
+    /// The limit's counter is full until then (its window's end); nothing was written.
+    TooManyAttempts(DateTime<Utc>),
+}
+
+/// What a new attempt must be within to begin: its counter below `limit` (a client's declines:
+/// see `checkout::guard`). The attempt counts on the counter from its start, in the decision
+/// that begins it, so submissions racing each other cannot all pass one reading of the count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptLimit {
+    pub counter: AttemptCounter,
+    pub limit: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -78,7 +78,8 @@ fn session(stripe_account: Option<&str>) -> (CheckoutSession, PaymentAttempt) {
     checkout.stripe_account = stripe_account.map(str::to_owned);
     let link = PaymentLink::new("m_1", checkout, None, 7, now);
     let session = CheckoutSession::open(&link, now);
-    let attempt = PaymentAttempt { number: 1, amount: MinorUnits(5000), lease_until: now + PaymentAttempt::LEASE };
+    let lease_until = now + PaymentAttempt::LEASE;
+    let attempt = PaymentAttempt { number: 1, amount: MinorUnits(5000), lease_until, counter: None };
     (session, attempt)
 }
 

@@ -1,6 +1,4 @@
-//! Rate counters: atomic increments, and several read in one BatchGetItem.
-
-use std::collections::HashMap;
+//! Rate counters: atomic increments, and the counts attempts take and give back (`AttemptLimit`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -8,25 +6,47 @@ use chrono::{DateTime, Utc};
 
 use super::codec::attribute;
 use super::write::Write;
-use super::{DynamoStore, Item, Written, from_item, number};
-use crate::store::{ClientCount, Counter, Counters, StoreError, keys, retention};
+use super::{DynamoStore, Written, from_item, number};
+use crate::model::AttemptCounter;
+use crate::store::{AttemptLimit, ClientCount, Counter, Counters, StoreError, keys, retention};
 
 /// One more on the counter `pk`, with `client` among its clients when given: ADD creates the
 /// item at 0 and increments atomically (a string set keeps each client once); the TTL and the
 /// window are set once. Unconditional, so it can go in a transaction with the write it counts.
-pub(super) fn counting(pk: &str, window_end: DateTime<Utc>, client: Option<&str>) -> Result<Write, StoreError> {
-    let clients = if client.is_some() { ", #clients :client" } else { "" };
-    let update = format!(
-        "ADD #count :one{clients} SET #ttl = if_not_exists(#ttl, :ttl), #windowEnd = if_not_exists(#windowEnd, :end)"
-    );
-    let write = Write::new(update, "")
-        .value(":one", number(1))
-        .value(":ttl", number(retention::counter(window_end).timestamp()))
-        .value(":end", attribute(pk, &window_end)?);
+fn counting(pk: &str, window_end: DateTime<Utc>, client: Option<&str>) -> Result<Write, StoreError> {
+    let write = adding(pk, 1, window_end, client.is_some())?;
     Ok(match client {
         Some(client) => write.value(":client", AttributeValue::Ss(vec![client.to_owned()])),
         None => write,
     })
+}
+
+/// One more on the counter of `limit`, only while it is below the limit: an attempt's count,
+/// taken in the transaction that begins it (see `AttemptLimit`).
+pub(super) fn counting_within(pk: &str, limit: &AttemptLimit) -> Result<Write, StoreError> {
+    Ok(adding(pk, 1, limit.counter.window_end, false)?
+        .and("(attribute_not_exists(#count) OR #count < :limit)")
+        .value(":limit", number(limit.limit)))
+}
+
+/// The count an attempt took on `counter` given back, in the transaction that ends it.
+/// Unconditional (a refusal would refuse the ending with it): should TTL have swept the counter
+/// already, its window being over, this leaves one below zero for that window, which nobody
+/// counts on any more and which reads as 0 (`Counter::count`) until TTL sweeps it again.
+pub(super) fn giving_back(pk: &str, counter: &AttemptCounter) -> Result<Write, StoreError> {
+    adding(pk, -1, counter.window_end, false)
+}
+
+/// `n` added to the counter `pk` (and the clients in `:client` to its set, when `clients`).
+fn adding(pk: &str, n: i64, window_end: DateTime<Utc>, clients: bool) -> Result<Write, StoreError> {
+    let clients = if clients { ", #clients :client" } else { "" };
+    let update = format!(
+        "ADD #count :n{clients} SET #ttl = if_not_exists(#ttl, :ttl), #windowEnd = if_not_exists(#windowEnd, :end)"
+    );
+    Ok(Write::new(update, "")
+        .value(":n", number(n))
+        .value(":ttl", number(retention::counter(window_end).timestamp()))
+        .value(":end", attribute(pk, &window_end)?))
 }
 
 #[async_trait]
@@ -46,14 +66,6 @@ impl Counters for DynamoStore {
 
     async fn read_counter(&self, name: &str) -> Result<u64, StoreError> {
         Ok(self.get::<Counter>(keys::counter(name)).await?.map_or(0, |counter| counter.count))
-    }
-
-    async fn read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
-        match names {
-            [] => Ok(Vec::new()),
-            [name] => Ok(vec![self.read_counter(name).await?]),
-            _ => self.batch_read_counters(names).await,
-        }
     }
 }
 
@@ -75,19 +87,4 @@ impl DynamoStore {
             }
         }
     }
-
-    /// `read_counters` in one BatchGetItem (strongly consistent).
-    async fn batch_read_counters(&self, names: &[&str]) -> Result<Vec<u64>, StoreError> {
-        let pks: Vec<String> = names.iter().map(|name| keys::counter(name)).collect();
-        counts(&self.batch_get(&pks).await?, &pks)
-    }
-}
-
-/// The counts of the counter items `pks` among `items` as read, in order; 0 for one not there.
-pub(super) fn counts(items: &HashMap<String, Item>, pks: &[String]) -> Result<Vec<u64>, StoreError> {
-    let count = |pk: &String| -> Result<u64, StoreError> {
-        let counter = items.get(pk).map(|item| from_item::<Counter>(pk, item.clone())).transpose()?;
-        Ok(counter.map_or(0, |counter| counter.count))
-    };
-    pks.iter().map(count).collect()
 }

@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::codec::{attribute, epoch_nanos, event_item, status, stored, to_item};
-use super::counters::counting;
+use super::counters::{counting_within, giving_back};
 use super::errors::{back_off, cancellation_reasons, classify_transaction, contention, failure, send_transaction};
 use super::write::{Write, put_new_request};
 use super::{
@@ -15,11 +15,13 @@ use super::{
     Written, from_item, number,
 };
 use crate::model::{
-    CheckoutSession, DeclineReason, Event, LinkId, PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus,
+    AttemptCounter, CheckoutSession, DeclineReason, Event, LinkId, PaymentAttempt, PaymentLink, PaymentResult,
+    SessionId, SessionStatus,
 };
 use crate::money::MinorUnits;
 use crate::store::{
-    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, LinkRefusal, Payments, Sessions, StoreError, keys, retention,
+    AttemptEnd, AttemptLimit, BeginAttempt, ClaimUse, CompletePayment, LinkRefusal, Payments, Sessions, StoreError,
+    keys, retention,
 };
 
 /// How `complete_payment` counts the use on the link.
@@ -68,6 +70,14 @@ impl Counting {
 const TAKES_PAYMENTS: &str = "#active = :true AND #expiresAtNanos > :now \
      AND (attribute_not_exists(#blockedUntilNanos) OR #blockedUntilNanos <= :now)";
 
+/// What a new attempt's begin decides besides the session, in the same transaction: that the
+/// session's link takes payments, and the count on the attempt's limit.
+#[derive(Debug, Clone, Copy, Default)]
+struct Alongside<'a> {
+    link: Option<&'a LinkId>,
+    limit: Option<&'a AttemptLimit>,
+}
+
 /// The condition of the session writes of `complete_payment`, `end_attempt` and
 /// `decline_attempt`: the session is still pending with attempt `:attempt` in flight.
 const ATTEMPT_IN_FLIGHT: &str = "#status = :pending AND #inFlight.#number = :attempt";
@@ -83,7 +93,7 @@ impl Payments for DynamoStore {
     ) -> Result<BeginAttempt, StoreError> {
         let pk = keys::session(session);
         let Some(item) = self.get_item(&pk).await? else { return Ok(BeginAttempt::NotFound) };
-        self.begin_attempt_from(pk, item, amount, now, lease_until, None).await
+        self.begin_attempt_from(pk, item, amount, now, lease_until, Alongside::default()).await
     }
 
     async fn begin_attempt_on(
@@ -92,13 +102,14 @@ impl Payments for DynamoStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        limit: Option<&AttemptLimit>,
     ) -> Result<BeginAttempt, StoreError> {
         // The caller's strongly consistent read stands in for ours: the item as stored is
         // exactly `to_item` of the session (times in the same text); if it changed since, the
         // condition refuses the write and the refusal carries the current item.
         let pk = keys::session(&session.id);
         let item = to_item(pk.clone(), session);
-        self.begin_attempt_from(pk, item, amount, now, lease_until, None).await
+        self.begin_attempt_from(pk, item, amount, now, lease_until, Alongside { link: None, limit }).await
     }
 
     async fn begin_attempt_checking_link(
@@ -107,11 +118,13 @@ impl Payments for DynamoStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        limit: Option<&AttemptLimit>,
     ) -> Result<BeginAttempt, StoreError> {
         // As `begin_attempt_on`, the write going with a check of the link in one transaction.
         let pk = keys::session(&session.id);
         let item = to_item(pk.clone(), session);
-        self.begin_attempt_from(pk, item, amount, now, lease_until, Some(&session.link_id)).await
+        let alongside = Alongside { link: Some(&session.link_id), limit };
+        self.begin_attempt_from(pk, item, amount, now, lease_until, alongside).await
     }
 
     async fn claim_use(
@@ -203,13 +216,17 @@ impl Payments for DynamoStore {
         let Some(session_item) = items.remove(&session_pk) else { return Ok(CompletePayment::SessionChanged) };
         let session: CheckoutSession = from_item(&session_pk, session_item)?;
         let Some(link_item) = items.remove(&link_pk) else { return without_link(&session, attempt, link_pk) };
-        self.complete_payment_on(&session, attempt, Some(&from_item(&link_pk, link_item)?), result).await
+        // The attempt as begun (its counter with it); one no longer in flight changed nothing.
+        let Some(in_flight) = session.in_flight.clone().filter(|in_flight| in_flight.number == attempt) else {
+            return Ok(CompletePayment::SessionChanged);
+        };
+        self.complete_payment_on(&session, &in_flight, Some(&from_item(&link_pk, link_item)?), result).await
     }
 
     async fn complete_payment_on(
         &self,
         session: &CheckoutSession,
-        attempt: u32,
+        attempt: &PaymentAttempt,
         link: Option<&PaymentLink>,
         result: &PaymentResult,
     ) -> Result<CompletePayment, StoreError> {
@@ -221,7 +238,7 @@ impl Payments for DynamoStore {
             None if !session.link_has_usage_limit => None,
             None => match self.get::<PaymentLink>(link_pk.clone()).await? {
                 Some(link) => Some(link),
-                None => return self.complete_without_link(&session.id, attempt, link_pk).await,
+                None => return self.complete_without_link(&session.id, attempt.number, link_pk).await,
             },
         };
         let completion =
@@ -229,7 +246,7 @@ impl Payments for DynamoStore {
             Write::new("SET #status = :completed, #payment = :payment, #ttl = :ttl REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
                 .value(":ttl", number(retention::paid_session(result.completed_at).timestamp()))
                 .value(":pending", status(&session_pk, SessionStatus::Pending)?)
-                .value(":attempt", number(attempt))
+                .value(":attempt", number(attempt.number))
                 .value(":completed", status(&session_pk, SessionStatus::Completed)?)
                 .value(":payment", attribute(&session_pk, result)?);
 
@@ -259,6 +276,10 @@ impl Payments for DynamoStore {
             for event in &events {
                 transaction = transaction.transact_items(put_new_request(&self.table, event_item(event))?);
             }
+            // Last, so the session's and the link's reasons stay first and second.
+            if let Some(counter) = &attempt.counter {
+                transaction = transaction.transact_items(self.giving_back_in_transaction(counter)?);
+            }
             let sent = transaction.send().await;
             let error = match sent {
                 Ok(_) => return Ok(CompletePayment::Completed),
@@ -269,7 +290,8 @@ impl Payments for DynamoStore {
             if session_failure == Some("ConditionalCheckFailed") {
                 return Ok(CompletePayment::SessionChanged);
             }
-            if [session_failure, link_failure].contains(&Some("TransactionConflict")) && conflicts < CONFLICT_RETRIES {
+            let conflict = reasons.iter().any(|reason| failure(reason) == Some("TransactionConflict"));
+            if conflict && conflicts < CONFLICT_RETRIES {
                 back_off(conflicts).await;
                 conflicts += 1;
                 continue;
@@ -297,18 +319,17 @@ impl Payments for DynamoStore {
         session: &CheckoutSession,
         attempt: u32,
         reason: DeclineReason,
-        counters: &[(&str, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
         let session_pk = keys::session(&session.id);
         let declined = Write::new("SET #lastDecline = :reason REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
             .value(":reason", attribute(&session_pk, &reason)?);
-        let mut ending = Some(ending(&session_pk, attempt, declined)?);
-        let mut release = session.link_has_usage_limit.then(|| releasing(&session.id));
-        let mut counts = Vec::new();
-        for (name, window_end) in counters {
-            let pk = keys::counter(name);
-            counts.push(counting(&pk, *window_end, None)?.in_transaction(&self.table, &pk)?);
+        let declined = ending(&session_pk, attempt, declined)?;
+        if !session.link_has_usage_limit {
+            // No hold to give back: one write. Refused: the attempt is over already.
+            return self.update(&session_pk, &declined, ReturnValue::None).await.map(|_| ());
         }
+        let mut ending = Some(declined);
+        let mut release = Some(releasing(&session.id));
         let link_pk = keys::link(&session.link_id);
         // One transaction; a part whose condition fails is left out and the rest sent again:
         // the hold gone already (lapsed and given back), or the attempt over already — then the
@@ -321,7 +342,6 @@ impl Payments for DynamoStore {
             if let Some(write) = &release {
                 items.push(write.in_transaction(&self.table, &link_pk)?);
             }
-            items.extend(counts.iter().cloned());
             if items.is_empty() {
                 return Ok(());
             }
@@ -348,7 +368,12 @@ impl Payments for DynamoStore {
         Err(contention("decline_attempt"))
     }
 
-    async fn end_attempt(&self, session: &SessionId, attempt: u32, end: AttemptEnd) -> Result<(), StoreError> {
+    async fn end_attempt(
+        &self,
+        session: &SessionId,
+        attempt: &PaymentAttempt,
+        end: AttemptEnd,
+    ) -> Result<(), StoreError> {
         let pk = keys::session(session);
         let write = match end {
             AttemptEnd::Declined => Write::new("REMOVE #inFlight", ATTEMPT_IN_FLIGHT),
@@ -358,20 +383,22 @@ impl Payments for DynamoStore {
                     .value(":code", AttributeValue::S(failure_code.as_str().to_owned()))
             }
         };
-        let write = ending(&pk, attempt, write)?;
-        let AttemptEnd::Failed { failure_code, at } = end else {
+        let write = ending(&pk, attempt.number, write)?;
+        if matches!(end, AttemptEnd::Declined) && attempt.counter.is_none() {
             // Refused: the attempt is over already (or never was), and stays as it is.
             return self.update(&pk, &write, ReturnValue::None).await.map(|_| ());
-        };
-        // A failure closes the session with its event, in one transaction (rare: the processor
-        // failed the charge), so the event is built from the session as read.
-        let Some(current) = self.get_session(session).await? else { return Ok(()) };
-        let event = Event::session_failed(&current, failure_code, at);
-        let request = self
-            .client
-            .transact_write_items()
-            .transact_items(write.in_transaction(&self.table, &pk)?)
-            .transact_items(put_new_request(&self.table, event_item(&event))?);
+        }
+        // Otherwise one transaction (rare: the claim refused, the charge failed or was voided).
+        let mut request = self.client.transact_write_items().transact_items(write.in_transaction(&self.table, &pk)?);
+        if let AttemptEnd::Failed { failure_code, at } = end {
+            // A failure closes the session with its event, built from the session as read.
+            let Some(current) = self.get_session(session).await? else { return Ok(()) };
+            let event = Event::session_failed(&current, failure_code, at);
+            request = request.transact_items(put_new_request(&self.table, event_item(&event))?);
+        }
+        if let Some(counter) = &attempt.counter {
+            request = request.transact_items(self.giving_back_in_transaction(counter)?);
+        }
         match send_transaction(&request).await {
             Ok(_) => Ok(()),
             // The attempt was over already: nothing changed, no event.
@@ -384,8 +411,8 @@ impl Payments for DynamoStore {
 }
 
 impl DynamoStore {
-    /// `begin_attempt` deciding first from `item`, the session as last read.
-    /// With `link`, the write goes only if that link takes payments at `now`.
+    /// `begin_attempt` deciding first from `item`, the session as last read; the write goes only
+    /// with what is decided `alongside` it (a taken-over attempt counts on no limit again).
     async fn begin_attempt_from(
         &self,
         pk: String,
@@ -393,7 +420,7 @@ impl DynamoStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        link: Option<&LinkId>,
+        alongside: Alongside<'_>,
     ) -> Result<BeginAttempt, StoreError> {
         for _ in 0..DECISION_ROUNDS {
             // Decide on the session as read; write only if it is still exactly that session.
@@ -401,7 +428,8 @@ impl DynamoStore {
             if !session.is_open(now) {
                 return Ok(BeginAttempt::Closed(session));
             }
-            let (attempt, write) = match session.in_flight {
+            // A new attempt counts on the limit's counter; a taken-over one counted when it began.
+            let (attempt, write, alongside) = match session.in_flight {
                 Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
                 Some(lapsed) => {
                     // Take over the lapsed attempt: same number and amount, a new lease.
@@ -413,13 +441,14 @@ impl DynamoStore {
                     .value(":number", number(lapsed.number))
                     .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?)
                     .value(":lease", attribute(&pk, &lease_until)?);
-                    (PaymentAttempt { lease_until, ..lapsed }, write)
+                    (PaymentAttempt { lease_until, ..lapsed }, write, Alongside { limit: None, ..alongside })
                 }
                 None => {
                     let Some(next) = session.attempts.checked_add(1) else {
                         return Err(StoreError::Corrupt { key: pk, detail: "attempts overflow".into() });
                     };
-                    let attempt = PaymentAttempt { number: next, amount, lease_until };
+                    let counter = alongside.limit.map(|limit| limit.counter.clone());
+                    let attempt = PaymentAttempt { number: next, amount, lease_until, counter };
                     let counted = if session.attempts == 0 {
                         "(#attempts = :attempts OR attribute_not_exists(#attempts))"
                     } else {
@@ -435,17 +464,17 @@ impl DynamoStore {
                     .value(":attempts", number(session.attempts))
                     .value(":next", number(next))
                     .value(":attempt", attribute(&pk, &attempt)?);
-                    (attempt, write)
+                    (attempt, write, alongside)
                 }
             };
             let write = write
                 .value(":pending", status(&pk, SessionStatus::Pending)?)
                 .value(":expiresAt", stored(&pk, &item, &["expiresAt"])?);
-            let written = match link {
-                None => self.update(&pk, &write, ReturnValue::None).await?,
-                Some(link) => match self.update_if_link_takes_payments(&pk, &write, link, now).await? {
+            let written = match alongside {
+                Alongside { link: None, limit: None } => self.update(&pk, &write, ReturnValue::None).await?,
+                _ => match self.begin_in_transaction(&pk, &write, alongside, now).await? {
                     Ok(written) => written,
-                    Err(refusal) => return Ok(BeginAttempt::LinkRefused(refusal)),
+                    Err(refused) => return Ok(refused),
                 },
             };
             match written {
@@ -457,26 +486,31 @@ impl DynamoStore {
         Err(contention("begin_attempt"))
     }
 
-    /// `write` to the item `pk` together with a check that `link` takes payments at `now`, in
-    /// one transaction. The session's refusal comes first (as `update` reports it); then the
-    /// link's, as the reason it refuses.
-    async fn update_if_link_takes_payments(
+    /// The session write `write` to `pk` in one transaction with what goes `alongside` it: a
+    /// check that the link takes payments at `now`, the count on the limit's counter. The
+    /// session's refusal comes first (as `update` reports it); then the link's, as the reason it
+    /// refuses; then the counter's.
+    async fn begin_in_transaction(
         &self,
         pk: &str,
         write: &Write,
-        link: &LinkId,
+        Alongside { link, limit }: Alongside<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Result<Written, LinkRefusal>, StoreError> {
-        let link_pk = keys::link(link);
-        let check = Write::new("", TAKES_PAYMENTS)
-            .value(":true", AttributeValue::Bool(true))
-            .value(":now", epoch_nanos(now))
-            .check_in_transaction(&self.table, &link_pk)?;
-        let request = self
-            .client
-            .transact_write_items()
-            .transact_items(write.in_transaction(&self.table, pk)?)
-            .transact_items(check);
+    ) -> Result<Result<Written, BeginAttempt>, StoreError> {
+        let link_pk = link.map(keys::link);
+        let mut request = self.client.transact_write_items().transact_items(write.in_transaction(&self.table, pk)?);
+        if let Some(link_pk) = &link_pk {
+            let check = Write::new("", TAKES_PAYMENTS)
+                .value(":true", AttributeValue::Bool(true))
+                .value(":now", epoch_nanos(now))
+                .check_in_transaction(&self.table, link_pk)?;
+            request = request.transact_items(check);
+        }
+        if let Some(limit) = limit {
+            let counter_pk = keys::counter(&limit.counter.name);
+            request =
+                request.transact_items(counting_within(&counter_pk, limit)?.in_transaction(&self.table, &counter_pk)?);
+        }
         let error = match send_transaction(&request).await {
             Ok(_) => return Ok(Ok(Written::Applied(Item::new()))),
             Err(error) => error,
@@ -486,17 +520,34 @@ impl DynamoStore {
         if let Some(reason) = refused(0) {
             return Ok(Ok(Written::Refused(reason.item().cloned())));
         }
-        let Some(reason) = refused(1) else { return Err(classify_transaction(error, "begin attempt")) };
-        let Some(item) = reason.item().cloned() else {
-            return Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() });
-        };
-        match LinkRefusal::before_limit(&from_item(&link_pk, item)?, now) {
-            Some(refusal) => Ok(Err(refusal)),
-            None => Err(StoreError::Corrupt {
-                key: link_pk,
-                detail: format!("link check refused: {EXPIRES_AT_NANOS} or {BLOCKED_UNTIL_NANOS} not as their times"),
-            }),
+        if let Some(link_pk) = link_pk
+            && let Some(reason) = refused(1)
+        {
+            let Some(item) = reason.item().cloned() else {
+                return Err(StoreError::Corrupt { key: link_pk, detail: "session of a missing link".into() });
+            };
+            return match LinkRefusal::before_limit(&from_item(&link_pk, item)?, now) {
+                Some(refusal) => Ok(Err(BeginAttempt::LinkRefused(refusal))),
+                None => Err(StoreError::Corrupt {
+                    key: link_pk,
+                    detail: format!(
+                        "link check refused: {EXPIRES_AT_NANOS} or {BLOCKED_UNTIL_NANOS} not as their times"
+                    ),
+                }),
+            };
         }
+        match limit {
+            Some(limit) if refused(reasons.len().saturating_sub(1)).is_some() => {
+                Ok(Err(BeginAttempt::TooManyAttempts(limit.counter.window_end)))
+            }
+            _ => Err(classify_transaction(error, "begin attempt")),
+        }
+    }
+
+    /// The count an attempt took on `counter` given back, as one item of a transaction.
+    fn giving_back_in_transaction(&self, counter: &AttemptCounter) -> Result<TransactWriteItem, StoreError> {
+        let pk = keys::counter(&counter.name);
+        giving_back(&pk, counter)?.in_transaction(&self.table, &pk)
     }
 
     /// `complete_payment` when the link is gone: like the embedded store, the session decides

@@ -5,7 +5,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::{event_item, status, stored, to_item, with_ttl};
-use super::counters::counts;
 use super::errors::{cancellation_reasons, classify_transaction, contention, failure, send_transaction};
 use super::write::{Write, put_new_request};
 use super::{DECISION_ROUNDS, DynamoStore, Written, from_item, number};
@@ -21,22 +20,6 @@ impl Sessions for DynamoStore {
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         self.get(keys::session(id)).await
-    }
-
-    async fn get_session_with_counters(
-        &self,
-        id: &SessionId,
-        counters: &[&str],
-    ) -> Result<(Option<CheckoutSession>, Vec<u64>), StoreError> {
-        if counters.is_empty() {
-            return Ok((self.get_session(id).await?, Vec::new()));
-        }
-        let session_pk = keys::session(id);
-        let counter_pks: Vec<String> = counters.iter().map(|name| keys::counter(name)).collect();
-        let pks: Vec<String> = std::iter::once(session_pk.clone()).chain(counter_pks.iter().cloned()).collect();
-        let mut items = self.batch_get(&pks).await?;
-        let session = items.remove(&session_pk).map(|item| from_item(&session_pk, item)).transpose()?;
-        Ok((session, counts(&items, &counter_pks)?))
     }
 
     async fn cancel_session(

@@ -2,11 +2,13 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::model::{Cart, ChargeRecord, CheckoutSession, Merchant, PaymentAttempt, PaymentLink, PaymentResult};
+use crate::model::{
+    AttemptCounter, Cart, ChargeRecord, CheckoutSession, Merchant, PaymentAttempt, PaymentLink, PaymentResult,
+};
 use crate::money::MinorUnits;
 use crate::store::{
-    BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Links, Merchants, Payments, RETENTION_AFTER_EXPIRY,
-    Sessions, UNPAID_SESSION_RETENTION,
+    AttemptLimit, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, Links, Merchants, Payments,
+    RETENTION_AFTER_EXPIRY, Sessions, UNPAID_SESSION_RETENTION,
 };
 use crate::test_support::{fresh_dynamo_store, shop_checkout};
 
@@ -16,6 +18,17 @@ fn link(merchant_id: &str) -> PaymentLink {
     PaymentLink {
         expires_at: Utc.timestamp_opt(1_769_904_000, 750_000_000).unwrap(),
         ..PaymentLink::new(merchant_id, shop_checkout(Cart::Amount { amount: MinorUnits(2500) }), None, 31, created_at)
+    }
+}
+
+/// A card payment of the test link's amount, completed at `completed_at`.
+fn paid_at(completed_at: chrono::DateTime<Utc>) -> PaymentResult {
+    PaymentResult {
+        transaction_id: "txn_1".to_owned(),
+        amount: MinorUnits(2500),
+        card_brand: "visa".to_owned(),
+        card_last_four: "4242".to_owned(),
+        completed_at,
     }
 }
 
@@ -151,15 +164,37 @@ async fn a_paid_session_is_kept_as_long_as_links_are() {
     };
     let claimed = store.claim_use(&link.id, &session.id, now, attempt.lease_until).await.expect("claim");
     assert!(matches!(claimed, ClaimUse::Claimed(_)), "{claimed:?}");
-    let result = PaymentResult {
-        transaction_id: "txn_1".to_owned(),
-        amount: MinorUnits(2500),
-        card_brand: "visa".to_owned(),
-        card_last_four: "4242".to_owned(),
-        completed_at: now + chrono::TimeDelta::minutes(3),
-    };
+    let result = paid_at(now + chrono::TimeDelta::minutes(3));
     let completed = store.complete_payment(&session.id, attempt.number, &link.id, &result).await.expect("complete");
     assert_eq!(completed, CompletePayment::Completed);
     let item = raw(&store, &format!("SESSION#{}", session.id)).await;
     assert_eq!(n(&item, "ttl"), (result.completed_at + RETENTION_AFTER_EXPIRY).timestamp().to_string());
+}
+
+#[tokio::test]
+async fn a_count_given_back_after_ttl_swept_its_counter_reads_as_zero_and_is_swept_again() {
+    let store = fresh_dynamo_store().await;
+    let link = link("m_swept");
+    store.create_link(&link).await.expect("create link");
+    let session = CheckoutSession::open(&link, link.created_at);
+    store.create_session(&session).await.expect("create session");
+    let now = link.created_at;
+    let window_end = now + chrono::TimeDelta::minutes(10);
+    let counter = AttemptCounter { name: "declines:client:swept:1".to_owned(), window_end };
+    let limit = AttemptLimit { counter: counter.clone(), limit: 10 };
+    let begun =
+        store.begin_attempt_checking_link(&session, MinorUnits(2500), now, now + PaymentAttempt::LEASE, Some(&limit));
+    let BeginAttempt::Started(attempt) = begun.await.expect("begin") else { panic!("the attempt starts") };
+    assert_eq!(n(&raw(&store, "COUNTER#declines:client:swept:1").await, "count"), "1");
+
+    // A 3-D Secure payment reported long after its window: TTL has swept the counter.
+    let counter_key = AttributeValue::S("COUNTER#declines:client:swept:1".to_owned());
+    let deleted = store.client().delete_item().table_name(store.table()).key("pk", counter_key).send().await;
+    deleted.expect("delete counter");
+    let result = paid_at(window_end + chrono::TimeDelta::days(1));
+    let completed = store.complete_payment_on(&session, &attempt, None, &result).await.expect("complete");
+    assert_eq!(completed, CompletePayment::Completed, "the payment is never refused for a counter");
+    let item = raw(&store, "COUNTER#declines:client:swept:1").await;
+    assert_eq!((n(&item, "count"), n(&item, "ttl")), ("-1", window_end.timestamp().to_string().as_str()));
+    assert_eq!(store.read_counter(&counter.name).await.expect("read"), 0);
 }

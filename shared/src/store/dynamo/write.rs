@@ -23,9 +23,12 @@ impl Write {
         Write { update: update.into(), condition: condition.into(), aliases: HashMap::new(), values: HashMap::new() }
     }
 
-    /// This write with `condition` added to its own.
+    /// This write with `condition` added to its own, if it has one.
     pub(super) fn and(mut self, condition: &str) -> Self {
-        self.condition = format!("({}) AND {condition}", self.condition);
+        self.condition = match self.condition.is_empty() {
+            true => condition.to_owned(),
+            false => format!("({}) AND {condition}", self.condition),
+        };
         self
     }
 
