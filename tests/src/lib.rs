@@ -649,8 +649,14 @@ impl Localstripe {
     /// `paylinks serve` on `data_dir` taking payments through this localstripe, which sends it
     /// its webhooks.
     pub async fn serve(&self, data_dir: &Path) -> Server {
+        self.serve_with_env(data_dir, &[]).await
+    }
+
+    /// [`Localstripe::serve`] with more of `paylinks serve`'s environment.
+    pub async fn serve_with_env(&self, data_dir: &Path, more: &[(&str, &str)]) -> Server {
         let env = self.serve_env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        env.extend_from_slice(more);
         let server = Server::start_with_env(data_dir, &env);
         self.send_webhooks_to(&format!("{}/webhooks/stripe", server.base)).await;
         server

@@ -18,7 +18,9 @@ impl Stripe {
     async fn start() -> Stripe {
         let stripe = Localstripe::start();
         let data = TempDir::new("paylinks-stripe");
-        let server = stripe.serve(&data.0).await;
+        // Behind a proxy it trusts, so that racing customers can each have their own address
+        // (one address with ten attempts in flight at once is refused: card testing).
+        let server = stripe.serve_with_env(&data.0, &[("PAYLINKS_TRUST_FORWARDED_FOR", "1")]).await;
         Stripe { stripe, server, _data: data }
     }
 
@@ -60,9 +62,15 @@ impl Stripe {
 
 /// Posts the checkout form of `page_url` with `fields` (the form token added): status and body.
 async fn pay(page_url: &str, form_token: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    pay_from(page_url, form_token, fields, "192.0.2.1").await
+}
+
+/// [`pay`] from the client at `address` (as the proxy in front of the server says).
+async fn pay_from(page_url: &str, form_token: &str, fields: &[(&str, &str)], address: &str) -> (u16, String) {
     let mut form = vec![("formToken", form_token)];
     form.extend_from_slice(fields);
-    let response = client().post(format!("{page_url}/pay")).form(&form).send().await.expect("pay");
+    let request = client().post(format!("{page_url}/pay")).header("X-Forwarded-For", address).form(&form);
+    let response = request.send().await.expect("pay");
     (response.status().as_u16(), response.text().await.unwrap_or_default())
 }
 
@@ -80,8 +88,9 @@ async fn fifty_racing_pays_on_a_link_limited_to_five_make_exactly_five_succeeded
         customers.push((page, token, s.stripe.card_token("4242424242424242").await));
     }
     let mut racing = tokio::task::JoinSet::new();
-    for (page, form_token, card) in customers {
-        racing.spawn(async move { pay(&page, &form_token, &[("paymentToken", &card)]).await });
+    for (n, (page, form_token, card)) in customers.into_iter().enumerate() {
+        let address = format!("203.0.113.{n}");
+        racing.spawn(async move { pay_from(&page, &form_token, &[("paymentToken", &card)], &address).await });
     }
     let answers = racing.join_all().await;
     let paid = answers.iter().filter(|(status, _)| *status == 303).count();

@@ -1112,8 +1112,15 @@ async fn an_attempt_counts_on_its_limit_from_its_start_and_only_a_decline_keeps_
         assert_eq!(count().await, 2);
         let taken = begin_within(store, &sessions[4], lapsing.lease_until, &limit).await;
         let taken_over = PaymentAttempt { lease_until: lapsing.lease_until + LEASE, ..lapsing.clone() };
-        assert_eq!(taken, BeginAttempt::Started(taken_over), "{usage_limit:?}");
+        assert_eq!(taken, BeginAttempt::Started(taken_over.clone()), "{usage_limit:?}");
         assert_eq!(count().await, 2, "{usage_limit:?}: taken over");
+        // Its lease lapses and the customer cancels (nothing was charged): given back.
+        let cancelled = store.cancel_session(&sessions[4].id, taken_over.lease_until).await.expect("cancel");
+        assert_eq!(
+            cancelled.map(|session| (session.status, session.in_flight)),
+            Some((SessionStatus::Cancelled, None))
+        );
+        assert_eq!(count().await, 1, "{usage_limit:?}: cancelled");
     }
 }
 

@@ -521,7 +521,9 @@ impl Sessions for EmbeddedStore {
             let being_paid = session.in_flight.as_ref().is_some_and(|a| a.lease_until > now);
             if session.is_open(now) && !being_paid {
                 session.status = SessionStatus::Cancelled;
-                session.in_flight = None;
+                // A lapsed attempt ends here without a charge: its count goes back.
+                let lapsed = session.in_flight.take();
+                txn.give_back(lapsed.as_ref().and_then(|lapsed| lapsed.counter.as_ref()))?;
                 txn.put(&key, &session)?;
             }
             Ok(Some(session))

@@ -290,13 +290,15 @@ impl Payments for DynamoStore {
             if session_failure == Some("ConditionalCheckFailed") {
                 return Ok(CompletePayment::SessionChanged);
             }
-            let conflict = reasons.iter().any(|reason| failure(reason) == Some("TransactionConflict"));
-            if conflict && conflicts < CONFLICT_RETRIES {
-                back_off(conflicts).await;
-                conflicts += 1;
-                continue;
-            }
-            if session_failure.is_some() || link_failure != Some("ConditionalCheckFailed") {
+            if link_failure != Some("ConditionalCheckFailed") {
+                // Nothing refused: sent again while an item (the counter, say) was only in
+                // another transaction at the time.
+                let conflict = reasons.iter().any(|reason| failure(reason) == Some("TransactionConflict"));
+                if conflict && conflicts < CONFLICT_RETRIES {
+                    back_off(conflicts).await;
+                    conflicts += 1;
+                    continue;
+                }
                 return Err(StoreError::Unavailable(DisplayErrorContext(&error).to_string()));
             }
             // The session was still pending with this attempt; the link was not as read.
@@ -384,18 +386,20 @@ impl Payments for DynamoStore {
             }
         };
         let write = ending(&pk, attempt.number, write)?;
-        if matches!(end, AttemptEnd::Declined) && attempt.counter.is_none() {
+        let AttemptEnd::Failed { failure_code, at } = end else {
             // Refused: the attempt is over already (or never was), and stays as it is.
-            return self.update(&pk, &write, ReturnValue::None).await.map(|_| ());
-        }
-        // Otherwise one transaction (rare: the claim refused, the charge failed or was voided).
-        let mut request = self.client.transact_write_items().transact_items(write.in_transaction(&self.table, &pk)?);
-        if let AttemptEnd::Failed { failure_code, at } = end {
-            // A failure closes the session with its event, built from the session as read.
-            let Some(current) = self.get_session(session).await? else { return Ok(()) };
-            let event = Event::session_failed(&current, failure_code, at);
-            request = request.transact_items(put_new_request(&self.table, event_item(&event))?);
-        }
+            let counter = attempt.counter.as_ref();
+            return self.update_giving_back(&pk, &write, counter, ReturnValue::None).await.map(|_| ());
+        };
+        // A failure closes the session with its event, in one transaction (rare: the processor
+        // failed the charge), so the event is built from the session as read.
+        let Some(current) = self.get_session(session).await? else { return Ok(()) };
+        let event = Event::session_failed(&current, failure_code, at);
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(write.in_transaction(&self.table, &pk)?)
+            .transact_items(put_new_request(&self.table, event_item(&event))?);
         if let Some(counter) = &attempt.counter {
             request = request.transact_items(self.giving_back_in_transaction(counter)?);
         }
@@ -541,6 +545,34 @@ impl DynamoStore {
                 Ok(Err(BeginAttempt::TooManyAttempts(limit.counter.window_end)))
             }
             _ => Err(classify_transaction(error, "begin attempt")),
+        }
+    }
+
+    /// `write` to the session `pk`, ending an attempt, and the count the attempt took on
+    /// `counter`, if any, given back in the same transaction (which returns no item: `returning`
+    /// applies to a plain `update` only); refused, with the session as it is, as `update` is.
+    pub(super) async fn update_giving_back(
+        &self,
+        pk: &str,
+        write: &Write,
+        counter: Option<&AttemptCounter>,
+        returning: ReturnValue,
+    ) -> Result<Written, StoreError> {
+        let Some(counter) = counter else { return self.update(pk, write, returning).await };
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(write.in_transaction(&self.table, pk)?)
+            .transact_items(self.giving_back_in_transaction(counter)?);
+        let error = match send_transaction(&request).await {
+            Ok(_) => return Ok(Written::Applied(Item::new())),
+            Err(error) => error,
+        };
+        match cancellation_reasons(&error).first() {
+            Some(reason) if failure(reason) == Some("ConditionalCheckFailed") => {
+                Ok(Written::Refused(reason.item().cloned()))
+            }
+            _ => Err(classify_transaction(error, "end attempt")),
         }
     }
 

@@ -52,7 +52,15 @@ impl Sessions for DynamoStore {
                     .value(":number", number(lapsed.number))
                     .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?);
             }
-            match self.update(&pk, &write, ReturnValue::AllNew).await? {
+            // A lapsed attempt ends here without a charge (the caller settled any it made): the
+            // count it took on its counter goes back with it.
+            let counter = session.in_flight.as_ref().and_then(|lapsed| lapsed.counter.as_ref());
+            match self.update_giving_back(&pk, &write, counter, ReturnValue::AllNew).await? {
+                // (The transaction returns nothing: the session is the one read, as written.)
+                Written::Applied(cancelled) if cancelled.is_empty() => {
+                    let cancelled = CheckoutSession { status: SessionStatus::Cancelled, in_flight: None, ..session };
+                    return Ok(Some(cancelled));
+                }
                 Written::Applied(cancelled) => return from_item(&pk, cancelled).map(Some),
                 Written::Refused(Some(current)) => item = current,
                 Written::Refused(None) => return Ok(None),
