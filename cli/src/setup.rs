@@ -109,7 +109,7 @@ pub async fn create_merchant(id: &str, name: &str, stripe_account: Option<String
 
 pub async fn create_table(name: &str) -> Result<(), String> {
     require_aws_region()?;
-    let client = dynamo::client_from_env().await;
+    let client = dynamo::client_from_env().await?;
     dynamo::create_table(&client, name).await?;
     println!("Table {name} is ready (TTL on ttl, index {}).", dynamo::GSI1);
     Ok(())

@@ -22,7 +22,7 @@ pub async fn secret(name: &str) -> Result<SecretString, String> {
 
 #[cfg(feature = "ssm")]
 async fn from_parameter_store(parameter: &str) -> Result<SecretString, String> {
-    read_parameter(&aws_sdk_ssm::Client::new(&crate::aws::config_from_env().await), parameter).await
+    read_parameter(&aws_sdk_ssm::Client::new(&crate::aws::config_from_env().await?), parameter).await
 }
 
 /// The SecureString `parameter`, decrypted.
@@ -59,7 +59,7 @@ mod tests {
     async fn ssm() -> aws_sdk_ssm::Client {
         let config = aws_sdk_ssm::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .http_client(crate::aws::https_client())
+            .http_client(crate::aws::https_client(crate::aws::Roots::AmazonTrustServices))
             .endpoint_url(crate::test_support::moto_endpoint().await)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("x", "x", None, None, "paylinks-test"))

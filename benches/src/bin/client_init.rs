@@ -3,15 +3,17 @@
 //!
 //!   client_init [RUNS]      # RUNS fresh processes per way of building (default 15): median per stage
 //!
-//! Three ways of building, each in its own processes:
+//! Four ways of building, each in its own processes:
 //! - `aws-config`: what the functions do (`paylinks_core::aws::config_from_env`): the HTTPS
-//!   client, then aws-config's environment chains (region, credentials, and the profile files,
-//!   retry, timeout and endpoint settings it looks up), then the client;
+//!   client trusting Amazon Trust Services' five roots, then aws-config's environment chains
+//!   (region, credentials, and the profile files, retry, timeout and endpoint settings it looks
+//!   up), then the client;
+//! - the same trusting the system's root certificates (`PAYLINKS_AWS_ROOTS=system`; the
+//!   functions' way before), to see what loading them costs;
 //! - `env only`: the client's config built by hand from what a Lambda's environment holds
 //!   (`AWS_REGION`, the role's keys in `AWS_ACCESS_KEY_ID`…, `AWS_ENDPOINT_URL_DYNAMODB` when
-//!   local), no aws-config at all;
-//! - the same with no root certificates trusted (it reaches plain-HTTP moto only): what loading
-//!   the system's root certificates costs.
+//!   local), no aws-config at all, Amazon's roots;
+//! - the same with no root certificates trusted (it reaches plain-HTTP moto only): the floor.
 //!
 //! Then the first GetItem (credentials resolved, endpoint resolved, connection opened) and a
 //! second one (warm). Needs `TABLE_NAME`, `AWS_REGION`, credentials and
@@ -42,8 +44,13 @@ async fn once(way: &str) {
     let started = Instant::now();
     let mut marks = Vec::new();
     let mut mark = || marks.push(started.elapsed());
-    let env_only = way != "chain";
-    let http = if way == "no-roots" { https_client_trusting_nothing() } else { paylinks_core::aws::https_client() };
+    use paylinks_core::aws::{Roots, https_client};
+    let env_only = !way.starts_with("chain");
+    let http = match way {
+        "no-roots" => https_client_trusting_nothing(),
+        "chain-system" => https_client(Roots::System),
+        _ => https_client(Roots::AmazonTrustServices),
+    };
     mark();
     let client = if env_only {
         let mut config = aws_sdk_dynamodb::Config::builder()
@@ -93,8 +100,9 @@ fn report(runs: usize) {
     println!("| way | runs | {} | sum | warm GetItem |", STAGES.join(" | "));
     println!("|---|---|{}---|---|", "---|".repeat(STAGES.len()));
     let ways = [
-        ("aws-config (the functions' way)", "chain"),
-        ("env only, no aws-config", "env"),
+        ("aws-config, Amazon's roots (the functions' way)", "chain"),
+        ("aws-config, the system's roots", "chain-system"),
+        ("env only, no aws-config, Amazon's roots", "env"),
         ("env only, no root certificates loaded", "no-roots"),
     ];
     for (way, arg) in ways {

@@ -1,19 +1,16 @@
 //! Second baseline for the cold-start benchmark (issue 16): the smallest function that reads
 //! DynamoDB — lambda_http and aws-sdk-dynamodb, the SDK configured by aws-config's defaults on the
-//! functions' HTTPS client, one strongly consistent GetItem of the link in the path per
+//! functions' HTTPS client (`paylinks_core::aws::config_from_env`), one strongly consistent GetItem of the link in the path per
 //! invocation (200 when it exists, 404 when not). A real function's start is judged against it
 //! and against `hello_lambda`.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Error, Request, RequestExt, Response, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let http = paylinks_core::aws::https_client();
-    let config = aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await;
-    let client = Client::new(&config);
+    let client = Client::new(&paylinks_core::aws::config_from_env().await?);
     let table = std::env::var("TABLE_NAME")?;
     run(service_fn(|request: Request| {
         let (client, table) = (&client, &table);

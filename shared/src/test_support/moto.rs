@@ -129,7 +129,7 @@ async fn wait_until_listening(watchdog: &mut Child, port: u16, log_path: &Path) 
 pub fn dynamo_client(endpoint: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(crate::aws::https_client())
+        .http_client(crate::aws::https_client(crate::aws::Roots::AmazonTrustServices))
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("x", "x", None, None, "paylinks-test"))

@@ -82,7 +82,7 @@ impl DynamoStore {
     /// with the table named by `TABLE_NAME`.
     pub async fn from_env() -> Result<Self, String> {
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_owned())?;
-        Ok(Self::new(client_from_env().await, table))
+        Ok(Self::new(client_from_env().await?, table))
     }
 
     pub fn client(&self) -> &Client {

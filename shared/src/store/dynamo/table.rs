@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::types::{
 use super::{GSI1, GSI2};
 
 /// An SDK client from the standard environment (the same chain the Lambda runtime uses).
-pub async fn client_from_env() -> Client {
-    Client::new(&crate::aws::config_from_env().await)
+pub async fn client_from_env() -> Result<Client, String> {
+    Ok(Client::new(&crate::aws::config_from_env().await?))
 }
 
 /// Creates the table with its TTL and GSI, or leaves it as it is if it exists.
