@@ -5,7 +5,7 @@ use lambda_http::{Error, run, service_fn};
 use paylinks_core::api::{Endpoint, assets, handle_request_only};
 use paylinks_core::{Config, logging};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let config = Config::from_env()?;

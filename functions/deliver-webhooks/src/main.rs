@@ -8,7 +8,7 @@ use paylinks_core::webhooks::dispatch::on_wake_up;
 use paylinks_core::{App, logging};
 use serde_json::Value;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;

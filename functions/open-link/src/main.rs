@@ -7,7 +7,7 @@ use lambda_http::{Error, run, service_fn};
 use paylinks_core::api::{Endpoint, handle_with, open_link};
 use paylinks_core::{App, logging};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
