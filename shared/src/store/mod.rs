@@ -166,9 +166,9 @@ pub trait Payments: Send + Sync {
 
     /// Holds one use of a link for `session` until `hold_until`. Refused when the link is
     /// blocked, inactive or expired at `now` (see [`LinkRefusal::before_limit`]), or when
-    /// `reserved` has reached `usage_limit` after lapsed holds are returned. Holding again (a takeover) only renews the hold. Links without a
-    /// limit hold nothing; they are only checked. A claim brings the link back as it left it,
-    /// for `complete_payment_on`.
+    /// `reserved` has reached `usage_limit` after lapsed holds are returned. Holding again (a
+    /// takeover) only renews the hold. Links without a limit hold nothing; they are only
+    /// checked. A claim brings the link back as it left it, for `complete_payment_on`.
     async fn claim_use(
         &self,
         link: &LinkId,

@@ -330,44 +330,28 @@ impl Payments for DynamoStore {
             // No hold to give back: one write. Refused: the attempt is over already.
             return self.update(&session_pk, &declined, ReturnValue::None).await.map(|_| ());
         }
-        let mut ending = Some(declined);
-        let mut release = Some(releasing(&session.id));
+        // One transaction. The attempt over already: it stays as it is, and so does the hold, for
+        // holds are the session's and it may be a newer attempt's. The hold gone already (lapsed
+        // and given back): the attempt ends alone.
         let link_pk = keys::link(&session.link_id);
-        // One transaction; a part whose condition fails is left out and the rest sent again:
-        // the hold gone already (lapsed and given back), or the attempt over already — then the
-        // hold stays too, for holds are the session's and it may be a newer attempt's.
-        for _ in 0..3 {
-            let mut items = Vec::new();
-            if let Some(write) = &ending {
-                items.push(write.in_transaction(&self.table, &session_pk)?);
-            }
-            if let Some(write) = &release {
-                items.push(write.in_transaction(&self.table, &link_pk)?);
-            }
-            if items.is_empty() {
-                return Ok(());
-            }
-            let request = self.client.transact_write_items().set_transact_items(Some(items));
-            let error = match send_transaction(&request).await {
-                Ok(_) => return Ok(()),
-                Err(error) => error,
-            };
-            let reasons = cancellation_reasons(&error);
-            let mut refused = reasons.iter().map(|reason| failure(reason) == Some("ConditionalCheckFailed"));
-            let ended_refused = ending.is_some() && refused.next() == Some(true);
-            let release_refused = release.is_some() && refused.next() == Some(true);
-            if !ended_refused && !release_refused {
-                return Err(classify_transaction(error, "decline attempt"));
-            }
-            if ended_refused {
-                ending = None;
-                release = None;
-            }
-            if release_refused {
-                release = None;
-            }
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(declined.in_transaction(&self.table, &session_pk)?)
+            .transact_items(releasing(&session.id).in_transaction(&self.table, &link_pk)?);
+        let error = match send_transaction(&request).await {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        let reasons = cancellation_reasons(&error);
+        let refused = |n: usize| reasons.get(n).and_then(failure) == Some("ConditionalCheckFailed");
+        if refused(0) {
+            Ok(())
+        } else if refused(1) {
+            self.update(&session_pk, &declined, ReturnValue::None).await.map(|_| ())
+        } else {
+            Err(classify_transaction(error, "decline attempt"))
         }
-        Err(contention("decline_attempt"))
     }
 
     async fn end_attempt(
