@@ -162,31 +162,58 @@ impl RequestCounter {
         std::mem::take(&mut *self.requests.lock().unwrap())
     }
 
-    /// The IAM actions the requests since the last call need (`dynamodb:Query on index/gsi1`),
-    /// and resets them.
+    /// The IAM actions the requests since the last call need (`dynamodb:GetItem on table keyed
+    /// LINK#`, `dynamodb:Query on index/gsi1`), and resets them.
     pub fn take_actions(&self) -> BTreeSet<String> {
         std::mem::take(&mut *self.actions.lock().unwrap())
     }
 }
 
-/// The IAM actions a request needs, each with the resource it is needed on: `table`, or
-/// `index/<name>` for a query of an index. A transaction needs the actions of its items.
+/// The IAM actions a request needs, each with the resource it is needed on: `table keyed
+/// <prefix>` for the items of the table it touches (the prefix of each item's partition key, up
+/// to its first `#`: what a `dynamodb:LeadingKeys` condition matches), or `index/<name>` for a
+/// query of an index. A transaction needs the actions of its items, a batch read one per key
+/// (a request this does not know reads `<no pk>`, which no policy grants).
 fn iam_actions(operation: &str, body: Option<&[u8]>) -> Vec<String> {
     let body: serde_json::Value = body.and_then(|body| serde_json::from_slice(body).ok()).unwrap_or_default();
-    match body["TransactItems"].as_array() {
-        Some(items) if operation.starts_with("Transact") => items
-            .iter()
+    if let Some(index) = body["IndexName"].as_str() {
+        return vec![format!("dynamodb:{operation} on index/{index}")];
+    }
+    let on_item =
+        |action: &str, item: &serde_json::Value| format!("dynamodb:{action} on table keyed {}", key_prefix(item));
+    match operation {
+        "TransactWriteItems" | "TransactGetItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
             .filter_map(|item| item.as_object())
-            .flat_map(|item| item.keys())
-            .map(|kind| match kind.as_str() {
-                "ConditionCheck" => "dynamodb:ConditionCheckItem on table".to_owned(),
-                other => format!("dynamodb:{other}Item on table"),
+            .flat_map(|item| item.iter())
+            .map(|(kind, part)| {
+                let action = match kind.as_str() {
+                    "ConditionCheck" => "ConditionCheckItem".to_owned(),
+                    other => format!("{other}Item"),
+                };
+                on_item(&action, part.get("Key").unwrap_or(&part["Item"]))
             })
             .collect(),
-        _ => match body["IndexName"].as_str() {
-            Some(index) => vec![format!("dynamodb:{operation} on index/{index}")],
-            None => vec![format!("dynamodb:{operation} on table")],
-        },
+        "BatchGetItem" => body["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flat_map(|tables| tables.values())
+            .flat_map(|table| table["Keys"].as_array().cloned().unwrap_or_default())
+            .map(|key| on_item(operation, &key))
+            .collect(),
+        _ => vec![on_item(operation, body.get("Key").unwrap_or(&body["Item"]))],
+    }
+}
+
+/// What a `dynamodb:LeadingKeys` pattern sees of an item's key: its partition key up to and
+/// including the first `#` (`LINK#`), or the whole key when it has none.
+fn key_prefix(key: &serde_json::Value) -> String {
+    let pk = key["pk"]["S"].as_str().unwrap_or("<no pk>");
+    match pk.find('#') {
+        Some(end) => pk[..=end].to_owned(),
+        None => pk.to_owned(),
     }
 }
 

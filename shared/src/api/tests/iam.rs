@@ -2,7 +2,8 @@
 //! allows. Every endpoint is driven through its paths (successes, declines up to the
 //! card-testing refusal, errors, a crashed charge settled, taken over and voided, idempotent
 //! replays, paging) on DynamoDB (moto), with an SDK interceptor recording each request's IAM
-//! actions (a transaction needs those of its items).
+//! actions on the kinds of items it touches (a transaction needs those of its items; an item's
+//! kind is its partition key's prefix, which the policies name with `dynamodb:LeadingKeys`).
 //! A handler that starts making a new call without its policy following fails here, not with
 //! AccessDenied in a deployed stack; a grant no request needs fails too (least privilege).
 
@@ -37,7 +38,8 @@ const INSUFFICIENT: &str = "4000 0000 0000 9995";
 const PROCESSING_ERROR: &str = "4000 0000 0000 0119";
 
 /// What each function's policies allow, by the binary it runs, as `<action> on <resource>`
-/// with the resource `table` or `index/<name>`. Any other shape of policy (a Deny, a wildcard,
+/// with the resource `table keyed <prefix>` (a statement on the table must name its key
+/// prefixes) or `index/<name>`. Any other shape of policy (a Deny, a wildcard,
 /// a SAM policy template, a resource other than the table or one of its indexes) fails here:
 /// this test could not vouch for it.
 fn allowed_actions() -> BTreeMap<String, BTreeSet<String>> {
@@ -54,16 +56,45 @@ fn allowed_actions() -> BTreeMap<String, BTreeSet<String>> {
             for statement in statements.iter().filter(|s| !is_ssm_statement(s)) {
                 assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{binary}: {statement:?}");
                 let on = resource_of(&statement["Resource"]).unwrap_or_else(|| panic!("{binary}: {statement:?}"));
+                let resources = match on.as_str() {
+                    "table" => leading_keys(statement)
+                        .unwrap_or_else(|| {
+                            panic!("{binary}: a statement on the table names no key prefixes: {statement:?}")
+                        })
+                        .into_iter()
+                        .map(|prefix| format!("table keyed {prefix}"))
+                        .collect(),
+                    _ if statement.get("Condition").is_some() => {
+                        panic!("{binary}: a condition on an index: {statement:?}")
+                    }
+                    _ => vec![on],
+                };
                 let actions = statement["Action"].as_sequence().unwrap_or_else(|| panic!("{binary}: {statement:?}"));
                 for action in actions {
                     let action = action.as_str().filter(|a| !a.contains('*'));
-                    grants.insert(format!("{} on {on}", action.unwrap_or_else(|| panic!("{binary}: {statement:?}"))));
+                    let action = action.unwrap_or_else(|| panic!("{binary}: {statement:?}"));
+                    grants.extend(resources.iter().map(|on| format!("{action} on {on}")));
                 }
             }
         }
         allowed.insert(binary.to_owned(), grants);
     }
     allowed
+}
+
+/// The key prefixes a statement on the table is limited to: its only condition is
+/// `ForAllValues:StringLike` on `dynamodb:LeadingKeys`, every pattern `<PREFIX>#*` (IAM matches
+/// each partition key a request touches against them; a request touching one outside is denied).
+fn leading_keys(statement: &serde_yaml::Value) -> Option<Vec<String>> {
+    let condition = statement["Condition"].as_mapping()?;
+    let like = condition.get("ForAllValues:StringLike").filter(|_| condition.len() == 1)?.as_mapping()?;
+    let patterns = like.get("dynamodb:LeadingKeys").filter(|_| like.len() == 1)?.as_sequence()?;
+    let prefix = |pattern: &serde_yaml::Value| {
+        let prefix = pattern.as_str()?.strip_suffix('*')?;
+        let name = prefix.strip_suffix('#')?;
+        (!name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase())).then(|| prefix.to_owned())
+    };
+    patterns.iter().map(prefix).collect()
 }
 
 fn is_ssm_statement(statement: &serde_yaml::Value) -> bool {
@@ -350,8 +381,11 @@ async fn every_handler_against_its_policy() {
         r.pay(&target, DECLINED).await;
     }
 
+    // What each function needed, printed before it is judged: what a policy should say.
+    for (function, needed) in &r.needed.by_function {
+        println!("{function} needs: {}", needed.iter().cloned().collect::<Vec<_>>().join(", "));
+    }
     let allowed = allowed_actions();
-    let mut figures = Vec::new();
     for (function, actions) in &allowed {
         let nothing = BTreeSet::new();
         let needed = r.needed.by_function.get(function.as_str()).unwrap_or(&nothing);
@@ -364,7 +398,6 @@ async fn every_handler_against_its_policy() {
         // Least privilege, both ways: a grant no request needed is removed (or its path exercised here).
         let unused: Vec<&String> = actions.difference(needed).collect();
         assert!(unused.is_empty(), "{function} is granted {unused:?}, which none of its requests needed");
-        figures.push(format!("{function}: {}", needed.iter().cloned().collect::<Vec<_>>().join(", ")));
     }
     for function in r.needed.by_function.keys() {
         assert!(allowed.contains_key(*function), "no function builds {function} in template.yaml");
@@ -372,5 +405,4 @@ async fn every_handler_against_its_policy() {
     for route in ROUTES.iter().filter(|route| route.endpoint != Endpoint::Asset) {
         assert!(r.needed.by_function.contains_key(route.endpoint.function()), "{:?} was not exercised", route.endpoint);
     }
-    println!("IAM actions needed, by function:\n{}", figures.join("\n"));
 }
