@@ -43,8 +43,10 @@ pub enum ApiError {
     /// Another submit of this session is being charged right now.
     #[error("A payment for this checkout session is in progress.")]
     PaymentInProgress,
-    /// Too many declined cards on this link or from this client: refused before charging.
-    #[error("Too many declined payment attempts; retry after {0} seconds.")]
+    /// Too many declined cards on this link, or too many attempts declined or still in flight
+    /// from this client (an attempt counts from its start, see `checkout::guard`): refused
+    /// before charging.
+    #[error("Too many payment attempts declined or still in progress; retry after {0} seconds.")]
     TooManyAttempts(u64),
     #[error("The request body is larger than {0} bytes.")]
     BodyTooLarge(usize),

@@ -76,7 +76,7 @@ pub fn error_page(error: &ApiError, base_path: &str) -> Response<Body> {
             let minutes = retry_after_seconds.div_ceil(60);
             let plural = if minutes == 1 { "" } else { "s" };
             let message = format!(
-                "There have been too many declined payment attempts. For your security, try again in {minutes} minute{plural}."
+                "There have been too many payment attempts that were declined or are still being processed. For your security, try again in {minutes} minute{plural}."
             );
             ("Too many attempts", message)
         }
