@@ -43,7 +43,9 @@ impl StripeProcessor {
         Ok(StripeProcessor { client: StripeClient::new(&stripe_js.api_base, secret_key)?, stripe_js })
     }
 
-    /// The attempt's PaymentIntent: created by the first call, the same one on every replay.
+    /// The attempt's PaymentIntent: created by the first call, the same one on every replay. A
+    /// replay answers with the PaymentIntent as it was created (Stripe stores the first answer
+    /// to a key): its id is right, its status is not news; `current_intent_of` reads that.
     async fn intent_of(&self, request: &ChargeRequest<'_>) -> Result<PaymentIntent, StripeError> {
         let session = request.session;
         let mut params: Vec<Param> = vec![
@@ -57,6 +59,17 @@ impl StripeProcessor {
         ];
         params.extend(merchant_metadata(&session.checkout.metadata));
         self.client.post("/v1/payment_intents", &params, &request.idempotency_key, account(request)).await
+    }
+
+    /// The attempt's PaymentIntent as it stands now: named by the keyed create, then read.
+    async fn current_intent_of(&self, request: &ChargeRequest<'_>) -> Result<PaymentIntent, StripeError> {
+        let created = self.intent_of(request).await?;
+        self.read_intent(&created.id, account(request)).await
+    }
+
+    /// https://docs.stripe.com/api/payment_intents/retrieve
+    async fn read_intent(&self, id: &str, account: Option<&str>) -> Result<PaymentIntent, StripeError> {
+        self.client.get(&format!("/v1/payment_intents/{id}"), &[], account).await
     }
 
     /// The card attached to a customer by `charge`, for its brand and last four.
@@ -131,10 +144,6 @@ impl PaymentProcessor for StripeProcessor {
             return Err(ProcessorError::Processing(format!("customer {} has no card", customer.id)));
         };
         let intent = self.intent_of(request).await.map_err(processor_error)?;
-        if intent.status == "succeeded" {
-            // An earlier try of this attempt charged already (its answer was lost).
-            return self.charged(intent, account).await.map_err(processor_error);
-        }
         let path = format!("/v1/payment_intents/{}", intent.id);
         let method = [param("customer", customer.id), param("payment_method", card.id)];
         let steps = async {
@@ -145,6 +154,14 @@ impl PaymentProcessor for StripeProcessor {
         };
         match steps.await {
             Ok(intent) => self.charged(intent, account).await.map_err(processor_error),
+            // Stripe refuses to change a PaymentIntent that has succeeded: an earlier try of this
+            // attempt charged already and its answer was lost. Then that charge is the outcome.
+            Err(refused @ StripeError::Refused { .. }) => match self.read_intent(&intent.id, account).await {
+                Ok(current) if current.status == "succeeded" => {
+                    self.charged(current, account).await.map_err(processor_error)
+                }
+                _ => Err(processor_error(refused)),
+            },
             Err(error) => declined_or(error),
         }
     }
@@ -160,7 +177,7 @@ impl PaymentProcessor for StripeProcessor {
 
     async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
         let account = account(request);
-        let intent = self.intent_of(request).await.map_err(processor_error)?;
+        let intent = self.current_intent_of(request).await.map_err(processor_error)?;
         let amount = MinorUnits(intent.amount);
         match self.charged(intent, account).await.map_err(processor_error)? {
             Charged::Decided(outcome @ ChargeOutcome::Approved { .. }) => Ok(Some(ChargeRecord {
@@ -177,12 +194,7 @@ impl PaymentProcessor for StripeProcessor {
     }
 
     async fn payment(&self, payment_id: &str, account: Option<&str>) -> Result<ProcessorPayment, ProcessorError> {
-        // https://docs.stripe.com/api/payment_intents/retrieve
-        let intent: PaymentIntent = self
-            .client
-            .get(&format!("/v1/payment_intents/{payment_id}"), &[], account)
-            .await
-            .map_err(processor_error)?;
+        let intent = self.read_intent(payment_id, account).await.map_err(processor_error)?;
         let session_id = intent.metadata.session_id.clone().unwrap_or_default();
         let attempt = intent.metadata.attempt.as_deref().and_then(|a| a.parse().ok()).unwrap_or_default();
         let amount = MinorUnits(intent.amount);

@@ -222,10 +222,16 @@ async fn a_retry_finds_the_attempts_payment_intent_by_replaying_its_keyed_create
     let server = MockServer::start().await;
     let (session, attempt) = session(None);
     let request = ChargeRequest::of(&session, &attempt);
-    // Stripe answers a replayed key with the first answer; the PaymentIntent has succeeded since.
+    // Stripe answers a replayed key with its first answer, the PaymentIntent as created; it has
+    // succeeded since, which only reading it tells.
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
         .and(header("idempotency-key", request.idempotency_key.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(intent("requires_payment_method")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(intent("succeeded")))
         .mount(&server)
         .await;
@@ -260,4 +266,65 @@ async fn a_retry_finds_the_attempts_payment_intent_by_replaying_its_keyed_create
         .mount(&server)
         .await;
     stripe.void(&request, "pi_1").await.expect("refunded");
+}
+
+#[tokio::test]
+async fn a_retried_charge_whose_first_try_succeeded_takes_that_charge_as_its_outcome() {
+    // The first try's confirm went through but its answer was lost. The retry's keyed create
+    // replays the PaymentIntent as created; Stripe then refuses to change it, having succeeded.
+    let server = MockServer::start().await;
+    let (session, attempt) = session(None);
+    let request = ChargeRequest::of(&session, &attempt);
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("POST")).and(path("/v1/customers")).respond_with(ok(customer())).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ok(intent("requires_payment_method")))
+        .mount(&server)
+        .await;
+    let unexpected_state = json!({ "error": { "type": "invalid_request_error", "code": "payment_intent_unexpected_state",
+        "message": "This PaymentIntent's payment_method could not be updated because it has a status of succeeded." } });
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(unexpected_state))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_1"))
+        .respond_with(ok(intent("succeeded")))
+        .mount(&server)
+        .await;
+    let card = json!({ "id": "card_1", "object": "card", "brand": "Visa", "last4": "4242" });
+    Mock::given(method("GET"))
+        .and(path("/v1/customers/cus_1/sources/card_1"))
+        .respond_with(ok(card))
+        .mount(&server)
+        .await;
+    let charged = stripe_at(&server).await.charge(&request, PaymentDetails::StripeToken(TOKEN)).await;
+    match charged {
+        Ok(Charged::Decided(ChargeOutcome::Approved { transaction_id, .. })) => assert_eq!(transaction_id, "pi_1"),
+        other => panic!("{other:?}"),
+    }
+
+    // A refusal of a PaymentIntent that has not succeeded stays the processor's problem.
+    server.reset().await;
+    Mock::given(method("POST")).and(path("/v1/customers")).respond_with(ok(customer())).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ok(intent("requires_payment_method")))
+        .mount(&server)
+        .await;
+    let refused = json!({ "error": { "type": "invalid_request_error", "message": "No such customer" } });
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(refused))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_1"))
+        .respond_with(ok(intent("requires_payment_method")))
+        .mount(&server)
+        .await;
+    let charged = stripe_at(&server).await.charge(&request, PaymentDetails::StripeToken(TOKEN)).await;
+    assert!(matches!(charged, Err(ProcessorError::Processing(_))), "{charged:?}");
 }
