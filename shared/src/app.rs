@@ -121,7 +121,8 @@ impl App {
 
     /// Replaces the sandbox with the processor the configuration names: for Stripe, with the
     /// secret key read once (`STRIPE_SECRET_KEY`, on Lambda from SSM). Only the functions that
-    /// charge (pay, the Stripe webhook) and `serve` call this, so only they link Stripe.
+    /// charge or stop a charge (pay, cancel, the Stripe webhook) and `serve` call this, so only
+    /// they link Stripe.
     #[cfg(feature = "stripe")]
     pub async fn with_configured_processor(mut self) -> Result<Self, String> {
         if let CardEntry::StripeJs(stripe_js) = &self.config.card_entry {

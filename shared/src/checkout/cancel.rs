@@ -19,10 +19,11 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     pub async fn cancel(&self, id: &str) -> Result<Cancelled, ApiError> {
         let session = super::find_session(self.store, id).await?;
         let now = self.clock.now();
-        // A lapsed attempt may have charged the card before its process died: settle it first,
-        // so a cancel never drops a payment that went through.
+        // A lapsed attempt may have charged the card before its process died, or may still (3-D
+        // Secure finishing in a tab left open): stop it and settle what it did first, so a cancel
+        // never drops a payment that went through.
         if let Some(attempt) = session.in_flight.as_ref().filter(|a| a.lease_until <= now)
-            && let Some(PayOutcome::Paid(paid)) = self.settle_recorded_charge(&session, attempt).await?
+            && let Some(PayOutcome::Paid(paid)) = self.settle_before_cancelling(&session, attempt).await?
         {
             return Ok(Cancelled::AlreadyPaid(paid));
         }

@@ -26,8 +26,8 @@ use super::processor::{CardEntry, ChargeRequest, Charged, PaymentDetails, Paymen
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::model::{
-    Cart, ChargeOutcome, CheckoutSession, DeclineReason, FailureCode, PaymentAttempt, PaymentLink, PaymentResult,
-    SessionStatus, Unavailable,
+    Cart, ChargeOutcome, ChargeRecord, CheckoutSession, DeclineReason, FailureCode, PaymentAttempt, PaymentLink,
+    PaymentResult, SessionStatus, Unavailable,
 };
 use crate::money::{MinorUnits, parse_decimal_string};
 use crate::store::{
@@ -352,8 +352,29 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         session: &CheckoutSession,
         attempt: &PaymentAttempt,
     ) -> Result<Option<PayOutcome>, ApiError> {
-        let lookup = self.processor.lookup(&ChargeRequest::of(session, attempt)).await;
-        let Some(record) = lookup.map_err(|error| processor_unreachable(session, error))? else { return Ok(None) };
+        let recorded = self.processor.lookup(&ChargeRequest::of(session, attempt)).await;
+        self.settle_record(session, attempt, recorded).await
+    }
+
+    /// `settle_recorded_charge` for a session about to be cancelled: the processor first makes
+    /// sure the attempt can charge nothing more (`PaymentProcessor::stop`), so what it recorded
+    /// is final and a cancelled session never turns out paid.
+    pub async fn settle_before_cancelling(
+        &self,
+        session: &CheckoutSession,
+        attempt: &PaymentAttempt,
+    ) -> Result<Option<PayOutcome>, ApiError> {
+        let recorded = self.processor.stop(&ChargeRequest::of(session, attempt)).await;
+        self.settle_record(session, attempt, recorded).await
+    }
+
+    async fn settle_record(
+        &self,
+        session: &CheckoutSession,
+        attempt: &PaymentAttempt,
+        recorded: Result<Option<ChargeRecord>, ProcessorError>,
+    ) -> Result<Option<PayOutcome>, ApiError> {
+        let Some(record) = recorded.map_err(|error| processor_unreachable(session, error))? else { return Ok(None) };
         match record.outcome {
             _ if record.voided => Ok(None),
             ChargeOutcome::Approved { transaction_id, card_brand, card_last_four } => {

@@ -162,6 +162,13 @@ pub trait PaymentProcessor: Send + Sync {
     /// What the processor recorded for this attempt, if anything: how a retry learns the
     /// outcome of a charge whose process died before it could act on it.
     async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError>;
+    /// What the processor recorded for this attempt (as `lookup`), having made sure it can
+    /// charge nothing more: the customer cancels a session whose attempt lapsed. Where a charge
+    /// is decided within the call that made it (the sandbox), the attempt's dead process can
+    /// charge nothing later and this is `lookup`.
+    async fn stop(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
+        self.lookup(request).await
+    }
     /// The charge the processor knows as `payment_id` (made for a session of a merchant with
     /// this Stripe `account`), after the customer authenticated or when a webhook reports it.
     async fn payment(&self, payment_id: &str, account: Option<&str>) -> Result<ProcessorPayment, ProcessorError>;

@@ -141,6 +141,7 @@ fn only_the_functions_that_talk_to_stripe_may_read_its_secrets_and_only_those_th
     let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>();
     let expected = BTreeMap::from([
         ("pay".to_owned(), set(&["StripeSecretKeyParameter"])),
+        ("cancel".to_owned(), set(&["StripeSecretKeyParameter"])),
         ("stripe-webhook".to_owned(), set(&["StripeSecretKeyParameter", "StripeWebhookSecretParameter"])),
     ]);
     assert_eq!(ssm_grants(), expected);
@@ -323,7 +324,7 @@ async fn every_handler_against_its_policy() {
     r.session_call(Endpoint::Cancel, "cancel.json", &cancelled).await;
 
     // A charge whose answer was lost: settled by a cancel; taken over and voided once another
-    // customer filled the link meanwhile.
+    // customer filled the link meanwhile, by a pay and by a cancel.
     let sandbox = std::mem::replace(
         &mut r.h.app.processor,
         Arc::new(InjectedProcessor::new(r.h.app.store.clone(), usize::MAX, true)),
@@ -332,13 +333,21 @@ async fn every_handler_against_its_policy() {
     let settled_by_cancel = r.open(&fresh).await;
     let crashed_link = r.create().await;
     let (crashed, other) = (r.open(&crashed_link).await, r.open(&crashed_link).await);
-    assert_eq!(r.pay(&settled_by_cancel, SUCCESS).await, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(r.pay(&crashed, SUCCESS).await, StatusCode::SERVICE_UNAVAILABLE);
+    let voided_by_cancel_link = r.create().await;
+    let voided_by_cancel = r.open(&voided_by_cancel_link).await;
+    let filler = r.open(&voided_by_cancel_link).await;
+    for session in [&settled_by_cancel, &crashed, &voided_by_cancel] {
+        assert_eq!(r.pay(session, SUCCESS).await, StatusCode::SERVICE_UNAVAILABLE);
+    }
     r.h.app.processor = sandbox;
     r.h.advance(PaymentAttempt::LEASE + TimeDelta::seconds(1));
     r.session_call(Endpoint::Cancel, "cancel.json", &settled_by_cancel).await;
     assert_eq!(r.pay(&other, SUCCESS).await, StatusCode::SEE_OTHER);
     r.pay(&crashed, SUCCESS).await;
+    assert_eq!(r.pay(&filler, SUCCESS).await, StatusCode::SEE_OTHER);
+    r.session_call(Endpoint::Cancel, "cancel.json", &voided_by_cancel).await;
+    let voided = r.h.app.store.get_session(&voided_by_cancel).await.unwrap().unwrap();
+    assert_eq!(voided.status, SessionStatus::Cancelled, "the charge was given back, the session cancelled");
 
     // Stripe's webhooks: a payment whose page never came back (its attempt in flight) reported
     // succeeded, then refunded; and an event about a PaymentIntent that is not ours.

@@ -176,20 +176,36 @@ impl PaymentProcessor for StripeProcessor {
     }
 
     async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
-        let account = account(request);
         let intent = self.current_intent_of(request).await.map_err(processor_error)?;
-        let amount = MinorUnits(intent.amount);
-        match self.charged(intent, account).await.map_err(processor_error)? {
-            Charged::Decided(outcome @ ChargeOutcome::Approved { .. }) => Ok(Some(ChargeRecord {
-                idempotency_key: request.idempotency_key.clone(),
-                amount,
-                currency: request.currency,
-                outcome,
-                voided: false,
-                created_at: chrono::Utc::now(),
-            })),
-            // Not charged (yet): the retry charges this same PaymentIntent.
-            _ => Ok(None),
+        // Not charged (yet): the retry charges this same PaymentIntent.
+        self.record_if_succeeded(request, intent).await
+    }
+
+    /// A PaymentIntent not charged yet can still succeed: 3-D Secure finishing in a tab the
+    /// customer left open, long after the attempt lapsed. Cancelling it at Stripe first makes a
+    /// cancelled session final; Stripe refuses to cancel one that has succeeded meanwhile, and
+    /// then that charge is what the attempt did.
+    async fn stop(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
+        let intent = self.current_intent_of(request).await.map_err(processor_error)?;
+        if ["succeeded", "canceled"].contains(&intent.status.as_str()) {
+            return self.record_if_succeeded(request, intent).await;
+        }
+        // https://docs.stripe.com/api/payment_intents/cancel
+        let path = format!("/v1/payment_intents/{}/cancel", intent.id);
+        let key = format!("{}:cancel", request.idempotency_key);
+        match self.client.post::<PaymentIntent>(&path, &[], &key, account(request)).await {
+            Ok(_) => Ok(None),
+            Err(StripeError::Refused { .. }) => {
+                let current = self.read_intent(&intent.id, account(request)).await.map_err(processor_error)?;
+                match current.status.as_str() {
+                    "succeeded" | "canceled" => self.record_if_succeeded(request, current).await,
+                    other => Err(ProcessorError::Processing(format!(
+                        "payment intent {} is {other} and could not be cancelled",
+                        current.id
+                    ))),
+                }
+            }
+            Err(error) => Err(processor_error(error)),
         }
     }
 
@@ -200,6 +216,31 @@ impl PaymentProcessor for StripeProcessor {
         let amount = MinorUnits(intent.amount);
         let charged = self.charged(intent, account).await.map_err(processor_error)?;
         Ok(ProcessorPayment { session_id, attempt, amount, charged })
+    }
+}
+
+impl StripeProcessor {
+    /// `intent` as the attempt's charge record when it has succeeded.
+    async fn record_if_succeeded(
+        &self,
+        request: &ChargeRequest<'_>,
+        intent: PaymentIntent,
+    ) -> Result<Option<ChargeRecord>, ProcessorError> {
+        if intent.status != "succeeded" {
+            return Ok(None);
+        }
+        let amount = MinorUnits(intent.amount);
+        match self.charged(intent, account(request)).await.map_err(processor_error)? {
+            Charged::Decided(outcome @ ChargeOutcome::Approved { .. }) => Ok(Some(ChargeRecord {
+                idempotency_key: request.idempotency_key.clone(),
+                amount,
+                currency: request.currency,
+                outcome,
+                voided: false,
+                created_at: chrono::Utc::now(),
+            })),
+            _ => Ok(None),
+        }
     }
 }
 

@@ -328,3 +328,78 @@ async fn a_retried_charge_whose_first_try_succeeded_takes_that_charge_as_its_out
     let charged = stripe_at(&server).await.charge(&request, PaymentDetails::StripeToken(TOKEN)).await;
     assert!(matches!(charged, Err(ProcessorError::Processing(_))), "{charged:?}");
 }
+
+#[tokio::test]
+async fn stopping_a_lapsed_attempt_cancels_its_payment_intent_unless_it_has_succeeded() {
+    let server = MockServer::start().await;
+    let (session, attempt) = session(None);
+    let request = ChargeRequest::of(&session, &attempt);
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    let created = || {
+        Mock::given(method("POST")).and(path("/v1/payment_intents")).respond_with(ok(intent("requires_payment_method")))
+    };
+    let card = json!({ "id": "card_1", "object": "card", "brand": "Visa", "last4": "4242" });
+    let card_of =
+        || Mock::given(method("GET")).and(path("/v1/customers/cus_1/sources/card_1")).respond_with(ok(card.clone()));
+
+    // 3-D Secure still open in a tab: cancelled at Stripe, under a key of its own; nothing charged.
+    created().mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_1"))
+        .respond_with(ok(intent("requires_action")))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_1/cancel"))
+        .and(header("idempotency-key", format!("{}:cancel", request.idempotency_key).as_str()))
+        .respond_with(ok(intent("canceled")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let stripe = stripe_at(&server).await;
+    assert_eq!(stripe.stop(&request).await.expect("stopped"), None);
+    server.verify().await;
+
+    // It succeeded just before: Stripe refuses the cancel, and the charge is what the attempt did.
+    server.reset().await;
+    created().mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_1"))
+        .respond_with(ok(intent("requires_action")))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_1"))
+        .respond_with(ok(intent("succeeded")))
+        .mount(&server)
+        .await;
+    let unexpected_state = json!({ "error": { "type": "invalid_request_error", "code": "payment_intent_unexpected_state",
+        "message": "You cannot cancel this PaymentIntent because it has a status of succeeded." } });
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_1/cancel"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(unexpected_state))
+        .mount(&server)
+        .await;
+    card_of().mount(&server).await;
+    let record = stripe.stop(&request).await.expect("stopped").expect("the charge it made");
+    assert!(matches!(record.outcome, ChargeOutcome::Approved { ref transaction_id, .. } if transaction_id == "pi_1"));
+
+    // Succeeded already: nothing to cancel.
+    server.reset().await;
+    created().mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_1"))
+        .respond_with(ok(intent("succeeded")))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_1/cancel"))
+        .respond_with(ok(intent("canceled")))
+        .expect(0)
+        .mount(&server)
+        .await;
+    card_of().mount(&server).await;
+    assert!(stripe.stop(&request).await.expect("stopped").is_some());
+    server.verify().await;
+}
