@@ -43,7 +43,18 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     async fn settle(&self, payment_intent: &str, account: Option<&str>) -> Result<(), ApiError> {
         let Some(payment) = self.reported_payment(payment_intent, account).await? else { return Ok(()) };
         let Ok(session) = super::find_session(self.store, &payment.session_id).await else { return Ok(()) };
+        // A PaymentIntent names its session in metadata that whoever makes one writes: with
+        // Connect, any account on the platform. Only the account the session pays into, for the
+        // amount its attempt charges, can decide it.
+        if account != session.checkout.stripe_account.as_deref() {
+            tracing::warn!(payment_intent, account, "reported payment is on another account than its session's");
+            return Ok(());
+        }
         match session.in_flight.clone() {
+            Some(attempt) if attempt.amount != payment.amount => {
+                tracing::warn!(payment_intent, "reported payment is for another amount than its attempt's");
+                Ok(())
+            }
             Some(attempt) if attempt.number == payment.attempt && session.status == SessionStatus::Pending => {
                 self.act_on(session, &attempt, payment.charged, None, None).await.map(|_| ())
             }
@@ -74,5 +85,76 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 Ok(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use crate::checkout::Cashier;
+    use crate::checkout::processor::{Charged, ProcessorPayment, ReportingProcessor};
+    use crate::checkout::stripe::webhook::Event;
+    use crate::model::{Cart, ChargeOutcome, CheckoutSession, PaymentAttempt, PaymentLink, SessionId, SessionStatus};
+    use crate::money::MinorUnits;
+    use crate::store::BeginAttempt;
+    use crate::test_support::{TestApp, TestMerchant, shop_checkout};
+
+    const MERCHANT: TestMerchant =
+        TestMerchant { id: "m_reported", name: "Reported", vault_key: "vk_reported", merchant_key: "mk_reported" };
+
+    fn succeeded(id: &str, account: Option<&str>) -> Event {
+        let event = serde_json::json!({ "id": id, "type": "payment_intent.succeeded", "account": account,
+                                        "data": { "object": { "id": "pi_reported" } } });
+        serde_json::from_value(event).unwrap()
+    }
+
+    /// Stripe's `event` handled by a cashier whose processor reports `payment`: the session's status after.
+    async fn settle(h: &TestApp, session: &SessionId, event: Event, payment: ProcessorPayment) -> SessionStatus {
+        let processor = ReportingProcessor::new(h.app.store.clone(), payment);
+        let cashier = Cashier { store: h.app.store.as_ref(), processor: &processor, clock: h.app.clock.as_ref() };
+        cashier.on_stripe_event(&event).await.unwrap();
+        h.app.store.get_session(session).await.unwrap().unwrap().status
+    }
+
+    #[tokio::test]
+    async fn only_the_sessions_own_account_reporting_its_attempts_amount_completes_it() {
+        let h = TestApp::embedded(MERCHANT, Utc::now()).await;
+        let mut checkout = shop_checkout(Cart::Amount { amount: MinorUnits(5000) });
+        checkout.stripe_account = Some("acct_merchant".to_owned());
+        let link = PaymentLink::new(MERCHANT.id, checkout, None, 7, h.app.now());
+        h.app.store.create_link(&link).await.unwrap();
+        let session = CheckoutSession::open(&link, h.app.now());
+        h.app.store.create_session(&session).await.unwrap();
+        let now = h.app.now();
+        let begun = h.app.store.begin_attempt(&session.id, MinorUnits(5000), now, now + PaymentAttempt::LEASE).await;
+        assert!(matches!(begun, Ok(BeginAttempt::Started(_))), "{begun:?}");
+
+        let reported = |amount: i64| ProcessorPayment {
+            session_id: session.id.to_string(),
+            attempt: 1,
+            amount: MinorUnits(amount),
+            charged: Charged::Decided(ChargeOutcome::Approved {
+                transaction_id: "pi_reported".into(),
+                card_brand: "Visa".into(),
+                card_last_four: "4242".into(),
+            }),
+        };
+        // Another account of the platform, naming this session in its PaymentIntent's metadata.
+        assert_eq!(
+            settle(&h, &session.id, succeeded("evt_1", Some("acct_other")), reported(5000)).await,
+            SessionStatus::Pending
+        );
+        // The platform's own account, for a session paying into a connected one.
+        assert_eq!(settle(&h, &session.id, succeeded("evt_2", None), reported(5000)).await, SessionStatus::Pending);
+        // The right account, another amount.
+        assert_eq!(
+            settle(&h, &session.id, succeeded("evt_3", Some("acct_merchant")), reported(1)).await,
+            SessionStatus::Pending
+        );
+        assert_eq!(
+            settle(&h, &session.id, succeeded("evt_4", Some("acct_merchant")), reported(5000)).await,
+            SessionStatus::Completed
+        );
     }
 }
