@@ -16,6 +16,7 @@
 //! 4. `POST /v1/payment_intents/{id}/confirm` — the charge, or `requires_action` for 3-D Secure
 //!    (<https://docs.stripe.com/api/payment_intents/confirm>).
 
+mod amount;
 mod client;
 pub mod webhook;
 
@@ -29,7 +30,6 @@ use super::processor::{
     CardEntry, ChargeRequest, Charged, PaymentDetails, PaymentProcessor, ProcessorError, ProcessorPayment, StripeJs,
 };
 use crate::model::{ChargeOutcome, ChargeRecord, DeclineReason};
-use crate::money::MinorUnits;
 use client::Param;
 
 pub struct StripeProcessor {
@@ -48,8 +48,14 @@ impl StripeProcessor {
     /// to a key): its id is right, its status is not news; `current_intent_of` reads that.
     async fn intent_of(&self, request: &ChargeRequest<'_>) -> Result<PaymentIntent, StripeError> {
         let session = request.session;
+        // An amount Stripe cannot state exactly is refused here, as Stripe would refuse it.
+        let amount = amount::to_stripe(request.amount, request.currency).map_err(|message| StripeError::Refused {
+            status: 400,
+            kind: "amount".into(),
+            message,
+        })?;
         let mut params: Vec<Param> = vec![
-            param("amount", request.amount.0.to_string()),
+            param("amount", amount.to_string()),
             param("currency", request.currency.code().to_ascii_lowercase()),
             // Cards only: nothing that would need a redirect back to a return_url.
             param("payment_method_types[]", "card"),
@@ -213,7 +219,11 @@ impl PaymentProcessor for StripeProcessor {
         let intent = self.read_intent(payment_id, account).await.map_err(processor_error)?;
         let session_id = intent.metadata.session_id.clone().unwrap_or_default();
         let attempt = intent.metadata.attempt.as_deref().and_then(|a| a.parse().ok()).unwrap_or_default();
-        let amount = MinorUnits(intent.amount);
+        let amount = intent.currency.parse().ok().and_then(|currency| amount::from_stripe(intent.amount, currency));
+        let Some(amount) = amount else {
+            let stated = format!("{} {}", intent.amount, intent.currency);
+            return Err(ProcessorError::Processing(format!("payment intent {payment_id} is for {stated}")));
+        };
         let charged = self.charged(intent, account).await.map_err(processor_error)?;
         Ok(ProcessorPayment { session_id, attempt, amount, charged })
     }
@@ -229,7 +239,9 @@ impl StripeProcessor {
         if intent.status != "succeeded" {
             return Ok(None);
         }
-        let amount = MinorUnits(intent.amount);
+        let Some(amount) = amount::from_stripe(intent.amount, request.currency) else {
+            return Err(ProcessorError::Processing(format!("payment intent {} amount {}", intent.id, intent.amount)));
+        };
         match self.charged(intent, account(request)).await.map_err(processor_error)? {
             Charged::Decided(outcome @ ChargeOutcome::Approved { .. }) => Ok(Some(ChargeRecord {
                 idempotency_key: request.idempotency_key.clone(),
@@ -334,6 +346,8 @@ struct PaymentIntent {
     id: String,
     status: String,
     amount: i64,
+    /// Lowercase ISO code: `usd`.
+    currency: String,
     #[serde(default)]
     client_secret: Option<String>,
     #[serde(default)]

@@ -1,0 +1,84 @@
+//! Amounts as Stripe's API states them. Stripe counts in minor units of its own decimals per
+//! currency (<https://docs.stripe.com/currencies#minor-units>), which are ISO 4217's except for
+//! a few: MGA is zero-decimal at Stripe (two decimals in ISO), ISK two-decimal (zero in ISO,
+//! whole krónur only: <https://support.stripe.com/questions/deprecation-of-fractional-isk-charges-and-refunds>),
+//! and the card networks take three-decimal currencies only in tens.
+
+use crate::money::{Currency, MinorUnits};
+
+/// Stripe's zero-decimal currencies (<https://docs.stripe.com/currencies#zero-decimal>).
+const ZERO_DECIMAL: [&str; 16] =
+    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+
+/// Three-decimal currencies, whose last digit must be 0 (<https://docs.stripe.com/currencies#three-decimal>).
+const THREE_DECIMAL: [&str; 5] = ["BHD", "JOD", "KWD", "OMR", "TND"];
+
+/// The decimals of Stripe's amounts in `currency`.
+fn stripe_decimals(currency: Currency) -> u32 {
+    match currency.code() {
+        code if ZERO_DECIMAL.contains(&code) => 0,
+        code if THREE_DECIMAL.contains(&code) => 3,
+        _ => 2,
+    }
+}
+
+/// `amount` (ISO minor units of `currency`) as Stripe's `amount`, or why Stripe cannot charge
+/// it exactly: never rounded, a customer pays what the page showed or nothing.
+pub fn to_stripe(amount: MinorUnits, currency: Currency) -> Result<i64, String> {
+    let (iso, stripe) = (currency.exponent(), stripe_decimals(currency));
+    let code = currency.code();
+    let stated = if stripe >= iso {
+        amount.0.checked_mul(10_i64.pow(stripe - iso)).ok_or_else(|| format!("{code} amount too large for Stripe"))?
+    } else {
+        let unit = 10_i64.pow(iso - stripe);
+        if amount.0 % unit != 0 {
+            return Err(format!("Stripe charges {code} in whole units only"));
+        }
+        amount.0 / unit
+    };
+    if THREE_DECIMAL.contains(&code) && stated % 10 != 0 {
+        return Err(format!("Stripe charges {code} only in amounts whose last decimal is 0"));
+    }
+    Ok(stated)
+}
+
+/// Stripe's `amount` in `currency` as ISO minor units; None when it has no exact equivalent.
+pub fn from_stripe(amount: i64, currency: Currency) -> Option<MinorUnits> {
+    let (iso, stripe) = (currency.exponent(), stripe_decimals(currency));
+    if stripe >= iso {
+        let unit = 10_i64.pow(stripe - iso);
+        (amount % unit == 0).then(|| MinorUnits(amount / unit))
+    } else {
+        amount.checked_mul(10_i64.pow(iso - stripe)).map(MinorUnits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn currency(code: &str) -> Currency {
+        code.parse().unwrap()
+    }
+
+    #[test]
+    fn stripe_states_amounts_in_its_own_decimals_and_back() {
+        // (ISO minor units, currency, Stripe's amount): 50.00 USD, 500 JPY, 500 ISK (ISO has no
+        // decimals, Stripe two), 10.00 MGA (Stripe has none), 1.230 KWD.
+        for (minor, code, stated) in
+            [(5000, "USD", 5000), (500, "JPY", 500), (500, "ISK", 50_000), (1000, "MGA", 10), (1230, "KWD", 1230)]
+        {
+            assert_eq!(to_stripe(MinorUnits(minor), currency(code)), Ok(stated), "{code}");
+            assert_eq!(from_stripe(stated, currency(code)), Some(MinorUnits(minor)), "{code}");
+        }
+    }
+
+    #[test]
+    fn amounts_stripe_cannot_charge_exactly_are_refused_not_rounded() {
+        let refused = to_stripe(MinorUnits(1050), currency("MGA")).unwrap_err();
+        assert!(refused.contains("MGA") && refused.contains("whole units"), "{refused}");
+        let refused = to_stripe(MinorUnits(1234), currency("KWD")).unwrap_err();
+        assert!(refused.contains("KWD") && refused.contains("last decimal is 0"), "{refused}");
+        assert_eq!(from_stripe(50_050, currency("ISK")), None, "fractional krónur have no ISO amount");
+    }
+}
