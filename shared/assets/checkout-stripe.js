@@ -9,7 +9,10 @@
   var form = document.getElementById('pay-form');
   var button = document.getElementById('pay-button');
   var cardError = document.getElementById('card-error');
-  var stripe = Stripe(config.dataset.publishableKey);
+  // A Connect merchant's payments are made on its account: the token and 3-D Secure too.
+  var account = config.dataset.stripeAccount;
+  var stripe = account ? Stripe(config.dataset.publishableKey, { stripeAccount: account })
+                       : Stripe(config.dataset.publishableKey);
 
   function showError(message) {
     cardError.textContent = message;

@@ -196,6 +196,9 @@ struct StripeView<'a> {
     publishable_key: &'a str,
     js_url: &'a str,
     test_mode: bool,
+    /// The merchant's Connect account: Stripe.js must make the card's token (and run 3-D
+    /// Secure) on the account the payment is made on, or Stripe knows neither there.
+    stripe_account: Option<&'a str>,
     /// Set when the bank asks for 3-D Secure: the page runs it at once.
     client_secret: Option<&'a str>,
 }
@@ -301,6 +304,7 @@ pub fn checkout_page(
                 publishable_key: &stripe.publishable_key,
                 js_url: &stripe.js_url,
                 test_mode: stripe.is_test_mode(),
+                stripe_account: checkout.stripe_account.as_deref(),
                 client_secret,
             }),
         },
@@ -383,5 +387,36 @@ fn branded_csp(inline_css: Option<&str>) -> String {
 fn set_csp(response: &mut Response<Body>, csp: &str) {
     if let Ok(value) = HeaderValue::from_str(csp) {
         response.headers_mut().insert("content-security-policy", value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::{FormState, checkout_page};
+    use crate::checkout::processor::{CardEntry, StripeJs};
+    use crate::model::{Cart, CheckoutSession, PaymentLink};
+    use crate::money::MinorUnits;
+    use crate::test_support::shop_checkout;
+
+    #[test]
+    fn stripe_js_is_set_up_on_the_connect_account_the_payment_is_made_on() {
+        let stripe = CardEntry::StripeJs(StripeJs {
+            publishable_key: "pk_test_page".to_owned(),
+            js_url: StripeJs::DEFAULT_JS_URL.to_owned(),
+            api_base: "https://api.stripe.com".to_owned(),
+        });
+        for account in [Some("acct_1Connected"), None] {
+            let mut checkout = shop_checkout(Cart::Amount { amount: MinorUnits(500) });
+            checkout.stripe_account = account.map(str::to_owned);
+            let link = PaymentLink::new("m_1", checkout, None, 7, Utc::now());
+            let session = CheckoutSession::open(&link, Utc::now());
+            let page = checkout_page("", &session, &stripe, FormState::default()).expect("a page");
+            let html = String::from_utf8(page.body().to_vec()).expect("HTML");
+            let configured = html.contains(r#"data-stripe-account="acct_1Connected""#);
+            assert_eq!(configured, account.is_some(), "{html}");
+            assert_eq!(html.contains("data-stripe-account"), account.is_some(), "{html}");
+        }
     }
 }
