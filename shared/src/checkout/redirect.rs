@@ -8,6 +8,10 @@ use crate::money::MinorUnits;
 /// Merchants may put this in `successUrl`; it becomes the session id.
 pub const SESSION_ID_PLACEHOLDER: &str = "{CHECKOUT_SESSION_ID}";
 
+/// The placeholder as a URL stored normalised holds it in a path, where braces are
+/// percent-encoded (`https://shop.example/orders/%7BCHECKOUT_SESSION_ID%7D`).
+const ENCODED_SESSION_ID_PLACEHOLDER: &str = "%7BCHECKOUT_SESSION_ID%7D";
+
 /// `successUrl` with `success=true` and the payment's details added to its query.
 pub fn success_url(session: &CheckoutSession, payment: &PaymentResult) -> String {
     let checkout = &session.checkout;
@@ -25,7 +29,10 @@ pub fn success_url(session: &CheckoutSession, payment: &PaymentResult) -> String
         ("cardLastFour", &payment.card_last_four),
         ("metadata", &checkout.metadata),
     ];
-    let base = checkout.success_url.replace(SESSION_ID_PLACEHOLDER, session.id.as_str());
+    let base = checkout
+        .success_url
+        .replace(SESSION_ID_PLACEHOLDER, session.id.as_str())
+        .replace(ENCODED_SESSION_ID_PLACEHOLDER, session.id.as_str());
     with_query(&base, &params)
 }
 
@@ -145,10 +152,13 @@ mod tests {
     }
 
     #[test]
-    fn the_session_placeholder_is_replaced() {
-        let s = session("https://shop.example/done/{CHECKOUT_SESSION_ID}?s={CHECKOUT_SESSION_ID}");
+    fn the_session_placeholder_is_replaced_in_the_path_and_the_query_of_the_stored_url() {
+        // Stored as validation normalises it: braces in the path percent-encoded.
+        let typed = "https://shop.example/done/{CHECKOUT_SESSION_ID}/thanks?s={CHECKOUT_SESSION_ID}";
+        let stored = crate::validate::normalize_redirect_url(typed).unwrap();
+        let s = session(&stored);
         let url = success_url(&s, &payment());
-        assert!(url.starts_with(&format!("https://shop.example/done/{0}?s={0}&", s.id)), "{url}");
+        assert!(url.starts_with(&format!("https://shop.example/done/{0}/thanks?s={0}&", s.id)), "{stored} -> {url}");
     }
 
     #[test]
