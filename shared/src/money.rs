@@ -79,12 +79,14 @@ impl MinorUnits {
         Decimal::new(self.0, currency.exponent()).to_string()
     }
 
-    /// For people: `$50.00`, `€9.99`, `¥500`, or `1.234 KWD` where no short symbol exists.
+    /// For people: `$50.00 USD`, `€9.99 EUR`, `¥500 JPY`, or `1.234 KWD` where no short symbol
+    /// exists. Always with the code: many currencies share a sign (`$` is also CAD, MXN, AUD…;
+    /// `¥` also CNY), and a customer must see which one they pay in.
     pub fn display(self, currency: Currency) -> String {
         let amount = self.to_decimal_string(currency);
         let symbol = currency.0.symbol().symbol;
         let short_sign = symbol.chars().count() <= 2 && !symbol.chars().any(|c| c.is_ascii_alphanumeric());
-        if short_sign { format!("{symbol}{amount}") } else { format!("{amount} {currency}") }
+        if short_sign { format!("{symbol}{amount} {currency}") } else { format!("{amount} {currency}") }
     }
 
     pub fn checked_add(self, other: MinorUnits) -> Option<MinorUnits> {
@@ -224,6 +226,19 @@ mod tests {
 
     fn currency(code: &str) -> Currency {
         code.parse().unwrap()
+    }
+
+    #[test]
+    fn amounts_shown_to_customers_always_say_their_currency() {
+        let shown = |minor: i64, code: &str| MinorUnits(minor).display(currency(code));
+        assert_eq!(shown(5000, "USD"), "$50.00 USD");
+        assert_eq!(shown(500, "JPY"), "¥500 JPY");
+        assert_eq!(shown(1234, "KWD"), "1.234 KWD");
+        // Currencies that share a sign never look alike.
+        assert_ne!(shown(5000, "USD"), shown(5000, "MXN"));
+        for (minor, code) in [(5000, "CAD"), (5000, "AUD"), (50000, "CNY"), (5000, "EGP")] {
+            assert!(shown(minor, code).ends_with(&format!(" {code}")), "{}", shown(minor, code));
+        }
     }
 
     #[test]
