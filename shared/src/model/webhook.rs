@@ -73,6 +73,16 @@ impl WebhookEndpoint {
         }
     }
 
+    /// This endpoint with the health (`failing_since`, `disabled_reason`) of `measured`, a copy
+    /// of it read earlier: everything else stays as it is now (a secret rotated meanwhile).
+    pub fn with_health_of(self, measured: &WebhookEndpoint) -> WebhookEndpoint {
+        WebhookEndpoint {
+            failing_since: measured.failing_since,
+            disabled_reason: measured.disabled_reason.clone(),
+            ..self
+        }
+    }
+
     /// The secrets deliveries are signed with at `now`: the current one, and the one before
     /// during its overlap.
     pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<&str> {

@@ -1390,6 +1390,15 @@ async fn webhook_endpoints_are_added_listed_and_removed_up_to_the_limit<F: Fixtu
     assert_eq!(stored.iter().find(|e| e.id == rotated.id), Some(&rotated));
     assert_eq!(rotated.signing_secrets(at(50)), ["whsec_new", "whsec_5"]);
     assert_eq!(rotated.signing_secrets(at(50) + WebhookEndpoint::ROTATION_OVERLAP), ["whsec_new"]);
+
+    // The dispatcher read the endpoint before the rotation; its finding that the endpoint fails
+    // is recorded, the rotation kept.
+    let failing = WebhookEndpoint { failing_since: Some(at(60)), ..all[5].clone() };
+    assert!(store.record_webhook_endpoint_health("m_hooks", &failing).await.expect("health"));
+    assert!(!store.record_webhook_endpoint_health("m_other", &failing).await.expect("not theirs"));
+    let stored = store.webhook_endpoints("m_hooks").await.expect("endpoints");
+    let stored = stored.iter().find(|e| e.id == rotated.id).expect("still there");
+    assert_eq!(stored, &WebhookEndpoint { failing_since: Some(at(60)), ..rotated.clone() });
 }
 
 async fn every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_done<F: Fixture>() {

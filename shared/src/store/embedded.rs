@@ -848,6 +848,22 @@ impl Webhooks for EmbeddedStore {
         .await
     }
 
+    async fn record_webhook_endpoint_health(
+        &self,
+        merchant_id: &str,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<bool, StoreError> {
+        let (key, endpoint) = (keys::webhook_endpoints(merchant_id), endpoint.clone());
+        self.write(move |txn| {
+            let mut endpoints: Vec<WebhookEndpoint> = txn.get(&key)?.unwrap_or_default();
+            let Some(slot) = endpoints.iter_mut().find(|e| e.id == endpoint.id) else { return Ok(false) };
+            *slot = slot.clone().with_health_of(&endpoint);
+            txn.put(&key, &endpoints)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(|e| unavailable(&e))?;

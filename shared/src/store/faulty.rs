@@ -326,6 +326,14 @@ impl Webhooks for FaultyStore {
         self.run(self.inner.replace_webhook_endpoint(merchant_id, endpoint)).await
     }
 
+    async fn record_webhook_endpoint_health(
+        &self,
+        merchant_id: &str,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<bool, StoreError> {
+        self.run(self.inner.record_webhook_endpoint_health(merchant_id, endpoint)).await
+    }
+
     async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.run(self.inner.due_events(now, limit)).await
     }

@@ -291,6 +291,15 @@ pub trait Webhooks: Send + Sync {
     async fn replace_webhook_endpoint(&self, merchant_id: &str, endpoint: &WebhookEndpoint)
     -> Result<bool, StoreError>;
 
+    /// Records the health of the merchant's endpoint with `endpoint`'s id as `endpoint` has it
+    /// (`WebhookEndpoint::with_health_of`): the dispatcher's copy was read at the start of its
+    /// round, and must not undo a rotation made since. False when there is none.
+    async fn record_webhook_endpoint_health(
+        &self,
+        merchant_id: &str,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<bool, StoreError>;
+
     /// Events with a delivery due at `now`, the longest due first, at most `limit`.
     async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError>;
 

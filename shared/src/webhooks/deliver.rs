@@ -131,7 +131,7 @@ pub async fn deliver_due(
                 if let Some(reason) = &changed.disabled_reason {
                     tracing::warn!(endpoint_id = %endpoint.id, reason, "webhook endpoint disabled");
                 }
-                store.replace_webhook_endpoint(&event.merchant_id, &changed).await?;
+                store.record_webhook_endpoint_health(&event.merchant_id, &changed).await?;
                 *endpoint = changed;
             }
             tracing::info!(

@@ -105,6 +105,21 @@ impl Webhooks for DynamoStore {
         .await
     }
 
+    async fn record_webhook_endpoint_health(
+        &self,
+        merchant_id: &str,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<bool, StoreError> {
+        self.change_endpoints(merchant_id, |endpoints| match endpoints.iter_mut().find(|e| e.id == endpoint.id) {
+            Some(slot) => {
+                *slot = slot.clone().with_health_of(endpoint);
+                true
+            }
+            None => false,
+        })
+        .await
+    }
+
     async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError> {
         let output = self
             .client
