@@ -93,6 +93,10 @@ impl Sender {
 
 /// Delivers what is due at `now`; returns how many attempts were made. Store errors stop the
 /// round (the outbox keeps everything for the next one).
+///
+/// One receiver must not hold up the others (the dispatcher runs one at a time): an event's
+/// attempts to its endpoints go out together, and an endpoint that fails is tried once per
+/// round, its other deliveries due in the round waiting with it for its next try.
 pub async fn deliver_due(
     store: &(impl Webhooks + ?Sized),
     sender: &Sender,
@@ -101,6 +105,8 @@ pub async fn deliver_due(
     let mut attempts = 0;
     // Each merchant's endpoints, read once per round (and kept as their health changes).
     let mut endpoints_of: HashMap<String, Vec<WebhookEndpoint>> = HashMap::new();
+    // Endpoints that failed this round, with when they are tried next.
+    let mut failing: HashMap<String, DateTime<Utc>> = HashMap::new();
     for mut event in store.due_events(now, BATCH).await? {
         let endpoints = match endpoints_of.entry(event.merchant_id.clone()) {
             Entry::Occupied(known) => known.into_mut(),
@@ -109,23 +115,41 @@ pub async fn deliver_due(
         let body = event.to_json().to_string();
         // Endpoints registered after the event happened do not get it (as with Stripe), nor do
         // disabled ones.
-        let wanting = endpoints.iter_mut().filter(|endpoint| {
-            endpoint.wants(event.kind) && endpoint.created_at <= event.created_at && endpoint.disabled_reason.is_none()
-        });
-        for endpoint in wanting {
+        let mut to_try = Vec::new();
+        for (index, endpoint) in endpoints.iter().enumerate() {
+            let wanted = endpoint.wants(event.kind) && endpoint.created_at <= event.created_at;
+            if !wanted || endpoint.disabled_reason.is_some() {
+                continue;
+            }
             let delivery = event.deliveries.entry(endpoint.id.to_string()).or_default();
             let waiting = delivery.next_attempt_at.is_some_and(|at| at > now);
             let given_up = delivery.attempts > 0 && delivery.next_attempt_at.is_none();
             if delivery.delivered || waiting || given_up {
                 continue;
             }
+            match failing.get(endpoint.id.as_str()) {
+                Some(next_try) => delivery.next_attempt_at = Some(*next_try),
+                None => to_try.push(index),
+            }
+        }
+        let (listed, id, body) = (&*endpoints, &event.id, &body);
+        let sends = to_try.iter().map(|&index| async move {
             let started = std::time::Instant::now();
-            let answer = sender.send(endpoint, &event.id, &body, now).await;
+            let answer = sender.send(&listed[index], id, body, now).await;
+            (answer, u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX))
+        });
+        let answers = futures_util::future::join_all(sends).await;
+        for (index, (answer, latency_ms)) in to_try.into_iter().zip(answers) {
+            let endpoint = &mut endpoints[index];
+            let delivery = event.deliveries.entry(endpoint.id.to_string()).or_default();
             attempts += 1;
-            let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             delivery.record_attempt(now, answer.status, latency_ms, |made| {
                 schedule::next_attempt(made, now, answer.retry_after)
             });
+            if !delivery.delivered {
+                let next_try = delivery.next_attempt_at.unwrap_or(now + schedule::FIRST_RETRY);
+                failing.insert(endpoint.id.to_string(), next_try);
+            }
             // The endpoint's health: failing since, recovered, or disabled after failing too long.
             if let Some(changed) = endpoint.after_attempt(delivery.delivered, answer.status, now) {
                 if let Some(reason) = &changed.disabled_reason {

@@ -16,6 +16,9 @@ const WAITS: [TimeDelta; 7] = [
     TimeDelta::hours(10),
 ];
 
+/// The shortest wait between two attempts.
+pub const FIRST_RETRY: TimeDelta = WAITS[0];
+
 /// Attempts a delivery gets before it is given up (it can still be redelivered by hand).
 pub const MAX_ATTEMPTS: u32 = WAITS.len() as u32 + 1;
 

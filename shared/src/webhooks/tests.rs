@@ -72,6 +72,55 @@ async fn an_endpoint_failing_for_five_days_is_disabled_says_why_and_gets_nothing
     assert_eq!(listed.events.len(), 7, "every event is still listed for reconciliation");
 }
 
+/// A receiver on loopback answering 204, counting the requests that reach it.
+fn live_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = reached.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            read_request(&mut stream);
+            std::io::Write::write_all(&mut stream, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").ok();
+        }
+    });
+    (url, reached)
+}
+
+#[tokio::test]
+async fn a_failing_receiver_is_tried_once_a_round_and_holds_up_no_other_merchant() {
+    let (store, _dir) = fresh_embedded_store();
+    let checkout = || shop_checkout(Cart::Amount { amount: MinorUnits(500) });
+    let (down, up) = (
+        PaymentLink::new("m_down", checkout(), None, 30, day(0)),
+        PaymentLink::new("m_up", checkout(), None, 30, day(0)),
+    );
+    for link in [&down, &up] {
+        store.create_link(link).await.unwrap();
+    }
+    store.add_webhook_endpoint("m_down", &endpoint_at(dead_receiver(), Vec::new())).await.unwrap();
+    let (url, reached) = live_receiver();
+    store.add_webhook_endpoint("m_up", &endpoint_at(url, Vec::new())).await.unwrap();
+    for _ in 0..3 {
+        pay(&store, &down, day(0)).await;
+    }
+    pay(&store, &up, day(0)).await;
+
+    let sender = Sender::new(WebhookTargets::Anywhere).unwrap();
+    assert_eq!(deliver_due(&store, &sender, day(0)).await.unwrap(), 2, "one try to each receiver");
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1, "the working receiver got its event");
+    let listed = store.list_events("m_down", None, 10, None, day(1)).await.unwrap();
+    let deliveries: Vec<_> = listed.events.iter().flat_map(|event| event.deliveries.values()).collect();
+    let tried: Vec<_> = deliveries.iter().filter(|delivery| delivery.attempts == 1).collect();
+    assert_eq!((deliveries.len(), tried.len()), (3, 1), "{deliveries:?}");
+    // The others wait for the failing receiver's next try, with no attempt spent.
+    for delivery in &deliveries {
+        assert_eq!(delivery.next_attempt_at, tried[0].next_attempt_at, "{delivery:?}");
+    }
+    assert!(store.due_events(day(0), 10).await.unwrap().is_empty(), "nothing left due this round");
+}
+
 /// An endpoint of `url` created at `day(0)`, for `events` (empty: all).
 fn endpoint_at(url: String, events: Vec<EventType>) -> WebhookEndpoint {
     WebhookEndpoint {
