@@ -19,6 +19,8 @@ use lambda_http::{Body, RequestExt};
 use paylinks_core::api::{self, MAX_BODY_BYTES};
 use paylinks_core::app::WebhookTargets;
 use paylinks_core::auth::{NewMerchant, hash_key};
+use paylinks_core::error::ApiError;
+use paylinks_core::validate::ValidationErrors;
 use paylinks_core::model::Merchant;
 use paylinks_core::store::embedded::EmbeddedStore;
 use paylinks_core::store::{Store, StoreError};
@@ -99,7 +101,9 @@ async fn respond(request: hyper::Request<Incoming>, peer: SocketAddr, app: &App)
         return health(app).await;
     }
     let (parts, body) = request.into_parts();
-    let body = read_body_capped(body).await;
+    // A body cut off mid-way is never handed on: a form truncated after `customAmount=10` of
+    // `customAmount=1000` would otherwise be a valid, smaller payment.
+    let Some(body) = read_body_capped(body).await else { return body_unreadable() };
     let query = parts.uri.query().map(parse_query).unwrap_or_default();
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.request_id = Some(ulid::Ulid::new().to_string());
@@ -157,8 +161,9 @@ async fn health(app: &App) -> hyper::Response<Full<Bytes>> {
 }
 
 /// Reads at most one byte more than the handlers accept: enough for them to answer 413
-/// without this process buffering an arbitrarily large upload.
-async fn read_body_capped(mut body: Incoming) -> Vec<u8> {
+/// without this process buffering an arbitrarily large upload. None when the body could not
+/// be read to its end (the client went away, a malformed chunk).
+async fn read_body_capped(mut body: Incoming) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
     while bytes.len() <= MAX_BODY_BYTES {
         match body.frame().await {
@@ -167,11 +172,22 @@ async fn read_body_capped(mut body: Incoming) -> Vec<u8> {
                     bytes.extend_from_slice(data);
                 }
             }
-            Some(Err(_)) | None => break,
+            Some(Err(_)) => return None,
+            None => break,
         }
     }
     bytes.truncate(MAX_BODY_BYTES + 1);
-    bytes
+    Some(bytes)
+}
+
+/// 400 with the API's error body: the request's body could not be read to its end.
+fn body_unreadable() -> hyper::Response<Full<Bytes>> {
+    let error = ApiError::Validation(ValidationErrors(vec!["body: could not be read to its end".to_owned()]));
+    hyper::Response::builder()
+        .status(error.status())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(error.to_json().to_string())))
+        .expect("static headers are valid")
 }
 
 fn parse_query(query: &str) -> std::collections::HashMap<String, Vec<String>> {

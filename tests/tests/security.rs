@@ -328,3 +328,44 @@ async fn message_pages_of_a_merchants_checkout_wear_its_appearance() {
     assert_eq!(gone.status(), 410);
     assert!(gone.text().await.unwrap().contains("--primary:#0f766e"));
 }
+
+/// A request whose body stops short of its Content-Length (the client went away mid-upload)
+/// is refused, never handled on the part that arrived: a create whose JSON happens to be
+/// complete already creates nothing.
+#[tokio::test]
+async fn a_body_cut_off_before_its_end_is_refused_not_handled() {
+    use std::io::{Read, Write};
+    let data = TempDir::new("paylinks-security-truncated");
+    let server = Server::start(&data.0);
+    let body = seed_fixed_amount(MERCHANT_ID).to_string();
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        let head = format!(
+            "POST /api/payment-links/create HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+             x-api-key: {}\r\nx-ozura-api-key: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            paylinks_tests::VAULT_KEY,
+            paylinks_tests::MERCHANT_KEY,
+            body.len() + 100,
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        // The client stops sending: 100 promised bytes never come.
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok();
+        answer
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("body: could not be read to its end"), "{answer}");
+    let listed = merchant_request(reqwest::Method::GET, &format!("{}/api/payment-links", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(0), "nothing was created: {listed}");
+}
