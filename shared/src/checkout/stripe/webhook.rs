@@ -37,7 +37,8 @@ pub fn verify(header: &str, body: &[u8], secret: &SecretString, now: DateTime<Ut
         }
     }
     let (Some(timestamp), false) = (timestamp, signatures.is_empty()) else { return Err(SignatureError::Malformed) };
-    if (now.timestamp() - timestamp).abs() > TOLERANCE_SECONDS {
+    // Any i64 may arrive: the distance saturates rather than overflows.
+    if now.timestamp().saturating_sub(timestamp).saturating_abs() > TOLERANCE_SECONDS {
         return Err(SignatureError::OutsideTolerance);
     }
     let signed = |signature: &[u8]| {
@@ -142,6 +143,11 @@ mod tests {
         assert_eq!(verify(&header, BODY.as_bytes(), &secret, at(T + 301)), Err(SignatureError::OutsideTolerance));
         assert_eq!(verify(&header, BODY.as_bytes(), &secret, at(T - 301)), Err(SignatureError::OutsideTolerance));
         assert_eq!(verify(&header, BODY.as_bytes(), &secret, at(T + 300)), Ok(()));
+        // The most distant timestamps an i64 holds are refused, not an overflow.
+        for extreme in [i64::MIN, i64::MAX] {
+            let header = format!("t={extreme},v1={good}");
+            assert_eq!(verify(&header, BODY.as_bytes(), &secret, at(T)), Err(SignatureError::OutsideTolerance));
+        }
         for malformed in ["", "t=abc,v1=00", &format!("t={T}"), &format!("v1={good}"), &format!("t={T},v1=not-hex")] {
             assert_eq!(
                 verify(malformed, BODY.as_bytes(), &secret, at(T)),
