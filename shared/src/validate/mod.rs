@@ -230,6 +230,12 @@ fn is_hidden_or_reordering(c: char) -> bool {
 }
 
 /// Why a body is not a JSON object, saying where its JSON breaks when it is not JSON at all.
+/// The errors for the keys `body`, a JSON object, gives twice at its top level (for bodies
+/// read as a `serde_json::Value`, which keeps the last silently); none when it is no object.
+pub(crate) fn repeated_keys(body: &[u8]) -> Vec<String> {
+    parse_object(body).map(|(_, repeated)| repeated_key_errors("", &repeated).collect()).unwrap_or_default()
+}
+
 fn not_an_object(body: &[u8]) -> String {
     match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
         Err(error) if error.is_syntax() || error.is_eof() => {

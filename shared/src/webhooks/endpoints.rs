@@ -85,7 +85,7 @@ fn read(body: &[u8], targets: Targets, now: DateTime<Utc>) -> Result<WebhookEndp
     let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(body) else {
         return Err(vec!["body: must be a JSON object".to_owned()]);
     };
-    let mut errors = Vec::new();
+    let mut errors = crate::validate::repeated_keys(body);
     let url = match fields.remove("url") {
         Some(Value::String(url)) => check_url(&url, targets).map_err(|e| errors.push(format!("url: {e}"))).ok(),
         Some(_) => {
@@ -220,5 +220,8 @@ mod tests {
         assert_eq!(endpoint.events, vec![EventType::CheckoutSessionCompleted]);
         assert!(endpoint.id.as_str().starts_with("we_") && endpoint.secret.starts_with("whsec_"));
         assert_eq!(read(b"[]", Targets::PublicHttps, now).unwrap_err(), vec!["body: must be a JSON object"]);
+        // A key given twice means two things to two parsers: refused, as on create.
+        let twice = br#"{"url": "https://a.example/h", "url": "https://b.example/h"}"#;
+        assert_eq!(read(twice, Targets::PublicHttps, now).unwrap_err(), vec!["url: must be given only once"]);
     }
 }
