@@ -198,3 +198,33 @@ async fn a_count_given_back_after_ttl_swept_its_counter_reads_as_zero_and_is_swe
     assert_eq!((n(&item, "count"), n(&item, "ttl")), ("-1", window_end.timestamp().to_string().as_str()));
     assert_eq!(store.read_counter(&counter.name).await.expect("read"), 0);
 }
+
+#[tokio::test]
+async fn a_rare_event_type_among_many_is_listed_in_a_few_queries() {
+    use crate::model::{Event, EventType};
+    use crate::store::Events;
+    use crate::test_support::{RequestCounter, counted_client, fresh_dynamo_store_with, moto_endpoint};
+
+    let counter = RequestCounter::default();
+    let store = fresh_dynamo_store_with(counted_client(&moto_endpoint().await, &counter)).await;
+    let link = link("m_events");
+    let session = CheckoutSession::open(&link, link.created_at);
+    let put = async |event: &Event| {
+        let item = super::codec::event_item(event);
+        store.client().put_item().table_name(store.table()).set_item(Some(item)).send().await.expect("put event");
+    };
+    // The oldest event is the one refund; 120 payments came after it.
+    let refunded = Event::session_refunded(&session, link.created_at);
+    put(&refunded).await;
+    for n in 0..120 {
+        put(&Event::session_completed(&session, &paid_at(link.created_at + chrono::TimeDelta::seconds(n + 1)))).await;
+    }
+    counter.take();
+    let now = link.created_at + chrono::TimeDelta::days(1);
+    let page =
+        store.list_events("m_events", Some(EventType::CheckoutSessionRefunded), 10, None, now).await.expect("list");
+    assert_eq!(page.events.iter().map(|event| &event.id).collect::<Vec<_>>(), vec![&refunded.id]);
+    assert_eq!(page.next, None);
+    // DynamoDB applies Limit before the filter: reading 11 items a query took 12 queries.
+    assert_eq!(counter.take().get("Query").copied(), Some(1), "one query reads past the 120 others");
+}
