@@ -95,8 +95,10 @@ impl Sender {
 /// round (the outbox keeps everything for the next one).
 ///
 /// One receiver must not hold up the others (the dispatcher runs one at a time): an event's
-/// attempts to its endpoints go out together, and an endpoint that fails is tried once per
-/// round, its other deliveries due in the round waiting with it for its next try.
+/// attempts to its endpoints go out together, and an endpoint that does not answer at all
+/// (down, or silent until the timeout) is tried once per round, its other deliveries due in
+/// the round waiting for its next try. One that answers, even with an error, gets each event:
+/// it may refuse only some.
 pub async fn deliver_due(
     store: &(impl Webhooks + ?Sized),
     sender: &Sender,
@@ -105,8 +107,8 @@ pub async fn deliver_due(
     let mut attempts = 0;
     // Each merchant's endpoints, read once per round (and kept as their health changes).
     let mut endpoints_of: HashMap<String, Vec<WebhookEndpoint>> = HashMap::new();
-    // Endpoints that failed this round, with when they are tried next.
-    let mut failing: HashMap<String, DateTime<Utc>> = HashMap::new();
+    // Endpoints that did not answer this round, with when they are tried next.
+    let mut silent: HashMap<String, DateTime<Utc>> = HashMap::new();
     for mut event in store.due_events(now, BATCH).await? {
         let endpoints = match endpoints_of.entry(event.merchant_id.clone()) {
             Entry::Occupied(known) => known.into_mut(),
@@ -127,7 +129,7 @@ pub async fn deliver_due(
             if delivery.delivered || waiting || given_up {
                 continue;
             }
-            match failing.get(endpoint.id.as_str()) {
+            match silent.get(endpoint.id.as_str()) {
                 Some(next_try) => delivery.next_attempt_at = Some(*next_try),
                 None => to_try.push(index),
             }
@@ -146,9 +148,9 @@ pub async fn deliver_due(
             delivery.record_attempt(now, answer.status, latency_ms, |made| {
                 schedule::next_attempt(made, now, answer.retry_after)
             });
-            if !delivery.delivered {
+            if answer.status.is_none() {
                 let next_try = delivery.next_attempt_at.unwrap_or(now + schedule::FIRST_RETRY);
-                failing.insert(endpoint.id.to_string(), next_try);
+                silent.insert(endpoint.id.to_string(), next_try);
             }
             // The endpoint's health: failing since, recovered, or disabled after failing too long.
             if let Some(changed) = endpoint.after_attempt(delivery.delivered, answer.status, now) {

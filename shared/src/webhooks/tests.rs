@@ -89,7 +89,7 @@ fn live_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
 }
 
 #[tokio::test]
-async fn a_failing_receiver_is_tried_once_a_round_and_holds_up_no_other_merchant() {
+async fn a_receiver_that_does_not_answer_is_tried_once_a_round_and_holds_up_no_other_merchant() {
     let (store, _dir) = fresh_embedded_store();
     let checkout = || shop_checkout(Cart::Amount { amount: MinorUnits(500) });
     let (down, up) = (
