@@ -12,6 +12,7 @@ use crate::webhooks::endpoints;
 
 pub async fn handle(request: &Request, app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
     let id = path_parameter(request, "id");
-    let event = endpoints::redeliver(app.store.as_ref(), caller.merchant()?, id, app.now()).await?;
-    Ok(json(StatusCode::ACCEPTED, &json!({ "success": true, "data": { "id": event.id, "redelivery": "scheduled" } })))
+    let (event, endpoints) = endpoints::redeliver(app.store.as_ref(), caller.merchant()?, id, app.now()).await?;
+    let data = json!({ "id": event.id, "redelivery": "scheduled", "endpoints": endpoints });
+    Ok(json(StatusCode::ACCEPTED, &json!({ "success": true, "data": data })))
 }

@@ -115,11 +115,12 @@ pub async fn deliver_due(
             Entry::Vacant(unknown) => unknown.insert(store.webhook_endpoints(&event.merchant_id).await?),
         };
         let body = event.to_json().to_string();
-        // Endpoints registered after the event happened do not get it (as with Stripe), nor do
-        // disabled ones.
+        // Endpoints registered after the event happened do not get it (as with Stripe) unless
+        // it was redelivered to them; disabled ones get nothing.
         let mut to_try = Vec::new();
         for (index, endpoint) in endpoints.iter().enumerate() {
-            let wanted = endpoint.wants(event.kind) && endpoint.created_at <= event.created_at;
+            let redelivered = event.deliveries.contains_key(endpoint.id.as_str());
+            let wanted = endpoint.wants(event.kind) && (endpoint.created_at <= event.created_at || redelivered);
             if !wanted || endpoint.disabled_reason.is_some() {
                 continue;
             }

@@ -7,7 +7,7 @@ use super::addresses::is_public;
 use super::signature;
 use crate::app::WebhookTargets as Targets;
 use crate::error::ApiError;
-use crate::model::{Event, EventId, EventType, Merchant, WebhookEndpoint, WebhookEndpointId};
+use crate::model::{Deliveries, Event, EventId, EventType, Merchant, WebhookEndpoint, WebhookEndpointId};
 use crate::store::Webhooks;
 use crate::validate::ValidationErrors;
 
@@ -64,21 +64,29 @@ pub async fn rotate_secret(
     }
 }
 
-/// Sends `merchant`'s event `id` again to every endpoint that wants it, as a new delivery (the
-/// same `webhook-id`): due at once, the attempt count started again, the delivery log kept.
+/// Sends `merchant`'s event `id` again to every enabled endpoint that wants it, as a new
+/// delivery (the same `webhook-id`): due at once, the attempt count started again, the delivery
+/// log kept. That includes an endpoint registered after the event (a receiver registered again
+/// after it was disabled), which the event's own deliveries never reach. Returns the event and
+/// how many endpoints it goes to.
 pub async fn redeliver(
     store: &(impl Webhooks + ?Sized),
     merchant: &Merchant,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<Event, ApiError> {
+) -> Result<(Event, usize), ApiError> {
     let id: EventId = id.parse().map_err(|_| ApiError::EventNotFound)?;
     let event = store.get_event(&id).await?.filter(|e| e.merchant_id == merchant.id).ok_or(ApiError::EventNotFound)?;
-    let deliveries =
+    let mut deliveries: Deliveries =
         event.deliveries.into_iter().map(|(endpoint, delivery)| (endpoint, delivery.restarted())).collect();
+    let taking = store.webhook_endpoints(&merchant.id).await?;
+    let taking: Vec<_> = taking.iter().filter(|e| e.wants(event.kind) && e.disabled_reason.is_none()).collect();
+    for endpoint in &taking {
+        deliveries.entry(endpoint.id.to_string()).or_default();
+    }
     let again = Event { due_at: Some(now), deliveries, ..event };
     store.record_deliveries(&again).await?;
-    Ok(again)
+    Ok((again, taking.len()))
 }
 
 fn read(body: &[u8], targets: Targets, now: DateTime<Utc>) -> Result<WebhookEndpoint, Vec<String>> {

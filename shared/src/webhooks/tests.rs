@@ -121,6 +121,43 @@ async fn a_receiver_that_does_not_answer_is_tried_once_a_round_and_holds_up_no_o
     assert!(store.due_events(day(0), 10).await.unwrap().is_empty(), "nothing left due this round");
 }
 
+#[tokio::test]
+async fn a_redelivery_reaches_an_endpoint_registered_again_after_it_was_disabled() {
+    let (store, _dir) = fresh_embedded_store();
+    let link = PaymentLink::new("m_again", shop_checkout(Cart::Amount { amount: MinorUnits(500) }), None, 30, day(0));
+    store.create_link(&link).await.unwrap();
+    let old = endpoint_at(dead_receiver(), Vec::new());
+    store.add_webhook_endpoint("m_again", &old).await.unwrap();
+    pay(&store, &link, day(0)).await;
+    let sender = Sender::new(WebhookTargets::Anywhere).unwrap();
+    assert_eq!(deliver_due(&store, &sender, day(0)).await.unwrap(), 1);
+    // The old receiver is disabled; the merchant fixes it and registers it again, later.
+    let disabled = WebhookEndpoint { disabled_reason: Some("failing".into()), ..old };
+    assert!(store.record_webhook_endpoint_health("m_again", &disabled).await.unwrap());
+    let (url, reached) = live_receiver();
+    let again = WebhookEndpoint { created_at: day(1), ..endpoint_at(url, Vec::new()) };
+    store.add_webhook_endpoint("m_again", &again).await.unwrap();
+    let event = store.list_events("m_again", None, 10, None, day(1)).await.unwrap().events.remove(0);
+    assert_eq!(
+        deliver_due(&store, &sender, day(1)).await.unwrap(),
+        0,
+        "an event is not sent to a later endpoint by itself"
+    );
+
+    let merchant = crate::model::Merchant {
+        id: "m_again".into(),
+        name: "Again".into(),
+        vault_key_hash: String::new(),
+        merchant_key_hash: String::new(),
+        created_at: day(0),
+        stripe_account: None,
+    };
+    let (_, endpoints) = super::endpoints::redeliver(&store, &merchant, event.id.as_str(), day(1)).await.unwrap();
+    assert_eq!(endpoints, 1, "the endpoint registered again, not the disabled one");
+    assert_eq!(deliver_due(&store, &sender, day(1)).await.unwrap(), 1);
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1, "the redelivery reached it");
+}
+
 /// An endpoint of `url` created at `day(0)`, for `events` (empty: all).
 fn endpoint_at(url: String, events: Vec<EventType>) -> WebhookEndpoint {
     WebhookEndpoint {
