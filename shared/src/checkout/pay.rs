@@ -410,8 +410,13 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             // Our hold lapsed and the link filled meanwhile: give the money back.
             CompletePayment::LimitReached => {
                 let request = ChargeRequest::of(&session, attempt);
+                // Unreachable: 503, and the customer's retry after the lease takes the attempt
+                // over, finds the charge and gives it back then.
                 let voided = self.processor.void(&request, &result.transaction_id).await;
-                voided.map_err(|e| ApiError::Internal(e.to_string()))?;
+                voided.map_err(|error| match error {
+                    ProcessorError::Unavailable(_) => processor_unreachable(&session, error),
+                    other => ApiError::Internal(other.to_string()),
+                })?;
                 self.store.end_attempt(&session.id, attempt, AttemptEnd::Declined).await?;
                 Ok(PayOutcome::LinkUnavailable { session, reason: Unavailable::LimitReached })
             }

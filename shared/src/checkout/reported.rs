@@ -79,7 +79,11 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     ) -> Result<Option<ProcessorPayment>, ApiError> {
         match self.processor.payment(payment_intent, account).await {
             Ok(payment) => Ok(Some(payment)),
-            Err(ProcessorError::Unavailable(detail)) => Err(ApiError::Internal(detail)),
+            // Stripe retries its event; the log says it was Stripe, not us.
+            Err(ProcessorError::Unavailable(detail)) => {
+                tracing::warn!(payment_intent, detail, "processor unreachable");
+                Err(ApiError::ProcessorUnavailable)
+            }
             Err(ProcessorError::Processing(detail)) => {
                 tracing::warn!(payment_intent, detail, "reported payment is not one of ours");
                 Ok(None)
