@@ -302,10 +302,17 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 // The client's card-testing count was taken when the attempt began and stays; the
                 // link's is counted apart, for it decides whether the link is blocked or paused.
                 let now = self.clock.now();
-                self.store.decline_attempt(&session, attempt.number, reason).await?;
+                // Counted by whoever ended the attempt: the page's post and Stripe's event may
+                // both report this decline.
+                let ended = self.store.decline_attempt(&session, attempt.number, reason).await?;
                 // The decline is decided and stored: a failure to count it on the link is logged,
                 // never turned into an error for the customer.
-                if let Err(error) = guard::record_decline(self.store, &session.link_id, client_ip, now).await {
+                let counted = if ended {
+                    guard::record_decline(self.store, &session.link_id, client_ip, now).await
+                } else {
+                    Ok(())
+                };
+                if let Err(error) = counted {
                     tracing::warn!(session_id = %session.id, %error, "decline not counted on the link");
                 }
                 Ok(PayOutcome::Declined { session, reason })

@@ -1011,7 +1011,8 @@ async fn a_declined_attempt_ends_and_gives_its_hold_back_in_one_decision<F: Fixt
         }
 
         // The attempt ends and the hold goes.
-        store.decline_attempt(&held, attempts[0].number, DeclineReason::InsufficientFunds).await.expect("decline");
+        let ended = store.decline_attempt(&held, attempts[0].number, DeclineReason::InsufficientFunds).await;
+        assert!(ended.expect("decline"), "{usage_limit:?}: this call ended it");
         let declined =
             CheckoutSession { attempts: 1, last_decline: Some(DeclineReason::InsufficientFunds), ..held.clone() };
         assert_eq!(stored_session(store, &held.id).await, declined, "pending, nothing in flight, why it was declined");
@@ -1020,7 +1021,10 @@ async fn a_declined_attempt_ends_and_gives_its_hold_back_in_one_decision<F: Fixt
 
         // A hold already given back (it lapsed and another claim took it back): the rest goes.
         store.release_use(&link.id, &lapsed.id).await.expect("release");
-        store.decline_attempt(&lapsed, attempts[1].number, DeclineReason::InsufficientFunds).await.expect("decline");
+        let ended = store.decline_attempt(&lapsed, attempts[1].number, DeclineReason::InsufficientFunds).await;
+        assert!(ended.expect("decline"), "{usage_limit:?}: ended, its hold gone already");
+        let again = store.decline_attempt(&lapsed, attempts[1].number, DeclineReason::InsufficientFunds).await;
+        assert!(!again.expect("decline again"), "{usage_limit:?}: reported twice, ended once");
         assert_eq!(stored_session(store, &lapsed.id).await.in_flight, None, "{usage_limit:?}");
 
         // An attempt over already stays as it is, and so does the session's hold (a newer
@@ -1028,7 +1032,8 @@ async fn a_declined_attempt_ends_and_gives_its_hold_back_in_one_decision<F: Fixt
         let failure = AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(3) };
         store.end_attempt(&over.id, &attempts[2], failure).await.expect("fail");
         let failed = stored_session(store, &over.id).await;
-        store.decline_attempt(&over, attempts[2].number, DeclineReason::InsufficientFunds).await.expect("decline");
+        let ended = store.decline_attempt(&over, attempts[2].number, DeclineReason::InsufficientFunds).await;
+        assert!(!ended.expect("decline"), "{usage_limit:?}: over already");
         assert_eq!(stored_session(store, &over.id).await, failed, "{usage_limit:?}");
         let (_, reserved, holds) = uses(store, &link.id).await;
         let holders: Vec<String> = holds.into_iter().map(|(holder, _)| holder).collect();

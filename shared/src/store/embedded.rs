@@ -686,7 +686,7 @@ impl Payments for EmbeddedStore {
         session: &CheckoutSession,
         attempt: u32,
         reason: DeclineReason,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (key, holder) = (keys::session(&session.id), session.id.to_string());
         let link_key = session.link_has_usage_limit.then(|| keys::link(&session.link_id));
         self.write(move |txn| {
@@ -696,7 +696,7 @@ impl Payments for EmbeddedStore {
             if let Some(link_key) = link_key.as_deref().filter(|_| ended) {
                 txn.release_use(link_key, &holder)?;
             }
-            Ok(())
+            Ok(ended)
         })
         .await
     }

@@ -241,7 +241,7 @@ impl Payments for FaultyStore {
         session: &CheckoutSession,
         attempt: u32,
         reason: DeclineReason,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.run(self.inner.decline_attempt(session, attempt, reason)).await
     }
 

@@ -224,13 +224,15 @@ pub trait Payments: Send + Sync {
     /// for another try with `reason` as its `last_decline`, and the use it holds on its link (a
     /// link with a usage limit) is given back. The count the attempt took on its counter stays:
     /// a decline is what it counts. An attempt that is over already stays as it is, and so does
-    /// the hold (holds are the session's: it may be a newer attempt's).
+    /// the hold (holds are the session's: it may be a newer attempt's). True when this call
+    /// ended the attempt: of a page's post and Stripe's event reporting one decline together,
+    /// only one counts it.
     async fn decline_attempt(
         &self,
         session: &CheckoutSession,
         attempt: u32,
         reason: DeclineReason,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// Ends `attempt` without a payment and gives back the count it took on its counter (nothing
     /// the processor declined: refused, voided or failed): on `Declined` the session stays

@@ -321,14 +321,15 @@ impl Payments for DynamoStore {
         session: &CheckoutSession,
         attempt: u32,
         reason: DeclineReason,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let session_pk = keys::session(&session.id);
         let declined = Write::new("SET #lastDecline = :reason REMOVE #inFlight", ATTEMPT_IN_FLIGHT)
             .value(":reason", attribute(&session_pk, &reason)?);
         let declined = ending(&session_pk, attempt, declined)?;
         if !session.link_has_usage_limit {
             // No hold to give back: one write. Refused: the attempt is over already.
-            return self.update(&session_pk, &declined, ReturnValue::None).await.map(|_| ());
+            let written = self.update(&session_pk, &declined, ReturnValue::None).await?;
+            return Ok(matches!(written, Written::Applied(_)));
         }
         // One transaction. The attempt over already: it stays as it is, and so does the hold, for
         // holds are the session's and it may be a newer attempt's. The hold gone already (lapsed
@@ -340,15 +341,16 @@ impl Payments for DynamoStore {
             .transact_items(declined.in_transaction(&self.table, &session_pk)?)
             .transact_items(releasing(&session.id).in_transaction(&self.table, &link_pk)?);
         let error = match send_transaction(&request).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(true),
             Err(error) => error,
         };
         let reasons = cancellation_reasons(&error);
         let refused = |n: usize| reasons.get(n).and_then(failure) == Some("ConditionalCheckFailed");
         if refused(0) {
-            Ok(())
+            Ok(false)
         } else if refused(1) {
-            self.update(&session_pk, &declined, ReturnValue::None).await.map(|_| ())
+            let written = self.update(&session_pk, &declined, ReturnValue::None).await?;
+            Ok(matches!(written, Written::Applied(_)))
         } else {
             Err(classify_transaction(error, "decline attempt"))
         }
