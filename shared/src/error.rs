@@ -95,9 +95,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Branded(error, _) => error.status(),
-            ApiError::Validation(_) | ApiError::IdempotencyKeyReused | ApiError::InvalidSignature(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::Validation(_) | ApiError::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             ApiError::MissingKey(_) | ApiError::InvalidKeys => StatusCode::UNAUTHORIZED,
             ApiError::WrongMerchant(_) | ApiError::StaleForm => StatusCode::FORBIDDEN,
             ApiError::LinkNotFound
@@ -107,7 +105,9 @@ impl ApiError {
             | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::LinkUnavailable(_) | ApiError::SessionClosed { .. } => StatusCode::GONE,
-            ApiError::LinkStoppedTakingPayments { .. } | ApiError::PaymentInProgress => StatusCode::CONFLICT,
+            ApiError::LinkStoppedTakingPayments { .. }
+            | ApiError::PaymentInProgress
+            | ApiError::IdempotencyKeyReused => StatusCode::CONFLICT,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) | ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,

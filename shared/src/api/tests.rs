@@ -827,7 +827,7 @@ async fn an_idempotency_key_returns_the_original_link_and_refuses_another_body()
     assert_eq!(body_json(&again), body_json(&first), "the original response, the same link");
 
     let (status, response) = h.call(Endpoint::CreateLink, with_key("order-42", |b| b["amount"] = json!("51.00"))).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::CONFLICT, "DESIGN: 409 for an idempotency conflict");
     assert_eq!(body_json(&response)["code"], json!("idempotency_key_reused"));
 
     // A failed validation does not use the key up.
