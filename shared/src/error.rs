@@ -104,7 +104,11 @@ impl ApiError {
             | ApiError::EventNotFound
             | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::LinkUnavailable(_) | ApiError::SessionClosed { .. } => StatusCode::GONE,
+            // DESIGN: 410 for an expired session, 409 for one cancelled (or failed) already.
+            ApiError::LinkUnavailable(_) | ApiError::SessionClosed { status: SessionStatus::Expired, .. } => {
+                StatusCode::GONE
+            }
+            ApiError::SessionClosed { .. } => StatusCode::CONFLICT,
             ApiError::LinkStoppedTakingPayments { .. }
             | ApiError::PaymentInProgress
             | ApiError::IdempotencyKeyReused => StatusCode::CONFLICT,

@@ -565,6 +565,9 @@ async fn cancel_returns_to_the_cancel_url_with_nothing_added() {
     let stored = h.app.store.get_session(&session.id).await.unwrap().unwrap();
     assert_eq!(stored.status, SessionStatus::Cancelled);
     assert_eq!(h.app.store.get_link(&link).await.unwrap().unwrap().used, 0);
+    // DESIGN: 409 for a session cancelled already (410 is for an expired one).
+    let (status, _) = h.pay(&stored, "4242 4242 4242 4242").await;
+    assert_eq!(status, StatusCode::CONFLICT);
 }
 
 #[tokio::test]
