@@ -26,6 +26,24 @@ pub(crate) fn path_parameter<'r>(request: &'r Request, name: &str) -> &'r str {
     request.path_parameters_ref().and_then(|params| params.first(name)).unwrap_or_default()
 }
 
+/// The query parameter `name` of a merchant-API request, given at most once: a name given twice
+/// (`status=active&status=bogus`) is an error in `errors` and reads as absent, for two readers
+/// could take two different values.
+pub(crate) fn query_once<'q>(
+    query: &'q lambda_http::aws_lambda_events::query_map::QueryMap,
+    name: &str,
+    errors: &mut Vec<String>,
+) -> Option<&'q str> {
+    match query.all(name).as_deref() {
+        Some([one]) => Some(one),
+        Some([_, _, ..]) => {
+            errors.push(format!("{name}: must be given only once"));
+            None
+        }
+        _ => None,
+    }
+}
+
 #[cfg(feature = "pages")]
 /// The client's address, as the card-testing limits count it: API Gateway's `sourceIp` (set by
 /// `paylinks serve` too), or, behind proxies the deployment trusts, the `X-Forwarded-For` entry

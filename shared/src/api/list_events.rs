@@ -6,6 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
+use super::http::query_once;
 use super::paging::{encode_cursor, page_query};
 use super::{Caller, json};
 use crate::app::App;
@@ -17,7 +18,7 @@ pub async fn handle(request: &Request, app: &App, caller: &Caller) -> Result<Res
     let query = request.query_string_parameters();
     let mut errors = Vec::new();
     let (limit, after) = page_query::<EventId>(request, "after", &mut errors);
-    let kind = match query.first("type") {
+    let kind = match query_once(&query, "type", &mut errors) {
         None => None,
         Some(text) => EventType::parse(text).or_else(|| {
             let kinds: Vec<&str> = EventType::ALL.iter().map(|kind| kind.as_str()).collect();

@@ -5,6 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
+use super::http::query_once;
 use super::paging::{encode_cursor, page_query};
 use super::views::link_view;
 use super::{Caller, json, public_base_url};
@@ -18,7 +19,7 @@ pub async fn handle(request: &Request, app: &App, caller: &Caller) -> Result<Res
     let query = request.query_string_parameters();
     let mut errors = Vec::new();
     let (limit, cursor) = page_query::<LinkId>(request, "cursor", &mut errors);
-    let status = match query.first("status") {
+    let status = match query_once(&query, "status", &mut errors) {
         None => None,
         Some(text) => LinkStatus::ALL.into_iter().find(|status| status.as_str() == text).or_else(|| {
             let statuses: Vec<&str> = LinkStatus::ALL.iter().map(|status| status.as_str()).collect();

@@ -7,6 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::{Request, RequestExt};
 
+use super::http::query_once;
+
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
 
@@ -18,7 +20,7 @@ pub(crate) fn page_query<Id: FromStr>(
     errors: &mut Vec<String>,
 ) -> (usize, Option<Id>) {
     let query = request.query_string_parameters();
-    let limit = match query.first("limit").map(str::parse::<usize>) {
+    let limit = match query_once(&query, "limit", errors).map(str::parse::<usize>) {
         None => DEFAULT_LIMIT,
         Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
         Some(_) => {
@@ -26,7 +28,7 @@ pub(crate) fn page_query<Id: FromStr>(
             DEFAULT_LIMIT
         }
     };
-    let cursor = query.first(cursor_name).and_then(|text| {
+    let cursor = query_once(&query, cursor_name, errors).and_then(|text| {
         let decoded = decode_cursor(text);
         if decoded.is_none() {
             errors.push(format!("{cursor_name}: is not a cursor this API returned (nextCursor)"));

@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
+use super::http::query_once;
 use super::{Caller, path_parameter, public_base_url};
 use crate::app::App;
 use crate::error::ApiError;
@@ -59,7 +60,7 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
 fn read_query(request: &Request) -> Result<(Format, u32), ApiError> {
     let query = request.query_string_parameters();
     let mut errors = Vec::new();
-    let format = match query.first("format") {
+    let format = match query_once(&query, "format", &mut errors) {
         None | Some("svg") => Format::Svg,
         Some("png") => Format::Png,
         Some(_) => {
@@ -67,7 +68,7 @@ fn read_query(request: &Request) -> Result<(Format, u32), ApiError> {
             Format::Svg
         }
     };
-    let size = match query.first("size") {
+    let size = match query_once(&query, "size", &mut errors) {
         None => DEFAULT_SIZE,
         Some(text) => match text.parse::<u32>() {
             Ok(size) if SIZES.contains(&size) => size,

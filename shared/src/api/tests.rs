@@ -789,6 +789,10 @@ async fn links_are_listed_newest_first_in_pages_with_opaque_cursors() {
             "{field} {details}"
         );
     }
+    // A parameter given twice means two things to two readers: refused, not the first taken.
+    let (status, response) = h.call(Endpoint::ListLinks, list_event("status=active&status=bogus", OWN_KEYS)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(&response)["details"], json!(["status: must be given only once"]));
 }
 
 #[tokio::test]
