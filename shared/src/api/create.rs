@@ -14,8 +14,15 @@ use crate::validate::ValidationErrors;
 pub async fn handle(request: &Request, app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
     require_json(request)?;
     let idempotency_key = idempotency_key(request)?;
-    let link =
-        links::create(app.store.as_ref(), caller.merchant()?, request.body(), idempotency_key, app.now()).await?;
+    let link = links::create(
+        app.store.as_ref(),
+        caller.merchant()?,
+        request.body(),
+        idempotency_key,
+        &app.config.card_entry,
+        app.now(),
+    )
+    .await?;
     let base = public_base_url(request, app);
     let body = json!({
         "success": true,

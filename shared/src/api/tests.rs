@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::{Endpoint, handle, handle_routed};
 use crate::app::{App, Config};
 use crate::auth::NewMerchant;
+use crate::checkout::processor::{CardEntry, StripeJs};
 use crate::model::{CheckoutSession, LinkId, PaymentLink, SessionId, SessionStatus};
 use crate::store::Store;
 use crate::store::faulty::{Fault, FaultyStore};
@@ -1303,4 +1304,37 @@ async fn a_merchant_reads_one_endpoint_and_its_delivery_log_page_by_page() {
         "{}",
         body_text(&refused)
     );
+}
+
+#[tokio::test]
+async fn a_stripe_deployment_refuses_amounts_stripe_cannot_charge_when_the_link_is_created() {
+    let mut h = harness().await;
+    let create = |currency: &'static str, amount: &'static str| {
+        create_event(move |b| {
+            b["currency"] = json!(currency);
+            b["amount"] = json!(amount);
+        })
+    };
+    // The sandbox charges any ISO amount.
+    assert_eq!(h.call(Endpoint::CreateLink, create("KWD", "1.234")).await.0, StatusCode::CREATED);
+    h.app.config.card_entry = CardEntry::StripeJs(StripeJs {
+        publishable_key: "pk_test_create".to_owned(),
+        js_url: StripeJs::DEFAULT_JS_URL.to_owned(),
+        api_base: "https://api.stripe.com".to_owned(),
+    });
+    for (currency, amount, why) in [
+        ("KWD", "1.234", "amount: Stripe charges KWD only in amounts whose last decimal is 0"),
+        ("MGA", "10.50", "amount: Stripe charges MGA in whole units only"),
+    ] {
+        let (status, response) = h.call(Endpoint::CreateLink, create(currency, amount)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{currency} {amount}");
+        assert_eq!(body_json(&response)["details"], json!([why]));
+    }
+    for (currency, amount) in [("KWD", "1.230"), ("MGA", "10.00"), ("ISK", "500"), ("USD", "50.00")] {
+        assert_eq!(
+            h.call(Endpoint::CreateLink, create(currency, amount)).await.0,
+            StatusCode::CREATED,
+            "{currency} {amount}"
+        );
+    }
 }

@@ -11,6 +11,7 @@ pub mod redirect;
 mod reported;
 #[cfg(feature = "stripe")]
 pub mod stripe;
+pub mod stripe_amounts;
 
 pub use cancel::Cancelled;
 pub use pay::{Cashier, PayForm, PayOutcome};

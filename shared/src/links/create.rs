@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::checkout::processor::CardEntry;
 use crate::checkout::redirect::{MAX_REDIRECT_CHARS, longest_redirects};
+use crate::checkout::stripe_amounts::uncharged_amounts;
 use crate::error::ApiError;
 use crate::model::{Checkout, IdempotencyRecord, Merchant, PaymentLink};
 use crate::store::{Idempotency, IdempotentCreate, Links};
@@ -12,12 +14,15 @@ use crate::validate::{ValidationErrors, validate_create};
 
 /// Validates `body` (every bad field at once) and stores the link it describes for `merchant`.
 /// With an idempotency key, a repeat of the same request returns the original link and one with
-/// another body is refused; one atomic write decides. Invalid requests never use up a key.
+/// another body is refused; one atomic write decides. Invalid requests never use up a key. On a
+/// deployment that charges through Stripe (`card_entry`), an amount Stripe cannot charge exactly
+/// is refused here, not when a customer pays.
 pub async fn create<S: Links + Idempotency + ?Sized>(
     store: &S,
     merchant: &Merchant,
     body: &[u8],
     idempotency_key: Option<String>,
+    card_entry: &CardEntry,
     now: DateTime<Utc>,
 ) -> Result<PaymentLink, ApiError> {
     let create = validate_create(body)?;
@@ -27,6 +32,12 @@ pub async fn create<S: Links + Idempotency + ?Sized>(
     let checkout = Checkout { stripe_account: merchant.stripe_account.clone(), ..create.checkout };
     let link = PaymentLink::new(&merchant.id, checkout, create.usage_limit, create.expires_in_days, now);
     check_redirect_lengths(&link)?;
+    if matches!(card_entry, CardEntry::StripeJs(_)) {
+        let refused = uncharged_amounts(&link.checkout);
+        if !refused.is_empty() {
+            return Err(ValidationErrors(refused).into());
+        }
+    }
     let Some(key) = idempotency_key else {
         store.create_link(&link).await?;
         return Ok(link);

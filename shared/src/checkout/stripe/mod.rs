@@ -16,7 +16,6 @@
 //! 4. `POST /v1/payment_intents/{id}/confirm` — the charge, or `requires_action` for 3-D Secure
 //!    (<https://docs.stripe.com/api/payment_intents/confirm>).
 
-mod amount;
 mod client;
 pub mod webhook;
 
@@ -29,6 +28,7 @@ pub use client::{StripeClient, StripeError};
 use super::processor::{
     CardEntry, ChargeRequest, Charged, PaymentDetails, PaymentProcessor, ProcessorError, ProcessorPayment, StripeJs,
 };
+use super::stripe_amounts as amount;
 use crate::model::{ChargeOutcome, ChargeRecord, DeclineReason};
 use client::Param;
 

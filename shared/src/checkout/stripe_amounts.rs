@@ -2,7 +2,8 @@
 //! currency (<https://docs.stripe.com/currencies#minor-units>), which are ISO 4217's except for
 //! a few: MGA is zero-decimal at Stripe (two decimals in ISO), ISK two-decimal (zero in ISO,
 //! whole krónur only: <https://support.stripe.com/questions/deprecation-of-fractional-isk-charges-and-refunds>),
-//! and the card networks take three-decimal currencies only in tens.
+//! and the card networks take three-decimal currencies only in tens. Not behind the `stripe`
+//! feature: creating a link on a Stripe deployment refuses amounts Stripe cannot charge.
 
 use crate::money::{Currency, MinorUnits};
 
@@ -50,6 +51,26 @@ pub fn from_stripe(amount: i64, currency: Currency) -> Option<MinorUnits> {
         (amount % unit == 0).then(|| MinorUnits(amount / unit))
     } else {
         amount.checked_mul(10_i64.pow(iso - stripe)).map(MinorUnits)
+    }
+}
+
+/// Why Stripe could not charge `link`'s fixed amounts or donation presets exactly, by field;
+/// empty when it can. (A donor's own amount is checked when the donation is made.)
+pub fn uncharged_amounts(checkout: &crate::model::Checkout) -> Vec<String> {
+    use crate::model::Cart;
+    let currency = checkout.currency;
+    let refusal =
+        |field: &str, amount: MinorUnits| to_stripe(amount, currency).err().map(|why| format!("{field}: {why}"));
+    match &checkout.cart {
+        Cart::Amount { amount } => refusal("amount", *amount).into_iter().collect(),
+        Cart::Items { total, .. } => refusal("items", *total).into_iter().collect(),
+        Cart::Donation { donation } => {
+            let presets = donation.presets.iter().enumerate();
+            let mut refused: Vec<String> =
+                presets.filter_map(|(n, preset)| refusal(&format!("donationConfig.presets[{n}]"), *preset)).collect();
+            refused.extend(donation.default_amount.and_then(|amount| refusal("donationConfig.defaultAmount", amount)));
+            refused
+        }
     }
 }
 
