@@ -283,6 +283,25 @@ impl Txn<'_> {
 
 impl EmbeddedStore {
     /// Runs `work` in a write transaction, committed only when it returns Ok.
+    /// The merchant's endpoint `id` replaced by `change` of it as stored, in one transaction;
+    /// false when there is none.
+    async fn change_endpoint(
+        &self,
+        merchant_id: &str,
+        id: WebhookEndpointId,
+        change: impl FnOnce(&WebhookEndpoint) -> WebhookEndpoint + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        let key = keys::webhook_endpoints(merchant_id);
+        self.write(move |txn| {
+            let mut endpoints: Vec<WebhookEndpoint> = txn.get(&key)?.unwrap_or_default();
+            let Some(slot) = endpoints.iter_mut().find(|e| e.id == id) else { return Ok(false) };
+            *slot = change(slot);
+            txn.put(&key, &endpoints)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn write<R: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Txn<'_>) -> Result<R, StoreError> + Send + 'static,
@@ -837,15 +856,8 @@ impl Webhooks for EmbeddedStore {
         merchant_id: &str,
         endpoint: &WebhookEndpoint,
     ) -> Result<bool, StoreError> {
-        let (key, endpoint) = (keys::webhook_endpoints(merchant_id), endpoint.clone());
-        self.write(move |txn| {
-            let mut endpoints: Vec<WebhookEndpoint> = txn.get(&key)?.unwrap_or_default();
-            let Some(slot) = endpoints.iter_mut().find(|e| e.id == endpoint.id) else { return Ok(false) };
-            *slot = endpoint;
-            txn.put(&key, &endpoints)?;
-            Ok(true)
-        })
-        .await
+        let replacement = endpoint.clone();
+        self.change_endpoint(merchant_id, endpoint.id.clone(), move |_| replacement).await
     }
 
     async fn record_webhook_endpoint_health(
@@ -853,15 +865,9 @@ impl Webhooks for EmbeddedStore {
         merchant_id: &str,
         endpoint: &WebhookEndpoint,
     ) -> Result<bool, StoreError> {
-        let (key, endpoint) = (keys::webhook_endpoints(merchant_id), endpoint.clone());
-        self.write(move |txn| {
-            let mut endpoints: Vec<WebhookEndpoint> = txn.get(&key)?.unwrap_or_default();
-            let Some(slot) = endpoints.iter_mut().find(|e| e.id == endpoint.id) else { return Ok(false) };
-            *slot = slot.clone().with_health_of(&endpoint);
-            txn.put(&key, &endpoints)?;
-            Ok(true)
-        })
-        .await
+        let measured = endpoint.clone();
+        self.change_endpoint(merchant_id, endpoint.id.clone(), move |stored| stored.clone().with_health_of(&measured))
+            .await
     }
 
     async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError> {

@@ -81,6 +81,7 @@ fn live_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
             counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // The whole request first: closing on unread bytes resets the connection.
             read_request(&mut stream);
             std::io::Write::write_all(&mut stream, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").ok();
         }
@@ -181,18 +182,8 @@ fn endpoint_at(url: String, events: Vec<EventType>) -> WebhookEndpoint {
 #[tokio::test]
 async fn a_deployment_never_connects_to_loopback_however_the_url_names_it() {
     // A receiver on loopback answering 204 to anyone who gets through, counting them.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = reached.clone();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            // The whole request first: closing on unread bytes resets the connection.
-            read_request(&mut stream);
-            std::io::Write::write_all(&mut stream, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").ok();
-        }
-    });
+    let (receiver, reached) = live_receiver();
+    let port = reqwest::Url::parse(&receiver).unwrap().port().unwrap();
     let connections = || reached.swap(0, std::sync::atomic::Ordering::SeqCst);
     let urls = [
         format!("https://localhost:{port}/hooks"), // a name resolving to 127.0.0.1

@@ -105,29 +105,22 @@ fn intent(status: &str) -> Value {
 
 /// Stripe's answers to the four calls of a charge, the last (confirm) being `confirmed`.
 async fn answer_a_charge(server: &MockServer, confirmed: ResponseTemplate) {
-    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
-    Mock::given(method("POST")).and(path("/v1/customers")).respond_with(ok(customer())).mount(server).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_intents"))
-        .respond_with(ok(intent("requires_payment_method")))
-        .mount(server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_intents/pi_1"))
-        .respond_with(ok(intent("requires_confirmation")))
-        .mount(server)
-        .await;
+    answer(server, "POST", "/v1/customers", 200, customer()).await;
+    answer(server, "POST", "/v1/payment_intents", 200, intent("requires_payment_method")).await;
+    answer(server, "POST", "/v1/payment_intents/pi_1", 200, intent("requires_confirmation")).await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents/pi_1/confirm"))
         .respond_with(confirmed)
         .mount(server)
         .await;
     let card = json!({ "id": "card_1", "object": "card", "brand": "Visa", "last4": "4242" });
-    Mock::given(method("GET"))
-        .and(path("/v1/customers/cus_1/sources/card_1"))
-        .respond_with(ok(card))
-        .mount(server)
-        .await;
+    answer(server, "GET", "/v1/customers/cus_1/sources/card_1", 200, card).await;
+}
+
+/// Stripe answering `verb` `at` with `status` and `body`.
+async fn answer(server: &MockServer, verb: &str, at: &str, status: u16, body: Value) {
+    let answered = ResponseTemplate::new(status).set_body_json(body);
+    Mock::given(method(verb)).and(path(at)).respond_with(answered).mount(server).await;
 }
 
 fn declined(decline_code: &str) -> ResponseTemplate {
@@ -230,17 +223,9 @@ async fn a_retry_finds_the_attempts_payment_intent_by_replaying_its_keyed_create
         .respond_with(ResponseTemplate::new(200).set_body_json(intent("requires_payment_method")))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/payment_intents/pi_1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(intent("succeeded")))
-        .mount(&server)
-        .await;
+    answer(&server, "GET", "/v1/payment_intents/pi_1", 200, intent("succeeded")).await;
     let card = json!({ "id": "card_1", "object": "card", "brand": "Visa", "last4": "4242" });
-    Mock::given(method("GET"))
-        .and(path("/v1/customers/cus_1/sources/card_1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(card))
-        .mount(&server)
-        .await;
+    answer(&server, "GET", "/v1/customers/cus_1/sources/card_1", 200, card).await;
     let stripe = stripe_at(&server).await;
     let record = stripe.lookup(&request).await.expect("looked up").expect("a charge");
     assert_eq!(
@@ -275,31 +260,14 @@ async fn a_retried_charge_whose_first_try_succeeded_takes_that_charge_as_its_out
     let server = MockServer::start().await;
     let (session, attempt) = session(None);
     let request = ChargeRequest::of(&session, &attempt);
-    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
-    Mock::given(method("POST")).and(path("/v1/customers")).respond_with(ok(customer())).mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_intents"))
-        .respond_with(ok(intent("requires_payment_method")))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", "/v1/customers", 200, customer()).await;
+    answer(&server, "POST", "/v1/payment_intents", 200, intent("requires_payment_method")).await;
     let unexpected_state = json!({ "error": { "type": "invalid_request_error", "code": "payment_intent_unexpected_state",
         "message": "This PaymentIntent's payment_method could not be updated because it has a status of succeeded." } });
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_intents/pi_1"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(unexpected_state))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/payment_intents/pi_1"))
-        .respond_with(ok(intent("succeeded")))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", "/v1/payment_intents/pi_1", 400, unexpected_state).await;
+    answer(&server, "GET", "/v1/payment_intents/pi_1", 200, intent("succeeded")).await;
     let card = json!({ "id": "card_1", "object": "card", "brand": "Visa", "last4": "4242" });
-    Mock::given(method("GET"))
-        .and(path("/v1/customers/cus_1/sources/card_1"))
-        .respond_with(ok(card))
-        .mount(&server)
-        .await;
+    answer(&server, "GET", "/v1/customers/cus_1/sources/card_1", 200, card).await;
     let charged = stripe_at(&server).await.charge(&request, PaymentDetails::StripeToken(TOKEN)).await;
     match charged {
         Ok(Charged::Decided(ChargeOutcome::Approved { transaction_id, .. })) => assert_eq!(transaction_id, "pi_1"),
@@ -308,23 +276,11 @@ async fn a_retried_charge_whose_first_try_succeeded_takes_that_charge_as_its_out
 
     // A refusal of a PaymentIntent that has not succeeded stays the processor's problem.
     server.reset().await;
-    Mock::given(method("POST")).and(path("/v1/customers")).respond_with(ok(customer())).mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_intents"))
-        .respond_with(ok(intent("requires_payment_method")))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", "/v1/customers", 200, customer()).await;
+    answer(&server, "POST", "/v1/payment_intents", 200, intent("requires_payment_method")).await;
     let refused = json!({ "error": { "type": "invalid_request_error", "message": "No such customer" } });
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_intents/pi_1"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(refused))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/payment_intents/pi_1"))
-        .respond_with(ok(intent("requires_payment_method")))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", "/v1/payment_intents/pi_1", 400, refused).await;
+    answer(&server, "GET", "/v1/payment_intents/pi_1", 200, intent("requires_payment_method")).await;
     let charged = stripe_at(&server).await.charge(&request, PaymentDetails::StripeToken(TOKEN)).await;
     assert!(matches!(charged, Err(ProcessorError::Processing(_))), "{charged:?}");
 }
@@ -344,11 +300,7 @@ async fn stopping_a_lapsed_attempt_cancels_its_payment_intent_unless_it_has_succ
 
     // 3-D Secure still open in a tab: cancelled at Stripe, under a key of its own; nothing charged.
     created().mount(&server).await;
-    Mock::given(method("GET"))
-        .and(path("/v1/payment_intents/pi_1"))
-        .respond_with(ok(intent("requires_action")))
-        .mount(&server)
-        .await;
+    answer(&server, "GET", "/v1/payment_intents/pi_1", 200, intent("requires_action")).await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents/pi_1/cancel"))
         .and(header("idempotency-key", format!("{}:cancel", request.idempotency_key).as_str()))
@@ -369,18 +321,10 @@ async fn stopping_a_lapsed_attempt_cancels_its_payment_intent_unless_it_has_succ
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/payment_intents/pi_1"))
-        .respond_with(ok(intent("succeeded")))
-        .mount(&server)
-        .await;
+    answer(&server, "GET", "/v1/payment_intents/pi_1", 200, intent("succeeded")).await;
     let unexpected_state = json!({ "error": { "type": "invalid_request_error", "code": "payment_intent_unexpected_state",
         "message": "You cannot cancel this PaymentIntent because it has a status of succeeded." } });
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_intents/pi_1/cancel"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(unexpected_state))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", "/v1/payment_intents/pi_1/cancel", 400, unexpected_state).await;
     card_of().mount(&server).await;
     let record = stripe.stop(&request).await.expect("stopped").expect("the charge it made");
     assert!(matches!(record.outcome, ChargeOutcome::Approved { ref transaction_id, .. } if transaction_id == "pi_1"));
@@ -388,11 +332,7 @@ async fn stopping_a_lapsed_attempt_cancels_its_payment_intent_unless_it_has_succ
     // Succeeded already: nothing to cancel.
     server.reset().await;
     created().mount(&server).await;
-    Mock::given(method("GET"))
-        .and(path("/v1/payment_intents/pi_1"))
-        .respond_with(ok(intent("succeeded")))
-        .mount(&server)
-        .await;
+    answer(&server, "GET", "/v1/payment_intents/pi_1", 200, intent("succeeded")).await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents/pi_1/cancel"))
         .respond_with(ok(intent("canceled")))

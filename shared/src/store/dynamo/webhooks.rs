@@ -31,6 +31,23 @@ impl DynamoStore {
 
     /// Applies `change` to the merchant's endpoints, as read, in one conditional put: false when
     /// `change` declines; retried when another change got there first.
+    /// The merchant's endpoint `id` replaced by `change` of it as stored; false when there is none.
+    async fn change_endpoint(
+        &self,
+        merchant_id: &str,
+        id: &WebhookEndpointId,
+        change: impl Fn(&WebhookEndpoint) -> WebhookEndpoint,
+    ) -> Result<bool, StoreError> {
+        self.change_endpoints(merchant_id, |endpoints| match endpoints.iter_mut().find(|e| &e.id == id) {
+            Some(slot) => {
+                *slot = change(slot);
+                true
+            }
+            None => false,
+        })
+        .await
+    }
+
     async fn change_endpoints(
         &self,
         merchant_id: &str,
@@ -95,14 +112,7 @@ impl Webhooks for DynamoStore {
         merchant_id: &str,
         endpoint: &WebhookEndpoint,
     ) -> Result<bool, StoreError> {
-        self.change_endpoints(merchant_id, |endpoints| match endpoints.iter_mut().find(|e| e.id == endpoint.id) {
-            Some(slot) => {
-                *slot = endpoint.clone();
-                true
-            }
-            None => false,
-        })
-        .await
+        self.change_endpoint(merchant_id, &endpoint.id, |_| endpoint.clone()).await
     }
 
     async fn record_webhook_endpoint_health(
@@ -110,14 +120,7 @@ impl Webhooks for DynamoStore {
         merchant_id: &str,
         endpoint: &WebhookEndpoint,
     ) -> Result<bool, StoreError> {
-        self.change_endpoints(merchant_id, |endpoints| match endpoints.iter_mut().find(|e| e.id == endpoint.id) {
-            Some(slot) => {
-                *slot = slot.clone().with_health_of(endpoint);
-                true
-            }
-            None => false,
-        })
-        .await
+        self.change_endpoint(merchant_id, &endpoint.id, |stored| stored.clone().with_health_of(endpoint)).await
     }
 
     async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError> {
