@@ -232,6 +232,7 @@ fn is_hidden_or_reordering(c: char) -> bool {
 /// Why a body is not a JSON object, saying where its JSON breaks when it is not JSON at all.
 /// The errors for the keys `body`, a JSON object, gives twice at its top level (for bodies
 /// read as a `serde_json::Value`, which keeps the last silently); none when it is no object.
+#[cfg(feature = "webhooks")]
 pub(crate) fn repeated_keys(body: &[u8]) -> Vec<String> {
     parse_object(body).map(|(_, repeated)| repeated_key_errors("", &repeated).collect()).unwrap_or_default()
 }
