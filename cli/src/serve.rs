@@ -101,20 +101,28 @@ async fn respond(request: hyper::Request<Incoming>, peer: SocketAddr, app: &App)
         return health(app).await;
     }
     let (parts, body) = request.into_parts();
-    // A body cut off mid-way is never handed on: a form truncated after `customAmount=10` of
-    // `customAmount=1000` would otherwise be a valid, smaller payment.
-    let Some(body) = read_body_capped(body).await else { return body_unreadable() };
+    let body = read_body_capped(body).await;
     let query = parts.uri.query().map(parse_query).unwrap_or_default();
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.request_id = Some(ulid::Ulid::new().to_string());
     context.http.method = parts.method.clone();
     context.http.path = Some(parts.uri.path().to_owned());
     context.http.source_ip = Some(peer.ip().to_string());
-    let request = lambda_http::http::Request::from_parts(parts, Body::from(body))
+    let complete = body.is_some();
+    let request = lambda_http::http::Request::from_parts(parts, Body::from(body.unwrap_or_default()))
         .with_query_string_parameters(query)
         .with_request_context(RequestContext::ApiGatewayV2(context));
 
-    let (parts, body) = api::handle_routed(request, app).await.into_parts();
+    // A body cut off mid-way is never handed on: a form truncated after `customAmount=10` of
+    // `customAmount=1000` would otherwise be a valid, smaller payment.
+    let response = match complete {
+        true => api::handle_routed(request, app).await,
+        false => {
+            let unread = ValidationErrors(vec!["body: could not be read to its end".to_owned()]);
+            api::refuse(&request, &ApiError::Validation(unread))
+        }
+    };
+    let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Empty => Bytes::new(),
         Body::Text(text) => Bytes::from(text),
@@ -178,16 +186,6 @@ async fn read_body_capped(mut body: Incoming) -> Option<Vec<u8>> {
     }
     bytes.truncate(MAX_BODY_BYTES + 1);
     Some(bytes)
-}
-
-/// 400 with the API's error body: the request's body could not be read to its end.
-fn body_unreadable() -> hyper::Response<Full<Bytes>> {
-    let error = ApiError::Validation(ValidationErrors(vec!["body: could not be read to its end".to_owned()]));
-    hyper::Response::builder()
-        .status(error.status())
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(error.to_json().to_string())))
-        .expect("static headers are valid")
 }
 
 fn parse_query(query: &str) -> std::collections::HashMap<String, Vec<String>> {

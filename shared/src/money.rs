@@ -86,7 +86,8 @@ impl MinorUnits {
         let amount = self.to_decimal_string(currency);
         let symbol = currency.0.symbol().symbol;
         let short_sign = symbol.chars().count() <= 2 && !symbol.chars().any(|c| c.is_ascii_alphanumeric());
-        if short_sign { format!("{symbol}{amount} {currency}") } else { format!("{amount} {currency}") }
+        let sign = if short_sign { symbol.as_str() } else { "" };
+        format!("{sign}{amount} {currency}")
     }
 
     pub fn checked_add(self, other: MinorUnits) -> Option<MinorUnits> {

@@ -178,19 +178,24 @@ fn respond(
 pub async fn handle_routed(request: Request, app: &App) -> Response<Body> {
     match resolve(request.method(), request.uri().path()) {
         Ok(route) => handle(route.endpoint, request.with_path_parameters(route.path_parameters), app).await,
-        Err(error) => {
-            let started = Instant::now();
-            let mut response = json(error.status(), &error.to_json());
-            if let Some(allow) = router::allowed_methods(request.uri().path()).filter(|_| error.status() == 405)
-                && let Ok(allow) = HeaderValue::from_str(&allow)
-            {
-                response.headers_mut().insert(header::ALLOW, allow);
-            }
-            add_security_headers(&mut response);
-            log_request("unrouted", &request, &response, Some(&error), started);
-            response
-        }
+        Err(error) => refuse(&request, &error),
     }
+}
+
+/// A request refused before any route handles it (no such route, a method the path does not
+/// take, a body `serve` could not read to its end): JSON, with the security headers and a log
+/// line like every other answer.
+pub fn refuse(request: &Request, error: &ApiError) -> Response<Body> {
+    let started = Instant::now();
+    let mut response = json(error.status(), &error.to_json());
+    if let Some(allow) = router::allowed_methods(request.uri().path()).filter(|_| error.status() == 405)
+        && let Ok(allow) = HeaderValue::from_str(&allow)
+    {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    add_security_headers(&mut response);
+    log_request("unrouted", request, &response, Some(error), started);
+    response
 }
 
 async fn dispatch(

@@ -395,18 +395,14 @@ mod tests {
     use chrono::Utc;
 
     use super::{FormState, checkout_page};
-    use crate::checkout::processor::{CardEntry, StripeJs};
+    use crate::checkout::processor::CardEntry;
     use crate::model::{Cart, CheckoutSession, PaymentLink};
     use crate::money::MinorUnits;
-    use crate::test_support::shop_checkout;
+    use crate::test_support::{shop_checkout, test_stripe_js};
 
     #[test]
     fn stripe_js_is_set_up_on_the_connect_account_the_payment_is_made_on() {
-        let stripe = CardEntry::StripeJs(StripeJs {
-            publishable_key: "pk_test_page".to_owned(),
-            js_url: StripeJs::DEFAULT_JS_URL.to_owned(),
-            api_base: "https://api.stripe.com".to_owned(),
-        });
+        let stripe = CardEntry::StripeJs(test_stripe_js("https://api.stripe.com"));
         for account in [Some("acct_1Connected"), None] {
             let mut checkout = shop_checkout(Cart::Amount { amount: MinorUnits(500) });
             checkout.stripe_account = account.map(str::to_owned);

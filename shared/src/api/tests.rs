@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{Endpoint, handle, handle_routed};
 use crate::app::{App, Config};
 use crate::auth::NewMerchant;
-use crate::checkout::processor::{CardEntry, StripeJs};
+use crate::checkout::processor::CardEntry;
 use crate::model::{CheckoutSession, LinkId, PaymentLink, SessionId, SessionStatus};
 use crate::store::Store;
 use crate::store::faulty::{Fault, FaultyStore};
@@ -1317,11 +1317,7 @@ async fn a_stripe_deployment_refuses_amounts_stripe_cannot_charge_when_the_link_
     };
     // The sandbox charges any ISO amount.
     assert_eq!(h.call(Endpoint::CreateLink, create("KWD", "1.234")).await.0, StatusCode::CREATED);
-    h.app.config.card_entry = CardEntry::StripeJs(StripeJs {
-        publishable_key: "pk_test_create".to_owned(),
-        js_url: StripeJs::DEFAULT_JS_URL.to_owned(),
-        api_base: "https://api.stripe.com".to_owned(),
-    });
+    h.app.config.card_entry = CardEntry::StripeJs(crate::test_support::test_stripe_js("https://api.stripe.com"));
     for (currency, amount, why) in [
         ("KWD", "1.234", "amount: Stripe charges KWD only in amounts whose last decimal is 0"),
         ("MGA", "10.50", "amount: Stripe charges MGA in whole units only"),

@@ -51,11 +51,11 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             return Ok(());
         }
         match session.in_flight.clone() {
-            Some(attempt) if attempt.amount != payment.amount => {
-                tracing::warn!(payment_intent, "reported payment is for another amount than its attempt's");
-                Ok(())
-            }
             Some(attempt) if attempt.number == payment.attempt && session.status == SessionStatus::Pending => {
+                if attempt.amount != payment.amount {
+                    tracing::warn!(payment_intent, "reported payment is for another amount than its attempt's");
+                    return Ok(());
+                }
                 self.act_on(session, &attempt, payment.charged, None, None).await.map(|_| ())
             }
             _ => Ok(()),

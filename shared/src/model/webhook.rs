@@ -50,6 +50,11 @@ impl WebhookEndpoint {
         self.events.is_empty() || self.events.contains(&kind)
     }
 
+    /// Whether deliveries of `kind` go to it: it wants them and is not disabled.
+    pub fn takes(&self, kind: EventType) -> bool {
+        self.wants(kind) && self.disabled_reason.is_none()
+    }
+
     /// After an attempt at `now` that succeeded or not (`status` the answer, if any): this
     /// endpoint as it now stands, when that changed (it started or stopped failing, or has failed
     /// for [`Self::FAILING_LIMIT`] and is disabled).

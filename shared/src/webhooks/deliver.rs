@@ -120,8 +120,7 @@ pub async fn deliver_due(
         let mut to_try = Vec::new();
         for (index, endpoint) in endpoints.iter().enumerate() {
             let redelivered = event.deliveries.contains_key(endpoint.id.as_str());
-            let wanted = endpoint.wants(event.kind) && (endpoint.created_at <= event.created_at || redelivered);
-            if !wanted || endpoint.disabled_reason.is_some() {
+            if !endpoint.takes(event.kind) || (endpoint.created_at > event.created_at && !redelivered) {
                 continue;
             }
             let delivery = event.deliveries.entry(endpoint.id.to_string()).or_default();

@@ -80,7 +80,7 @@ pub async fn redeliver(
     let mut deliveries: Deliveries =
         event.deliveries.into_iter().map(|(endpoint, delivery)| (endpoint, delivery.restarted())).collect();
     let taking = store.webhook_endpoints(&merchant.id).await?;
-    let taking: Vec<_> = taking.iter().filter(|e| e.wants(event.kind) && e.disabled_reason.is_none()).collect();
+    let taking: Vec<_> = taking.iter().filter(|e| e.takes(event.kind)).collect();
     for endpoint in &taking {
         deliveries.entry(endpoint.id.to_string()).or_default();
     }

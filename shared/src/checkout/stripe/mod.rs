@@ -193,7 +193,7 @@ impl PaymentProcessor for StripeProcessor {
     /// then that charge is what the attempt did.
     async fn stop(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
         let intent = self.current_intent_of(request).await.map_err(processor_error)?;
-        if ["succeeded", "canceled"].contains(&intent.status.as_str()) {
+        if intent.is_final() {
             return self.record_if_succeeded(request, intent).await;
         }
         // https://docs.stripe.com/api/payment_intents/cancel
@@ -203,13 +203,12 @@ impl PaymentProcessor for StripeProcessor {
             Ok(_) => Ok(None),
             Err(StripeError::Refused { .. }) => {
                 let current = self.read_intent(&intent.id, account(request)).await.map_err(processor_error)?;
-                match current.status.as_str() {
-                    "succeeded" | "canceled" => self.record_if_succeeded(request, current).await,
-                    other => Err(ProcessorError::Processing(format!(
-                        "payment intent {} is {other} and could not be cancelled",
-                        current.id
-                    ))),
+                if !current.is_final() {
+                    let (id, status) = (&current.id, &current.status);
+                    let refused = format!("payment intent {id} is {status} and could not be cancelled");
+                    return Err(ProcessorError::Processing(refused));
                 }
+                self.record_if_succeeded(request, current).await
             }
             Err(error) => Err(processor_error(error)),
         }
@@ -358,6 +357,13 @@ struct PaymentIntent {
     metadata: IntentMetadata,
     #[serde(default)]
     last_payment_error: Option<PaymentError>,
+}
+
+impl PaymentIntent {
+    /// Succeeded or cancelled: nothing can change it any more.
+    fn is_final(&self) -> bool {
+        ["succeeded", "canceled"].contains(&self.status.as_str())
+    }
 }
 
 #[derive(Deserialize, Default)]

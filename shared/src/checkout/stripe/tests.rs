@@ -67,7 +67,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::checkout::processor::{ChargeRequest, Charged, PaymentDetails, PaymentProcessor, ProcessorError};
 use crate::model::{Cart, CheckoutSession, PaymentAttempt, PaymentLink};
 use crate::money::MinorUnits;
-use crate::test_support::shop_checkout;
+use crate::test_support::{shop_checkout, test_stripe_js};
 
 const TOKEN: &str = "tok_1NXWPnCo6bFb1KQto6C8OWvE";
 
@@ -84,12 +84,7 @@ fn session(stripe_account: Option<&str>) -> (CheckoutSession, PaymentAttempt) {
 }
 
 async fn stripe_at(server: &MockServer) -> StripeProcessor {
-    let stripe_js = StripeJs {
-        publishable_key: "pk_test_stub".to_owned(),
-        js_url: StripeJs::DEFAULT_JS_URL.to_owned(),
-        api_base: server.uri(),
-    };
-    StripeProcessor::new(stripe_js, SecretString::from("sk_test_stub")).expect("client")
+    StripeProcessor::new(test_stripe_js(&server.uri()), SecretString::from("sk_test_stub")).expect("client")
 }
 
 fn customer() -> Value {
