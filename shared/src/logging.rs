@@ -2,8 +2,8 @@
 //! The level comes from `LOG_LEVEL` (default `info`). Handlers log ids, routes, statuses and
 //! latencies only: never a key, a card number or a CVC.
 
-use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -96,7 +96,9 @@ mod tests {
 
     #[test]
     fn the_runtimes_raw_events_never_reach_the_log_whatever_the_level() {
-        for level in ["trace", "debug", "lambda_runtime=trace,trace", "paylinks_core=trace", "lambda_runtime::layers=trace"] {
+        for level in
+            ["trace", "debug", "lambda_runtime=trace,trace", "paylinks_core=trace", "lambda_runtime::layers=trace"]
+        {
             assert!(!passes(level, "lambda_runtime", Level::TRACE), "LOG_LEVEL={level}");
             assert!(!passes(level, "lambda_runtime::layers", Level::TRACE), "LOG_LEVEL={level}, a module");
         }

@@ -1247,7 +1247,7 @@ async fn a_merchant_reads_one_endpoint_and_its_delivery_log_page_by_page() {
         }
         delivery.record_attempt(now + TimeDelta::seconds(5), Some(204), 35, |_| None);
         event.due_at = None;
-        h.app.store.record_deliveries(&event).await.unwrap();
+        assert!(h.app.store.record_deliveries(&event).await.unwrap());
     }
 
     let (status, page) = h.call(Endpoint::ListWebhookDeliveries, deliveries_event(&id, "limit=1", OWN_KEYS)).await;

@@ -65,6 +65,11 @@ pub struct Event {
     /// How its delivery to each endpoint stands.
     #[serde(default, skip_serializing_if = "Deliveries::is_empty")]
     pub deliveries: Deliveries,
+    /// How many times its deliveries were recorded. A record is made from the event as it was
+    /// read, and refused if another was made since: the dispatcher and a redelivery working on
+    /// the event at once must not undo each other (`Webhooks::record_deliveries`).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl Event {
@@ -85,6 +90,7 @@ impl Event {
             data: data.to_string(),
             due_at: Some(at),
             deliveries: Deliveries::new(),
+            revision: 0,
         }
     }
 

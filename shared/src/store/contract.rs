@@ -141,6 +141,7 @@ macro_rules! contract_suite {
                 webhook_endpoints_are_added_listed_and_removed_up_to_the_limit,
                 a_failed_session_and_switching_off_an_active_link_write_their_events,
                 every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_done,
+                a_record_of_deliveries_from_an_older_read_is_refused,
                 only_pending_sessions_not_being_paid_are_cancelled,
                 the_first_charge_record_under_a_key_wins_and_can_be_voided,
                 racing_payments_never_oversell_a_limited_link,
@@ -1406,13 +1407,19 @@ async fn webhook_endpoints_are_added_listed_and_removed_up_to_the_limit<F: Fixtu
     assert_eq!(stored, &WebhookEndpoint { failing_since: Some(at(60)), ..rotated.clone() });
 }
 
-async fn every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_done<F: Fixture>() {
-    let fixture = F::fresh().await;
-    let store = fixture.store();
+/// A link paid once at `at(30)`: its payment's event is written then.
+async fn a_paid_link(store: &impl Store) -> PaymentLink {
     let link = create_paying_link(store, None).await;
     let session = open_session(store, &link).await;
     let attempt = start(store, &session.id).await;
     assert_eq!(complete(store, &session.id, attempt.number, &link, 1).await, CompletePayment::Completed);
+    link
+}
+
+async fn every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_done<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = a_paid_link(store).await;
     // Written at at(30), due then.
     assert_eq!(store.due_events(at(30) - NANO, 10).await.expect("due"), vec![]);
     let due = store.due_events(at(30), 10).await.expect("due");
@@ -1425,7 +1432,8 @@ async fn every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_
     delivery.record_attempt(at(30), Some(500), 250, |_| Some(at(35)));
     event.deliveries.insert("we_1".to_owned(), delivery.clone());
     event.due_at = Some(at(35));
-    store.record_deliveries(&event).await.expect("record");
+    assert!(store.record_deliveries(&event).await.expect("record"));
+    event.revision += 1;
     assert_eq!(store.due_events(at(34), 10).await.expect("due"), vec![]);
     assert_eq!(store.due_events(at(35), 10).await.expect("due"), vec![event.clone()]);
 
@@ -1434,10 +1442,38 @@ async fn every_event_is_due_when_written_and_stays_due_until_its_deliveries_are_
     assert_eq!((delivery.attempts, delivery.delivered, delivery.history.len()), (2, true, 2));
     event.deliveries.insert("we_1".to_owned(), delivery);
     event.due_at = None;
-    store.record_deliveries(&event).await.expect("record");
+    assert!(store.record_deliveries(&event).await.expect("record"));
+    event.revision += 1;
     assert_eq!(store.due_events(at(30) + TimeDelta::days(29), 10).await.expect("due"), vec![]);
     let listed = store.list_events(&link.merchant_id, None, 10, None, at(40)).await.expect("list");
     assert_eq!(listed.events, vec![event]);
+}
+
+/// The dispatcher records a round from the event it read when the round began; a redelivery
+/// recorded meanwhile must not be undone by that older copy (the redelivery would answer 202
+/// and send nothing).
+async fn a_record_of_deliveries_from_an_older_read_is_refused<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    a_paid_link(store).await;
+    let read = store.due_events(at(30), 10).await.expect("due").remove(0);
+
+    let mut delivered = Delivery::default();
+    delivered.record_attempt(at(30), Some(200), 40, |_| None);
+    let mut dispatched = read.clone();
+    dispatched.deliveries.insert("we_1".to_owned(), delivered);
+    dispatched.due_at = None;
+    let redelivered = Event { due_at: Some(at(31)), ..read.clone() };
+
+    assert!(store.record_deliveries(&redelivered).await.expect("record"), "the first record from the read");
+    assert!(!store.record_deliveries(&dispatched).await.expect("record"), "a second from the same read");
+    let stored = store.get_event(&read.id).await.expect("read").expect("stored");
+    assert_eq!(stored, Event { revision: read.revision + 1, ..redelivered });
+    assert_eq!(store.due_events(at(31), 10).await.expect("due"), vec![stored.clone()], "still due");
+    // Read again, the dispatcher's record goes in.
+    let again = Event { due_at: None, ..stored };
+    assert!(store.record_deliveries(&again).await.expect("record"));
+    assert_eq!(store.due_events(at(40), 10).await.expect("due"), vec![]);
 }
 
 async fn the_first_charge_record_under_a_key_wins_and_can_be_voided<F: Fixture>() {

@@ -899,13 +899,17 @@ impl Webhooks for EmbeddedStore {
         self.read(keys::event(id)).await
     }
 
-    async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError> {
-        let event = event.clone();
+    async fn record_deliveries(&self, event: &Event) -> Result<bool, StoreError> {
+        let read_at = event.revision;
+        let recorded = Event { revision: read_at + 1, ..event.clone() };
         self.write(move |txn| {
-            let key = keys::event(&event.id);
-            let Some(stored) = txn.get::<Event>(&key)? else { return Ok(()) };
-            txn.put(&key, &event)?;
-            txn.set_due(&event, stored.due_at)
+            let key = keys::event(&recorded.id);
+            let Some(stored) = txn.get::<Event>(&key)?.filter(|stored| stored.revision == read_at) else {
+                return Ok(false);
+            };
+            txn.put(&key, &recorded)?;
+            txn.set_due(&recorded, stored.due_at)?;
+            Ok(true)
         })
         .await
     }

@@ -338,7 +338,7 @@ impl Webhooks for FaultyStore {
         self.run(self.inner.due_events(now, limit)).await
     }
 
-    async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError> {
+    async fn record_deliveries(&self, event: &Event) -> Result<bool, StoreError> {
         self.run(self.inner.record_deliveries(event)).await
     }
 

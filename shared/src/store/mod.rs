@@ -305,8 +305,11 @@ pub trait Webhooks: Send + Sync {
     /// Events with a delivery due at `now`, the longest due first, at most `limit`.
     async fn due_events(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Event>, StoreError>;
 
-    /// Stores how `event`'s deliveries stand: its `deliveries` and `due_at` (None: done).
-    async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError>;
+    /// Stores how `event`'s deliveries stand (its `deliveries` and `due_at`, None: done) if the
+    /// stored event is still at `event.revision`, the one it was read at; the stored revision
+    /// goes up by one. False, with nothing written, when another record was made since (or the
+    /// event was swept): the caller reads it again.
+    async fn record_deliveries(&self, event: &Event) -> Result<bool, StoreError>;
 
     /// The event `id` (a strongly consistent read).
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>, StoreError>;

@@ -181,7 +181,11 @@ pub async fn deliver_due(
             .filter(|(id, delivery)| existing(id) && !delivery.delivered)
             .filter_map(|(_, delivery)| delivery.next_attempt_at)
             .min();
-        store.record_deliveries(&event).await?;
+        if !store.record_deliveries(&event).await? {
+            // Redelivered (or recorded by another dispatcher) while this round was sending: that
+            // record stands, and what was sent here is sent again under the same webhook-id.
+            tracing::info!(event_id = %event.id, "webhook event changed during its round; its newer record kept");
+        }
     }
     Ok(attempts)
 }

@@ -8,7 +8,7 @@ use super::signature;
 use crate::app::WebhookTargets as Targets;
 use crate::error::ApiError;
 use crate::model::{Deliveries, Event, EventId, EventType, Merchant, WebhookEndpoint, WebhookEndpointId};
-use crate::store::Webhooks;
+use crate::store::{StoreError, Webhooks};
 use crate::validate::ValidationErrors;
 
 const MAX_URL_CHARS: usize = 2048;
@@ -76,18 +76,28 @@ pub async fn redeliver(
     now: DateTime<Utc>,
 ) -> Result<(Event, usize), ApiError> {
     let id: EventId = id.parse().map_err(|_| ApiError::EventNotFound)?;
-    let event = store.get_event(&id).await?.filter(|e| e.merchant_id == merchant.id).ok_or(ApiError::EventNotFound)?;
-    let mut deliveries: Deliveries =
-        event.deliveries.into_iter().map(|(endpoint, delivery)| (endpoint, delivery.restarted())).collect();
     let taking = store.webhook_endpoints(&merchant.id).await?;
-    let taking: Vec<_> = taking.iter().filter(|e| e.takes(event.kind)).collect();
-    for endpoint in &taking {
-        deliveries.entry(endpoint.id.to_string()).or_default();
+    // The dispatcher may record the event between this read and this write: read it again.
+    for _ in 0..REDELIVERY_ROUNDS {
+        let event =
+            store.get_event(&id).await?.filter(|e| e.merchant_id == merchant.id).ok_or(ApiError::EventNotFound)?;
+        let taking: Vec<_> = taking.iter().filter(|e| e.takes(event.kind)).collect();
+        let mut deliveries: Deliveries =
+            event.deliveries.into_iter().map(|(endpoint, delivery)| (endpoint, delivery.restarted())).collect();
+        for endpoint in &taking {
+            deliveries.entry(endpoint.id.to_string()).or_default();
+        }
+        let again = Event { due_at: Some(now), deliveries, ..event };
+        if store.record_deliveries(&again).await? {
+            return Ok((again, taking.len()));
+        }
     }
-    let again = Event { due_at: Some(now), deliveries, ..event };
-    store.record_deliveries(&again).await?;
-    Ok((again, taking.len()))
+    Err(StoreError::Unavailable("redelivery: the event kept changing; try again".to_owned()).into())
 }
+
+/// Reads and writes a redelivery tries before giving up: each lost round is one of the
+/// dispatcher's records of the event, a few seconds apart at most.
+const REDELIVERY_ROUNDS: usize = 3;
 
 fn read(body: &[u8], targets: Targets, now: DateTime<Utc>) -> Result<WebhookEndpoint, Vec<String>> {
     let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(body) else {

@@ -145,18 +145,70 @@ async fn a_redelivery_reaches_an_endpoint_registered_again_after_it_was_disabled
         "an event is not sent to a later endpoint by itself"
     );
 
-    let merchant = crate::model::Merchant {
-        id: "m_again".into(),
-        name: "Again".into(),
+    let (_, endpoints) =
+        super::endpoints::redeliver(&store, &merchant("m_again"), event.id.as_str(), day(1)).await.unwrap();
+    assert_eq!(endpoints, 1, "the endpoint registered again, not the disabled one");
+    assert_eq!(deliver_due(&store, &sender, day(1)).await.unwrap(), 1);
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1, "the redelivery reached it");
+}
+
+/// The merchant asks for a redelivery while the dispatcher is sending the event: the
+/// dispatcher's record of its round, made from the event as it read it, must not undo the
+/// redelivery (which answered 202).
+#[tokio::test]
+async fn a_redelivery_made_while_the_event_is_being_sent_is_not_undone() {
+    let (store, _dir) = fresh_embedded_store();
+    let link = PaymentLink::new("m_race", shop_checkout(Cart::Amount { amount: MinorUnits(500) }), None, 30, day(0));
+    store.create_link(&link).await.unwrap();
+    // A receiver that holds its first answer until told to give it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let (arrived, first_arrived) = tokio::sync::oneshot::channel::<()>();
+    let (answer_first, first_answered) = std::sync::mpsc::channel::<()>();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = reached.clone();
+    std::thread::spawn(move || {
+        let mut arrived = Some(arrived);
+        for mut stream in listener.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            read_request(&mut stream);
+            if let Some(arrived) = arrived.take() {
+                arrived.send(()).ok();
+                first_answered.recv().ok();
+            }
+            std::io::Write::write_all(&mut stream, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").ok();
+        }
+    });
+    store.add_webhook_endpoint("m_race", &endpoint_at(url, Vec::new())).await.unwrap();
+    pay(&store, &link, day(0)).await;
+    let event = store.list_events("m_race", None, 10, None, day(0)).await.unwrap().events.remove(0);
+    let sender = Sender::new(WebhookTargets::Anywhere).unwrap();
+
+    let redelivery = async {
+        first_arrived.await.unwrap();
+        let redelivered = super::endpoints::redeliver(&store, &merchant("m_race"), event.id.as_str(), day(0)).await;
+        answer_first.send(()).unwrap();
+        redelivered.unwrap().1
+    };
+    let (attempts, endpoints) = tokio::join!(deliver_due(&store, &sender, day(0)), redelivery);
+    assert_eq!((attempts.unwrap(), endpoints), (1, 1));
+
+    // The redelivery stands: the event is due again, and sent again.
+    assert_eq!(deliver_due(&store, &sender, day(0)).await.unwrap(), 1, "the redelivery is attempted");
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 2, "and reaches the receiver");
+    let stored = store.get_event(&event.id).await.unwrap().unwrap();
+    assert!(stored.due_at.is_none() && stored.deliveries.values().all(|delivery| delivery.delivered), "{stored:?}");
+}
+
+fn merchant(id: &str) -> crate::model::Merchant {
+    crate::model::Merchant {
+        id: id.into(),
+        name: "Shop".into(),
         vault_key_hash: String::new(),
         merchant_key_hash: String::new(),
         created_at: day(0),
         stripe_account: None,
-    };
-    let (_, endpoints) = super::endpoints::redeliver(&store, &merchant, event.id.as_str(), day(1)).await.unwrap();
-    assert_eq!(endpoints, 1, "the endpoint registered again, not the disabled one");
-    assert_eq!(deliver_due(&store, &sender, day(1)).await.unwrap(), 1);
-    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1, "the redelivery reached it");
+    }
 }
 
 /// An endpoint of `url` created at `day(0)`, for `events` (empty: all).

@@ -157,19 +157,27 @@ impl Webhooks for DynamoStore {
         self.get_item(&pk).await?.map(|item| from_item(&pk, item)).transpose()
     }
 
-    async fn record_deliveries(&self, event: &Event) -> Result<(), StoreError> {
+    async fn record_deliveries(&self, event: &Event) -> Result<bool, StoreError> {
+        let read_at = event.revision;
+        // Items written before revisions have none: revision 0.
+        let unchanged =
+            if read_at == 0 { "(attribute_not_exists(#revision) OR #revision = :read)" } else { "#revision = :read" };
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(event_item(event)))
-            .condition_expression("attribute_exists(pk)")
+            .set_item(Some(event_item(&Event { revision: read_at + 1, ..event.clone() })))
+            .condition_expression(format!("attribute_exists(pk) AND {unchanged}"))
+            .expression_attribute_names("#revision", "revision")
+            .expression_attribute_values(":read", AttributeValue::N(read_at.to_string()))
             .send()
             .await;
         match put {
-            // Swept meanwhile (30 days): nothing to record.
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            other => other.map(|_| ()).map_err(|e| classify(e, "record deliveries")),
+            // Recorded by someone else since, or swept (30 days).
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            other => other.map(|_| true).map_err(|e| classify(e, "record deliveries")),
         }
     }
 }
