@@ -139,13 +139,20 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         if session.status == SessionStatus::Completed && token_matches {
             return Ok(PayOutcome::Paid(session));
         }
-        if !session.is_open(now) {
+        let card_entry = self.processor.card_entry();
+        // Back from 3-D Secure with the session's time run out meanwhile: the attempt began
+        // while it was open and the bank may have approved it, so it is decided as Stripe's
+        // webhook would decide it, not shown as closed to a customer who has just paid.
+        let authenticated_in_flight = matches!(card_entry, CardEntry::StripeJs(_))
+            && !form.payment_intent.is_empty()
+            && session.status == SessionStatus::Pending
+            && session.in_flight.is_some();
+        if !session.is_open(now) && !(token_matches && authenticated_in_flight) {
             return Ok(PayOutcome::Closed(session));
         }
         if !token_matches {
             return Err(ApiError::StaleForm);
         }
-        let card_entry = self.processor.card_entry();
         if let CardEntry::StripeJs(_) = card_entry {
             if let Some(field) = form.card_fields().next() {
                 let message =

@@ -318,12 +318,21 @@ impl PaymentProcessor for InjectedProcessor {
 pub(crate) struct ReportingProcessor {
     sandbox: SandboxProcessor,
     reported: ProcessorPayment,
+    card_entry: CardEntry,
 }
 
 #[cfg(test)]
 impl ReportingProcessor {
     pub(crate) fn new(ledger: Arc<dyn ChargeLedger>, reported: ProcessorPayment) -> Self {
-        ReportingProcessor { sandbox: SandboxProcessor::new(ledger), reported }
+        ReportingProcessor { sandbox: SandboxProcessor::new(ledger), reported, card_entry: CardEntry::Form }
+    }
+
+    /// The same, with a page that takes cards in Stripe.js (and comes back from 3-D Secure).
+    pub(crate) fn with_stripe_js(self) -> Self {
+        ReportingProcessor {
+            card_entry: CardEntry::StripeJs(crate::test_support::test_stripe_js("http://stripe")),
+            ..self
+        }
     }
 }
 
@@ -331,7 +340,7 @@ impl ReportingProcessor {
 #[async_trait]
 impl PaymentProcessor for ReportingProcessor {
     fn card_entry(&self) -> CardEntry {
-        CardEntry::Form
+        self.card_entry.clone()
     }
 
     async fn charge(

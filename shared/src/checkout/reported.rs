@@ -97,6 +97,7 @@ mod tests {
     use chrono::Utc;
 
     use crate::checkout::Cashier;
+    use crate::checkout::pay::{PayForm, PayOutcome};
     use crate::checkout::processor::{Charged, ProcessorPayment, ReportingProcessor};
     use crate::checkout::stripe::webhook::Event;
     use crate::model::{Cart, ChargeOutcome, CheckoutSession, PaymentAttempt, PaymentLink, SessionId, SessionStatus};
@@ -160,5 +161,54 @@ mod tests {
             settle(&h, &session.id, succeeded("evt_4", Some("acct_merchant")), reported(5000)).await,
             SessionStatus::Completed
         );
+    }
+
+    /// The customer finishes 3-D Secure after the session's 30 minutes ran out: the page posts
+    /// the PaymentIntent back and the customer is shown the payment the bank approved (as
+    /// Stripe's webhook would settle it), not "closed".
+    #[tokio::test]
+    async fn back_from_3d_secure_after_the_session_ran_out_an_approved_payment_completes_it() {
+        let h = TestApp::embedded(MERCHANT, Utc::now()).await;
+        let link = PaymentLink::new(
+            MERCHANT.id,
+            shop_checkout(Cart::Amount { amount: MinorUnits(5000) }),
+            None,
+            7,
+            h.app.now(),
+        );
+        h.app.store.create_link(&link).await.unwrap();
+        let (in_flight, idle) = (CheckoutSession::open(&link, h.app.now()), CheckoutSession::open(&link, h.app.now()));
+        for session in [&in_flight, &idle] {
+            h.app.store.create_session(session).await.unwrap();
+        }
+        let now = h.app.now();
+        let begun = h.app.store.begin_attempt(&in_flight.id, MinorUnits(5000), now, now + PaymentAttempt::LEASE).await;
+        assert!(matches!(begun, Ok(BeginAttempt::Started(_))), "{begun:?}");
+        h.clock.advance(CheckoutSession::LIFETIME + chrono::TimeDelta::seconds(30));
+
+        let approved = ProcessorPayment {
+            session_id: in_flight.id.to_string(),
+            attempt: 1,
+            amount: MinorUnits(5000),
+            charged: Charged::Decided(ChargeOutcome::Approved {
+                transaction_id: "pi_reported".into(),
+                card_brand: "Visa".into(),
+                card_last_four: "4242".into(),
+            }),
+        };
+        let processor = ReportingProcessor::new(h.app.store.clone(), approved).with_stripe_js();
+        let cashier = Cashier { store: h.app.store.as_ref(), processor: &processor, clock: h.app.clock.as_ref() };
+        let back = |session: &CheckoutSession| PayForm {
+            payment_intent: "pi_reported".into(),
+            form_token: session.form_token.clone(),
+            ..PayForm::default()
+        };
+        let outcome = cashier.pay(in_flight.id.as_str(), &back(&in_flight), None).await.unwrap();
+        assert!(matches!(outcome, PayOutcome::Paid(_)), "{outcome:?}");
+        let stored = h.app.store.get_session(&in_flight.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, SessionStatus::Completed);
+        // A session that ran out with no attempt in flight stays closed, whatever is posted.
+        let outcome = cashier.pay(idle.id.as_str(), &back(&idle), None).await.unwrap();
+        assert!(matches!(outcome, PayOutcome::Closed(_)), "{outcome:?}");
     }
 }
