@@ -104,12 +104,24 @@ pub async fn deliver_due(
     sender: &Sender,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
+    Ok(round(store, sender, now).await?.attempts)
+}
+
+/// What one round did: events taken from the outbox, and attempts made on them.
+struct Round {
+    events: usize,
+    attempts: usize,
+}
+
+async fn round(store: &(impl Webhooks + ?Sized), sender: &Sender, now: DateTime<Utc>) -> Result<Round, StoreError> {
     let mut attempts = 0;
     // Each merchant's endpoints, read once per round (and kept as their health changes).
     let mut endpoints_of: HashMap<String, Vec<WebhookEndpoint>> = HashMap::new();
     // Endpoints that did not answer this round, with when they are tried next.
     let mut silent: HashMap<String, DateTime<Utc>> = HashMap::new();
-    for mut event in store.due_events(now, BATCH).await? {
+    let due = store.due_events(now, BATCH).await?;
+    let events = due.len();
+    for mut event in due {
         let endpoints = match endpoints_of.entry(event.merchant_id.clone()) {
             Entry::Occupied(known) => known.into_mut(),
             Entry::Vacant(unknown) => unknown.insert(store.webhook_endpoints(&event.merchant_id).await?),
@@ -187,7 +199,7 @@ pub async fn deliver_due(
             tracing::info!(event_id = %event.id, "webhook event changed during its round; its newer record kept");
         }
     }
-    Ok(attempts)
+    Ok(Round { events, attempts })
 }
 
 /// Resolves names to their public addresses only; a name with none fails to connect.
@@ -220,9 +232,12 @@ pub async fn deliver_all_due(
 ) -> Result<usize, StoreError> {
     let mut attempts = 0;
     for _ in 0..ROUNDS_PER_WAKE_UP {
-        match deliver_due(store, sender, now()).await? {
-            0 => break,
-            made => attempts += made,
+        let round = round(store, sender, now()).await?;
+        attempts += round.attempts;
+        // A short batch was all that was due. A full one may have more behind it, even when it
+        // needed no attempt (events of merchants without endpoints are only marked done).
+        if round.events < BATCH {
+            break;
         }
     }
     Ok(attempts)

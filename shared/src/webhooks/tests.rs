@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::deliver::{Sender, deliver_due};
+use super::deliver::{Sender, deliver_all_due, deliver_due};
 use crate::app::WebhookTargets;
 use crate::model::{
     Cart, CheckoutSession, EventType, PaymentAttempt, PaymentLink, PaymentResult, WebhookEndpoint, WebhookEndpointId,
@@ -150,6 +150,34 @@ async fn a_redelivery_reaches_an_endpoint_registered_again_after_it_was_disabled
     assert_eq!(endpoints, 1, "the endpoint registered again, not the disabled one");
     assert_eq!(deliver_due(&store, &sender, day(1)).await.unwrap(), 1);
     assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1, "the redelivery reached it");
+}
+
+/// A backlog of events of merchants without endpoints (a flash sale before any merchant set
+/// webhooks up) needs no attempt, yet must not hold up the events behind it until the next
+/// wake-up.
+#[tokio::test]
+async fn events_of_merchants_without_endpoints_do_not_hold_up_the_others() {
+    let (store, _dir) = fresh_embedded_store();
+    let checkout = || shop_checkout(Cart::Amount { amount: MinorUnits(500) });
+    let (quiet, hooked) = (
+        PaymentLink::new("m_quiet", checkout(), None, 30, day(0)),
+        PaymentLink::new("m_hooked", checkout(), None, 30, day(0)),
+    );
+    for link in [&quiet, &hooked] {
+        store.create_link(link).await.unwrap();
+    }
+    let (url, reached) = live_receiver();
+    store.add_webhook_endpoint("m_hooked", &endpoint_at(url, Vec::new())).await.unwrap();
+    // More than one round's batch of events nobody receives, due first.
+    for n in 0..120 {
+        pay(&store, &quiet, day(0) + TimeDelta::milliseconds(n)).await;
+    }
+    pay(&store, &hooked, day(0) + TimeDelta::seconds(1)).await;
+
+    let sender = Sender::new(WebhookTargets::Anywhere).unwrap();
+    assert_eq!(deliver_all_due(&store, &sender, || day(0) + TimeDelta::seconds(2)).await.unwrap(), 1);
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1, "the receiver got its event in this wake-up");
+    assert!(store.due_events(day(1), 10).await.unwrap().is_empty(), "nothing left due");
 }
 
 /// The merchant asks for a redelivery while the dispatcher is sending the event: the
