@@ -147,7 +147,8 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             && !form.payment_intent.is_empty()
             && session.status == SessionStatus::Pending
             && session.in_flight.is_some();
-        if !session.is_open(now) && !(token_matches && authenticated_in_flight) {
+        let may_go_on = session.is_open(now) || (token_matches && authenticated_in_flight);
+        if !may_go_on {
             return Ok(PayOutcome::Closed(session));
         }
         if !token_matches {
