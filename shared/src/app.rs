@@ -112,10 +112,10 @@ impl App {
 }
 
 impl App {
-    /// A Lambda instance's state: the DynamoDB table named by `TABLE_NAME`, configured the
-    /// standard AWS way.
+    /// A Lambda instance's state: the DynamoDB table named by `TABLE_NAME`, with the function's
+    /// region and role.
     pub async fn from_lambda_env() -> Result<Self, String> {
-        let store = crate::store::dynamo::DynamoStore::from_env().await?;
+        let store = crate::store::dynamo::DynamoStore::from_lambda_env().await?;
         Ok(App::new(Arc::new(store), Config::from_env()?))
     }
 

@@ -1,6 +1,6 @@
-//! The AWS SDK's configuration, one for every client (DynamoDB, SSM): the standard environment
-//! chain (region, credentials — on Lambda, the function's role), over an HTTPS client on rustls
-//! with ring. The SDK's default HTTPS client would bring aws-lc, a second TLS crypto library
+//! The AWS SDK's configuration, one for every client (DynamoDB, SSM): on Lambda the region and
+//! the function role's credentials that Lambda puts in the environment, for the CLI the standard
+//! chains (profiles, SSO…); over an HTTPS client on rustls with ring. The SDK's default HTTPS client would bring aws-lc, a second TLS crypto library
 //! beside the ring that reqwest (Stripe, webhooks) uses: measured in BENCHMARKS.md §5.
 //!
 //! The client trusts Amazon Trust Services' five roots instead of the system's bundle: AWS moved
@@ -11,8 +11,10 @@
 //! pinned set, which `PAYLINKS_AWS_ROOTS=system` lifts should AWS ever move to another root (or
 //! for a partition such as China's, whose endpoints AWS does not run itself).
 
+use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+use aws_config::meta::region::ProvideRegion;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::config::{SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::Builder;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
@@ -59,10 +61,36 @@ pub fn https_client(roots: Roots) -> SharedHttpClient {
     Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).tls_context(tls).build_https()
 }
 
-/// The SDK configuration from the environment, on [`https_client`] with the roots it names.
+/// The SDK configuration from aws-config's standard chains (environment, profile files, SSO,
+/// web identity, instance metadata…), on [`https_client`] with the roots the environment names:
+/// for the CLI, run where any of those may hold the credentials.
 pub async fn config_from_env() -> Result<SdkConfig, String> {
     let http = https_client(Roots::from_env()?);
     Ok(aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await)
+}
+
+/// A Lambda function's SDK configuration for the service whose endpoint setting is
+/// `AWS_ENDPOINT_URL_{service}` (`DYNAMODB`, `SSM`): the region and the role's credentials that
+/// Lambda sets in every function's environment, read by aws-config's environment providers, and
+/// an endpoint only when one is set (a local emulator). Not the standard chains of
+/// [`config_from_env`]: none of their other sources (profile files, SSO, web identity through STS,
+/// instance metadata) exists on Lambda, and linking them cost every function ~0.4 MB
+/// (BENCHMARKS.md §8).
+pub async fn lambda_config(service: &str) -> Result<SdkConfig, String> {
+    let region = EnvironmentVariableRegionProvider::new()
+        .region()
+        .await
+        .ok_or_else(|| "AWS_REGION is not set (Lambda sets it in every function)".to_owned())?;
+    let endpoint = std::env::var(format!("AWS_ENDPOINT_URL_{service}")).or_else(|_| std::env::var("AWS_ENDPOINT_URL"));
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .http_client(https_client(Roots::from_env()?));
+    if let Ok(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok(config.build())
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub async fn secret(name: &str) -> Result<SecretString, String> {
 
 #[cfg(feature = "ssm")]
 async fn from_parameter_store(parameter: &str) -> Result<SecretString, String> {
-    read_parameter(&aws_sdk_ssm::Client::new(&crate::aws::config_from_env().await?), parameter).await
+    read_parameter(&aws_sdk_ssm::Client::new(&crate::aws::lambda_config("SSM").await?), parameter).await
 }
 
 /// The SecureString `parameter`, decrypted.

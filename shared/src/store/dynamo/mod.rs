@@ -73,16 +73,25 @@ pub struct DynamoStore {
     table: String,
 }
 
+fn table_from_env() -> Result<String, String> {
+    std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_owned())
+}
+
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore { client, table: table.into() }
     }
 
     /// Configured the standard AWS way (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`),
-    /// with the table named by `TABLE_NAME`.
+    /// with the table named by `TABLE_NAME`: for the CLI.
     pub async fn from_env() -> Result<Self, String> {
-        let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_owned())?;
-        Ok(Self::new(client_from_env().await?, table))
+        Ok(Self::new(client_from_env().await?, table_from_env()?))
+    }
+
+    /// A Lambda function's store: the table named by `TABLE_NAME`, with the function's own
+    /// region and credentials (`crate::aws::lambda_config`).
+    pub async fn from_lambda_env() -> Result<Self, String> {
+        Ok(Self::new(Client::new(&crate::aws::lambda_config("DYNAMODB").await?), table_from_env()?))
     }
 
     pub fn client(&self) -> &Client {
