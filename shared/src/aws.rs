@@ -1,7 +1,8 @@
 //! The AWS SDK's configuration, one for every client (DynamoDB, SSM): on Lambda the region and
 //! the function role's credentials that Lambda puts in the environment, for the CLI the standard
-//! chains (profiles, SSO…); over an HTTPS client on rustls with ring. The SDK's default HTTPS client would bring aws-lc, a second TLS crypto library
-//! beside the ring that reqwest (Stripe, webhooks) uses: measured in BENCHMARKS.md §5.
+//! chains (profiles, SSO…); over an HTTPS client on rustls with ring. The SDK's default HTTPS
+//! client would bring aws-lc, a second TLS crypto library beside the ring that reqwest (Stripe,
+//! webhooks) uses: measured in BENCHMARKS.md §5.
 //!
 //! The client trusts Amazon Trust Services' five roots instead of the system's bundle: AWS moved
 //! its service endpoints (DynamoDB among the first) to certificates of its own CA from 2018 on
@@ -74,7 +75,7 @@ pub async fn config_from_env() -> Result<SdkConfig, String> {
 /// Lambda sets in every function's environment, read by aws-config's environment providers, and
 /// an endpoint only when one is set (a local emulator). Not the standard chains of
 /// [`config_from_env`]: none of their other sources (profile files, SSO, web identity through STS,
-/// instance metadata) exists on Lambda, and linking them cost every function ~0.4 MB
+/// instance metadata) exists on Lambda, and linking them cost every function ~0.75 MB
 /// (BENCHMARKS.md §8).
 pub async fn lambda_config(service: &str) -> Result<SdkConfig, String> {
     let region = EnvironmentVariableRegionProvider::new()
