@@ -45,7 +45,7 @@ const FUNCTIONS_DRIVEN: [&str; 23] = [
     "stripe-webhook",
 ];
 
-/// The webhook signing secret the stripe-webhook function is given.
+/// The webhook signing secret the stripe-webhook function reads from Parameter Store at init.
 const STRIPE_WEBHOOK_SECRET: &str = "whsec_emulated";
 
 /// A request may reach a function that is still compiling: allow a cold build and then some.
@@ -64,18 +64,22 @@ impl Emulated {
         let endpoint = moto_endpoint().await;
         let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let table = format!("paylinks-emulator-{}-{nanos}", std::process::id());
-        // What a function gets in Lambda (TABLE_NAME, region, credentials), plus the endpoint.
+        // As template.yaml deploys it: the secret in an SSM SecureString, its name in the environment.
+        let parameter = format!("/{table}/stripe-webhook-secret");
+        put_secure_string(&endpoint, &parameter, STRIPE_WEBHOOK_SECRET).await;
+        // What a function gets in Lambda (TABLE_NAME, region, credentials), plus the endpoints.
         // PUBLIC_BASE_URL empty, as the template's default: links point at the API's own host.
         let env = [
             ("TABLE_NAME", table.as_str()),
             ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_SSM", endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "x"),
             ("AWS_SECRET_ACCESS_KEY", "x"),
             ("AWS_REGION", "us-east-1"),
             // The most verbose level a deployment may set: the suite's secrets audit then reads every
             // line these functions wrote (the runtime logs raw events, keys included, at trace).
             ("LOG_LEVEL", "trace"),
-            ("STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET),
+            ("STRIPE_WEBHOOK_SECRET_PARAMETER", parameter.as_str()),
         ];
         run_paylinks(&["table", "create", "--name", &table], &env);
         let mut merchant_env = env.to_vec();
@@ -446,6 +450,20 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
         let response = emulated.send(request).await;
         assert_eq!(response.status(), status, "signed with {secret}; emulator log:\n{}", emulated.emulator.log());
     }
+}
+
+/// Puts `value` in Parameter Store on moto (`endpoint`) as the SecureString `name`.
+async fn put_secure_string(endpoint: &str, name: &str, value: &str) {
+    use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_ssm::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(paylinks_core::aws::https_client(paylinks_core::aws::Roots::AmazonTrustServices))
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("x", "x", None, None, "paylinks-test"))
+        .build();
+    let put = aws_sdk_ssm::Client::from_conf(config).put_parameter().name(name).value(value);
+    put.r#type(aws_sdk_ssm::types::ParameterType::SecureString).send().await.expect("put the SSM parameter");
 }
 
 /// A function added to functions/ or to the emulator's router is driven by the tests above too
