@@ -49,30 +49,18 @@ async fn from_parameter_store(parameter: &str) -> Result<SecretString, String> {
 
 #[cfg(all(test, feature = "ssm"))]
 mod tests {
-    use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
-    use aws_sdk_ssm::types::ParameterType;
     use secrecy::ExposeSecret;
 
     use super::read_parameter;
-
-    /// moto_server (the suite's DynamoDB) serves SSM Parameter Store too.
-    async fn ssm() -> aws_sdk_ssm::Client {
-        let config = aws_sdk_ssm::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(crate::aws::https_client(crate::aws::Roots::AmazonTrustServices))
-            .endpoint_url(crate::test_support::moto_endpoint().await)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("x", "x", None, None, "paylinks-test"))
-            .build();
-        aws_sdk_ssm::Client::from_conf(config)
-    }
+    use crate::test_support::{moto_endpoint, put_secure_string, ssm_client};
 
     #[tokio::test]
     async fn a_securestring_is_read_decrypted_and_a_missing_one_is_named_without_a_value() {
-        let ssm = ssm().await;
+        // moto_server (the suite's DynamoDB) serves SSM Parameter Store too.
+        let endpoint = moto_endpoint().await;
+        let ssm = ssm_client(&endpoint);
         let name = format!("/paylinks-test/{}/secret-key", ulid::Ulid::new());
-        let put = ssm.put_parameter().name(&name).value("sk_test_from_ssm").r#type(ParameterType::SecureString);
-        put.send().await.expect("put the parameter");
+        put_secure_string(&endpoint, &name, "sk_test_from_ssm").await;
         let secret = read_parameter(&ssm, &name).await.expect("read");
         assert_eq!(secret.expose_secret(), "sk_test_from_ssm");
         let missing = read_parameter(&ssm, "/paylinks-test/none").await.expect_err("missing");

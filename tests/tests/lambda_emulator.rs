@@ -66,7 +66,7 @@ impl Emulated {
         let table = format!("paylinks-emulator-{}-{nanos}", std::process::id());
         // As template.yaml deploys it: the secret in an SSM SecureString, its name in the environment.
         let parameter = format!("/{table}/stripe-webhook-secret");
-        put_secure_string(&endpoint, &parameter, STRIPE_WEBHOOK_SECRET).await;
+        paylinks_core::test_support::put_secure_string(&endpoint, &parameter, STRIPE_WEBHOOK_SECRET).await;
         // What a function gets in Lambda (TABLE_NAME, region, credentials), plus the endpoints.
         // PUBLIC_BASE_URL empty, as the template's default: links point at the API's own host.
         let env = [
@@ -450,20 +450,6 @@ async fn the_lambda_functions_pay_cancel_and_serve_the_merchant_api_on_dynamodb(
         let response = emulated.send(request).await;
         assert_eq!(response.status(), status, "signed with {secret}; emulator log:\n{}", emulated.emulator.log());
     }
-}
-
-/// Puts `value` in Parameter Store on moto (`endpoint`) as the SecureString `name`.
-async fn put_secure_string(endpoint: &str, name: &str, value: &str) {
-    use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_ssm::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .http_client(paylinks_core::aws::https_client(paylinks_core::aws::Roots::AmazonTrustServices))
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("x", "x", None, None, "paylinks-test"))
-        .build();
-    let put = aws_sdk_ssm::Client::from_conf(config).put_parameter().name(name).value(value);
-    put.r#type(aws_sdk_ssm::types::ParameterType::SecureString).send().await.expect("put the SSM parameter");
 }
 
 /// A function added to functions/ or to the emulator's router is driven by the tests above too

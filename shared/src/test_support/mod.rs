@@ -29,6 +29,8 @@ pub use events::{
 pub use events::{stripe_signature, stripe_webhook_event};
 pub use links::{shop_checkout, test_stripe_js};
 pub use moto::{ENDPOINT_ENV, RequestCounter, counted_client, dynamo_client, moto_client, moto_endpoint};
+#[cfg(feature = "ssm")]
+pub use moto::{put_secure_string, ssm_client};
 pub use seeds::{seed_donation, seed_examples, seed_fixed_amount, seed_itemised};
 pub use stores::{embedded_store_path, fresh_dynamo_store, fresh_dynamo_store_with, fresh_embedded_store};
 

@@ -138,6 +138,27 @@ pub fn dynamo_client(endpoint: &str) -> Client {
     Client::from_conf(config)
 }
 
+/// An SSM client for `endpoint` (moto serves Parameter Store too), set up like [`dynamo_client`].
+#[cfg(feature = "ssm")]
+pub fn ssm_client(endpoint: &str) -> aws_sdk_ssm::Client {
+    let config = aws_sdk_ssm::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(crate::aws::https_client(crate::aws::Roots::AmazonTrustServices))
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("x", "x", None, None, "paylinks-test"))
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
+}
+
+/// Puts `value` in Parameter Store at `endpoint` as the SecureString `name`, as a deployment keeps
+/// the Stripe secrets.
+#[cfg(feature = "ssm")]
+pub async fn put_secure_string(endpoint: &str, name: &str, value: &str) {
+    let put = ssm_client(endpoint).put_parameter().name(name).value(value);
+    put.r#type(aws_sdk_ssm::types::ParameterType::SecureString).send().await.expect("put the SSM parameter");
+}
+
 /// A client for the test process's moto_server.
 ///
 /// Make one per tokio runtime (each `#[tokio::test]` has its own): the SDK's connection pool

@@ -74,6 +74,13 @@ async fn an_endpoint_failing_for_five_days_is_disabled_says_why_and_gets_nothing
 
 /// A receiver on loopback answering 204, counting the requests that reach it.
 fn live_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    live_receiver_with(|| {})
+}
+
+/// [`live_receiver`], running `before_answer` when each request has been read.
+fn live_receiver_with(
+    mut before_answer: impl FnMut() + Send + 'static,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks", listener.local_addr().unwrap());
     let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -83,6 +90,7 @@ fn live_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
             counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             // The whole request first: closing on unread bytes resets the connection.
             read_request(&mut stream);
+            before_answer();
             std::io::Write::write_all(&mut stream, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").ok();
         }
     });
@@ -189,22 +197,13 @@ async fn a_redelivery_made_while_the_event_is_being_sent_is_not_undone() {
     let link = PaymentLink::new("m_race", shop_checkout(Cart::Amount { amount: MinorUnits(500) }), None, 30, day(0));
     store.create_link(&link).await.unwrap();
     // A receiver that holds its first answer until told to give it.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
     let (arrived, first_arrived) = tokio::sync::oneshot::channel::<()>();
     let (answer_first, first_answered) = std::sync::mpsc::channel::<()>();
-    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = reached.clone();
-    std::thread::spawn(move || {
-        let mut arrived = Some(arrived);
-        for mut stream in listener.incoming().flatten() {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            read_request(&mut stream);
-            if let Some(arrived) = arrived.take() {
-                arrived.send(()).ok();
-                first_answered.recv().ok();
-            }
-            std::io::Write::write_all(&mut stream, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").ok();
+    let mut first = Some((arrived, first_answered));
+    let (url, reached) = live_receiver_with(move || {
+        if let Some((arrived, first_answered)) = first.take() {
+            arrived.send(()).ok();
+            first_answered.recv().ok();
         }
     });
     store.add_webhook_endpoint("m_race", &endpoint_at(url, Vec::new())).await.unwrap();
