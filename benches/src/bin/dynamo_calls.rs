@@ -64,6 +64,14 @@ async fn counts() {
     let session = open_session(&app, &link).await;
     let page = event("checkout-page.json", &[("{{SESSION_ID}}", session.as_str())]);
     rows.push(("checkout page (GET /checkout/{id})", "-", cost(&app, &counter, Endpoint::CheckoutPage, page).await));
+    // An itemised cart's session keeps its total only: the page reads the items from the link.
+    let cart = created_link(
+        &handle(Endpoint::CreateLink, paylinks_core::test_support::parse_event(&create_event_text_with_items()), &app)
+            .await,
+    );
+    let cart_session = open_session(&app, &cart).await;
+    let page = event("checkout-page.json", &[("{{SESSION_ID}}", cart_session.as_str())]);
+    rows.push(("checkout page, itemised cart", "-", cost(&app, &counter, Endpoint::CheckoutPage, page).await));
     // Floors of issue 16 with the sandbox processor, whose charge record is one PutItem (a real
     // processor keeps it: one write less).
     let pay = pay_request_for(&app, &session, CARD_OK).await;

@@ -6,6 +6,7 @@ use super::{Caller, page_base_path, pages, path_parameter, pay};
 use crate::app::App;
 use crate::checkout;
 use crate::error::ApiError;
+use crate::model::CheckoutSession;
 
 pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response<Body>, ApiError> {
     let session = checkout::find_session(app.store.as_ref(), path_parameter(request, "sessionId")).await?;
@@ -19,5 +20,17 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
     let declined = query.first(pay::DECLINED).and(session.last_decline);
     let chosen = query.first(pay::AMOUNT).filter(|amount| checkout::pay::donation_accepts(&session, amount));
     let state = pages::FormState { declined, chosen, ..Default::default() };
-    pages::checkout_page(&base_path, &session, &app.config.card_entry, state)
+    checkout_form(app, &base_path, &session, state).await
+}
+
+/// The checkout form of `session`, with its cart's lines, which an itemised cart's session
+/// reads from its link (one more read, for such carts only).
+pub(crate) async fn checkout_form(
+    app: &App,
+    base_path: &str,
+    session: &CheckoutSession,
+    state: pages::FormState<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let items = checkout::cart_items(app.store.as_ref(), session).await?;
+    pages::checkout_page(base_path, session, &items, &app.config.card_entry, state)
 }

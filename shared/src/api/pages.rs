@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::html;
 use crate::checkout::processor::CardEntry;
 use crate::error::ApiError;
-use crate::model::{Appearance, Cart, CheckoutSession, DeclineReason, SessionStatus};
+use crate::model::{Appearance, Cart, CheckoutSession, DeclineReason, Item, SessionStatus};
 use crate::money::MinorUnits;
 
 #[derive(Template)]
@@ -220,9 +220,11 @@ pub struct FormState<'a> {
 
 /// The checkout form for an open session (200), or again with an inline error the customer
 /// can fix (422); with Stripe, Stripe.js's card field (and 3-D Secure when `state` asks).
+/// `items` are the cart's lines, which the session does not keep (`Cart::for_session`).
 pub fn checkout_page(
     base_path: &str,
     session: &CheckoutSession,
+    items: &[Item],
     card_entry: &CardEntry,
     state: FormState<'_>,
 ) -> Result<Response<Body>, ApiError> {
@@ -232,21 +234,18 @@ pub fn checkout_page(
     let checkout = &session.checkout;
     let currency = checkout.currency;
     let show = |amount: MinorUnits| amount.display(currency);
-    let items = match &checkout.cart {
-        Cart::Items { items, .. } => items
-            .iter()
-            .map(|item| ItemView {
-                name: item.name.clone(),
-                quantity: item.quantity,
-                image_url: item.image_url.clone(),
-                line_total: item.line_total().map(show).unwrap_or_default(),
-                unit_price: show(item.price),
-                original_price: item.original_price.map(|p| show(p.checked_mul(i64::from(item.quantity)).unwrap_or(p))),
-                discount_label: item.discount_label.clone(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let items = items
+        .iter()
+        .map(|item| ItemView {
+            name: item.name.clone(),
+            quantity: item.quantity,
+            image_url: item.image_url.clone(),
+            line_total: item.line_total().map(show).unwrap_or_default(),
+            unit_price: show(item.price),
+            original_price: item.original_price.map(|p| show(p.checked_mul(i64::from(item.quantity)).unwrap_or(p))),
+            discount_label: item.discount_label.clone(),
+        })
+        .collect();
     let donation = match &checkout.cart {
         Cart::Donation { donation } => {
             let chosen_preset =
@@ -408,7 +407,7 @@ mod tests {
             checkout.stripe_account = account.map(str::to_owned);
             let link = PaymentLink::new("m_1", checkout, None, 7, Utc::now());
             let session = CheckoutSession::open(&link, Utc::now());
-            let page = checkout_page("", &session, &stripe, FormState::default()).expect("a page");
+            let page = checkout_page("", &session, &[], &stripe, FormState::default()).expect("a page");
             let html = String::from_utf8(page.body().to_vec()).expect("HTML");
             let configured = html.contains(r#"data-stripe-account="acct_1Connected""#);
             assert_eq!(configured, account.is_some(), "{html}");

@@ -3,6 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 
+use super::checkout_page::checkout_form;
 use super::{Caller, client_ip, page_base_path, pages, path_parameter, see_other};
 use crate::app::App;
 use crate::checkout::redirect::{error_url, success_url};
@@ -31,7 +32,7 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
                 cardholder_name: &form.cardholder_name,
                 client_secret: None,
             };
-            pages::checkout_page(&base_path, &session, &app.config.card_entry, state)
+            checkout_form(app, &base_path, &session, state).await
         }
         // Post/redirect/get: the page again by GET, saying why, so a reload never posts the
         // form a second time. A donor's amount goes with it; the card never does.
@@ -46,7 +47,7 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
         }
         PayOutcome::Authenticate { session, client_secret } => {
             let state = pages::FormState { client_secret: Some(&client_secret), ..Default::default() };
-            pages::checkout_page(&base_path, &session, &app.config.card_entry, state)
+            checkout_form(app, &base_path, &session, state).await
         }
         PayOutcome::Failed { session, code } => see_other(&error_url(&session, code)),
         PayOutcome::Closed(session) => pages::closed_session(&base_path, &session, app.now()),

@@ -466,6 +466,65 @@ async fn the_checkout_page_escapes_everything_the_merchant_supplied() {
 }
 
 #[tokio::test]
+async fn opening_a_long_cart_writes_a_small_session_and_its_page_still_lists_every_item() {
+    for h in [harness().await, TestApp::dynamodb(MERCHANT, START.parse().unwrap()).await] {
+        // 100 items of long names and image addresses: a link of about 45 KB.
+        let names: Vec<String> = (0..100).map(|n| format!("Item {n:03} {}", "x".repeat(180))).collect();
+        let id = h
+            .create_link_with(|body| {
+                body.as_object_mut().unwrap().remove("amount");
+                body["items"] = names
+                    .iter()
+                    .map(|name| {
+                        json!({ "name": name, "price": 1.25, "quantity": 2,
+                        "imageUrl": format!("https://cdn.example/{}.jpg", "i".repeat(200)) })
+                    })
+                    .collect();
+            })
+            .await;
+        let link = h.app().store.get_link(&id).await.unwrap().unwrap();
+        let session = h.open_session(&id).await;
+        let (link_bytes, session_bytes) =
+            (serde_json::to_vec(&link).unwrap().len(), serde_json::to_vec(&session).unwrap().len());
+        assert!(link_bytes > 40_000, "the link is {link_bytes} bytes");
+        assert!(session_bytes < 2_000, "an open wrote a session of {session_bytes} bytes");
+
+        let lists_every_item = |response: &Response<Body>| {
+            let page = body_text(response);
+            names.iter().all(|name| page.contains(name.as_str())) && page.contains("$250.00")
+        };
+        let (status, page) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(lists_every_item(&page), "the page lacks items:\n{}", body_text(&page));
+        // A mistyped card: the form again, with the cart.
+        let (status, page) = h.pay(&session, "4242 4242 4242 4241").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(lists_every_item(&page), "the form shown again lacks items:\n{}", body_text(&page));
+        let (status, paid) = h.pay(&session, "4242 4242 4242 4242").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(paid.headers()[header::LOCATION].to_str().unwrap().contains("amount=250.00"));
+    }
+}
+
+#[tokio::test]
+async fn a_session_stored_with_its_items_copied_still_shows_them() {
+    let h = harness().await;
+    let id = h
+        .create_link_with(|body| {
+            body.as_object_mut().unwrap().remove("amount");
+            body["items"] = json!([{ "name": "Copied mug", "price": 12 }]);
+        })
+        .await;
+    let link = h.app().store.get_link(&id).await.unwrap().unwrap();
+    // As sessions were stored before they kept only an itemised cart's total.
+    let session = CheckoutSession { checkout: link.checkout.clone(), ..CheckoutSession::open(&link, h.app().now()) };
+    h.app().store.create_session(&session).await.unwrap();
+    let (status, page) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body_text(&page).contains("Copied mug"));
+}
+
+#[tokio::test]
 async fn paying_through_the_form_redirects_to_the_success_url_with_the_result() {
     let h = harness().await;
     let link = h.create_seed_link().await;

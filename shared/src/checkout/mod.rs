@@ -17,12 +17,29 @@ pub use cancel::Cancelled;
 pub use pay::{Cashier, PayForm, PayOutcome};
 
 use crate::error::ApiError;
-use crate::model::{CheckoutSession, Merchant, SessionId};
-use crate::store::Sessions;
+use crate::model::{Cart, CheckoutSession, Item, Merchant, SessionId};
+use crate::store::{Links, Sessions};
 
 /// The session with this id; a malformed id is simply not found.
 pub async fn find_session(sessions: &(impl Sessions + ?Sized), id: &str) -> Result<CheckoutSession, ApiError> {
     sessions.get_session(&session_id(id)?).await?.ok_or(ApiError::SessionNotFound)
+}
+
+/// The lines of `session`'s cart, for its page: read from its link, which fixed them, when
+/// the session keeps only the total (`Cart::for_session`); none for carts without lines.
+pub async fn cart_items(links: &(impl Links + ?Sized), session: &CheckoutSession) -> Result<Vec<Item>, ApiError> {
+    match &session.checkout.cart {
+        Cart::ItemsOnLink { .. } => match links.get_link(&session.link_id).await?.map(|link| link.checkout.cart) {
+            Some(Cart::Items { items, .. }) => Ok(items),
+            _ => Err(ApiError::Internal(format!(
+                "the items of session {} are not on link {}",
+                session.id, session.link_id
+            ))),
+        },
+        // A session stored while sessions still copied the items.
+        Cart::Items { items, .. } => Ok(items.clone()),
+        Cart::Amount { .. } | Cart::Donation { .. } => Ok(Vec::new()),
+    }
 }
 
 /// A session id from a path: a malformed one names no session.

@@ -496,7 +496,7 @@ fn charge_amount(session: &CheckoutSession, form: &PayForm) -> Result<MinorUnits
     let currency = session.checkout.currency;
     let donation = match &session.checkout.cart {
         Cart::Amount { amount } => return Ok(*amount),
-        Cart::Items { total, .. } => return Ok(*total),
+        Cart::Items { total, .. } | Cart::ItemsOnLink { total } => return Ok(*total),
         Cart::Donation { donation } => donation,
     };
     let text = form.chosen_amount().ok_or("Choose an amount to give.")?;

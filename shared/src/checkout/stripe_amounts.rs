@@ -63,7 +63,7 @@ pub fn uncharged_amounts(checkout: &crate::model::Checkout) -> Vec<String> {
         |field: &str, amount: MinorUnits| to_stripe(amount, currency).err().map(|why| format!("{field}: {why}"));
     match &checkout.cart {
         Cart::Amount { amount } => refusal("amount", *amount).into_iter().collect(),
-        Cart::Items { total, .. } => refusal("items", *total).into_iter().collect(),
+        Cart::Items { total, .. } | Cart::ItemsOnLink { total } => refusal("items", *total).into_iter().collect(),
         Cart::Donation { donation } => {
             let presets = donation.presets.iter().enumerate();
             let mut refused: Vec<String> =

@@ -56,6 +56,10 @@ pub enum Cart {
     Amount { amount: MinorUnits },
     /// An itemised cart; `total` is the exact sum of the line totals.
     Items { items: Vec<Item>, total: MinorUnits },
+    /// A session's copy of an itemised cart: the total it charges, without the items. They are
+    /// fixed with the link (a link's checkout never changes), so the page reads them from the
+    /// link, and opening a link of many items writes a small session. Links never hold this.
+    ItemsOnLink { total: MinorUnits },
     /// The customer chooses the amount.
     Donation { donation: DonationConfig },
 }
@@ -65,8 +69,16 @@ impl Cart {
     pub fn fixed_total(&self) -> Option<MinorUnits> {
         match self {
             Cart::Amount { amount } => Some(*amount),
-            Cart::Items { total, .. } => Some(*total),
+            Cart::Items { total, .. } | Cart::ItemsOnLink { total } => Some(*total),
             Cart::Donation { .. } => None,
+        }
+    }
+
+    /// What a session keeps of the link's cart: everything but an itemised cart's items.
+    pub fn for_session(&self) -> Cart {
+        match self {
+            Cart::Items { total, .. } => Cart::ItemsOnLink { total: *total },
+            cart => cart.clone(),
         }
     }
 
@@ -74,13 +86,14 @@ impl Cart {
     pub fn checkout_mode(&self) -> &'static str {
         match self {
             Cart::Donation { .. } => "donation",
-            Cart::Amount { .. } | Cart::Items { .. } => "payment",
+            Cart::Amount { .. } | Cart::Items { .. } | Cart::ItemsOnLink { .. } => "payment",
         }
     }
 }
 
-/// Everything a checkout needs, fixed when the link is created and copied into each session,
-/// so a session charges exactly what the customer was shown.
+/// Everything a checkout needs, fixed when the link is created and copied into each session
+/// (an itemised cart's items excepted: `Cart::for_session`), so a session charges exactly what
+/// the customer was shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Checkout {

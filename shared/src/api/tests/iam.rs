@@ -275,6 +275,17 @@ async fn every_handler_against_its_policy() {
     for card in [DECLINED, SUCCESS] {
         r.pay(&unlimited_session, card).await;
     }
+    // An itemised cart: its page, and the form shown again after a mistyped card, read the
+    // items from the link (the session keeps only the total).
+    let cart = r
+        .create_with(|b| {
+            b.as_object_mut().unwrap().remove("amount");
+            b["items"] = json!([{ "name": "Mug", "price": 12 }]);
+        })
+        .await;
+    let cart_session = r.open(&cart).await;
+    assert_eq!(r.session_call(Endpoint::CheckoutPage, "checkout-page.json", &cart_session).await, StatusCode::OK);
+    assert_eq!(r.pay(&cart_session, "4242 4242 4242 4241").await, StatusCode::UNPROCESSABLE_ENTITY);
     r.session_call(Endpoint::SessionStatus, "session-status.json", &session).await;
     let (_, events) =
         r.call(Endpoint::ListEvents, events_event("type=checkout.session.completed&limit=1", OWN_KEYS)).await;
