@@ -220,7 +220,7 @@ pub struct FormState<'a> {
 
 /// The checkout form for an open session (200), or again with an inline error the customer
 /// can fix (422); with Stripe, Stripe.js's card field (and 3-D Secure when `state` asks).
-/// `items` are the cart's lines, which the session does not keep (`Cart::for_session`).
+/// `items` are the cart's lines, which the session does not keep (`Checkout::for_session`).
 pub fn checkout_page(
     base_path: &str,
     session: &CheckoutSession,

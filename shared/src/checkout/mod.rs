@@ -26,7 +26,7 @@ pub async fn find_session(sessions: &(impl Sessions + ?Sized), id: &str) -> Resu
 }
 
 /// The lines of `session`'s cart, for its page: read from its link, which fixed them, when
-/// the session keeps only the total (`Cart::for_session`); none for carts without lines.
+/// the session keeps only the total (`Checkout::for_session`); none for carts without lines.
 pub async fn cart_items(links: &(impl Links + ?Sized), session: &CheckoutSession) -> Result<Vec<Item>, ApiError> {
     match &session.checkout.cart {
         Cart::ItemsOnLink { .. } => match links.get_link(&session.link_id).await?.map(|link| link.checkout.cart) {

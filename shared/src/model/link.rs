@@ -74,14 +74,6 @@ impl Cart {
         }
     }
 
-    /// What a session keeps of the link's cart: everything but an itemised cart's items.
-    pub fn for_session(&self) -> Cart {
-        match self {
-            Cart::Items { total, .. } => Cart::ItemsOnLink { total: *total },
-            cart => cart.clone(),
-        }
-    }
-
     /// The seed's `checkoutMode`.
     pub fn checkout_mode(&self) -> &'static str {
         match self {
@@ -92,7 +84,7 @@ impl Cart {
 }
 
 /// Everything a checkout needs, fixed when the link is created and copied into each session
-/// (an itemised cart's items excepted: `Cart::for_session`), so a session charges exactly what
+/// (an itemised cart's items excepted: `Checkout::for_session`), so a session charges exactly what
 /// the customer was shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,6 +104,39 @@ pub struct Checkout {
     /// payments are made on that account (the `Stripe-Account` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stripe_account: Option<String>,
+}
+
+impl Checkout {
+    /// What a session keeps of the link's checkout: all of it but an itemised cart's items,
+    /// which are never cloned (on every open of a cart of many items, they are most of it).
+    pub fn for_session(&self) -> Checkout {
+        let Checkout {
+            merchant_name,
+            currency,
+            cart,
+            success_url,
+            cancel_url,
+            error_url,
+            metadata,
+            appearance,
+            stripe_account,
+        } = self;
+        let cart = match cart {
+            Cart::Items { total, .. } => Cart::ItemsOnLink { total: *total },
+            cart => cart.clone(),
+        };
+        Checkout {
+            merchant_name: merchant_name.clone(),
+            currency: *currency,
+            cart,
+            success_url: success_url.clone(),
+            cancel_url: cancel_url.clone(),
+            error_url: error_url.clone(),
+            metadata: metadata.clone(),
+            appearance: appearance.clone(),
+            stripe_account: stripe_account.clone(),
+        }
+    }
 }
 
 /// A payment link as stored.

@@ -140,7 +140,7 @@ impl CheckoutSession {
             id: SessionId::generate(),
             link_id: link.id.clone(),
             merchant_id: link.merchant_id.clone(),
-            checkout: Checkout { cart: link.checkout.cart.for_session(), ..link.checkout.clone() },
+            checkout: link.checkout.for_session(),
             status: SessionStatus::Pending,
             created_at: now,
             expires_at: (now + Self::LIFETIME).min(link.expires_at),
