@@ -43,12 +43,12 @@ pub fn create_event_text_with_limit(limit: Option<u64>) -> String {
 /// A link selling three items (no `amount`), valid for ten years.
 pub fn create_event_text_with_items() -> String {
     paylinks_core::test_support::create_event_text(&MERCHANT, |body| {
-        body.as_object_mut().map(|body| body.remove("amount"));
-        body["items"] = json!([
+        let items = json!([
             { "name": "Mug", "price": 12, "quantity": 2 },
             { "name": "Tea", "price": 8.5 },
             { "name": "Card", "price": 3 }
         ]);
+        paylinks_core::test_support::sell_items(body, items);
         body["expiresInDays"] = json!(3650);
     })
 }

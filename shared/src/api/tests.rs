@@ -15,7 +15,7 @@ use crate::model::{CheckoutSession, LinkId, PaymentLink, SessionId, SessionStatu
 use crate::store::Store;
 use crate::store::faulty::{Fault, FaultyStore};
 use crate::test_support::{
-    self, TestApp, TestMerchant, check_event, event, merchant_event_with_body, open_event, pay_event,
+    self, TestApp, TestMerchant, check_event, event, merchant_event_with_body, open_event, pay_event, sell_items,
 };
 
 mod contention;
@@ -450,10 +450,10 @@ async fn the_checkout_page_escapes_everything_the_merchant_supplied() {
     let payload = r#"<script>alert("x")</script><img src=x onerror=alert(1)>"#;
     let id = h
         .create_link_with(|body| {
-            body.as_object_mut().unwrap().remove("amount");
             body["merchantName"] = json!(payload);
-            body["items"] = json!([{ "name": payload, "price": 10, "discountLabel": "<b>25%</b>",
-                    "imageUrl": "https://cdn.example/a.jpg?\"><script>x</script>", "originalPrice": 12 }]);
+            let item = json!({ "name": payload, "price": 10, "discountLabel": "<b>25%</b>",
+                    "imageUrl": "https://cdn.example/a.jpg?\"><script>x</script>", "originalPrice": 12 });
+            sell_items(body, json!([item]));
         })
         .await;
     let session = h.open_session(&id).await;
@@ -472,14 +472,14 @@ async fn opening_a_long_cart_writes_a_small_session_and_its_page_still_lists_eve
         let names: Vec<String> = (0..100).map(|n| format!("Item {n:03} {}", "x".repeat(180))).collect();
         let id = h
             .create_link_with(|body| {
-                body.as_object_mut().unwrap().remove("amount");
-                body["items"] = names
+                let items = names
                     .iter()
                     .map(|name| {
                         json!({ "name": name, "price": 1.25, "quantity": 2,
                         "imageUrl": format!("https://cdn.example/{}.jpg", "i".repeat(200)) })
                     })
                     .collect();
+                sell_items(body, items);
             })
             .await;
         let link = h.app().store.get_link(&id).await.unwrap().unwrap();
@@ -509,12 +509,7 @@ async fn opening_a_long_cart_writes_a_small_session_and_its_page_still_lists_eve
 #[tokio::test]
 async fn a_session_stored_with_its_items_copied_still_shows_them() {
     let h = harness().await;
-    let id = h
-        .create_link_with(|body| {
-            body.as_object_mut().unwrap().remove("amount");
-            body["items"] = json!([{ "name": "Copied mug", "price": 12 }]);
-        })
-        .await;
+    let id = h.create_link_with(|body| sell_items(body, json!([{ "name": "Copied mug", "price": 12 }]))).await;
     let link = h.app().store.get_link(&id).await.unwrap().unwrap();
     // As sessions were stored before they kept only an itemised cart's total.
     let session = CheckoutSession { checkout: link.checkout.clone(), ..CheckoutSession::open(&link, h.app().now()) };

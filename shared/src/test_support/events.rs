@@ -46,6 +46,13 @@ pub fn create_event_text(merchant: &TestMerchant, edit: impl FnOnce(&mut Value))
     merchant.placeholders().iter().fold(raw.to_string(), |text, (from, to)| text.replace(from, to))
 }
 
+/// Edits a create-link body (the `edit` of [`create_event`]) to sell `items` instead of its
+/// fixed amount.
+pub fn sell_items(body: &mut Value, items: Value) {
+    body.as_object_mut().expect("a create-link body is a JSON object").remove("amount");
+    body["items"] = items;
+}
+
 /// `GET /api/payment-links/{id}/check-availability` for `link` (any text, valid or not).
 pub fn check_event(link: &str) -> Request {
     event("check-availability.json", &[("{{LINK_ID}}", link)])

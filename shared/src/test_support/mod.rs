@@ -23,7 +23,7 @@ pub use app::{TestApp, TestMerchant, pay_new_link};
 pub use contention::{Contention, ContentionInjector, contended_client};
 pub use events::{
     FIXTURES_DIR, check_event, checkout_page_at, create_event, create_event_text, event, fixture,
-    merchant_event_with_body, open_event, parse_event, pay_event, session_event,
+    merchant_event_with_body, open_event, parse_event, pay_event, sell_items, session_event,
 };
 #[cfg(feature = "stripe")]
 pub use events::{stripe_signature, stripe_webhook_event};

@@ -28,7 +28,7 @@ use crate::model::{ChargeOutcome, PaymentAttempt, SessionStatus};
 use crate::model::{LinkId, SessionId};
 use crate::money::MinorUnits;
 use crate::test_support::{
-    RequestCounter, counted_client, fresh_dynamo_store_with, moto_endpoint, stripe_webhook_event,
+    RequestCounter, counted_client, fresh_dynamo_store_with, moto_endpoint, sell_items, stripe_webhook_event,
 };
 use crate::webhooks::{DISPATCH_FUNCTION, Sender, deliver_all_due};
 
@@ -277,12 +277,7 @@ async fn every_handler_against_its_policy() {
     }
     // An itemised cart: its page, and the form shown again after a mistyped card, read the
     // items from the link (the session keeps only the total).
-    let cart = r
-        .create_with(|b| {
-            b.as_object_mut().unwrap().remove("amount");
-            b["items"] = json!([{ "name": "Mug", "price": 12 }]);
-        })
-        .await;
+    let cart = r.create_with(|b| sell_items(b, json!([{ "name": "Mug", "price": 12 }]))).await;
     let cart_session = r.open(&cart).await;
     assert_eq!(r.session_call(Endpoint::CheckoutPage, "checkout-page.json", &cart_session).await, StatusCode::OK);
     assert_eq!(r.pay(&cart_session, "4242 4242 4242 4241").await, StatusCode::UNPROCESSABLE_ENTITY);
