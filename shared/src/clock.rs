@@ -1,6 +1,20 @@
 //! The time source, so tests can move time (expiry, leases, windows) without sleeping.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// The fixed window of `length` that `now` falls in (windows start at the epoch): its number
+/// and when it ends. Rate counters are named by it, so every instance counts in the same one.
+pub fn fixed_window(now: DateTime<Utc>, length: TimeDelta) -> (i64, DateTime<Utc>) {
+    let seconds = length.num_seconds().max(1);
+    let index = now.timestamp().div_euclid(seconds);
+    let end = DateTime::from_timestamp((index + 1) * seconds, 0).unwrap_or(now);
+    (index, end)
+}
+
+/// Whole seconds from `now` to `until`, at least 1: a `Retry-After`.
+pub fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1)
+}
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

@@ -1,8 +1,9 @@
 //! Per-minute request limits shared by every instance: a counter per key and minute in the
 //! store, swept when its minute is over.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::clock::{fixed_window, seconds_until};
 use crate::error::ApiError;
 use crate::store::Counters;
 
@@ -14,12 +15,10 @@ pub async fn count_per_minute(
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let minute = now.timestamp().div_euclid(60);
-    let window_end = DateTime::from_timestamp((minute + 1) * 60, 0).unwrap_or(now);
+    let (minute, window_end) = fixed_window(now, TimeDelta::minutes(1));
     let requests = counters.increment_counter(&format!("{key}:{minute}"), window_end).await?;
     if requests > limit {
-        let retry_after = u64::try_from((window_end - now).num_seconds().max(1)).unwrap_or(1);
-        return Err(ApiError::RateLimited(retry_after));
+        return Err(ApiError::RateLimited(seconds_until(window_end, now)));
     }
     Ok(())
 }

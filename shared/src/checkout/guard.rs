@@ -8,9 +8,17 @@
 //! mistyped number or an empty form costs nothing, so nobody can block or pause a link with
 //! junk posts. One client alone can only block itself: a link is refused to everyone only when
 //! its declines come from several clients, and paused only when they come from many.
+//!
+//! A link's declines are known only once the processor answers, so a burst of submissions from
+//! many addresses at once would all begin before the first is counted. Each link therefore also
+//! takes at most [`UNSETTLED_ATTEMPTS_PER_LINK`] attempts a minute that are still being charged
+//! or were declined, counted in the decision that begins each one: a burst reaches the
+//! processor that many times at most, and the link's block and pause follow from its declines.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::clock::fixed_window;
+pub use crate::clock::seconds_until;
 use crate::error::ApiError;
 use crate::model::{AttemptCounter, LinkId};
 use crate::store::{AttemptLimit, Counters, Links};
@@ -26,13 +34,15 @@ pub const CLIENTS_TO_BLOCK_LINK: u64 = 3;
 /// Clients with a declined card on one link per window at which the link is switched off for
 /// its merchant to review.
 pub const CLIENTS_TO_PAUSE_LINK: u64 = 10;
+/// Attempts on one link begun in a minute that may be undecided or declined: a payment gives
+/// its place back, so only declines and charges in flight fill it. Far above what an honest
+/// link meets (its block above comes after ten declines), and enough for fifty customers paying
+/// at the same moment. Fixed minutes: a burst straddling two can reach twice it.
+pub const UNSETTLED_ATTEMPTS_PER_LINK: u64 = 50;
 
 /// The window `now` falls in: its number and when it ends.
 fn window(now: DateTime<Utc>) -> (i64, DateTime<Utc>) {
-    let seconds = WINDOW.num_seconds();
-    let index = now.timestamp().div_euclid(seconds);
-    let end = DateTime::from_timestamp((index + 1) * seconds, 0).unwrap_or(now);
-    (index, end)
+    fixed_window(now, WINDOW)
 }
 
 /// A link's declines in the window numbered `index`, with the clients they came from.
@@ -40,26 +50,28 @@ fn link_counter(link: &LinkId, index: i64) -> String {
     format!("declines:link:{link}:{index}")
 }
 
-/// Whole seconds from `now` to `until`, at least 1: a `Retry-After`.
-pub fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1)
-}
-
-/// What a pay from `client` at `now` must be within: the client's declines (on any link) in
-/// the window below [`DECLINES_PER_CLIENT`]. Its attempt counts as a decline from the start and
-/// gives the count back unless the processor declines the card, so a burst of submissions at
-/// once cannot all pass one reading of the count. None when the client's address is unknown.
-/// (A link declining cards from several clients is blocked on the link itself.)
-pub fn client_limit(client: Option<&str>, now: DateTime<Utc>) -> Option<AttemptLimit> {
+/// What a pay on `link` from `client` at `now` must be within: the client's declines (on any
+/// link) in the window below [`DECLINES_PER_CLIENT`] (when its address is known), and the link's
+/// unsettled attempts in the minute below [`UNSETTLED_ATTEMPTS_PER_LINK`]. The attempt counts on
+/// both from its start and gives the counts back unless the processor declines the card, so a
+/// burst of submissions at once cannot all pass one reading of a count. (A link
+/// declining cards from several clients is blocked on the link itself: `record_decline`.)
+pub fn attempt_limits(link: &LinkId, client: Option<&str>, now: DateTime<Utc>) -> Vec<AttemptLimit> {
     let (index, window_end) = window(now);
-    client.map(|client| AttemptLimit {
+    let (minute, minute_end) = fixed_window(now, TimeDelta::minutes(1));
+    let on_link = AttemptLimit {
+        counter: AttemptCounter { name: format!("attempts:link:{link}:{minute}"), window_end: minute_end },
+        limit: UNSETTLED_ATTEMPTS_PER_LINK,
+    };
+    let on_client = client.map(|client| AttemptLimit {
         counter: AttemptCounter { name: format!("declines:client:{client}:{index}"), window_end },
         limit: DECLINES_PER_CLIENT,
-    })
+    });
+    on_client.into_iter().chain([on_link]).collect()
 }
 
 /// Counts one card the processor declined against the link, with the client among those
-/// declined on it (the client's own count went up when the attempt began: `client_limit`).
+/// declined on it (the attempt's own counts went up when it began: `attempt_limits`).
 /// A link declining cards from several clients is blocked until the window ends; from many, it
 /// is paused for its merchant.
 pub async fn record_decline(

@@ -2,7 +2,8 @@
 //!
 //! Order of decisions, each one atomic in the store:
 //! 1. `begin_attempt_on` — this request (and only this one) may charge the session, and it
-//!    counts against the client's card-testing limit from now on (refused at the limit); on a
+//!    counts against the client's and the link's card-testing limits from now on (refused at
+//!    either limit: `guard::attempt_limits`); on a
 //!    link without a usage limit, `begin_attempt_checking_link` also checks in the same decision
 //!    that the link takes payments (nothing is held on such links);
 //! 2. `claim_use` (links with a usage limit, and takeovers) — a use of the link is held *before*
@@ -11,11 +12,11 @@
 //!    gets the original outcome instead of a second charge (with 3-D Secure, the page then
 //!    authenticates with the bank and posts back, or Stripe's webhook reports the outcome);
 //! 4. `complete_payment_on` turns the hold into a use and completes the session together,
-//!    decided from the claim's copy of the link, and gives the client's count back;
-//!    `decline_attempt` ends a declined attempt and gives its hold back (the client's count
-//!    stays); a processing error gives the hold and the count back and fails the session. A
-//!    process that dies mid-way leaves a lease and a hold that lapse by themselves, so nothing
-//!    leaks (its count stays, as a decline's would).
+//!    decided from the claim's copy of the link, and gives the attempt's counts back;
+//!    `decline_attempt` ends a declined attempt and gives its hold back (the counts stay); a
+//!    processing error gives the hold and the counts back and fails the session. A process
+//!    that dies mid-way leaves a lease and a hold that lapse by themselves, so nothing leaks
+//!    (its counts stay, as a decline's would, until their windows end).
 
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
@@ -188,16 +189,16 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         // A link with a usage limit has a use held for the attempt (`claim_use`); one without is
         // only checked, in the same decision that begins the attempt. A takeover begins
         // unchecked: its earlier charge is settled first, then the claim checks the link.
-        // The attempt counts against the client's card-testing limit from its start; only a
-        // processor's decline keeps the count (see `guard`), so forms we refuse ourselves and
-        // refused tries never count.
+        // The attempt counts against the client's and the link's card-testing limits from its
+        // start; only a processor's decline keeps the counts (see `guard`), so forms we refuse
+        // ourselves and refused tries never count.
         let claims_use = session.link_has_usage_limit || session.in_flight.is_some();
         let lease_until = now + PaymentAttempt::LEASE;
-        let limit = guard::client_limit(client_ip, now);
+        let limits = guard::attempt_limits(&session.link_id, client_ip, now);
         let begun = if claims_use {
-            self.store.begin_attempt_on(&session, amount, now, lease_until, limit.as_ref()).await?
+            self.store.begin_attempt_on(&session, amount, now, lease_until, &limits).await?
         } else {
-            self.store.begin_attempt_checking_link(&session, amount, now, lease_until, limit.as_ref()).await?
+            self.store.begin_attempt_checking_link(&session, amount, now, lease_until, &limits).await?
         };
         let attempt = match begun {
             BeginAttempt::Started(attempt) => attempt,

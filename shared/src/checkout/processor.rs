@@ -312,6 +312,64 @@ impl PaymentProcessor for InjectedProcessor {
     }
 }
 
+/// The sandbox with a gate before every charge: charges wait there until `open`, so a test can
+/// see how many submissions of a burst reach the processor before any has an answer.
+#[cfg(test)]
+pub(crate) struct GatedProcessor {
+    sandbox: SandboxProcessor,
+    gate: tokio::sync::watch::Sender<bool>,
+    arrived: std::sync::atomic::AtomicUsize,
+}
+
+#[cfg(test)]
+impl GatedProcessor {
+    pub(crate) fn new(ledger: Arc<dyn ChargeLedger>) -> Self {
+        let (gate, _) = tokio::sync::watch::channel(false);
+        GatedProcessor { sandbox: SandboxProcessor::new(ledger), gate, arrived: Default::default() }
+    }
+
+    /// Charges that reached the gate so far.
+    pub(crate) fn arrived(&self) -> usize {
+        self.arrived.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Lets every charge, waiting or to come, through.
+    pub(crate) fn open(&self) {
+        self.gate.send_replace(true);
+    }
+}
+
+#[cfg(test)]
+#[async_trait]
+impl PaymentProcessor for GatedProcessor {
+    fn card_entry(&self) -> CardEntry {
+        CardEntry::Form
+    }
+
+    async fn charge(
+        &self,
+        request: &ChargeRequest<'_>,
+        payment: PaymentDetails<'_>,
+    ) -> Result<Charged, ProcessorError> {
+        let mut gate = self.gate.subscribe();
+        self.arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        gate.wait_for(|open| *open).await.map_err(|_| ProcessorError::Unavailable("gate dropped".into()))?;
+        self.sandbox.charge(request, payment).await
+    }
+
+    async fn void(&self, request: &ChargeRequest<'_>, transaction_id: &str) -> Result<(), ProcessorError> {
+        self.sandbox.void(request, transaction_id).await
+    }
+
+    async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
+        self.sandbox.lookup(request).await
+    }
+
+    async fn payment(&self, payment_id: &str, account: Option<&str>) -> Result<ProcessorPayment, ProcessorError> {
+        self.sandbox.payment(payment_id, account).await
+    }
+}
+
 /// A processor that reports one payment (as Stripe's webhooks do) and is the sandbox otherwise,
 /// for tests of what a reported payment changes.
 #[cfg(test)]

@@ -7,7 +7,8 @@ use chrono::TimeDelta;
 
 use super::pay::{Cashier, PayForm, PayOutcome};
 use super::processor::{
-    ChargeRequest, Charged, PaymentDetails, PaymentProcessor, SandboxProcessor, approved_charges, recorded_charges,
+    ChargeRequest, Charged, GatedProcessor, PaymentDetails, PaymentProcessor, SandboxProcessor, approved_charges,
+    recorded_charges,
 };
 use crate::app::App;
 use crate::error::ApiError;
@@ -198,6 +199,8 @@ pay_flow_tests!(
     an_abandoned_hold_is_returned_when_its_lease_lapses,
     fifty_concurrent_pays_on_a_link_limited_to_five_complete_exactly_five,
     one_session_submitted_ten_times_at_once_is_charged_once,
+    a_burst_of_declined_cards_from_a_hundred_addresses_reaches_the_processor_fifty_times,
+    a_link_paid_more_than_its_unsettled_limit_in_a_minute_is_never_refused,
     fifty_bad_cards_on_one_link_are_refused_after_ten_declines_and_pause_it,
     one_client_declined_ten_times_is_refused_on_every_link,
     thirty_declined_cards_from_one_client_at_once_reach_the_processor_ten_times,
@@ -560,6 +563,69 @@ async fn thirty_declined_cards_from_one_client_at_once_reach_the_processor_ten_t
     }
     assert_eq!(charged_attempts, 10, "refused submits never reach the processor");
     assert!(h.link_now(&link).await.active, "one client alone never pauses a link");
+}
+
+async fn a_burst_of_declined_cards_from_a_hundred_addresses_reaches_the_processor_fifty_times(mut h: Harness) {
+    // A card tester with many addresses submits a batch at once, one session and address each:
+    // no decline is known while they are charged, so only a count taken as each attempt begins
+    // can stop the batch; the link's block and pause then follow from the declines.
+    let gated = Arc::new(GatedProcessor::new(h.app.store.clone()));
+    h.app.processor = gated.clone();
+    let link = h.fixed_link(None).await;
+    let mut sessions = Vec::new();
+    for _ in 0..100 {
+        sessions.push(h.open(&link).await);
+    }
+    let h = Arc::new(h);
+    let tasks: Vec<_> = sessions
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(n, session)| {
+            let h = Arc::clone(&h);
+            tokio::spawn(async move { h.pay_from(&session, DECLINED, &format!("203.0.{}.{}", n / 200, n % 200)).await })
+        })
+        .collect();
+    // Every submit either waits at the processor or was refused before it.
+    let settled = async || {
+        while gated.arrived() + tasks.iter().filter(|task| task.is_finished()).count() < tasks.len() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), settled()).await.expect("the burst settles");
+    let limit = super::guard::UNSETTLED_ATTEMPTS_PER_LINK as usize;
+    assert_eq!(gated.arrived(), limit, "submits reaching the processor before any answer");
+    gated.open();
+    let (mut declined, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            PayOutcome::Declined { .. } => declined += 1,
+            PayOutcome::TooManyAttempts { retry_after_seconds, .. } => {
+                assert!((1..=60).contains(&retry_after_seconds), "{retry_after_seconds}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((declined, refused), (limit, 100 - limit));
+    let paused = h.link_now(&link).await;
+    assert!(!paused.active, "declines from many clients pause the link");
+    // The next minute, the batch again: the link is blocked and paused, nothing is charged.
+    h.clock.advance(TimeDelta::minutes(1));
+    let again = h.open(&link).await;
+    assert!(matches!(
+        h.pay_from(&again, DECLINED, "203.0.113.250").await,
+        PayOutcome::TooManyAttempts { .. } | PayOutcome::LinkUnavailable { .. }
+    ));
+    assert_eq!(gated.arrived(), limit);
+}
+
+async fn a_link_paid_more_than_its_unsettled_limit_in_a_minute_is_never_refused(h: Harness) {
+    // A payment gives its place among the link's unsettled attempts back.
+    let link = h.fixed_link(None).await;
+    for n in 0..super::guard::UNSETTLED_ATTEMPTS_PER_LINK + 5 {
+        assert_paid(&h.pay_from(&h.open(&link).await, SUCCESS, &format!("198.51.100.{n}")).await);
+    }
 }
 
 async fn a_client_paying_many_times_is_never_refused(h: Harness) {

@@ -1,7 +1,7 @@
 //! One customer's visit to a link, its payment attempts and what a completed payment charged.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Checkout, DeclineReason, LinkId, PaymentLink, SessionId};
 use crate::money::MinorUnits;
@@ -93,11 +93,26 @@ pub struct PaymentAttempt {
     /// Past this instant the attempt is presumed dead (its process crashed) and a retry may
     /// take it over, with the same idempotency key so the card is never charged twice.
     pub lease_until: DateTime<Utc>,
-    /// The rate counter this attempt counts on while it lasts (its client's card-testing count,
-    /// see `checkout::guard`): one more from its start, given back when it ends other than
-    /// declined. None when nothing limits it (the client's address unknown).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub counter: Option<AttemptCounter>,
+    /// The rate counters this attempt counts on while it lasts (the card-testing counts of
+    /// `checkout::guard`: its client's declines, its link's unsettled attempts): one more on each
+    /// from its start, each given back when it ends other than declined. Empty when nothing
+    /// limits it. Attempts stored with one counter (as `counter`) read as a list of it.
+    #[serde(default, alias = "counter", deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub counters: Vec<AttemptCounter>,
+}
+
+/// `PaymentAttempt::counters` as stored: a list, or the one counter of an older attempt.
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<AttemptCounter>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Many(Vec<AttemptCounter>),
+        One(AttemptCounter),
+    }
+    Ok(match Stored::deserialize(deserializer)? {
+        Stored::Many(counters) => counters,
+        Stored::One(counter) => vec![counter],
+    })
 }
 
 /// A rate counter an attempt counts on: its name, and when its window ends.
@@ -203,5 +218,27 @@ mod tests {
             let read: CheckoutSession = serde_json::from_value(stored).unwrap();
             assert!(read.link_has_usage_limit);
         }
+    }
+
+    #[test]
+    fn an_attempt_stored_with_one_counter_reads_as_a_list_of_it_from_either_store() {
+        let counter = AttemptCounter { name: "declines:client:192.0.2.1:2947".into(), window_end: Utc::now() };
+        let attempt = PaymentAttempt {
+            number: 2,
+            amount: MinorUnits(500),
+            lease_until: Utc::now(),
+            counters: vec![counter.clone()],
+        };
+        let mut stored = serde_json::to_value(&attempt).unwrap();
+        assert_eq!(stored["counters"], serde_json::json!([counter]));
+        // As attempts were stored before they counted on more than one counter.
+        let counters = stored.as_object_mut().unwrap().remove("counters").unwrap();
+        stored["counter"] = counters[0].clone();
+        assert_eq!(serde_json::from_value::<PaymentAttempt>(stored.clone()).unwrap(), attempt);
+        let item: serde_dynamo::Item = serde_dynamo::to_item(&stored).unwrap();
+        assert_eq!(serde_dynamo::from_item::<_, PaymentAttempt>(item).unwrap(), attempt);
+        // And with none.
+        stored.as_object_mut().unwrap().remove("counter");
+        assert!(serde_json::from_value::<PaymentAttempt>(stored).unwrap().counters.is_empty());
     }
 }

@@ -133,7 +133,8 @@ macro_rules! contract_suite {
                 completing_an_unknown_session_changes_nothing,
                 a_declined_attempt_leaves_the_session_open,
                 a_declined_attempt_ends_and_gives_its_hold_back_in_one_decision,
-                an_attempt_counts_on_its_limit_from_its_start_and_only_a_decline_keeps_the_count,
+                an_attempt_counts_on_its_limits_from_its_start_and_only_a_decline_keeps_the_counts,
+                an_attempt_is_refused_by_whichever_of_its_limits_is_full,
                 racing_attempts_within_a_limit_let_exactly_the_limit_begin,
                 a_failed_attempt_fails_the_session,
                 only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunded,
@@ -612,7 +613,7 @@ async fn attempts_are_numbered_and_one_runs_at_a_time<F: Fixture>() {
     let session = open_session(store, &link).await;
 
     let first = store.begin_attempt(&session.id, PRICE, at(1), at(61)).await.expect("begin");
-    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61), counter: None };
+    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61), counters: Vec::new() };
     assert_eq!(first, BeginAttempt::Started(first_attempt.clone()));
     let paying = stored_session(store, &session.id).await;
     assert_eq!(
@@ -630,7 +631,8 @@ async fn attempts_are_numbered_and_one_runs_at_a_time<F: Fixture>() {
     // Once the first is over, the next one gets the next number and its own amount.
     store.end_attempt(&session.id, &first_attempt, AttemptEnd::Declined).await.expect("end attempt");
     let next = store.begin_attempt(&session.id, MinorUnits(3000), at(3), at(63)).await.expect("begin");
-    let next_attempt = PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63), counter: None };
+    let next_attempt =
+        PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63), counters: Vec::new() };
     assert_eq!(next, BeginAttempt::Started(next_attempt.clone()));
     let paying = stored_session(store, &session.id).await;
     assert_eq!((paying.attempts, paying.in_flight), (2, Some(next_attempt)));
@@ -643,15 +645,16 @@ async fn an_attempt_begun_on_a_session_as_read_decides_on_the_session_as_stored<
     let session = open_session(store, &link).await;
     let as_read = stored_session(store, &session.id).await;
 
-    let first = store.begin_attempt_on(&as_read, PRICE, at(1), at(61), None).await.expect("begin");
-    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61), counter: None };
+    let first = store.begin_attempt_on(&as_read, PRICE, at(1), at(61), &[]).await.expect("begin");
+    let first_attempt = PaymentAttempt { number: 1, amount: PRICE, lease_until: at(61), counters: Vec::new() };
     assert_eq!(first, BeginAttempt::Started(first_attempt.clone()));
     // The copy read before that attempt is stale: the store goes by what is stored.
-    let second = store.begin_attempt_on(&as_read, MinorUnits(1), at(2), at(62), None).await.expect("begin");
+    let second = store.begin_attempt_on(&as_read, MinorUnits(1), at(2), at(62), &[]).await.expect("begin");
     assert_eq!(second, BeginAttempt::Busy);
     store.end_attempt(&session.id, &first_attempt, AttemptEnd::Declined).await.expect("end attempt");
-    let next = store.begin_attempt_on(&as_read, MinorUnits(3000), at(3), at(63), None).await.expect("begin");
-    let next_attempt = PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63), counter: None };
+    let next = store.begin_attempt_on(&as_read, MinorUnits(3000), at(3), at(63), &[]).await.expect("begin");
+    let next_attempt =
+        PaymentAttempt { number: 2, amount: MinorUnits(3000), lease_until: at(63), counters: Vec::new() };
     assert_eq!(next, BeginAttempt::Started(next_attempt));
     let paying = stored_session(store, &session.id).await;
     assert_eq!((paying.attempts, paying.in_flight.map(|a| a.number)), (2, Some(2)));
@@ -942,7 +945,7 @@ async fn an_attempt_checking_its_link_begins_only_while_the_link_takes_payments<
     let fixture = F::fresh().await;
     let store = fixture.store();
     let begin = async |session: &CheckoutSession, now| {
-        store.begin_attempt_checking_link(session, PRICE, now, now + LEASE, None).await.expect("begin")
+        store.begin_attempt_checking_link(session, PRICE, now, now + LEASE, &[]).await.expect("begin")
     };
     let link = create_paying_link(store, None).await;
     let session = open_session(store, &link).await;
@@ -1052,81 +1055,120 @@ fn limit_of_two(name: &str) -> AttemptLimit {
     AttemptLimit { counter: AttemptCounter { name: name.to_owned(), window_end: at(600) }, limit: 2 }
 }
 
-/// Begins an attempt on `session` at `now` within `limit`, as a pay does: checking the link when
-/// it has no usage limit.
+/// A limit of `limit` on a counter of its own, its window ending at `at(60)`: a second limit,
+/// as a link's unsettled attempts go with a client's declines.
+fn minute_limit(name: &str, limit: u64) -> AttemptLimit {
+    AttemptLimit { counter: AttemptCounter { name: name.to_owned(), window_end: at(60) }, limit }
+}
+
+/// Begins an attempt on `session` at `now` within `limits`, as a pay does: checking the link
+/// when it has no usage limit.
 async fn begin_within(
     store: &impl Store,
     session: &CheckoutSession,
     now: DateTime<Utc>,
-    limit: &AttemptLimit,
+    limits: &[AttemptLimit],
 ) -> BeginAttempt {
     let begun = match session.link_has_usage_limit {
-        true => store.begin_attempt_on(session, PRICE, now, now + LEASE, Some(limit)).await,
-        false => store.begin_attempt_checking_link(session, PRICE, now, now + LEASE, Some(limit)).await,
+        true => store.begin_attempt_on(session, PRICE, now, now + LEASE, limits).await,
+        false => store.begin_attempt_checking_link(session, PRICE, now, now + LEASE, limits).await,
     };
     begun.expect("begin")
 }
 
-async fn an_attempt_counts_on_its_limit_from_its_start_and_only_a_decline_keeps_the_count<F: Fixture>() {
+/// The counts of `limits`' counters, in their order.
+async fn counts(store: &impl Store, limits: &[AttemptLimit]) -> Vec<u64> {
+    let mut counts = Vec::new();
+    for limit in limits {
+        counts.push(store.read_counter(&limit.counter.name).await.expect("read counter"));
+    }
+    counts
+}
+
+async fn an_attempt_counts_on_its_limits_from_its_start_and_only_a_decline_keeps_the_counts<F: Fixture>() {
     let fixture = F::fresh().await;
     let store = fixture.store();
     for usage_limit in [Some(10), None] {
-        let limit = limit_of_two(&format!("declines:client:contract-{usage_limit:?}:1"));
-        let count = async || store.read_counter(&limit.counter.name).await.expect("read counter");
+        let limits = [
+            limit_of_two(&format!("declines:client:contract-{usage_limit:?}:1")),
+            minute_limit(&format!("attempts:link:contract-{usage_limit:?}:1"), 10),
+        ];
+        let count = async || counts(store, &limits).await;
         let link = create_paying_link(store, usage_limit).await;
         let mut sessions = Vec::new();
         for _ in 0..5 {
             sessions.push(open_session(store, &link).await);
         }
-        let started = async |session: &CheckoutSession, now| match begin_within(store, session, now, &limit).await {
+        let started = async |session: &CheckoutSession, now| match begin_within(store, session, now, &limits).await {
             BeginAttempt::Started(attempt) => attempt,
             other => panic!("{usage_limit:?}: expected the attempt to start, got {other:?}"),
         };
 
-        // Each attempt counts from its start, and carries its counter.
+        // Each attempt counts on every limit from its start, and carries their counters.
         let paid = started(&sessions[0], at(1)).await;
-        assert_eq!(paid.counter.as_ref(), Some(&limit.counter));
+        assert_eq!(paid.counters, [limits[0].counter.clone(), limits[1].counter.clone()]);
         let declined = started(&sessions[1], at(1)).await;
-        assert_eq!(count().await, 2, "{usage_limit:?}");
-        // At the limit: refused until the window ends, nothing written.
-        let refused = begin_within(store, &sessions[2], at(2), &limit).await;
+        assert_eq!(count().await, [2, 2], "{usage_limit:?}");
+        // At one limit: refused until its window ends, nothing written on either.
+        let refused = begin_within(store, &sessions[2], at(2), &limits).await;
         assert_eq!(refused, BeginAttempt::TooManyAttempts(at(600)), "{usage_limit:?}");
         assert_eq!(stored_session(store, &sessions[2].id).await, sessions[2], "{usage_limit:?}");
-        assert_eq!(count().await, 2, "{usage_limit:?}");
+        assert_eq!(count().await, [2, 2], "{usage_limit:?}");
 
-        // A payment gives the count back; a decline keeps it.
+        // A payment gives the counts back; a decline keeps them.
         let completed = store.complete_payment_on(&sessions[0], &paid, None, &payment(1)).await.expect("complete");
         assert_eq!(completed, CompletePayment::Completed);
-        assert_eq!(count().await, 1, "{usage_limit:?}: paid");
+        assert_eq!(count().await, [1, 1], "{usage_limit:?}: paid");
         store.decline_attempt(&sessions[1], declined.number, DeclineReason::Declined).await.expect("decline");
-        assert_eq!(count().await, 1, "{usage_limit:?}: declined");
+        assert_eq!(count().await, [1, 1], "{usage_limit:?}: declined");
 
         // Ended otherwise (refused by the link, failed): given back, once.
         let refused_claim = started(&sessions[2], at(3)).await;
-        assert_eq!(count().await, 2);
+        assert_eq!(count().await, [2, 2]);
         store.end_attempt(&sessions[2].id, &refused_claim, AttemptEnd::Declined).await.expect("end");
-        assert_eq!(count().await, 1, "{usage_limit:?}: ended");
+        assert_eq!(count().await, [1, 1], "{usage_limit:?}: ended");
         let failed = started(&sessions[3], at(4)).await;
         let failure = AttemptEnd::Failed { failure_code: FailureCode::SystemError, at: at(4) };
         store.end_attempt(&sessions[3].id, &failed, failure.clone()).await.expect("fail");
         store.end_attempt(&sessions[3].id, &failed, failure).await.expect("fail again");
         store.end_attempt(&sessions[2].id, &refused_claim, AttemptEnd::Declined).await.expect("end again");
-        assert_eq!(count().await, 1, "{usage_limit:?}: failed, and nothing given back twice");
+        assert_eq!(count().await, [1, 1], "{usage_limit:?}: failed, and nothing given back twice");
 
         // A taken-over attempt counted when it began: it begins at the limit and counts nothing.
         let lapsing = started(&sessions[4], at(5)).await;
-        assert_eq!(count().await, 2);
-        let taken = begin_within(store, &sessions[4], lapsing.lease_until, &limit).await;
+        assert_eq!(count().await, [2, 2]);
+        let taken = begin_within(store, &sessions[4], lapsing.lease_until, &limits).await;
         let taken_over = PaymentAttempt { lease_until: lapsing.lease_until + LEASE, ..lapsing.clone() };
         assert_eq!(taken, BeginAttempt::Started(taken_over.clone()), "{usage_limit:?}");
-        assert_eq!(count().await, 2, "{usage_limit:?}: taken over");
+        assert_eq!(count().await, [2, 2], "{usage_limit:?}: taken over");
         // Its lease lapses and the customer cancels (nothing was charged): given back.
         let cancelled = store.cancel_session(&sessions[4].id, taken_over.lease_until).await.expect("cancel");
         assert_eq!(
             cancelled.map(|session| (session.status, session.in_flight)),
             Some((SessionStatus::Cancelled, None))
         );
-        assert_eq!(count().await, 1, "{usage_limit:?}: cancelled");
+        assert_eq!(count().await, [1, 1], "{usage_limit:?}: cancelled");
+    }
+}
+
+async fn an_attempt_is_refused_by_whichever_of_its_limits_is_full<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    for usage_limit in [Some(10), None] {
+        let roomy = limit_of_two(&format!("declines:client:either-{usage_limit:?}:1"));
+        let full = minute_limit(&format!("attempts:link:either-{usage_limit:?}:1"), 1);
+        let link = create_paying_link(store, usage_limit).await;
+        let first = open_session(store, &link).await;
+        let begun = begin_within(store, &first, at(1), &[roomy.clone(), full.clone()]).await;
+        assert!(matches!(begun, BeginAttempt::Started(_)), "{usage_limit:?}: {begun:?}");
+        // Whichever place the full one has, the refusal is its, and nothing is counted.
+        let second = open_session(store, &link).await;
+        for limits in [[roomy.clone(), full.clone()], [full.clone(), roomy.clone()]] {
+            let refused = begin_within(store, &second, at(2), &limits).await;
+            assert_eq!(refused, BeginAttempt::TooManyAttempts(at(60)), "{usage_limit:?}");
+        }
+        assert_eq!(counts(store, &[roomy, full]).await, [1, 1], "{usage_limit:?}");
+        assert_eq!(stored_session(store, &second.id).await, second, "{usage_limit:?}");
     }
 }
 
@@ -1139,7 +1181,7 @@ async fn racing_attempts_within_a_limit_let_exactly_the_limit_begin<F: Fixture>(
         let mut racers = JoinSet::new();
         for _ in 0..12 {
             let (store, session, limit) = (store.clone(), open_session(store, &link).await, limit.clone());
-            racers.spawn(async move { begin_within(&store, &session, at(1), &limit).await });
+            racers.spawn(async move { begin_within(&store, &session, at(1), &[limit]).await });
         }
         let (mut started, mut refused) = (0, 0);
         while let Some(begun) = racers.join_next().await {
@@ -1606,7 +1648,8 @@ async fn racing_attempts_on_one_session_let_exactly_one_start<F: Fixture>() {
         let started: Vec<&BeginAttempt> = outcomes.iter().filter(|o| matches!(o, BeginAttempt::Started(_))).collect();
         assert_eq!(started.len(), 1, "exactly one starts: {outcomes:?}");
         assert_eq!(outcomes.iter().filter(|o| **o == BeginAttempt::Busy).count(), CLICKS - 1, "{outcomes:?}");
-        let in_flight = PaymentAttempt { number: wanted, amount: PRICE, lease_until: now + LEASE, counter: None };
+        let in_flight =
+            PaymentAttempt { number: wanted, amount: PRICE, lease_until: now + LEASE, counters: Vec::new() };
         assert_eq!(started[0], &BeginAttempt::Started(in_flight.clone()));
         let paying = stored_session(fixture.store(), &session.id).await;
         assert_eq!((paying.attempts, paying.in_flight), (1, Some(in_flight)));

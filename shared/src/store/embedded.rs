@@ -155,7 +155,7 @@ impl Txn<'_> {
     }
 
     /// Starts an attempt on the session at `key` (see `Payments::begin_attempt`); with `link_key`,
-    /// only if that link takes payments at `now`; with `limit`, a new attempt only within it.
+    /// only if that link takes payments at `now`; a new attempt only within every one of `limits`.
     fn begin_attempt(
         &mut self,
         key: &str,
@@ -163,20 +163,20 @@ impl Txn<'_> {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         link_key: Option<&str>,
-        limit: Option<&AttemptLimit>,
+        limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError> {
         let Some(mut session) = self.get::<CheckoutSession>(key)? else { return Ok(BeginAttempt::NotFound) };
         if !session.is_open(now) {
             return Ok(BeginAttempt::Closed(session));
         }
-        // A new attempt counts on the limit's counter; a taken-over one counted when it began.
+        // A new attempt counts on the limits' counters; a taken-over one counted when it began.
         let (attempt, counted) = match session.in_flight.take() {
             Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
-            Some(lapsed) => (PaymentAttempt { lease_until, ..lapsed }, None),
+            Some(lapsed) => (PaymentAttempt { lease_until, ..lapsed }, &[][..]),
             None => {
                 session.attempts += 1;
-                let counter = limit.map(|limit| limit.counter.clone());
-                (PaymentAttempt { number: session.attempts, amount, lease_until, counter }, limit)
+                let counters = limits.iter().map(|limit| limit.counter.clone()).collect();
+                (PaymentAttempt { number: session.attempts, amount, lease_until, counters }, limits)
             }
         };
         if let Some(link_key) = link_key {
@@ -190,12 +190,13 @@ impl Txn<'_> {
                 return Ok(BeginAttempt::LinkRefused(refusal));
             }
         }
-        if let Some(AttemptLimit { counter, limit }) = counted {
-            let counter_key = keys::counter(&counter.name);
-            if self.get::<Counter>(&counter_key)?.is_some_and(|counted| counted.count >= *limit) {
+        for AttemptLimit { counter, limit } in counted {
+            if self.get::<Counter>(&keys::counter(&counter.name))?.is_some_and(|counted| counted.count >= *limit) {
                 return Ok(BeginAttempt::TooManyAttempts(counter.window_end));
             }
-            self.count(&counter_key, counter.window_end, None)?;
+        }
+        for AttemptLimit { counter, .. } in counted {
+            self.count(&keys::counter(&counter.name), counter.window_end, None)?;
         }
         session.in_flight = Some(attempt.clone());
         self.put(key, &session)?;
@@ -222,7 +223,7 @@ impl Txn<'_> {
         match declined {
             // A decline is what the attempt's count counts: it stays.
             Some(_) => session.last_decline = declined,
-            None => self.give_back(in_flight.counter.as_ref())?,
+            None => self.give_back(&in_flight.counters)?,
         }
         if let AttemptEnd::Failed { failure_code, at } = end {
             session.status = SessionStatus::Failed;
@@ -233,14 +234,17 @@ impl Txn<'_> {
         Ok(true)
     }
 
-    /// Gives back the count an attempt took on `counter`, if it took one (see
+    /// Gives back the count an attempt took on each of its `counters` (see
     /// `Payments::end_attempt`); a counter gone already stays gone.
-    fn give_back(&mut self, counter: Option<&AttemptCounter>) -> Result<(), StoreError> {
-        let Some(counter) = counter else { return Ok(()) };
-        let key = keys::counter(&counter.name);
-        let Some(mut counted) = self.get::<Counter>(&key)? else { return Ok(()) };
-        counted.count = counted.count.saturating_sub(1);
-        self.put(&key, &counted)
+    fn give_back(&mut self, counters: &[AttemptCounter]) -> Result<(), StoreError> {
+        for counter in counters {
+            let key = keys::counter(&counter.name);
+            if let Some(mut counted) = self.get::<Counter>(&key)? {
+                counted.count = counted.count.saturating_sub(1);
+                self.put(&key, &counted)?;
+            }
+        }
+        Ok(())
     }
 
     /// Gives back the use `holder` holds on the link at `key`, if it holds one.
@@ -541,8 +545,9 @@ impl Sessions for EmbeddedStore {
             if session.is_open(now) && !being_paid {
                 session.status = SessionStatus::Cancelled;
                 // A lapsed attempt ends here without a charge: its count goes back.
-                let lapsed = session.in_flight.take();
-                txn.give_back(lapsed.as_ref().and_then(|lapsed| lapsed.counter.as_ref()))?;
+                if let Some(lapsed) = session.in_flight.take() {
+                    txn.give_back(&lapsed.counters)?;
+                }
                 txn.put(&key, &session)?;
             }
             Ok(Some(session))
@@ -582,7 +587,7 @@ impl Payments for EmbeddedStore {
         lease_until: DateTime<Utc>,
     ) -> Result<BeginAttempt, StoreError> {
         let key = keys::session(session);
-        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, None, None)).await
+        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, None, &[])).await
     }
 
     async fn begin_attempt_on(
@@ -591,10 +596,10 @@ impl Payments for EmbeddedStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: Option<&AttemptLimit>,
+        limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError> {
-        let (key, limit) = (keys::session(&session.id), limit.cloned());
-        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, None, limit.as_ref())).await
+        let (key, limits) = (keys::session(&session.id), limits.to_vec());
+        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, None, &limits)).await
     }
 
     async fn begin_attempt_checking_link(
@@ -603,10 +608,10 @@ impl Payments for EmbeddedStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: Option<&AttemptLimit>,
+        limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError> {
-        let (key, link_key, limit) = (keys::session(&session.id), keys::link(&session.link_id), limit.cloned());
-        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, Some(&link_key), limit.as_ref())).await
+        let (key, link_key, limits) = (keys::session(&session.id), keys::link(&session.link_id), limits.to_vec());
+        self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, Some(&link_key), &limits)).await
     }
 
     async fn claim_use(
@@ -676,7 +681,7 @@ impl Payments for EmbeddedStore {
                 link.reserved += 1;
             }
             link.used += 1;
-            txn.give_back(in_flight.counter.as_ref())?;
+            txn.give_back(&in_flight.counters)?;
             session.status = SessionStatus::Completed;
             txn.insert_event(&Event::session_completed(&session, &result))?;
             if link.usage_limit == Some(link.used) {

@@ -184,9 +184,9 @@ impl Payments for FaultyStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: Option<&AttemptLimit>,
+        limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError> {
-        self.run(self.inner.begin_attempt_on(session, amount, now, lease_until, limit)).await
+        self.run(self.inner.begin_attempt_on(session, amount, now, lease_until, limits)).await
     }
 
     async fn claim_use(
@@ -231,9 +231,9 @@ impl Payments for FaultyStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: Option<&AttemptLimit>,
+        limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError> {
-        self.run(self.inner.begin_attempt_checking_link(session, amount, now, lease_until, limit)).await
+        self.run(self.inner.begin_attempt_checking_link(session, amount, now, lease_until, limits)).await
     }
 
     async fn decline_attempt(

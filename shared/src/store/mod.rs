@@ -152,16 +152,17 @@ pub trait Payments: Send + Sync {
 
     /// `begin_attempt` on a session the caller has just read with `get_session`: a store may
     /// decide from that copy instead of reading the session again (the write's condition still
-    /// checks it is current, and a refused write brings the current session back). With a
-    /// `limit`, a new attempt begins only within it, counting on its counter in the same decision
-    /// (`TooManyAttempts` otherwise, nothing written); a taken-over attempt counted when it began.
+    /// checks it is current, and a refused write brings the current session back). A new attempt
+    /// begins only within every one of `limits`, counting on each of their counters in the same
+    /// decision (`TooManyAttempts` with the window of a full one otherwise, nothing written); a
+    /// taken-over attempt counted when it began.
     async fn begin_attempt_on(
         &self,
         session: &CheckoutSession,
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: Option<&AttemptLimit>,
+        limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError>;
 
     /// Holds one use of a link for `session` until `hold_until`. Refused when the link is
@@ -183,7 +184,7 @@ pub trait Payments: Send + Sync {
     /// Atomically: the link counts a completed payment (`used += 1`, the session's hold
     /// becomes the use; if the hold had lapsed, a free use is taken instead) and the session
     /// becomes `completed` with `result`, provided it is still pending with attempt `attempt`
-    /// in flight; the count the attempt took on its counter is given back.
+    /// in flight; the counts the attempt took on its counters are given back.
     async fn complete_payment(
         &self,
         session: &SessionId,
@@ -217,12 +218,12 @@ pub trait Payments: Send + Sync {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: Option<&AttemptLimit>,
+        limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError>;
 
     /// Ends declined attempt `attempt` of `session` in one decision: the session stays pending
     /// for another try with `reason` as its `last_decline`, and the use it holds on its link (a
-    /// link with a usage limit) is given back. The count the attempt took on its counter stays:
+    /// link with a usage limit) is given back. The counts the attempt took on its counters stay:
     /// a decline is what it counts. An attempt that is over already stays as it is, and so does
     /// the hold (holds are the session's: it may be a newer attempt's). True when this call
     /// ended the attempt: of a page's post and Stripe's event reporting one decline together,
@@ -234,7 +235,7 @@ pub trait Payments: Send + Sync {
         reason: DeclineReason,
     ) -> Result<bool, StoreError>;
 
-    /// Ends `attempt` without a payment and gives back the count it took on its counter (nothing
+    /// Ends `attempt` without a payment and gives back the counts it took on its counters (nothing
     /// the processor declined: refused, voided or failed): on `Declined` the session stays
     /// pending for another try; on `Failed` it becomes `failed` with `failure_code`. An attempt
     /// that is over already stays as it is.
@@ -443,13 +444,14 @@ pub enum BeginAttempt {
     NotFound,
     /// (`begin_attempt_checking_link`) The link takes no payment now; nothing was written.
     LinkRefused(LinkRefusal),
-    /// The limit's counter is full until then (its window's end); nothing was written.
+    /// A limit's counter is full until then (its window's end); nothing was written.
     TooManyAttempts(DateTime<Utc>),
 }
 
-/// What a new attempt must be within to begin: its counter below `limit` (a client's declines:
-/// see `checkout::guard`). The attempt counts on the counter from its start, in the decision
-/// that begins it, so submissions racing each other cannot all pass one reading of the count.
+/// What a new attempt must be within to begin: its counter below `limit` (a client's declines,
+/// a link's unsettled attempts: see `checkout::guard`). The attempt counts on the counter from
+/// its start, in the decision that begins it, so submissions racing each other cannot all pass
+/// one reading of the count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptLimit {
     pub counter: AttemptCounter,

@@ -79,7 +79,7 @@ fn session(stripe_account: Option<&str>) -> (CheckoutSession, PaymentAttempt) {
     let link = PaymentLink::new("m_1", checkout, None, 7, now);
     let session = CheckoutSession::open(&link, now);
     let lease_until = now + PaymentAttempt::LEASE;
-    let attempt = PaymentAttempt { number: 1, amount: MinorUnits(5000), lease_until, counter: None };
+    let attempt = PaymentAttempt { number: 1, amount: MinorUnits(5000), lease_until, counters: Vec::new() };
     (session, attempt)
 }
 

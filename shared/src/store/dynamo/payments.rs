@@ -71,11 +71,11 @@ const TAKES_PAYMENTS: &str = "#active = :true AND #expiresAtNanos > :now \
      AND (attribute_not_exists(#blockedUntilNanos) OR #blockedUntilNanos <= :now)";
 
 /// What a new attempt's begin decides besides the session, in the same transaction: that the
-/// session's link takes payments, and the count on the attempt's limit.
+/// session's link takes payments, and the counts on the attempt's limits.
 #[derive(Debug, Clone, Copy, Default)]
 struct Alongside<'a> {
     link: Option<&'a LinkId>,
-    limit: Option<&'a AttemptLimit>,
+    limits: &'a [AttemptLimit],
 }
 
 /// The condition of the session writes of `complete_payment`, `end_attempt` and
@@ -102,14 +102,14 @@ impl Payments for DynamoStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: Option<&AttemptLimit>,
+        limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError> {
         // The caller's strongly consistent read stands in for ours: the item as stored is
         // exactly `to_item` of the session (times in the same text); if it changed since, the
         // condition refuses the write and the refusal carries the current item.
         let pk = keys::session(&session.id);
         let item = to_item(pk.clone(), session);
-        self.begin_attempt_from(pk, item, amount, now, lease_until, Alongside { link: None, limit }).await
+        self.begin_attempt_from(pk, item, amount, now, lease_until, Alongside { link: None, limits }).await
     }
 
     async fn begin_attempt_checking_link(
@@ -118,12 +118,12 @@ impl Payments for DynamoStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: Option<&AttemptLimit>,
+        limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError> {
         // As `begin_attempt_on`, the write going with a check of the link in one transaction.
         let pk = keys::session(&session.id);
         let item = to_item(pk.clone(), session);
-        let alongside = Alongside { link: Some(&session.link_id), limit };
+        let alongside = Alongside { link: Some(&session.link_id), limits };
         self.begin_attempt_from(pk, item, amount, now, lease_until, alongside).await
     }
 
@@ -277,7 +277,7 @@ impl Payments for DynamoStore {
                 transaction = transaction.transact_items(put_new_request(&self.table, event_item(event))?);
             }
             // Last, so the session's and the link's reasons stay first and second.
-            if let Some(counter) = &attempt.counter {
+            for counter in &attempt.counters {
                 transaction = transaction.transact_items(self.giving_back_in_transaction(counter)?);
             }
             let sent = transaction.send().await;
@@ -374,8 +374,7 @@ impl Payments for DynamoStore {
         let write = ending(&pk, attempt.number, write)?;
         let AttemptEnd::Failed { failure_code, at } = end else {
             // Refused: the attempt is over already (or never was), and stays as it is.
-            let counter = attempt.counter.as_ref();
-            return self.update_giving_back(&pk, &write, counter, ReturnValue::None).await.map(|_| ());
+            return self.update_giving_back(&pk, &write, &attempt.counters, ReturnValue::None).await.map(|_| ());
         };
         // A failure closes the session with its event, in one transaction (rare: the processor
         // failed the charge), so the event is built from the session as read.
@@ -386,7 +385,7 @@ impl Payments for DynamoStore {
             .transact_write_items()
             .transact_items(write.in_transaction(&self.table, &pk)?)
             .transact_items(put_new_request(&self.table, event_item(&event))?);
-        if let Some(counter) = &attempt.counter {
+        for counter in &attempt.counters {
             request = request.transact_items(self.giving_back_in_transaction(counter)?);
         }
         match send_transaction(&request).await {
@@ -402,7 +401,7 @@ impl Payments for DynamoStore {
 
 impl DynamoStore {
     /// `begin_attempt` deciding first from `item`, the session as last read; the write goes only
-    /// with what is decided `alongside` it (a taken-over attempt counts on no limit again).
+    /// with what is decided `alongside` it (a taken-over attempt counts on no limits again).
     async fn begin_attempt_from(
         &self,
         pk: String,
@@ -418,7 +417,7 @@ impl DynamoStore {
             if !session.is_open(now) {
                 return Ok(BeginAttempt::Closed(session));
             }
-            // A new attempt counts on the limit's counter; a taken-over one counted when it began.
+            // A new attempt counts on the limits' counters; a taken-over one counted when it began.
             let (attempt, write, alongside) = match session.in_flight {
                 Some(live) if live.lease_until > now => return Ok(BeginAttempt::Busy),
                 Some(lapsed) => {
@@ -431,14 +430,14 @@ impl DynamoStore {
                     .value(":number", number(lapsed.number))
                     .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?)
                     .value(":lease", attribute(&pk, &lease_until)?);
-                    (PaymentAttempt { lease_until, ..lapsed }, write, Alongside { limit: None, ..alongside })
+                    (PaymentAttempt { lease_until, ..lapsed }, write, Alongside { limits: &[], ..alongside })
                 }
                 None => {
                     let Some(next) = session.attempts.checked_add(1) else {
                         return Err(StoreError::Corrupt { key: pk, detail: "attempts overflow".into() });
                     };
-                    let counter = alongside.limit.map(|limit| limit.counter.clone());
-                    let attempt = PaymentAttempt { number: next, amount, lease_until, counter };
+                    let counters = alongside.limits.iter().map(|limit| limit.counter.clone()).collect();
+                    let attempt = PaymentAttempt { number: next, amount, lease_until, counters };
                     let counted = if session.attempts == 0 {
                         "(#attempts = :attempts OR attribute_not_exists(#attempts))"
                     } else {
@@ -461,7 +460,7 @@ impl DynamoStore {
                 .value(":pending", status(&pk, SessionStatus::Pending)?)
                 .value(":expiresAt", stored(&pk, &item, &["expiresAt"])?);
             let written = match alongside {
-                Alongside { link: None, limit: None } => self.update(&pk, &write, ReturnValue::None).await?,
+                Alongside { link: None, limits: [] } => self.update(&pk, &write, ReturnValue::None).await?,
                 _ => match self.begin_in_transaction(&pk, &write, alongside, now).await? {
                     Ok(written) => written,
                     Err(refused) => return Ok(refused),
@@ -477,14 +476,14 @@ impl DynamoStore {
     }
 
     /// The session write `write` to `pk` in one transaction with what goes `alongside` it: a
-    /// check that the link takes payments at `now`, the count on the limit's counter. The
+    /// check that the link takes payments at `now`, the count on each limit's counter. The
     /// session's refusal comes first (as `update` reports it); then the link's, as the reason it
-    /// refuses; then the counter's.
+    /// refuses; then the counters', in the order of the limits.
     async fn begin_in_transaction(
         &self,
         pk: &str,
         write: &Write,
-        Alongside { link, limit }: Alongside<'_>,
+        Alongside { link, limits }: Alongside<'_>,
         now: DateTime<Utc>,
     ) -> Result<Result<Written, BeginAttempt>, StoreError> {
         let link_pk = link.map(keys::link);
@@ -496,7 +495,7 @@ impl DynamoStore {
                 .check_in_transaction(&self.table, link_pk)?;
             request = request.transact_items(check);
         }
-        if let Some(limit) = limit {
+        for limit in limits {
             let counter_pk = keys::counter(&limit.counter.name);
             request =
                 request.transact_items(counting_within(&counter_pk, limit)?.in_transaction(&self.table, &counter_pk)?);
@@ -510,6 +509,7 @@ impl DynamoStore {
         if let Some(reason) = refused(0) {
             return Ok(Ok(Written::Refused(reason.item().cloned())));
         }
+        let first_counter = 1 + usize::from(link_pk.is_some());
         if let Some(link_pk) = link_pk
             && let Some(reason) = refused(1)
         {
@@ -526,30 +526,30 @@ impl DynamoStore {
                 }),
             };
         }
-        match limit {
-            Some(limit) if refused(reasons.len().saturating_sub(1)).is_some() => {
-                Ok(Err(BeginAttempt::TooManyAttempts(limit.counter.window_end)))
-            }
-            _ => Err(classify_transaction(error, "begin attempt")),
+        match limits.iter().enumerate().find(|(n, _)| refused(first_counter + n).is_some()) {
+            Some((_, full)) => Ok(Err(BeginAttempt::TooManyAttempts(full.counter.window_end))),
+            None => Err(classify_transaction(error, "begin attempt")),
         }
     }
 
-    /// `write` to the session `pk`, ending an attempt, and the count the attempt took on
-    /// `counter`, if any, given back in the same transaction (which returns no item: `returning`
-    /// applies to a plain `update` only); refused, with the session as it is, as `update` is.
+    /// `write` to the session `pk`, ending an attempt, and the counts the attempt took on
+    /// `counters` given back in the same transaction (which returns no item: `returning`
+    /// applies to a plain `update` only, when there is nothing to give back); refused, with the
+    /// session as it is, as `update` is.
     pub(super) async fn update_giving_back(
         &self,
         pk: &str,
         write: &Write,
-        counter: Option<&AttemptCounter>,
+        counters: &[AttemptCounter],
         returning: ReturnValue,
     ) -> Result<Written, StoreError> {
-        let Some(counter) = counter else { return self.update(pk, write, returning).await };
-        let request = self
-            .client
-            .transact_write_items()
-            .transact_items(write.in_transaction(&self.table, pk)?)
-            .transact_items(self.giving_back_in_transaction(counter)?);
+        if counters.is_empty() {
+            return self.update(pk, write, returning).await;
+        }
+        let mut request = self.client.transact_write_items().transact_items(write.in_transaction(&self.table, pk)?);
+        for counter in counters {
+            request = request.transact_items(self.giving_back_in_transaction(counter)?);
+        }
         let error = match send_transaction(&request).await {
             Ok(_) => return Ok(Written::Applied(Item::new())),
             Err(error) => error,

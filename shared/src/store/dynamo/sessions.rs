@@ -53,9 +53,9 @@ impl Sessions for DynamoStore {
                     .value(":lapsedLease", stored(&pk, &item, &["inFlight", "leaseUntil"])?);
             }
             // A lapsed attempt ends here without a charge (the caller settled any it made): the
-            // count it took on its counter goes back with it.
-            let counter = session.in_flight.as_ref().and_then(|lapsed| lapsed.counter.as_ref());
-            match self.update_giving_back(&pk, &write, counter, ReturnValue::AllNew).await? {
+            // counts it took on its counters go back with it.
+            let counters = session.in_flight.as_ref().map_or(&[][..], |lapsed| &lapsed.counters[..]);
+            match self.update_giving_back(&pk, &write, counters, ReturnValue::AllNew).await? {
                 // (The transaction returns nothing: the session is the one read, as written.)
                 Written::Applied(cancelled) if cancelled.is_empty() => {
                     let cancelled = CheckoutSession { status: SessionStatus::Cancelled, in_flight: None, ..session };

@@ -181,9 +181,9 @@ async fn a_count_given_back_after_ttl_swept_its_counter_reads_as_zero_and_is_swe
     let now = link.created_at;
     let window_end = now + chrono::TimeDelta::minutes(10);
     let counter = AttemptCounter { name: "declines:client:swept:1".to_owned(), window_end };
-    let limit = AttemptLimit { counter: counter.clone(), limit: 10 };
+    let limits = [AttemptLimit { counter: counter.clone(), limit: 10 }];
     let begun =
-        store.begin_attempt_checking_link(&session, MinorUnits(2500), now, now + PaymentAttempt::LEASE, Some(&limit));
+        store.begin_attempt_checking_link(&session, MinorUnits(2500), now, now + PaymentAttempt::LEASE, &limits);
     let BeginAttempt::Started(attempt) = begun.await.expect("begin") else { panic!("the attempt starts") };
     assert_eq!(n(&raw(&store, "COUNTER#declines:client:swept:1").await, "count"), "1");
 
