@@ -308,8 +308,9 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 self.complete(session, attempt, &result, claimed).await
             }
             Charged::Decided(ChargeOutcome::Declined { reason }) => {
-                // The client's card-testing count was taken when the attempt began and stays; the
-                // link's is counted apart, for it decides whether the link is blocked or paused.
+                // The attempt's card-testing counts (the client's, the link's unsettled attempts)
+                // were taken when it began and stay; the link's declines are counted apart, for
+                // they decide whether the link is blocked or paused.
                 let now = self.clock.now();
                 // Counted by whoever ended the attempt: the page's post and Stripe's event may
                 // both report this decline.

@@ -101,7 +101,8 @@ pub struct PaymentAttempt {
     pub counters: Vec<AttemptCounter>,
 }
 
-/// `PaymentAttempt::counters` as stored: a list, or the one counter of an older attempt.
+/// `PaymentAttempt::counters` as stored: a list, or the one counter of an older attempt (or
+/// null, as none).
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<AttemptCounter>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -109,9 +110,10 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Attempt
         Many(Vec<AttemptCounter>),
         One(AttemptCounter),
     }
-    Ok(match Stored::deserialize(deserializer)? {
-        Stored::Many(counters) => counters,
-        Stored::One(counter) => vec![counter],
+    Ok(match Option::<Stored>::deserialize(deserializer)? {
+        Some(Stored::Many(counters)) => counters,
+        Some(Stored::One(counter)) => vec![counter],
+        None => Vec::new(),
     })
 }
 
@@ -237,7 +239,9 @@ mod tests {
         assert_eq!(serde_json::from_value::<PaymentAttempt>(stored.clone()).unwrap(), attempt);
         let item: serde_dynamo::Item = serde_dynamo::to_item(&stored).unwrap();
         assert_eq!(serde_dynamo::from_item::<_, PaymentAttempt>(item).unwrap(), attempt);
-        // And with none.
+        // And with none, or null.
+        stored["counter"] = serde_json::Value::Null;
+        assert!(serde_json::from_value::<PaymentAttempt>(stored.clone()).unwrap().counters.is_empty());
         stored.as_object_mut().unwrap().remove("counter");
         assert!(serde_json::from_value::<PaymentAttempt>(stored).unwrap().counters.is_empty());
     }

@@ -104,9 +104,10 @@ impl Payments for DynamoStore {
         lease_until: DateTime<Utc>,
         limits: &[AttemptLimit],
     ) -> Result<BeginAttempt, StoreError> {
-        // The caller's strongly consistent read stands in for ours: the item as stored is
-        // exactly `to_item` of the session (times in the same text); if it changed since, the
-        // condition refuses the write and the refusal carries the current item.
+        // The caller's strongly consistent read stands in for ours: what the conditions compare
+        // (`expiresAt`, the attempt in flight's number and lease) is stored exactly as `to_item`
+        // of the session writes it; if it changed since, the condition refuses the write and the
+        // refusal carries the current item.
         let pk = keys::session(&session.id);
         let item = to_item(pk.clone(), session);
         self.begin_attempt_from(pk, item, amount, now, lease_until, Alongside { link: None, limits }).await
@@ -216,7 +217,7 @@ impl Payments for DynamoStore {
         let Some(session_item) = items.remove(&session_pk) else { return Ok(CompletePayment::SessionChanged) };
         let session: CheckoutSession = from_item(&session_pk, session_item)?;
         let Some(link_item) = items.remove(&link_pk) else { return without_link(&session, attempt, link_pk) };
-        // The attempt as begun (its counter with it); one no longer in flight changed nothing.
+        // The attempt as begun (its counters with it); one no longer in flight changed nothing.
         let Some(in_flight) = session.in_flight.clone().filter(|in_flight| in_flight.number == attempt) else {
             return Ok(CompletePayment::SessionChanged);
         };
