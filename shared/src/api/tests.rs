@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{Endpoint, handle, handle_routed};
 use crate::app::{App, Config};
 use crate::auth::NewMerchant;
-use crate::checkout::processor::CardEntry;
+use crate::checkout::processor::{CardEntry, TEST_CARD_DECLINED as DECLINED, TEST_CARD_SUCCESS as SUCCESS};
 use crate::model::{CheckoutSession, LinkId, PaymentLink, SessionId, SessionStatus};
 use crate::store::Store;
 use crate::store::faulty::{Fault, FaultyStore};
@@ -500,7 +500,7 @@ async fn opening_a_long_cart_writes_a_small_session_and_its_page_still_lists_eve
         let (status, page) = h.pay(&session, "4242 4242 4242 4241").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(lists_every_item(&page), "the form shown again lacks items:\n{}", body_text(&page));
-        let (status, paid) = h.pay(&session, "4242 4242 4242 4242").await;
+        let (status, paid) = h.pay(&session, SUCCESS).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         assert!(paid.headers()[header::LOCATION].to_str().unwrap().contains("amount=250.00"));
     }
@@ -526,7 +526,7 @@ async fn paying_through_the_form_redirects_to_the_success_url_with_the_result() 
     let session = h.open_session(&link).await;
     // A declined card: post/redirect/get, back to the page saying why (a reload shows the page
     // again and never posts the form a second time).
-    let (status, response) = h.pay(&session, "4000 0000 0000 0002").await;
+    let (status, response) = h.pay(&session, DECLINED).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
     assert_eq!(location, format!("/checkout/{}?declined=declined", session.id));
@@ -544,7 +544,7 @@ async fn paying_through_the_form_redirects_to_the_success_url_with_the_result() 
     let page = body_text(&response);
     assert!(!page.contains(r#"id="form-error""#) && !page.contains("9999"), "{page}");
 
-    let (status, response) = h.pay(&session, "4242 4242 4242 4242").await;
+    let (status, response) = h.pay(&session, SUCCESS).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let location = url::Url::parse(response.headers()[header::LOCATION].to_str().unwrap()).unwrap();
     assert_eq!(location.path(), "/thank-you");
@@ -578,7 +578,7 @@ async fn no_card_number_or_cvc_appears_in_any_response_or_stored_item() {
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
     let mut bodies = Vec::new();
-    for card in ["4000 0000 0000 0002", "4242 4242 4242 4242"] {
+    for card in [DECLINED, SUCCESS] {
         let (_, response) = h.pay(&session, card).await;
         bodies.push(format!("{:?}{}", response.headers(), body_text(&response)));
     }
@@ -586,7 +586,7 @@ async fn no_card_number_or_cvc_appears_in_any_response_or_stored_item() {
     bodies.push(body_text(&response));
     let stored = format!("{:?}", h.app.store.get_session(&session.id).await.unwrap());
     let store_file = std::fs::read(h.store_file().unwrap()).unwrap();
-    for secret in ["4242424242424242", "4000000000000002", "cvc=123"] {
+    for secret in [SUCCESS, DECLINED, "cvc=123"] {
         for body in &bodies {
             assert!(!body.contains(secret), "{secret} in a response");
         }
@@ -605,7 +605,7 @@ async fn an_expired_session_shows_an_expiry_page_leading_to_the_cancel_url() {
     assert_eq!(status, StatusCode::GONE);
     let page = body_text(&response);
     assert!(page.contains("expired") && page.contains(r#"href="https://mystore.com/cancelled""#), "{page}");
-    let (status, _) = h.pay(&session, "4242 4242 4242 4242").await;
+    let (status, _) = h.pay(&session, SUCCESS).await;
     assert_eq!(status, StatusCode::GONE);
 }
 
@@ -621,7 +621,7 @@ async fn cancel_returns_to_the_cancel_url_with_nothing_added() {
     assert_eq!(stored.status, SessionStatus::Cancelled);
     assert_eq!(h.app.store.get_link(&link).await.unwrap().unwrap().used, 0);
     // DESIGN: 409 for a session cancelled already (410 is for an expired one).
-    let (status, _) = h.pay(&stored, "4242 4242 4242 4242").await;
+    let (status, _) = h.pay(&stored, SUCCESS).await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
 
@@ -756,11 +756,11 @@ async fn a_link_blocked_for_card_testing_says_until_when_and_activating_it_lifts
     assert_eq!(shown().await, json!(crate::api::views::format_timestamp(until)));
     // A customer meets the block…
     let session = h.open_session(&id).await;
-    assert_eq!(h.pay(&session, "4242 4242 4242 4242").await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(h.pay(&session, SUCCESS).await.0, StatusCode::TOO_MANY_REQUESTS);
     // …until the merchant switches the link on again.
     assert_eq!(h.call(Endpoint::ActivateLink, switch_event(&id, "activate", OWN_KEYS)).await.0, StatusCode::OK);
     assert_eq!(shown().await, Value::Null);
-    assert_eq!(h.pay(&session, "4242 4242 4242 4242").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(h.pay(&session, SUCCESS).await.0, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
@@ -778,7 +778,7 @@ async fn a_link_is_shown_with_its_status_and_usage() {
     assert_eq!(data["createdAt"], json!("2026-01-07T12:00:00.250Z"));
 
     let session = h.open_session(&id).await;
-    h.pay(&session, "4242 4242 4242 4242").await;
+    h.pay(&session, SUCCESS).await;
     let (_, response) = h.call(Endpoint::GetLink, get_link_event(&id, OWN_KEYS)).await;
     let data = body_json(&response)["data"].clone();
     assert_eq!((data["status"].clone(), data["usage"]["remaining"].clone()), (json!("limit_reached"), json!(0)));
@@ -863,7 +863,7 @@ async fn deactivating_takes_effect_at_once_even_on_open_checkouts() {
     assert_eq!(body_json(&response)["error"], json!("Payment link is inactive"));
     let (status, _) = h.call(Endpoint::OpenLink, open_event(id.as_str())).await;
     assert_eq!(status, StatusCode::GONE, "no new sessions");
-    let (status, page) = h.pay(&session, "4242 4242 4242 4242").await;
+    let (status, page) = h.pay(&session, SUCCESS).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body_text(&page).contains("not been charged"));
     assert_eq!(
@@ -874,7 +874,7 @@ async fn deactivating_takes_effect_at_once_even_on_open_checkouts() {
 
     let (status, _) = h.call(Endpoint::ActivateLink, switch_event(&id, "activate", OWN_KEYS)).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = h.pay(&session, "4242 4242 4242 4242").await;
+    let (status, _) = h.pay(&session, SUCCESS).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "switched back on, the same checkout can pay");
 }
 
@@ -1008,7 +1008,7 @@ async fn a_branded_checkout_page_allows_exactly_its_own_style_block_by_hash() {
     assert!(!page.contains("<script>"), "{page}");
 
     // The page after a declined card carries the same look under the same rule.
-    let (status, response) = h.pay(&session, "4000 0000 0000 0002").await;
+    let (status, response) = h.pay(&session, DECLINED).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let location = response.headers()[header::LOCATION].to_str().unwrap();
     let (status, response) = h.call(Endpoint::CheckoutPage, test_support::checkout_page_at(location)).await;
@@ -1020,9 +1020,9 @@ async fn a_branded_checkout_page_allows_exactly_its_own_style_block_by_hash() {
 
     // So does the page that stops a client after too many declined cards.
     for _ in 1..crate::checkout::guard::DECLINES_PER_CLIENT {
-        assert_eq!(h.pay(&session, "4000 0000 0000 0002").await.0, StatusCode::SEE_OTHER);
+        assert_eq!(h.pay(&session, DECLINED).await.0, StatusCode::SEE_OTHER);
     }
-    let (status, response) = h.pay(&session, "4242 4242 4242 4242").await;
+    let (status, response) = h.pay(&session, SUCCESS).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let page = body_text(&response);
     assert_eq!(inline_style(&page), Some(css), "{page}");
@@ -1168,7 +1168,7 @@ async fn every_payment_is_an_event_the_merchant_lists_and_pages_through() {
     let link = h.create_link_with(|body| body["usageLimit"] = json!(2)).await;
     for _ in 0..2 {
         let session = h.open_session(&link).await;
-        assert_eq!(h.pay(&session, "4242 4242 4242 4242").await.0, StatusCode::SEE_OTHER);
+        assert_eq!(h.pay(&session, SUCCESS).await.0, StatusCode::SEE_OTHER);
     }
     let (status, response) = h.call(Endpoint::ListEvents, events_event("", OWN_KEYS)).await;
     assert_eq!(status, StatusCode::OK, "{}", body_text(&response));
@@ -1292,7 +1292,7 @@ async fn a_merchant_reads_one_endpoint_and_its_delivery_log_page_by_page() {
     // first one failed once, then got through).
     let link = h.create_seed_link().await;
     let session = h.open_session(&link).await;
-    assert_eq!(h.pay(&session, "4242424242424242").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(h.pay(&session, SUCCESS).await.0, StatusCode::SEE_OTHER);
     let now = h.app.now();
     for (n, mut event) in h.app.store.due_events(now, 10).await.unwrap().into_iter().enumerate() {
         let delivery = event.deliveries.entry(id.clone()).or_default();

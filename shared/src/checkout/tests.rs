@@ -10,6 +10,10 @@ use super::processor::{
     ChargeRequest, Charged, GatedProcessor, PaymentDetails, PaymentProcessor, SandboxProcessor, approved_charges,
     recorded_charges,
 };
+use super::processor::{
+    TEST_CARD_DECLINED as DECLINED, TEST_CARD_INSUFFICIENT_FUNDS as INSUFFICIENT,
+    TEST_CARD_PROCESSING_ERROR as PROCESSING_ERROR, TEST_CARD_SUCCESS as SUCCESS,
+};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::model::{
@@ -26,11 +30,6 @@ use faults::{
     a_throttle_before_the_charge_lets_the_customer_retry_at_once,
     every_store_fault_during_a_pay_recovers_to_one_charge,
 };
-
-const SUCCESS: &str = "4242 4242 4242 4242";
-const DECLINED: &str = "4000 0000 0000 0002";
-const INSUFFICIENT: &str = "4000 0000 0000 9995";
-const PROCESSING_ERROR: &str = "4000 0000 0000 0119";
 
 /// The merchant of every link, and where every test's clock starts.
 const MERCHANT: TestMerchant = TestMerchant { id: "m_pay", name: "Shop", vault_key: "vk_pay", merchant_key: "mk_pay" };

@@ -16,12 +16,10 @@ use super::{
 };
 use crate::checkout::guard::WINDOW;
 use crate::checkout::processor::{InjectedProcessor, SandboxProcessor, approved_charges};
+pub(super) use crate::checkout::processor::{TEST_CARD_DECLINED as DECLINED, TEST_CARD_SUCCESS as SUCCESS};
 use crate::model::PaymentAttempt;
 use crate::model::{CheckoutSession, EventType, LinkId, SessionStatus};
 use crate::store::faulty::{Fault, FaultyStore};
-
-pub(super) const SUCCESS: &str = "4242 4242 4242 4242";
-pub(super) const DECLINED: &str = "4000 0000 0000 0002";
 
 /// Every (store call, fault) pair of an operation that makes `calls` store calls.
 fn every_fault(calls: usize) -> impl Iterator<Item = (usize, Fault)> {

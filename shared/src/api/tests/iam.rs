@@ -23,6 +23,10 @@ use super::{
 use crate::api::ROUTES;
 use crate::app::WebhookTargets;
 use crate::checkout::processor::{Charged, InjectedProcessor, ProcessorPayment, ReportingProcessor};
+use crate::checkout::processor::{
+    TEST_CARD_DECLINED as DECLINED, TEST_CARD_INSUFFICIENT_FUNDS as INSUFFICIENT,
+    TEST_CARD_PROCESSING_ERROR as PROCESSING_ERROR, TEST_CARD_SUCCESS as SUCCESS,
+};
 use crate::model::WebhookEndpoint;
 use crate::model::{ChargeOutcome, PaymentAttempt, SessionStatus};
 use crate::model::{LinkId, SessionId};
@@ -31,11 +35,6 @@ use crate::test_support::{
     RequestCounter, counted_client, fresh_dynamo_store_with, moto_endpoint, sell_items, stripe_webhook_event,
 };
 use crate::webhooks::{DISPATCH_FUNCTION, Sender, deliver_all_due};
-
-const SUCCESS: &str = "4242 4242 4242 4242";
-const DECLINED: &str = "4000 0000 0000 0002";
-const INSUFFICIENT: &str = "4000 0000 0000 9995";
-const PROCESSING_ERROR: &str = "4000 0000 0000 0119";
 
 /// What each function's policies allow, by the binary it runs, as `<action> on <resource>`
 /// with the resource `table keyed <prefix>` (a statement on the table must name its key
