@@ -249,13 +249,15 @@ impl PaymentProcessor for SandboxProcessor {
 /// The sandbox with a processor's worst day injected, for tests: the next `timeouts` charges
 /// time out (`usize::MAX`: all of them), after the charge went through when `after_charging`
 /// (the caller cannot know it did), else before; later charges are the sandbox's. It counts
-/// the charges it was asked for.
+/// the charges it was asked for. Made `gated`, every charge waits at a gate until `open`, so a
+/// test can see how many submissions of a burst reach the processor before any has an answer.
 #[cfg(test)]
 pub(crate) struct InjectedProcessor {
     sandbox: SandboxProcessor,
     after_charging: bool,
     timeouts_left: std::sync::atomic::AtomicUsize,
     asked: std::sync::atomic::AtomicUsize,
+    gate: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 #[cfg(test)]
@@ -266,10 +268,24 @@ impl InjectedProcessor {
             after_charging,
             timeouts_left: timeouts.into(),
             asked: Default::default(),
+            gate: None,
         }
     }
 
-    /// Charges asked for so far, timed out or not.
+    /// The sandbox, every charge held at a closed gate.
+    pub(crate) fn gated(ledger: Arc<dyn ChargeLedger>) -> Self {
+        let (gate, _) = tokio::sync::watch::channel(false);
+        InjectedProcessor { gate: Some(gate), ..InjectedProcessor::new(ledger, 0, false) }
+    }
+
+    /// Lets every charge, waiting or to come, through the gate.
+    pub(crate) fn open(&self) {
+        if let Some(gate) = &self.gate {
+            gate.send_replace(true);
+        }
+    }
+
+    /// Charges asked for so far, timed out or not (held at the gate or not).
     pub(crate) fn charges_asked(&self) -> usize {
         self.asked.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -288,7 +304,11 @@ impl PaymentProcessor for InjectedProcessor {
         payment: PaymentDetails<'_>,
     ) -> Result<Charged, ProcessorError> {
         use std::sync::atomic::Ordering::SeqCst;
+        let mut gate = self.gate.as_ref().map(tokio::sync::watch::Sender::subscribe);
         self.asked.fetch_add(1, SeqCst);
+        if let Some(gate) = &mut gate {
+            gate.wait_for(|open| *open).await.map_err(|_| ProcessorError::Unavailable("gate dropped".into()))?;
+        }
         let times_out = self.timeouts_left.fetch_update(SeqCst, SeqCst, |left| left.checked_sub(1)).is_ok();
         if !times_out {
             return self.sandbox.charge(request, payment).await;
@@ -297,64 +317,6 @@ impl PaymentProcessor for InjectedProcessor {
             self.sandbox.charge(request, payment).await?;
         }
         Err(ProcessorError::Unavailable("injected: processor timed out".into()))
-    }
-
-    async fn void(&self, request: &ChargeRequest<'_>, transaction_id: &str) -> Result<(), ProcessorError> {
-        self.sandbox.void(request, transaction_id).await
-    }
-
-    async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
-        self.sandbox.lookup(request).await
-    }
-
-    async fn payment(&self, payment_id: &str, account: Option<&str>) -> Result<ProcessorPayment, ProcessorError> {
-        self.sandbox.payment(payment_id, account).await
-    }
-}
-
-/// The sandbox with a gate before every charge: charges wait there until `open`, so a test can
-/// see how many submissions of a burst reach the processor before any has an answer.
-#[cfg(test)]
-pub(crate) struct GatedProcessor {
-    sandbox: SandboxProcessor,
-    gate: tokio::sync::watch::Sender<bool>,
-    arrived: std::sync::atomic::AtomicUsize,
-}
-
-#[cfg(test)]
-impl GatedProcessor {
-    pub(crate) fn new(ledger: Arc<dyn ChargeLedger>) -> Self {
-        let (gate, _) = tokio::sync::watch::channel(false);
-        GatedProcessor { sandbox: SandboxProcessor::new(ledger), gate, arrived: Default::default() }
-    }
-
-    /// Charges that reached the gate so far.
-    pub(crate) fn arrived(&self) -> usize {
-        self.arrived.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Lets every charge, waiting or to come, through.
-    pub(crate) fn open(&self) {
-        self.gate.send_replace(true);
-    }
-}
-
-#[cfg(test)]
-#[async_trait]
-impl PaymentProcessor for GatedProcessor {
-    fn card_entry(&self) -> CardEntry {
-        CardEntry::Form
-    }
-
-    async fn charge(
-        &self,
-        request: &ChargeRequest<'_>,
-        payment: PaymentDetails<'_>,
-    ) -> Result<Charged, ProcessorError> {
-        let mut gate = self.gate.subscribe();
-        self.arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        gate.wait_for(|open| *open).await.map_err(|_| ProcessorError::Unavailable("gate dropped".into()))?;
-        self.sandbox.charge(request, payment).await
     }
 
     async fn void(&self, request: &ChargeRequest<'_>, transaction_id: &str) -> Result<(), ProcessorError> {

@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 
 use super::pay::{Cashier, PayForm, PayOutcome};
 use super::processor::{
-    ChargeRequest, Charged, GatedProcessor, PaymentDetails, PaymentProcessor, SandboxProcessor, approved_charges,
+    ChargeRequest, Charged, InjectedProcessor, PaymentDetails, PaymentProcessor, SandboxProcessor, approved_charges,
     recorded_charges,
 };
 use super::processor::{
@@ -58,6 +58,15 @@ trait Pays {
         let session = CheckoutSession::open(link, self.app().now());
         self.app().store.create_session(&session).await.unwrap();
         session
+    }
+
+    /// `n` sessions of `link`, opened one after the other.
+    async fn open_many(&self, link: &PaymentLink, n: usize) -> Vec<CheckoutSession> {
+        let mut sessions = Vec::with_capacity(n);
+        for _ in 0..n {
+            sessions.push(self.open(link).await);
+        }
+        sessions
     }
 
     async fn pay(&self, session: &CheckoutSession, card: &str) -> PayOutcome {
@@ -157,6 +166,20 @@ fn assert_try_again(outcome: PayOutcome, phrase: &str) {
         }
         other => panic!("expected TryAgain or Declined ({phrase}), got {other:?}"),
     }
+}
+
+/// Every one of `sessions` paid with `card` at once, the `n`th from the address `address(n)`.
+fn pay_at_once(
+    h: &Arc<Harness>,
+    sessions: &[CheckoutSession],
+    card: &'static str,
+    address: impl Fn(usize) -> String,
+) -> Vec<tokio::task::JoinHandle<PayOutcome>> {
+    let pay = |(n, session): (usize, &CheckoutSession)| {
+        let (h, session, address) = (Arc::clone(h), session.clone(), address(n));
+        tokio::spawn(async move { h.pay_from(&session, card, &address).await })
+    };
+    sessions.iter().enumerate().map(pay).collect()
 }
 
 /// Runs each test body once per store.
@@ -431,22 +454,11 @@ async fn an_abandoned_hold_is_returned_when_its_lease_lapses(h: Harness) {
 
 async fn fifty_concurrent_pays_on_a_link_limited_to_five_complete_exactly_five(h: Harness) {
     let link = h.fixed_link(Some(5)).await;
-    let mut sessions = Vec::new();
-    for _ in 0..50 {
-        sessions.push(h.open(&link).await);
-    }
+    let sessions = h.open_many(&link, 50).await;
     let h = Arc::new(h);
     // Fifty customers, each from their own address (one address with ten attempts in flight at
     // once is refused more: see `thirty_declined_cards_from_one_client_at_once_…`).
-    let tasks: Vec<_> = sessions
-        .iter()
-        .cloned()
-        .enumerate()
-        .map(|(n, session)| {
-            let h = Arc::clone(&h);
-            tokio::spawn(async move { h.pay_from(&session, SUCCESS, &format!("203.0.113.{n}")).await })
-        })
-        .collect();
+    let tasks = pay_at_once(&h, &sessions, SUCCESS, |n| format!("203.0.113.{n}"));
     let (mut paid, mut refused) = (0, 0);
     for task in tasks {
         match task.await.unwrap() {
@@ -534,19 +546,9 @@ async fn thirty_declined_cards_from_one_client_at_once_reach_the_processor_ten_t
     // A card tester submits a batch at once, one session each: every submit read the count
     // before any decline was counted, so a count checked apart from its increment let all in.
     let link = h.fixed_link(None).await;
-    let mut sessions = Vec::new();
-    for _ in 0..30 {
-        sessions.push(h.open(&link).await);
-    }
+    let sessions = h.open_many(&link, 30).await;
     let h = Arc::new(h);
-    let tasks: Vec<_> = sessions
-        .iter()
-        .cloned()
-        .map(|session| {
-            let h = Arc::clone(&h);
-            tokio::spawn(async move { h.pay_from(&session, DECLINED, "192.0.2.77").await })
-        })
-        .collect();
+    let tasks = pay_at_once(&h, &sessions, DECLINED, |_| "192.0.2.77".to_owned());
     let (mut declined, mut refused) = (0, 0);
     for task in tasks {
         match task.await.unwrap() {
@@ -568,32 +570,21 @@ async fn a_burst_of_declined_cards_from_a_hundred_addresses_reaches_the_processo
     // A card tester with many addresses submits a batch at once, one session and address each:
     // no decline is known while they are charged, so only a count taken as each attempt begins
     // can stop the batch; the link's block and pause then follow from the declines.
-    let gated = Arc::new(GatedProcessor::new(h.app.store.clone()));
+    let gated = Arc::new(InjectedProcessor::gated(h.app.store.clone()));
     h.app.processor = gated.clone();
     let link = h.fixed_link(None).await;
-    let mut sessions = Vec::new();
-    for _ in 0..100 {
-        sessions.push(h.open(&link).await);
-    }
+    let sessions = h.open_many(&link, 100).await;
     let h = Arc::new(h);
-    let tasks: Vec<_> = sessions
-        .iter()
-        .cloned()
-        .enumerate()
-        .map(|(n, session)| {
-            let h = Arc::clone(&h);
-            tokio::spawn(async move { h.pay_from(&session, DECLINED, &format!("203.0.{}.{}", n / 200, n % 200)).await })
-        })
-        .collect();
+    let tasks = pay_at_once(&h, &sessions, DECLINED, |n| format!("203.0.113.{n}"));
     // Every submit either waits at the processor or was refused before it.
     let settled = async || {
-        while gated.arrived() + tasks.iter().filter(|task| task.is_finished()).count() < tasks.len() {
+        while gated.charges_asked() + tasks.iter().filter(|task| task.is_finished()).count() < tasks.len() {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     };
     tokio::time::timeout(std::time::Duration::from_secs(60), settled()).await.expect("the burst settles");
     let limit = super::guard::UNSETTLED_ATTEMPTS_PER_LINK as usize;
-    assert_eq!(gated.arrived(), limit, "submits reaching the processor before any answer");
+    assert_eq!(gated.charges_asked(), limit, "submits reaching the processor before any answer");
     gated.open();
     let (mut declined, mut refused) = (0, 0);
     for task in tasks {
@@ -616,7 +607,7 @@ async fn a_burst_of_declined_cards_from_a_hundred_addresses_reaches_the_processo
         h.pay_from(&again, DECLINED, "203.0.113.250").await,
         PayOutcome::TooManyAttempts { .. } | PayOutcome::LinkUnavailable { .. }
     ));
-    assert_eq!(gated.arrived(), limit);
+    assert_eq!(gated.charges_asked(), limit);
 }
 
 async fn a_link_paid_more_than_its_unsettled_limit_in_a_minute_is_never_refused(h: Harness) {
