@@ -20,8 +20,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::clock::fixed_window;
 pub use crate::clock::seconds_until;
 use crate::error::ApiError;
-use crate::model::{AttemptCounter, LinkId};
-use crate::store::{AttemptLimit, Counters, Links};
+use crate::model::{LinkId, RateCounter};
+use crate::store::{CounterLimit, Counters, Links};
 
 /// Counting window: fixed, so a burst straddling two windows can reach twice a limit.
 pub const WINDOW: TimeDelta = TimeDelta::minutes(10);
@@ -56,15 +56,15 @@ fn link_counter(link: &LinkId, index: i64) -> String {
 /// both from its start and gives the counts back unless the processor declines the card, so a
 /// burst of submissions at once cannot all pass one reading of a count. (A link
 /// declining cards from several clients is blocked on the link itself: `record_decline`.)
-pub fn attempt_limits(link: &LinkId, client: Option<&str>, now: DateTime<Utc>) -> Vec<AttemptLimit> {
+pub fn attempt_limits(link: &LinkId, client: Option<&str>, now: DateTime<Utc>) -> Vec<CounterLimit> {
     let (index, window_end) = window(now);
     let (minute, minute_end) = fixed_window(now, TimeDelta::minutes(1));
-    let on_link = AttemptLimit {
-        counter: AttemptCounter { name: format!("attempts:link:{link}:{minute}"), window_end: minute_end },
+    let on_link = CounterLimit {
+        counter: RateCounter { name: format!("attempts:link:{link}:{minute}"), window_end: minute_end },
         limit: UNSETTLED_ATTEMPTS_PER_LINK,
     };
-    let on_client = client.map(|client| AttemptLimit {
-        counter: AttemptCounter { name: format!("declines:client:{client}:{index}"), window_end },
+    let on_client = client.map(|client| CounterLimit {
+        counter: RateCounter { name: format!("declines:client:{client}:{index}"), window_end },
         limit: DECLINES_PER_CLIENT,
     });
     on_client.into_iter().chain([on_link]).collect()

@@ -1,18 +1,21 @@
 //! Opening a link: every open creates a fresh checkout session. Opening never consumes a use
 //! (link-preview bots open links too).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::find;
+use crate::clock::{fixed_window, seconds_until};
 use crate::error::ApiError;
-use crate::limits::count_per_minute;
-use crate::model::CheckoutSession;
-use crate::store::{Counters, Links, Sessions};
+use crate::model::{CheckoutSession, RateCounter};
+use crate::store::{CounterLimit, Links, Sessions};
 
 /// A new pending session on the link `id`, if the link can take a payment `now` and `client`
-/// (its address, when known) has opened at most `opens_per_minute` this minute (0: no limit).
-/// Every open writes a session, so an anonymous flood of opens is what could fill the store.
-pub async fn open<S: Links + Sessions + Counters + ?Sized>(
+/// (its address, when known) has opened fewer than `opens_per_minute` this minute (0: no
+/// limit). Every open writes a session, so an anonymous flood of opens is what could fill the
+/// store: the session and its count go in one decision, and an open over the limit writes
+/// nothing. (Opens of unknown or unavailable links write nothing either, so they are not
+/// counted.)
+pub async fn open<S: Links + Sessions + ?Sized>(
     store: &S,
     id: &str,
     client: Option<&str>,
@@ -21,10 +24,16 @@ pub async fn open<S: Links + Sessions + Counters + ?Sized>(
 ) -> Result<CheckoutSession, ApiError> {
     let link = find(store, id).await?;
     link.availability(now).map_err(|reason| ApiError::LinkUnavailable(reason).branded(&link.checkout.appearance))?;
-    if let Some(client) = client.filter(|_| opens_per_minute > 0) {
-        count_per_minute(store, &format!("opens:client:{client}"), opens_per_minute, now).await?;
-    }
     let session = CheckoutSession::open(&link, now);
-    store.create_session(&session).await?;
+    match client.filter(|_| opens_per_minute > 0) {
+        None => store.create_session(&session).await?,
+        Some(client) => {
+            let (minute, window_end) = fixed_window(now, TimeDelta::minutes(1));
+            let counter = RateCounter { name: format!("opens:client:{client}:{minute}"), window_end };
+            if !store.create_session_within(&session, &CounterLimit { counter, limit: opens_per_minute }).await? {
+                return Err(ApiError::RateLimited(seconds_until(window_end, now)));
+            }
+        }
+    }
     Ok(session)
 }

@@ -18,5 +18,5 @@ pub use idempotency::IdempotencyRecord;
 pub use ids::{EventId, InvalidId, LinkId, SessionId, WebhookEndpointId};
 pub use link::{Cart, Checkout, DonationConfig, Item, LinkStatus, PaymentLink, Unavailable};
 pub use merchant::Merchant;
-pub use session::{AttemptCounter, CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, SessionStatus};
+pub use session::{CheckoutSession, FailureCode, PaymentAttempt, PaymentResult, RateCounter, SessionStatus};
 pub use webhook::{Deliveries, Delivery, DeliveryAttempt, WebhookEndpoint};

@@ -98,17 +98,17 @@ pub struct PaymentAttempt {
     /// from its start, each given back when it ends other than declined. Empty when nothing
     /// limits it. Attempts stored with one counter (as `counter`) read as a list of it.
     #[serde(default, alias = "counter", deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
-    pub counters: Vec<AttemptCounter>,
+    pub counters: Vec<RateCounter>,
 }
 
 /// `PaymentAttempt::counters` as stored: a list, or the one counter of an older attempt (or
 /// null, as none).
-fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<AttemptCounter>, D::Error> {
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<RateCounter>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Stored {
-        Many(Vec<AttemptCounter>),
-        One(AttemptCounter),
+        Many(Vec<RateCounter>),
+        One(RateCounter),
     }
     Ok(match Option::<Stored>::deserialize(deserializer)? {
         Some(Stored::Many(counters)) => counters,
@@ -117,10 +117,11 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Attempt
     })
 }
 
-/// A rate counter an attempt counts on: its name, and when its window ends.
+/// A rate counter that an attempt (or an open) counts on: its name, which names its window, and
+/// when that window ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AttemptCounter {
+pub struct RateCounter {
     pub name: String,
     pub window_end: DateTime<Utc>,
 }
@@ -224,7 +225,7 @@ mod tests {
 
     #[test]
     fn an_attempt_stored_with_one_counter_reads_as_a_list_of_it_from_either_store() {
-        let counter = AttemptCounter { name: "declines:client:192.0.2.1:2947".into(), window_end: Utc::now() };
+        let counter = RateCounter { name: "declines:client:192.0.2.1:2947".into(), window_end: Utc::now() };
         let attempt = PaymentAttempt {
             number: 2,
             amount: MinorUnits(500),

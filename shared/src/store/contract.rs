@@ -9,14 +9,13 @@ use tokio::task::JoinSet;
 use super::dynamo::DynamoStore;
 use super::embedded::EmbeddedStore;
 use super::{
-    AttemptEnd, AttemptLimit, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counters, EventPage,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, CounterLimit, Counters, EventPage,
     Events, Idempotency, IdempotentCreate, LinkRefusal, Links, Merchants, Payments, Sessions, Store, StoreError,
     Webhooks,
 };
 use crate::model::{
-    AttemptCounter, Cart, Checkout, CheckoutSession, Delivery, DonationConfig, Event, EventId, Item, LinkId, Merchant,
-    PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, Unavailable, WebhookEndpoint,
-    WebhookEndpointId,
+    Cart, Checkout, CheckoutSession, Delivery, DonationConfig, Event, EventId, Item, LinkId, Merchant, PaymentAttempt,
+    PaymentLink, PaymentResult, RateCounter, SessionId, SessionStatus, Unavailable, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::model::{ChargeOutcome, ChargeRecord, DeclineReason, FailureCode, IdempotencyRecord};
 use crate::money::MinorUnits;
@@ -136,6 +135,8 @@ macro_rules! contract_suite {
                 an_attempt_counts_on_its_limits_from_its_start_and_only_a_decline_keeps_the_counts,
                 an_attempt_is_refused_by_whichever_of_its_limits_is_full,
                 racing_attempts_within_a_limit_let_exactly_the_limit_begin,
+                a_session_is_created_within_its_limit_or_not_at_all,
+                racing_opens_within_a_limit_create_exactly_the_limit,
                 a_failed_attempt_fails_the_session,
                 only_a_completed_session_paid_by_the_refunded_payment_is_marked_refunded,
                 payments_the_payment_that_fills_a_link_and_refunds_write_their_events_with_them,
@@ -1051,14 +1052,14 @@ async fn a_declined_attempt_ends_and_gives_its_hold_back_in_one_decision<F: Fixt
 }
 
 /// A limit of 2 on a counter of its own, its window ending at `at(600)`.
-fn limit_of_two(name: &str) -> AttemptLimit {
-    AttemptLimit { counter: AttemptCounter { name: name.to_owned(), window_end: at(600) }, limit: 2 }
+fn limit_of_two(name: &str) -> CounterLimit {
+    CounterLimit { counter: RateCounter { name: name.to_owned(), window_end: at(600) }, limit: 2 }
 }
 
 /// A limit of `limit` on a counter of its own, its window ending at `at(60)`: a second limit,
 /// as a link's unsettled attempts go with a client's declines.
-fn minute_limit(name: &str, limit: u64) -> AttemptLimit {
-    AttemptLimit { counter: AttemptCounter { name: name.to_owned(), window_end: at(60) }, limit }
+fn minute_limit(name: &str, limit: u64) -> CounterLimit {
+    CounterLimit { counter: RateCounter { name: name.to_owned(), window_end: at(60) }, limit }
 }
 
 /// Begins an attempt on `session` at `now` within `limits`, as a pay does: checking the link
@@ -1067,7 +1068,7 @@ async fn begin_within(
     store: &impl Store,
     session: &CheckoutSession,
     now: DateTime<Utc>,
-    limits: &[AttemptLimit],
+    limits: &[CounterLimit],
 ) -> BeginAttempt {
     let begun = match session.link_has_usage_limit {
         true => store.begin_attempt_on(session, PRICE, now, now + LEASE, limits).await,
@@ -1077,7 +1078,7 @@ async fn begin_within(
 }
 
 /// The counts of `limits`' counters, in their order.
-async fn counts(store: &impl Store, limits: &[AttemptLimit]) -> Vec<u64> {
+async fn counts(store: &impl Store, limits: &[CounterLimit]) -> Vec<u64> {
     let mut counts = Vec::new();
     for limit in limits {
         counts.push(store.read_counter(&limit.counter.name).await.expect("read counter"));
@@ -1175,7 +1176,7 @@ async fn an_attempt_is_refused_by_whichever_of_its_limits_is_full<F: Fixture>() 
 async fn racing_attempts_within_a_limit_let_exactly_the_limit_begin<F: Fixture>() {
     let fixture = F::fresh().await;
     let store = fixture.store();
-    let limit = AttemptLimit { limit: 5, ..limit_of_two("declines:client:racing:1") };
+    let limit = CounterLimit { limit: 5, ..limit_of_two("declines:client:racing:1") };
     for usage_limit in [Some(20), None] {
         let link = create_paying_link(store, usage_limit).await;
         let mut racers = JoinSet::new();
@@ -1195,6 +1196,49 @@ async fn racing_attempts_within_a_limit_let_exactly_the_limit_begin<F: Fixture>(
         let expected = if usage_limit.is_some() { (5, 7) } else { (0, 12) };
         assert_eq!((started, refused), expected, "{usage_limit:?}");
     }
+    assert_eq!(store.read_counter(&limit.counter.name).await.expect("read counter"), 5);
+}
+
+async fn a_session_is_created_within_its_limit_or_not_at_all<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, None).await;
+    let limit = limit_of_two("opens:client:within:1");
+    let count = async || store.read_counter(&limit.counter.name).await.expect("read counter");
+    let sessions: Vec<_> = (0..3).map(|_| CheckoutSession::open(&link, opened())).collect();
+    for session in &sessions[..2] {
+        assert!(store.create_session_within(session, &limit).await.expect("create"), "within the limit");
+        assert_eq!(&stored_session(store, &session.id).await, session);
+    }
+    assert_eq!(count().await, 2);
+    // At the limit: refused, nothing written.
+    assert!(!store.create_session_within(&sessions[2], &limit).await.expect("create"), "at the limit");
+    assert_eq!(store.get_session(&sessions[2].id).await.expect("get"), None);
+    assert_eq!(count().await, 2);
+    // A session that exists already is a conflict, and counts nothing.
+    let roomy = CounterLimit { limit: 10, ..limit.clone() };
+    let again = store.create_session_within(&sessions[0], &roomy).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(count().await, 2);
+}
+
+async fn racing_opens_within_a_limit_create_exactly_the_limit<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, None).await;
+    let limit = CounterLimit { limit: 5, ..limit_of_two("opens:client:racing:1") };
+    let mut racers = JoinSet::new();
+    for _ in 0..12 {
+        let (store, session, limit) = (store.clone(), CheckoutSession::open(&link, opened()), limit.clone());
+        racers.spawn(async move { (store.create_session_within(&session, &limit).await.expect("create"), session) });
+    }
+    let mut created = 0;
+    while let Some(raced) = racers.join_next().await {
+        let (made, session) = raced.expect("racer");
+        assert_eq!(store.get_session(&session.id).await.expect("get").is_some(), made, "stored only if created");
+        created += usize::from(made);
+    }
+    assert_eq!(created, 5);
     assert_eq!(store.read_counter(&limit.counter.name).await.expect("read counter"), 5);
 }
 

@@ -16,14 +16,14 @@ use serde::de::DeserializeOwned;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, AttemptLimit, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counter, Counters,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counter, CounterLimit, Counters,
     EventPage, Events, Idempotency, IdempotentCreate, LinkPage, LinkRefusal, Links, Merchants, Payments, Sessions,
     StoreError, Webhooks, keys, retention,
 };
 use crate::model::ChargeRecord;
 use crate::model::{
-    AttemptCounter, CheckoutSession, DeclineReason, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant,
-    PaymentAttempt, PaymentLink, PaymentResult, SessionId, SessionStatus, WebhookEndpoint, WebhookEndpointId,
+    CheckoutSession, DeclineReason, Event, EventId, EventType, IdempotencyRecord, LinkId, Merchant, PaymentAttempt,
+    PaymentLink, PaymentResult, RateCounter, SessionId, SessionStatus, WebhookEndpoint, WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -163,7 +163,7 @@ impl Txn<'_> {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         link_key: Option<&str>,
-        limits: &[AttemptLimit],
+        limits: &[CounterLimit],
     ) -> Result<BeginAttempt, StoreError> {
         let Some(mut session) = self.get::<CheckoutSession>(key)? else { return Ok(BeginAttempt::NotFound) };
         if !session.is_open(now) {
@@ -190,12 +190,12 @@ impl Txn<'_> {
                 return Ok(BeginAttempt::LinkRefused(refusal));
             }
         }
-        for AttemptLimit { counter, limit } in counted {
+        for CounterLimit { counter, limit } in counted {
             if self.get::<Counter>(&keys::counter(&counter.name))?.is_some_and(|counted| counted.count >= *limit) {
                 return Ok(BeginAttempt::TooManyAttempts(counter.window_end));
             }
         }
-        for AttemptLimit { counter, .. } in counted {
+        for CounterLimit { counter, .. } in counted {
             self.count(&keys::counter(&counter.name), counter.window_end, None)?;
         }
         session.in_flight = Some(attempt.clone());
@@ -236,7 +236,7 @@ impl Txn<'_> {
 
     /// Gives back the count an attempt took on each of its `counters` (see
     /// `Payments::end_attempt`); a counter gone already stays gone.
-    fn give_back(&mut self, counters: &[AttemptCounter]) -> Result<(), StoreError> {
+    fn give_back(&mut self, counters: &[RateCounter]) -> Result<(), StoreError> {
         for counter in counters {
             let key = keys::counter(&counter.name);
             if let Some(mut counted) = self.get::<Counter>(&key)? {
@@ -529,6 +529,24 @@ impl Sessions for EmbeddedStore {
         self.insert_new(vec![(keys::session(&session.id), encode(session))], "session exists").await
     }
 
+    async fn create_session_within(&self, session: &CheckoutSession, limit: &CounterLimit) -> Result<bool, StoreError> {
+        let (key, session, CounterLimit { counter, limit }) =
+            (keys::session(&session.id), session.clone(), limit.clone());
+        self.write(move |txn| {
+            if txn.get::<CheckoutSession>(&key)?.is_some() {
+                return Err(StoreError::Conflict("session exists"));
+            }
+            let counter_key = keys::counter(&counter.name);
+            if txn.get::<Counter>(&counter_key)?.is_some_and(|counted| counted.count >= limit) {
+                return Ok(false);
+            }
+            txn.count(&counter_key, counter.window_end, None)?;
+            txn.put(&key, &session)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         self.read(keys::session(id)).await
     }
@@ -596,7 +614,7 @@ impl Payments for EmbeddedStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limits: &[AttemptLimit],
+        limits: &[CounterLimit],
     ) -> Result<BeginAttempt, StoreError> {
         let (key, limits) = (keys::session(&session.id), limits.to_vec());
         self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, None, &limits)).await
@@ -608,7 +626,7 @@ impl Payments for EmbeddedStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limits: &[AttemptLimit],
+        limits: &[CounterLimit],
     ) -> Result<BeginAttempt, StoreError> {
         let (key, link_key, limits) = (keys::session(&session.id), keys::link(&session.link_id), limits.to_vec());
         self.write(move |txn| txn.begin_attempt(&key, amount, now, lease_until, Some(&link_key), &limits)).await

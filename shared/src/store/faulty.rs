@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptEnd, AttemptLimit, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, Counters, EventPage,
+    AttemptEnd, BeginAttempt, ChargeLedger, ClaimUse, ClientCount, CompletePayment, CounterLimit, Counters, EventPage,
     Events, Idempotency, IdempotentCreate, LinkPage, Links, Merchants, Payments, Sessions, Store, StoreError, Webhooks,
 };
 use crate::model::ChargeRecord;
@@ -144,6 +144,10 @@ impl Sessions for FaultyStore {
         self.run(self.inner.create_session(session)).await
     }
 
+    async fn create_session_within(&self, session: &CheckoutSession, limit: &CounterLimit) -> Result<bool, StoreError> {
+        self.run(self.inner.create_session_within(session, limit)).await
+    }
+
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         self.run(self.inner.get_session(id)).await
     }
@@ -184,7 +188,7 @@ impl Payments for FaultyStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limits: &[AttemptLimit],
+        limits: &[CounterLimit],
     ) -> Result<BeginAttempt, StoreError> {
         self.run(self.inner.begin_attempt_on(session, amount, now, lease_until, limits)).await
     }
@@ -231,7 +235,7 @@ impl Payments for FaultyStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limits: &[AttemptLimit],
+        limits: &[CounterLimit],
     ) -> Result<BeginAttempt, StoreError> {
         self.run(self.inner.begin_attempt_checking_link(session, amount, now, lease_until, limits)).await
     }

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    AttemptCounter, ChargeRecord, CheckoutSession, DeclineReason, Event, EventId, EventType, FailureCode,
-    IdempotencyRecord, LinkId, Merchant, PaymentAttempt, PaymentLink, PaymentResult, SessionId, Unavailable,
-    WebhookEndpoint, WebhookEndpointId,
+    ChargeRecord, CheckoutSession, DeclineReason, Event, EventId, EventType, FailureCode, IdempotencyRecord, LinkId,
+    Merchant, PaymentAttempt, PaymentLink, PaymentResult, RateCounter, SessionId, Unavailable, WebhookEndpoint,
+    WebhookEndpointId,
 };
 use crate::money::MinorUnits;
 
@@ -114,6 +114,10 @@ pub trait Sessions: Send + Sync {
     /// Stores a new session; `Conflict` if the id exists.
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;
 
+    /// `create_session` only while `limit`'s counter is below its limit, counting one on it in
+    /// the same decision: false, with nothing written, when the counter is full.
+    async fn create_session_within(&self, session: &CheckoutSession, limit: &CounterLimit) -> Result<bool, StoreError>;
+
     /// Strongly consistent read of a session.
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError>;
 
@@ -162,7 +166,7 @@ pub trait Payments: Send + Sync {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limits: &[AttemptLimit],
+        limits: &[CounterLimit],
     ) -> Result<BeginAttempt, StoreError>;
 
     /// Holds one use of a link for `session` until `hold_until`. Refused when the link is
@@ -218,7 +222,7 @@ pub trait Payments: Send + Sync {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limits: &[AttemptLimit],
+        limits: &[CounterLimit],
     ) -> Result<BeginAttempt, StoreError>;
 
     /// Ends declined attempt `attempt` of `session` in one decision: the session stays pending
@@ -448,13 +452,13 @@ pub enum BeginAttempt {
     TooManyAttempts(DateTime<Utc>),
 }
 
-/// What a new attempt must be within to begin: its counter below `limit` (a client's declines,
-/// a link's unsettled attempts: see `checkout::guard`). The attempt counts on the counter from
-/// its start, in the decision that begins it, so submissions racing each other cannot all pass
-/// one reading of the count.
+/// What a write must be within to be made: its counter below `limit` (for a new attempt, a
+/// client's declines and a link's unsettled attempts: see `checkout::guard`; for a new session,
+/// the client's opens in the minute: `links::open`). The write counts on the counter in the
+/// decision that makes it, so writes racing each other cannot all pass one reading of the count.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttemptLimit {
-    pub counter: AttemptCounter,
+pub struct CounterLimit {
+    pub counter: RateCounter,
     pub limit: u64,
 }
 

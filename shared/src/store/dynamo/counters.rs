@@ -1,4 +1,4 @@
-//! Rate counters: atomic increments, and the counts attempts take and give back (`AttemptLimit`).
+//! Rate counters: atomic increments, and the counts attempts take and give back (`CounterLimit`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::codec::attribute;
 use super::write::Write;
 use super::{DynamoStore, Written, from_item, number};
-use crate::model::AttemptCounter;
-use crate::store::{AttemptLimit, ClientCount, Counter, Counters, StoreError, keys, retention};
+use crate::model::RateCounter;
+use crate::store::{ClientCount, Counter, CounterLimit, Counters, StoreError, keys, retention};
 
 /// One more on the counter `pk`, with `client` among its clients when given: ADD creates the
 /// item at 0 and increments atomically (a string set keeps each client once); the TTL and the
@@ -22,8 +22,8 @@ fn counting(pk: &str, window_end: DateTime<Utc>, client: Option<&str>) -> Result
 }
 
 /// One more on the counter of `limit`, only while it is below the limit: an attempt's count,
-/// taken in the transaction that begins it (see `AttemptLimit`).
-pub(super) fn counting_within(pk: &str, limit: &AttemptLimit) -> Result<Write, StoreError> {
+/// taken in the transaction that begins it (see `CounterLimit`).
+pub(super) fn counting_within(pk: &str, limit: &CounterLimit) -> Result<Write, StoreError> {
     Ok(adding(pk, 1, limit.counter.window_end, false)?
         .and("(attribute_not_exists(#count) OR #count < :limit)")
         .value(":limit", number(limit.limit)))
@@ -33,7 +33,7 @@ pub(super) fn counting_within(pk: &str, limit: &AttemptLimit) -> Result<Write, S
 /// Unconditional (a refusal would refuse the ending with it): should TTL have swept the counter
 /// already, its window being over, this leaves one below zero for that window, which nobody
 /// counts on any more and which reads as 0 (`Counter::count`) until TTL sweeps it again.
-pub(super) fn giving_back(pk: &str, counter: &AttemptCounter) -> Result<Write, StoreError> {
+pub(super) fn giving_back(pk: &str, counter: &RateCounter) -> Result<Write, StoreError> {
     adding(pk, -1, counter.window_end, false)
 }
 

@@ -15,12 +15,12 @@ use super::{
     Written, from_item, number,
 };
 use crate::model::{
-    AttemptCounter, CheckoutSession, DeclineReason, Event, LinkId, PaymentAttempt, PaymentLink, PaymentResult,
-    SessionId, SessionStatus,
+    CheckoutSession, DeclineReason, Event, LinkId, PaymentAttempt, PaymentLink, PaymentResult, RateCounter, SessionId,
+    SessionStatus,
 };
 use crate::money::MinorUnits;
 use crate::store::{
-    AttemptEnd, AttemptLimit, BeginAttempt, ClaimUse, CompletePayment, LinkRefusal, Payments, Sessions, StoreError,
+    AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, CounterLimit, LinkRefusal, Payments, Sessions, StoreError,
     keys, retention,
 };
 
@@ -75,7 +75,7 @@ const TAKES_PAYMENTS: &str = "#active = :true AND #expiresAtNanos > :now \
 #[derive(Debug, Clone, Copy, Default)]
 struct Alongside<'a> {
     link: Option<&'a LinkId>,
-    limits: &'a [AttemptLimit],
+    limits: &'a [CounterLimit],
 }
 
 /// The condition of the session writes of `complete_payment`, `end_attempt` and
@@ -102,7 +102,7 @@ impl Payments for DynamoStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limits: &[AttemptLimit],
+        limits: &[CounterLimit],
     ) -> Result<BeginAttempt, StoreError> {
         // The caller's strongly consistent read stands in for ours: what the conditions compare
         // (`expiresAt`, the attempt in flight's number and lease) is stored exactly as `to_item`
@@ -119,7 +119,7 @@ impl Payments for DynamoStore {
         amount: MinorUnits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limits: &[AttemptLimit],
+        limits: &[CounterLimit],
     ) -> Result<BeginAttempt, StoreError> {
         // As `begin_attempt_on`, the write going with a check of the link in one transaction.
         let pk = keys::session(&session.id);
@@ -541,7 +541,7 @@ impl DynamoStore {
         &self,
         pk: &str,
         write: &Write,
-        counters: &[AttemptCounter],
+        counters: &[RateCounter],
         returning: ReturnValue,
     ) -> Result<Written, StoreError> {
         if counters.is_empty() {
@@ -564,7 +564,7 @@ impl DynamoStore {
     }
 
     /// The count an attempt took on `counter` given back, as one item of a transaction.
-    fn giving_back_in_transaction(&self, counter: &AttemptCounter) -> Result<TransactWriteItem, StoreError> {
+    fn giving_back_in_transaction(&self, counter: &RateCounter) -> Result<TransactWriteItem, StoreError> {
         let pk = keys::counter(&counter.name);
         giving_back(&pk, counter)?.in_transaction(&self.table, &pk)
     }

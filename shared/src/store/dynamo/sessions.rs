@@ -5,17 +5,43 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::{event_item, status, stored, to_item, with_ttl};
+use super::counters::counting_within;
 use super::errors::{cancellation_reasons, classify_transaction, contention, failure, send_transaction};
 use super::write::{Write, put_new_request};
 use super::{DECISION_ROUNDS, DynamoStore, Written, from_item, number};
 use crate::model::{CheckoutSession, Event, SessionId, SessionStatus};
-use crate::store::{Sessions, StoreError, keys, retention};
+use crate::store::{CounterLimit, Sessions, StoreError, keys, retention};
+
+/// A new session's item, with the TTL that sweeps it.
+fn session_item(session: &CheckoutSession) -> super::Item {
+    with_ttl(to_item(keys::session(&session.id), session), retention::session(session))
+}
 
 #[async_trait]
 impl Sessions for DynamoStore {
     async fn create_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
-        let item = with_ttl(to_item(keys::session(&session.id), session), retention::session(session));
-        self.put_new(item, "session exists").await
+        self.put_new(session_item(session), "session exists").await
+    }
+
+    async fn create_session_within(&self, session: &CheckoutSession, limit: &CounterLimit) -> Result<bool, StoreError> {
+        // One request: the session put and the count on the limit's counter together.
+        let counter_pk = keys::counter(&limit.counter.name);
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(put_new_request(&self.table, session_item(session))?)
+            .transact_items(counting_within(&counter_pk, limit)?.in_transaction(&self.table, &counter_pk)?);
+        let error = match send_transaction(&request).await {
+            Ok(_) => return Ok(true),
+            Err(error) => error,
+        };
+        let reasons = cancellation_reasons(&error);
+        let refused = |n: usize| reasons.get(n).and_then(failure) == Some("ConditionalCheckFailed");
+        match (refused(0), refused(1)) {
+            (true, _) => Err(StoreError::Conflict("session exists")),
+            (false, true) => Ok(false),
+            (false, false) => Err(classify_transaction(error, "create session")),
+        }
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {

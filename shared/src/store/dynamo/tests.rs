@@ -3,11 +3,11 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::model::{
-    AttemptCounter, Cart, ChargeRecord, CheckoutSession, Merchant, PaymentAttempt, PaymentLink, PaymentResult,
+    Cart, ChargeRecord, CheckoutSession, Merchant, PaymentAttempt, PaymentLink, PaymentResult, RateCounter,
 };
 use crate::money::MinorUnits;
 use crate::store::{
-    AttemptLimit, BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, Counters, Links, Merchants, Payments,
+    BeginAttempt, ChargeLedger, ClaimUse, CompletePayment, CounterLimit, Counters, Links, Merchants, Payments,
     RETENTION_AFTER_EXPIRY, Sessions, UNPAID_SESSION_RETENTION,
 };
 use crate::test_support::{fresh_dynamo_store, shop_checkout};
@@ -180,8 +180,8 @@ async fn a_count_given_back_after_ttl_swept_its_counter_reads_as_zero_and_is_swe
     store.create_session(&session).await.expect("create session");
     let now = link.created_at;
     let window_end = now + chrono::TimeDelta::minutes(10);
-    let counter = AttemptCounter { name: "declines:client:swept:1".to_owned(), window_end };
-    let limits = [AttemptLimit { counter: counter.clone(), limit: 10 }];
+    let counter = RateCounter { name: "declines:client:swept:1".to_owned(), window_end };
+    let limits = [CounterLimit { counter: counter.clone(), limit: 10 }];
     let begun =
         store.begin_attempt_checking_link(&session, MinorUnits(2500), now, now + PaymentAttempt::LEASE, &limits);
     let BeginAttempt::Started(attempt) = begun.await.expect("begin") else { panic!("the attempt starts") };
@@ -227,4 +227,26 @@ async fn a_rare_event_type_among_many_is_listed_in_a_few_queries() {
     assert_eq!(page.next, None);
     // DynamoDB applies Limit before the filter: reading 11 items a query took 12 queries.
     assert_eq!(counter.take().get("Query").copied(), Some(1), "one query reads past the 120 others");
+}
+
+#[tokio::test]
+async fn an_open_is_one_read_of_the_link_and_one_write_of_the_session_with_its_count() {
+    use crate::test_support::{RequestCounter, counted_client, fresh_dynamo_store_with, moto_endpoint};
+
+    let counter = RequestCounter::default();
+    let store = fresh_dynamo_store_with(counted_client(&moto_endpoint().await, &counter)).await;
+    let link = link("m_open");
+    store.create_link(&link).await.expect("create link");
+    counter.take();
+    let session = crate::links::open(&store, link.id.as_str(), Some("192.0.2.1"), 1, link.created_at).await;
+    let session = session.expect("open");
+    let requests: Vec<_> = counter.take().into_iter().collect();
+    assert_eq!(requests, [("GetItem".to_owned(), 1), ("TransactWriteItems".to_owned(), 1)]);
+    assert_eq!(store.get_session(&session.id).await.expect("get"), Some(session));
+    counter.take();
+    // Over the client's limit: still one read and one (refused) write, and no session.
+    let refused = crate::links::open(&store, link.id.as_str(), Some("192.0.2.1"), 1, link.created_at).await;
+    assert!(matches!(refused, Err(crate::error::ApiError::RateLimited(_))), "{refused:?}");
+    let requests: Vec<_> = counter.take().into_iter().collect();
+    assert_eq!(requests, [("GetItem".to_owned(), 1), ("TransactWriteItems".to_owned(), 1)]);
 }
