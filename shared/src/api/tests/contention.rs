@@ -9,7 +9,7 @@ use std::sync::Arc;
 use lambda_http::http::{StatusCode, header};
 
 use super::faults::{DECLINED, SUCCESS, pay_until_paid};
-use super::{Calls, body_text, harness_on};
+use super::{Calls, Endpoint, body_text, harness_on, open_event};
 use crate::test_support::{Contention, ContentionInjector, contended_client, fresh_dynamo_store_with, moto_endpoint};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -52,6 +52,31 @@ async fn every_write_of_a_pay_refused_by_a_busy_table_ends_paid_once() {
             pay_until_paid(&h, &link, &session, false, &what).await;
         }
     }
+}
+
+/// An open is one transaction (the session and the client's count): a passing conflict on it is
+/// sent again; a table that stays busy, or throttles, is a 503 with `Retry-After`, never a 500
+/// nor the 429 of a client over its limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_open_refused_by_a_busy_table_is_sent_again_or_answered_503() {
+    let injector = ContentionInjector::default();
+    let store = fresh_dynamo_store_with(contended_client(&moto_endpoint().await, &injector)).await;
+    let h = harness_on(Arc::new(store)).await;
+    let link = h.create_seed_link().await;
+    for (contention, count) in [(Contention::Conflict, 1), (Contention::Conflict, 20), (Contention::Throttled, 20)] {
+        let what = format!("open refused {count}× as {contention:?}");
+        injector.refuse(0, count, contention);
+        let (status, response) = h.call(Endpoint::OpenLink, open_event(link.as_str())).await;
+        injector.heal();
+        match (contention, count) {
+            (Contention::Conflict, 1) => assert_eq!(status, StatusCode::SEE_OTHER, "{what}: {}", body_text(&response)),
+            _ => {
+                assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {}", body_text(&response));
+                assert!(response.headers().contains_key(header::RETRY_AFTER), "{what}: Retry-After");
+            }
+        }
+    }
+    assert_eq!(injector.operations().last(), Some(&"TransactWriteItems"), "an open writes in one transaction");
 }
 
 /// Every transaction a pay sends — the begin that checks a link without a usage limit, the end

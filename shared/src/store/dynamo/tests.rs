@@ -249,4 +249,7 @@ async fn an_open_is_one_read_of_the_link_and_one_write_of_the_session_with_its_c
     assert!(matches!(refused, Err(crate::error::ApiError::RateLimited(_))), "{refused:?}");
     let requests: Vec<_> = counter.take().into_iter().collect();
     assert_eq!(requests, [("GetItem".to_owned(), 1), ("TransactWriteItems".to_owned(), 1)]);
+    // The one open made is counted; the refused one is not.
+    let (minute, _) = crate::clock::fixed_window(link.created_at, chrono::TimeDelta::minutes(1));
+    assert_eq!(store.read_counter(&format!("opens:client:192.0.2.1:{minute}")).await.expect("read"), 1);
 }
