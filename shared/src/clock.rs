@@ -47,3 +47,20 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_fixed_and_end_on_their_boundary() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let ten_minutes = TimeDelta::minutes(10);
+        let (a, end_a) = fixed_window(at("2026-03-01T09:00:00Z"), ten_minutes);
+        let (b, end_b) = fixed_window(at("2026-03-01T09:09:59Z"), ten_minutes);
+        let (c, _) = fixed_window(at("2026-03-01T09:10:00Z"), ten_minutes);
+        assert_eq!((a, end_a), (b, end_b));
+        assert_eq!(c, a + 1);
+        assert_eq!(end_a, at("2026-03-01T09:10:00Z"));
+    }
+}

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::clock::{fixed_window, seconds_until};
+use crate::clock::seconds_until;
 use crate::error::ApiError;
+use crate::model::RateCounter;
 use crate::store::Counters;
 
 /// Counts one request under `key` in the minute `now` falls in; `RateLimited` (429, with the
@@ -15,10 +16,10 @@ pub async fn count_per_minute(
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let (minute, window_end) = fixed_window(now, TimeDelta::minutes(1));
-    let requests = counters.increment_counter(&format!("{key}:{minute}"), window_end).await?;
+    let counter = RateCounter::in_window(key, now, TimeDelta::minutes(1));
+    let requests = counters.increment_counter(&counter.name, counter.window_end).await?;
     if requests > limit {
-        return Err(ApiError::RateLimited(seconds_until(window_end, now)));
+        return Err(ApiError::RateLimited(seconds_until(counter.window_end, now)));
     }
     Ok(())
 }

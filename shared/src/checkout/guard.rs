@@ -17,7 +17,6 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::clock::fixed_window;
 pub use crate::clock::seconds_until;
 use crate::error::ApiError;
 use crate::model::{LinkId, RateCounter};
@@ -40,16 +39,6 @@ pub const CLIENTS_TO_PAUSE_LINK: u64 = 10;
 /// at the same moment. Fixed minutes: a burst straddling two can reach twice it.
 pub const UNSETTLED_ATTEMPTS_PER_LINK: u64 = 50;
 
-/// The window `now` falls in: its number and when it ends.
-fn window(now: DateTime<Utc>) -> (i64, DateTime<Utc>) {
-    fixed_window(now, WINDOW)
-}
-
-/// A link's declines in the window numbered `index`, with the clients they came from.
-fn link_counter(link: &LinkId, index: i64) -> String {
-    format!("declines:link:{link}:{index}")
-}
-
 /// What a pay on `link` from `client` at `now` must be within: the client's declines (on any
 /// link) in the window below [`DECLINES_PER_CLIENT`] (when its address is known), and the link's
 /// unsettled attempts in the minute below [`UNSETTLED_ATTEMPTS_PER_LINK`]. The attempt counts on
@@ -57,14 +46,12 @@ fn link_counter(link: &LinkId, index: i64) -> String {
 /// burst of submissions at once cannot all pass one reading of a count. (A link
 /// declining cards from several clients is blocked on the link itself: `record_decline`.)
 pub fn attempt_limits(link: &LinkId, client: Option<&str>, now: DateTime<Utc>) -> Vec<CounterLimit> {
-    let (index, window_end) = window(now);
-    let (minute, minute_end) = fixed_window(now, TimeDelta::minutes(1));
     let on_link = CounterLimit {
-        counter: RateCounter { name: format!("attempts:link:{link}:{minute}"), window_end: minute_end },
+        counter: RateCounter::in_window(&format!("attempts:link:{link}"), now, TimeDelta::minutes(1)),
         limit: UNSETTLED_ATTEMPTS_PER_LINK,
     };
     let on_client = client.map(|client| CounterLimit {
-        counter: RateCounter { name: format!("declines:client:{client}:{index}"), window_end },
+        counter: RateCounter::in_window(&format!("declines:client:{client}"), now, WINDOW),
         limit: DECLINES_PER_CLIENT,
     });
     on_client.into_iter().chain([on_link]).collect()
@@ -80,8 +67,10 @@ pub async fn record_decline(
     client: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let (index, end) = window(now);
-    let on_link = store.count_client(&link_counter(link, index), client, end).await?;
+    // The link's declines in the window, with the clients they came from.
+    let declines = RateCounter::in_window(&format!("declines:link:{link}"), now, WINDOW);
+    let end = declines.window_end;
+    let on_link = store.count_client(&declines.name, client, end).await?;
     if on_link.count >= DECLINES_PER_LINK && on_link.clients >= CLIENTS_TO_BLOCK_LINK {
         // Later pays on it are refused before a use is held, so this is written about once.
         tracing::warn!(link_id = %link, declines = on_link.count, clients = on_link.clients, "link blocked: card testing");
@@ -99,20 +88,4 @@ pub async fn record_decline(
         store.set_link_active(link, false, Some(&reason), now).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows_are_fixed_and_end_on_their_boundary() {
-        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        let (a, end_a) = window(at("2026-03-01T09:00:00Z"));
-        let (b, end_b) = window(at("2026-03-01T09:09:59Z"));
-        let (c, _) = window(at("2026-03-01T09:10:00Z"));
-        assert_eq!((a, end_a), (b, end_b));
-        assert_eq!(c, a + 1);
-        assert_eq!(end_a, at("2026-03-01T09:10:00Z"));
-    }
 }

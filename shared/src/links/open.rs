@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::find;
-use crate::clock::{fixed_window, seconds_until};
+use crate::clock::seconds_until;
 use crate::error::ApiError;
 use crate::model::{CheckoutSession, RateCounter};
 use crate::store::{CounterLimit, Links, Sessions};
@@ -28,8 +28,8 @@ pub async fn open<S: Links + Sessions + ?Sized>(
     match client.filter(|_| opens_per_minute > 0) {
         None => store.create_session(&session).await?,
         Some(client) => {
-            let (minute, window_end) = fixed_window(now, TimeDelta::minutes(1));
-            let counter = RateCounter { name: format!("opens:client:{client}:{minute}"), window_end };
+            let counter = RateCounter::in_window(&format!("opens:client:{client}"), now, TimeDelta::minutes(1));
+            let window_end = counter.window_end;
             if !store.create_session_within(&session, &CounterLimit { counter, limit: opens_per_minute }).await? {
                 return Err(ApiError::RateLimited(seconds_until(window_end, now)));
             }

@@ -126,6 +126,16 @@ pub struct RateCounter {
     pub window_end: DateTime<Utc>,
 }
 
+impl RateCounter {
+    /// The counter `key` for the fixed window of `length` that `now` falls in
+    /// (`clock::fixed_window`), named `{key}:{window number}` so every instance counts in the same
+    /// one.
+    pub fn in_window(key: &str, now: DateTime<Utc>, length: chrono::TimeDelta) -> RateCounter {
+        let (index, window_end) = crate::clock::fixed_window(now, length);
+        RateCounter { name: format!("{key}:{index}"), window_end }
+    }
+}
+
 impl PaymentAttempt {
     /// How long one attempt may hold a session and a use before it is presumed dead. Far
     /// above the Lambda timeout, so a live attempt is never taken over.
