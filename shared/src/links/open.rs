@@ -7,7 +7,7 @@ use super::find;
 use crate::clock::seconds_until;
 use crate::error::ApiError;
 use crate::model::{CheckoutSession, RateCounter};
-use crate::store::{CounterLimit, Links, Sessions};
+use crate::store::{CounterLimit, Links, Sessions, StoreError};
 
 /// A new pending session on the link `id`, if the link can take a payment `now` and `client`
 /// (its address, when known) has opened fewer than `opens_per_minute` this minute (0: no
@@ -25,15 +25,23 @@ pub async fn open<S: Links + Sessions + ?Sized>(
     let link = find(store, id).await?;
     link.availability(now).map_err(|reason| ApiError::LinkUnavailable(reason).branded(&link.checkout.appearance))?;
     let session = CheckoutSession::open(&link, now);
-    match client.filter(|_| opens_per_minute > 0) {
-        None => store.create_session(&session).await?,
-        Some(client) => {
-            let counter = RateCounter::in_window(&format!("opens:client:{client}"), now, TimeDelta::minutes(1));
-            let window_end = counter.window_end;
-            if !store.create_session_within(&session, &CounterLimit { counter, limit: opens_per_minute }).await? {
-                return Err(ApiError::RateLimited(seconds_until(window_end, now)));
-            }
+    let limit = client.filter(|_| opens_per_minute > 0).map(|client| CounterLimit {
+        counter: RateCounter::in_window(&format!("opens:client:{client}"), now, TimeDelta::minutes(1)),
+        limit: opens_per_minute,
+    });
+    let created = match &limit {
+        None => store.create_session(&session).await.map(|()| true),
+        Some(limit) => store.create_session_within(&session, limit).await,
+    };
+    match created {
+        Ok(true) => Ok(session),
+        // A fresh session id exists already only if this very write was applied and then sent
+        // again (the SDK resends a request whose answer was lost): the session is written.
+        Err(StoreError::Conflict(_)) => Ok(session),
+        Ok(false) => {
+            let window_end = limit.map_or(now, |limit| limit.counter.window_end);
+            Err(ApiError::RateLimited(seconds_until(window_end, now)))
         }
+        Err(error) => Err(error.into()),
     }
-    Ok(session)
 }

@@ -2,7 +2,9 @@
 //!
 //! `Throttle` fails a call before it reaches the store (throttling, a refused connection);
 //! `Ambiguous` lets the call reach the store and *then* fails it (a timeout after the write
-//! committed: the caller cannot know whether it happened).
+//! committed: the caller cannot know whether it happened); `Resent` lets a create reach the
+//! store and answers what sending it again would (the SDK resends a request whose answer was
+//! lost, and the retry finds the item the first one made: `Conflict`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +27,8 @@ use crate::money::MinorUnits;
 pub enum Fault {
     Throttle,
     Ambiguous,
+    /// For creates: applied, then `Conflict` (see the module's doc).
+    Resent,
 }
 
 /// Which calls fail: none, one (by number, counting from 0), or every one.
@@ -81,6 +85,10 @@ impl FaultyStore {
             Some(Fault::Ambiguous) => {
                 let _ = call.await;
                 Err(StoreError::Unavailable("injected: timed out after the call reached the store".into()))
+            }
+            Some(Fault::Resent) => {
+                let _ = call.await;
+                Err(StoreError::Conflict("injected: sent again after it was applied"))
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::checkout::guard::WINDOW;
 use crate::checkout::processor::{InjectedProcessor, SandboxProcessor, approved_charges};
 pub(super) use crate::checkout::processor::{TEST_CARD_DECLINED as DECLINED, TEST_CARD_SUCCESS as SUCCESS};
 use crate::model::PaymentAttempt;
-use crate::model::{CheckoutSession, EventType, LinkId, SessionStatus};
+use crate::model::{CheckoutSession, EventType, LinkId, SessionId, SessionStatus};
 use crate::store::faulty::{Fault, FaultyStore};
 
 /// Every (store call, fault) pair of an operation that makes `calls` store calls.
@@ -164,6 +164,15 @@ async fn every_store_fault_in_create_open_and_pay_is_a_503_to_retry(mut h: Harne
         h.open_session(&link).await;
         assert_eq!(link_state(&h, &link).await, (0, false), "{what}");
     }
+    // The session's write applied but its answer was lost, and the SDK sent it again: the retry
+    // finds the session the first one made. The customer still goes to it, never to a 500.
+    faulty.fail_call(calls - 1, Fault::Resent);
+    let (status, response) = h.call(Endpoint::OpenLink, open_event(link.as_str())).await;
+    faulty.heal();
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", body_text(&response));
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    let id: SessionId = location.rsplit('/').next().unwrap().parse().unwrap();
+    assert!(h.app().store.get_session(&id).await.unwrap().is_some(), "it goes to the session written");
 
     // Pay, on a link for one payment, the processor's own records on the faulty store too: the
     // fault is a 503, paying again pays it exactly once and only then is the link used up.
