@@ -190,13 +190,8 @@ impl Txn<'_> {
                 return Ok(BeginAttempt::LinkRefused(refusal));
             }
         }
-        for CounterLimit { counter, limit } in counted {
-            if self.get::<Counter>(&keys::counter(&counter.name))?.is_some_and(|counted| counted.count >= *limit) {
-                return Ok(BeginAttempt::TooManyAttempts(counter.window_end));
-            }
-        }
-        for CounterLimit { counter, .. } in counted {
-            self.count(&keys::counter(&counter.name), counter.window_end, None)?;
+        if let Some(full_until) = self.count_within(counted)? {
+            return Ok(BeginAttempt::TooManyAttempts(full_until));
         }
         session.in_flight = Some(attempt.clone());
         self.put(key, &session)?;
@@ -232,6 +227,21 @@ impl Txn<'_> {
         }
         self.put(key, &session)?;
         Ok(true)
+    }
+
+    /// One more on the counter of each of `limits`, only if every one is below its limit (see
+    /// `CounterLimit`): otherwise nothing is counted, and the window end of a full one says until
+    /// when.
+    fn count_within(&mut self, limits: &[CounterLimit]) -> Result<Option<DateTime<Utc>>, StoreError> {
+        for CounterLimit { counter, limit } in limits {
+            if self.get::<Counter>(&keys::counter(&counter.name))?.is_some_and(|counted| counted.count >= *limit) {
+                return Ok(Some(counter.window_end));
+            }
+        }
+        for CounterLimit { counter, .. } in limits {
+            self.count(&keys::counter(&counter.name), counter.window_end, None)?;
+        }
+        Ok(None)
     }
 
     /// Gives back the count an attempt took on each of its `counters` (see
@@ -530,17 +540,14 @@ impl Sessions for EmbeddedStore {
     }
 
     async fn create_session_within(&self, session: &CheckoutSession, limit: &CounterLimit) -> Result<bool, StoreError> {
-        let (key, session, CounterLimit { counter, limit }) =
-            (keys::session(&session.id), session.clone(), limit.clone());
+        let (key, session, limit) = (keys::session(&session.id), session.clone(), limit.clone());
         self.write(move |txn| {
             if txn.get::<CheckoutSession>(&key)?.is_some() {
                 return Err(StoreError::Conflict("session exists"));
             }
-            let counter_key = keys::counter(&counter.name);
-            if txn.get::<Counter>(&counter_key)?.is_some_and(|counted| counted.count >= limit) {
+            if txn.count_within(std::slice::from_ref(&limit))?.is_some() {
                 return Ok(false);
             }
-            txn.count(&counter_key, counter.window_end, None)?;
             txn.put(&key, &session)?;
             Ok(true)
         })

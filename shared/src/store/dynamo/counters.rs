@@ -1,7 +1,7 @@
 //! Rate counters: atomic increments, and the counts attempts take and give back (`CounterLimit`).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::codec::attribute;
@@ -19,22 +19,6 @@ fn counting(pk: &str, window_end: DateTime<Utc>, client: Option<&str>) -> Result
         Some(client) => write.value(":client", AttributeValue::Ss(vec![client.to_owned()])),
         None => write,
     })
-}
-
-/// One more on the counter of `limit`, only while it is below the limit: an attempt's count,
-/// taken in the transaction that begins it (see `CounterLimit`).
-pub(super) fn counting_within(pk: &str, limit: &CounterLimit) -> Result<Write, StoreError> {
-    Ok(adding(pk, 1, limit.counter.window_end, false)?
-        .and("(attribute_not_exists(#count) OR #count < :limit)")
-        .value(":limit", number(limit.limit)))
-}
-
-/// The count an attempt took on `counter` given back, in the transaction that ends it.
-/// Unconditional (a refusal would refuse the ending with it): should TTL have swept the counter
-/// already, its window being over, this leaves one below zero for that window, which nobody
-/// counts on any more and which reads as 0 (`Counter::count`) until TTL sweeps it again.
-pub(super) fn giving_back(pk: &str, counter: &RateCounter) -> Result<Write, StoreError> {
-    adding(pk, -1, counter.window_end, false)
 }
 
 /// `n` added to the counter `pk` (and the clients in `:client` to its set, when `clients`).
@@ -70,6 +54,27 @@ impl Counters for DynamoStore {
 }
 
 impl DynamoStore {
+    /// One more on the counter of `limit`, only while it is below the limit, as one item of the
+    /// transaction that makes the write it counts (an attempt's begin, a session's open; see
+    /// `CounterLimit`).
+    pub(super) fn counting_within(&self, limit: &CounterLimit) -> Result<TransactWriteItem, StoreError> {
+        let pk = keys::counter(&limit.counter.name);
+        adding(&pk, 1, limit.counter.window_end, false)?
+            .and("(attribute_not_exists(#count) OR #count < :limit)")
+            .value(":limit", number(limit.limit))
+            .in_transaction(&self.table, &pk)
+    }
+
+    /// The count an attempt took on `counter` given back, as one item of the transaction that
+    /// ends it. Unconditional (a refusal would refuse the ending with it): should TTL have swept
+    /// the counter already, its window being over, this leaves one below zero for that window,
+    /// which nobody counts on any more and which reads as 0 (`Counter::count`) until TTL sweeps
+    /// it again.
+    pub(super) fn giving_back(&self, counter: &RateCounter) -> Result<TransactWriteItem, StoreError> {
+        let pk = keys::counter(&counter.name);
+        adding(&pk, -1, counter.window_end, false)?.in_transaction(&self.table, &pk)
+    }
+
     /// One more on the counter `name` (see [`counting`]): what it counted, worked out from the
     /// counter as the write found it (ALL_OLD: whether the client is new is known only from it).
     async fn count(

@@ -3,11 +3,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::{attribute, epoch_nanos, event_item, status, stored, to_item};
-use super::counters::{counting_within, giving_back};
 use super::errors::{back_off, cancellation_reasons, classify_transaction, contention, failure, send_transaction};
 use super::write::{Write, put_new_request};
 use super::{
@@ -279,7 +278,7 @@ impl Payments for DynamoStore {
             }
             // Last, so the session's and the link's reasons stay first and second.
             for counter in &attempt.counters {
-                transaction = transaction.transact_items(self.giving_back_in_transaction(counter)?);
+                transaction = transaction.transact_items(self.giving_back(counter)?);
             }
             let sent = transaction.send().await;
             let error = match sent {
@@ -387,7 +386,7 @@ impl Payments for DynamoStore {
             .transact_items(write.in_transaction(&self.table, &pk)?)
             .transact_items(put_new_request(&self.table, event_item(&event))?);
         for counter in &attempt.counters {
-            request = request.transact_items(self.giving_back_in_transaction(counter)?);
+            request = request.transact_items(self.giving_back(counter)?);
         }
         match send_transaction(&request).await {
             Ok(_) => Ok(()),
@@ -497,9 +496,7 @@ impl DynamoStore {
             request = request.transact_items(check);
         }
         for limit in limits {
-            let counter_pk = keys::counter(&limit.counter.name);
-            request =
-                request.transact_items(counting_within(&counter_pk, limit)?.in_transaction(&self.table, &counter_pk)?);
+            request = request.transact_items(self.counting_within(limit)?);
         }
         let error = match send_transaction(&request).await {
             Ok(_) => return Ok(Ok(Written::Applied(Item::new()))),
@@ -549,7 +546,7 @@ impl DynamoStore {
         }
         let mut request = self.client.transact_write_items().transact_items(write.in_transaction(&self.table, pk)?);
         for counter in counters {
-            request = request.transact_items(self.giving_back_in_transaction(counter)?);
+            request = request.transact_items(self.giving_back(counter)?);
         }
         let error = match send_transaction(&request).await {
             Ok(_) => return Ok(Written::Applied(Item::new())),
@@ -561,12 +558,6 @@ impl DynamoStore {
             }
             _ => Err(classify_transaction(error, "end attempt")),
         }
-    }
-
-    /// The count an attempt took on `counter` given back, as one item of a transaction.
-    fn giving_back_in_transaction(&self, counter: &RateCounter) -> Result<TransactWriteItem, StoreError> {
-        let pk = keys::counter(&counter.name);
-        giving_back(&pk, counter)?.in_transaction(&self.table, &pk)
     }
 
     /// `complete_payment` when the link is gone: like the embedded store, the session decides

@@ -5,7 +5,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::codec::{event_item, status, stored, to_item, with_ttl};
-use super::counters::counting_within;
 use super::errors::{cancellation_reasons, classify_transaction, contention, failure, send_transaction};
 use super::write::{Write, put_new_request};
 use super::{DECISION_ROUNDS, DynamoStore, Written, from_item, number};
@@ -25,12 +24,11 @@ impl Sessions for DynamoStore {
 
     async fn create_session_within(&self, session: &CheckoutSession, limit: &CounterLimit) -> Result<bool, StoreError> {
         // One request: the session put and the count on the limit's counter together.
-        let counter_pk = keys::counter(&limit.counter.name);
         let request = self
             .client
             .transact_write_items()
             .transact_items(put_new_request(&self.table, session_item(session))?)
-            .transact_items(counting_within(&counter_pk, limit)?.in_transaction(&self.table, &counter_pk)?);
+            .transact_items(self.counting_within(limit)?);
         let error = match send_transaction(&request).await {
             Ok(_) => return Ok(true),
             Err(error) => error,
