@@ -14,6 +14,7 @@ pub mod clock;
 pub mod error;
 #[cfg(test)]
 mod fuzz;
+pub mod lambda;
 pub mod limits;
 pub mod links;
 pub mod logging;

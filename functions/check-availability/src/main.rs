@@ -1,18 +1,18 @@
 //! Lambda function for `Endpoint::CheckAvailability`: builds its state once, then serves invocations with
 //! its one handler.
 
-use std::convert::Infallible;
-
-use lambda_http::{Error, run, service_fn};
-use paylinks_core::api::{Endpoint, check_availability, handle_with};
-use paylinks_core::{App, logging};
+use lambda_http::Error;
+use paylinks_core::api::{Endpoint, check_availability};
+use paylinks_core::{App, lambda, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
-    run(service_fn(|request| async {
-        Ok::<_, Infallible>(handle_with(Endpoint::CheckAvailability, check_availability::handle, request, &app).await)
-    }))
+    lambda::serve(
+        Endpoint::CheckAvailability,
+        |request, app, caller| Box::pin(check_availability::handle(request, app, caller)),
+        app,
+    )
     .await
 }

@@ -1,18 +1,18 @@
 //! Lambda function for `Endpoint::CheckoutPage`: builds its state once, then serves invocations with
 //! its one handler.
 
-use std::convert::Infallible;
-
-use lambda_http::{Error, run, service_fn};
-use paylinks_core::api::{Endpoint, checkout_page, handle_with};
-use paylinks_core::{App, logging};
+use lambda_http::Error;
+use paylinks_core::api::{Endpoint, checkout_page};
+use paylinks_core::{App, lambda, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
-    run(service_fn(|request| async {
-        Ok::<_, Infallible>(handle_with(Endpoint::CheckoutPage, checkout_page::handle, request, &app).await)
-    }))
+    lambda::serve(
+        Endpoint::CheckoutPage,
+        |request, app, caller| Box::pin(checkout_page::handle(request, app, caller)),
+        app,
+    )
     .await
 }

@@ -1,18 +1,13 @@
 //! Lambda function for `Endpoint::GetLink`: builds its state once, then serves invocations with
 //! its one handler.
 
-use std::convert::Infallible;
-
-use lambda_http::{Error, run, service_fn};
-use paylinks_core::api::{Endpoint, get_link, handle_with};
-use paylinks_core::{App, logging};
+use lambda_http::Error;
+use paylinks_core::api::{Endpoint, get_link};
+use paylinks_core::{App, lambda, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
-    run(service_fn(|request| async {
-        Ok::<_, Infallible>(handle_with(Endpoint::GetLink, get_link::handle, request, &app).await)
-    }))
-    .await
+    lambda::serve(Endpoint::GetLink, |request, app, caller| Box::pin(get_link::handle(request, app, caller)), app).await
 }

@@ -1,18 +1,14 @@
 //! Lambda function for `Endpoint::ListLinks`: builds its state once, then serves invocations with
 //! its one handler.
 
-use std::convert::Infallible;
-
-use lambda_http::{Error, run, service_fn};
-use paylinks_core::api::{Endpoint, handle_with, list_links};
-use paylinks_core::{App, logging};
+use lambda_http::Error;
+use paylinks_core::api::{Endpoint, list_links};
+use paylinks_core::{App, lambda, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
-    run(service_fn(|request| async {
-        Ok::<_, Infallible>(handle_with(Endpoint::ListLinks, list_links::handle, request, &app).await)
-    }))
-    .await
+    lambda::serve(Endpoint::ListLinks, |request, app, caller| Box::pin(list_links::handle(request, app, caller)), app)
+        .await
 }

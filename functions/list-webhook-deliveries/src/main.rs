@@ -1,20 +1,18 @@
 //! Lambda function for `Endpoint::ListWebhookDeliveries`: builds its state once, then serves invocations with
 //! its one handler.
 
-use std::convert::Infallible;
-
-use lambda_http::{Error, run, service_fn};
-use paylinks_core::api::{Endpoint, handle_with, webhook_endpoints};
-use paylinks_core::{App, logging};
+use lambda_http::Error;
+use paylinks_core::api::{Endpoint, webhook_endpoints};
+use paylinks_core::{App, lambda, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
-    run(service_fn(|request| async {
-        Ok::<_, Infallible>(
-            handle_with(Endpoint::ListWebhookDeliveries, webhook_endpoints::deliveries, request, &app).await,
-        )
-    }))
+    lambda::serve(
+        Endpoint::ListWebhookDeliveries,
+        |request, app, caller| Box::pin(webhook_endpoints::deliveries(request, app, caller)),
+        app,
+    )
     .await
 }

@@ -1,18 +1,18 @@
 //! Lambda function for `Endpoint::RedeliverEvent`: builds its state once, then serves invocations with
 //! its one handler.
 
-use std::convert::Infallible;
-
-use lambda_http::{Error, run, service_fn};
-use paylinks_core::api::{Endpoint, handle_with, redeliver_event};
-use paylinks_core::{App, logging};
+use lambda_http::Error;
+use paylinks_core::api::{Endpoint, redeliver_event};
+use paylinks_core::{App, lambda, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let app = App::from_lambda_env().await?;
-    run(service_fn(|request| async {
-        Ok::<_, Infallible>(handle_with(Endpoint::RedeliverEvent, redeliver_event::handle, request, &app).await)
-    }))
+    lambda::serve(
+        Endpoint::RedeliverEvent,
+        |request, app, caller| Box::pin(redeliver_event::handle(request, app, caller)),
+        app,
+    )
     .await
 }

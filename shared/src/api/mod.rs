@@ -4,6 +4,8 @@
 //! response in exactly one place, `error_response`; every request gets the security headers
 //! and one log line.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use lambda_http::http::{HeaderValue, header};
@@ -77,6 +79,14 @@ impl Caller {
     }
 }
 
+/// One endpoint's handler as a function pointer, its future boxed:
+/// `|request, app, caller| Box::pin(handle(request, app, caller))`. The Lambda runtime is then
+/// instantiated once for every function (`crate::lambda`).
+pub type Handler = for<'a> fn(&'a Request, &'a App, &'a Caller) -> HandlerFuture<'a>;
+
+/// What a `Handler` returns.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
+
 /// Runs one request through its endpoint, whichever it is: `paylinks serve` and tests.
 pub async fn handle(endpoint: Endpoint, request: Request, app: &App) -> Response<Body> {
     let started = Instant::now();
@@ -90,12 +100,7 @@ pub async fn handle(endpoint: Endpoint, request: Request, app: &App) -> Response
 
 /// Runs one request through `handler`, the handler of `endpoint`: what each Lambda function
 /// does, so that it links only its own handler. Everything around the handler is `handle`'s.
-pub async fn handle_with(
-    endpoint: Endpoint,
-    handler: impl AsyncFn(&Request, &App, &Caller) -> Result<Response<Body>, ApiError>,
-    request: Request,
-    app: &App,
-) -> Response<Body> {
+pub(crate) async fn handle_with(endpoint: Endpoint, handler: Handler, request: Request, app: &App) -> Response<Body> {
     let started = Instant::now();
     let route = endpoint.route();
     let result = match admit(route, &request, app).await {
@@ -107,7 +112,7 @@ pub async fn handle_with(
 
 /// `handle_with` for a public endpoint whose handler needs nothing but the request (the static
 /// assets): its function builds no store, so no DynamoDB client, only the configuration.
-pub fn handle_request_only(
+pub(crate) fn handle_request_only(
     endpoint: Endpoint,
     handler: fn(&Request) -> Result<Response<Body>, ApiError>,
     request: Request,
