@@ -6,9 +6,12 @@
 #   scripts/sam-build.sh --no-cached     # extra arguments go to `sam build`
 #
 # SAM CLI and cargo-lambda (with zig, which links for arm64 without a cross gcc) come pinned
-# from PyPI via scripts/tools.sh; no Docker, no AWS account. Slow on 2 cores: every function is
-# its own fat-LTO release binary with the AWS SDK (~1 min of link each; 23 functions after a
-# change in shared/: ~12 min idle, BENCHMARKS.md §8), so CI does not run it.
+# from PyPI via scripts/tools.sh; no Docker, no AWS account. It first builds the functions'
+# binaries in one cargo invocation, which sam build then finds built (below). Cold, the AWS SDK
+# takes minutes on 2 cores; after a change in shared/, about a minute (BENCHMARKS.md §8). CI
+# does not run it.
+#
+#   scripts/sam-build.sh CheckAvailabilityFunction   # one function: only its binary is built
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,14 +24,33 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx a
     rustup target add aarch64-unknown-linux-gnu
 fi
 
-started=$(date +%s)
-sam build --template-file template.yaml "$@"
-echo "sam-build.sh: sam build took $(($(date +%s) - started)) s"
-
-# The functions: `  <LogicalId>:` followed by `    Type: AWS::Serverless::Function`.
-functions=$(awk '/^  [A-Za-z0-9]+:$/ { id = substr($1, 1, length($1) - 1); next }
-                 /^    Type: AWS::Serverless::Function$/ { print id }' template.yaml)
+# The functions: `  <LogicalId>:` followed by `    Type: AWS::Serverless::Function`, each with
+# its binary (`        Binary: <bin>`), as "<LogicalId> <bin>" lines.
+functions_and_binaries=$(awk '
+    /^  [A-Za-z0-9]+:$/ { id = substr($1, 1, length($1) - 1); function_id = ""; next }
+    /^    Type: AWS::Serverless::Function$/ { function_id = id }
+    /^        Binary: / && function_id != "" { print function_id, $2 }' template.yaml)
+functions=$(echo "$functions_and_binaries" | cut -d' ' -f1)
 [ -n "$functions" ] || { echo "sam-build.sh: no functions found in template.yaml" >&2; exit 1; }
+# Functions named on the command line (sam build's RESOURCE_LOGICAL_ID), else every one.
+named=""
+for arg in "$@"; do
+    if echo "$functions" | grep -qx -- "$arg"; then named="$named $arg"; fi
+done
+[ -n "$named" ] && functions=$(echo "$named" | xargs -n1)
+
+started=$(date +%s)
+# sam build runs `cargo lambda build --release --arm64 --bin <bin>` once per function, and each
+# run waits on cargo's lock for the one before it, so the functions are linked one at a time.
+# One invocation with every `--bin` (the same flags, so the same features and artifacts) links
+# them side by side; sam build then only copies what is built.
+bins=()
+for function in $functions; do
+    bins+=(--bin "$(echo "$functions_and_binaries" | awk -v f="$function" '$1 == f { print $2 }')")
+done
+cargo lambda build --release --arm64 "${bins[@]}"
+sam build --template-file template.yaml "$@"
+echo "sam-build.sh: built in $(($(date +%s) - started)) s"
 
 failed=0
 for function in $functions; do
@@ -50,7 +72,8 @@ if machine != 183:  # EM_AARCH64
     sys.exit(f"ELF machine {machine}, not aarch64 (183)")
 if not os.access(path, os.X_OK):
     sys.exit("not executable")
-print(f"aarch64 ELF, {os.path.getsize(path) / 1e6:.1f} MB")
+size = os.path.getsize(path)
+print(f"aarch64 ELF, {size:,} bytes = {size / 2**20:.2f} MiB")
 EOF
     ); then
         echo "sam-build.sh: $artifact: $verdict"
