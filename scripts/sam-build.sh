@@ -6,12 +6,11 @@
 #   scripts/sam-build.sh --no-cached     # extra arguments go to `sam build`
 #
 # SAM CLI and cargo-lambda (with zig, which links for arm64 without a cross gcc) come pinned
-# from PyPI via scripts/tools.sh; no Docker, no AWS account. It first builds the functions'
-# binaries in one cargo invocation, which sam build then finds built (below). Cold, the AWS SDK
-# takes minutes on 2 cores; after a change in shared/, about a minute (BENCHMARKS.md §8). CI
+# from PyPI via scripts/tools.sh; no Docker, no AWS account. Cold, the AWS SDK takes minutes on
+# 2 cores; after a change in shared/, about a minute for every function (BENCHMARKS.md §8). CI
 # does not run it.
 #
-#   scripts/sam-build.sh CheckAvailabilityFunction   # one function: only its binary is built
+#   scripts/sam-build.sh CheckAvailabilityFunction   # one function, and only its artifact checked
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,33 +23,18 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx a
     rustup target add aarch64-unknown-linux-gnu
 fi
 
-# The functions: `  <LogicalId>:` followed by `    Type: AWS::Serverless::Function`, each with
-# its binary (`        Binary: <bin>`), as "<LogicalId> <bin>" lines.
-functions_and_binaries=$(awk '
-    /^  [A-Za-z0-9]+:$/ { id = substr($1, 1, length($1) - 1); function_id = ""; next }
-    /^    Type: AWS::Serverless::Function$/ { function_id = id }
-    /^        Binary: / && function_id != "" { print function_id, $2 }' template.yaml)
-functions=$(echo "$functions_and_binaries" | cut -d' ' -f1)
+# The functions: `  <LogicalId>:` followed by `    Type: AWS::Serverless::Function`.
+functions=$(awk '/^  [A-Za-z0-9]+:$/ { id = substr($1, 1, length($1) - 1); next }
+                 /^    Type: AWS::Serverless::Function$/ { print id }' template.yaml)
 [ -n "$functions" ] || { echo "sam-build.sh: no functions found in template.yaml" >&2; exit 1; }
-# Functions named on the command line (sam build's RESOURCE_LOGICAL_ID), else every one.
-named=""
+# A function named on the command line (sam build's RESOURCE_LOGICAL_ID) is the only one built.
 for arg in "$@"; do
-    if echo "$functions" | grep -qx -- "$arg"; then named="$named $arg"; fi
+    if echo "$functions" | grep -Fxq -- "$arg"; then functions=$arg; fi
 done
-[ -n "$named" ] && functions=$(echo "$named" | xargs -n1)
 
 started=$(date +%s)
-# sam build runs `cargo lambda build --release --arm64 --bin <bin>` once per function, and each
-# run waits on cargo's lock for the one before it, so the functions are linked one at a time.
-# One invocation with every `--bin` (the same flags, so the same features and artifacts) links
-# them side by side; sam build then only copies what is built.
-bins=()
-for function in $functions; do
-    bins+=(--bin "$(echo "$functions_and_binaries" | awk -v f="$function" '$1 == f { print $2 }')")
-done
-cargo lambda build --release --arm64 "${bins[@]}"
 sam build --template-file template.yaml "$@"
-echo "sam-build.sh: built in $(($(date +%s) - started)) s"
+echo "sam-build.sh: sam build took $(($(date +%s) - started)) s"
 
 failed=0
 for function in $functions; do

@@ -4,9 +4,9 @@
 //! The runtime (lambda_http's service, its Runtime API client, hyper) is generic over the
 //! service it runs. Instantiated here, for a handler behind a function pointer, it is compiled
 //! once with this crate instead of again in each of the 23 binaries. A function's own crate is
-//! then a few lines, so after a change in `shared/` building every function is this crate once
-//! plus a link per function (BENCHMARKS.md §8). A function pointer also keeps each binary to its
-//! own handler: the linker drops every handler no `main` names.
+//! then a few lines, so after a change in `shared/` building every function is this crate once,
+//! then a small crate and a link per function (BENCHMARKS.md §8). A function pointer also keeps
+//! each binary to its own handler: the linker drops every handler no `main` names.
 
 use std::convert::Infallible;
 

@@ -4,7 +4,6 @@
 //! response in exactly one place, `error_response`; every request gets the security headers
 //! and one log line.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
