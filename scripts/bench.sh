@@ -46,12 +46,15 @@ say "Machine"
 if wants size || wants coldstart; then
     # The functions alone (not unified with the bench crate's `test-support` feature).
     args=(); for f in $functions; do args+=(-p "$f"); done
-    cargo build --release --quiet -p paylinks "${args[@]}"
-elif wants throughput; then
-    cargo build --release --quiet -p paylinks
+    cargo build --release --quiet "${args[@]}"
+fi
+# `paylinks serve` as its users build it: the `cli` profile (`release` is the Lambda functions').
+if wants size || wants throughput; then
+    cargo build --profile cli --quiet -p paylinks
 fi
 cargo build --release --quiet -p paylinks-bench --bins
 bin="$target/release"
+cli="$target/cli/paylinks"
 
 # --- moto_server ---------------------------------------------------------------------------
 if wants calls || wants webhooks || wants scale || wants coldstart || wants size; then
@@ -94,11 +97,11 @@ fi
 # --- 4. throughput -------------------------------------------------------------------------
 if wants throughput; then
     scripts/debian-tools.sh wrk
-    say "4. Throughput: wrk -t2 -c$connections -d${duration}s, paylinks serve (release, embedded store) vs bare hyper"
+    say "4. Throughput: wrk -t2 -c$connections -d${duration}s, paylinks serve (cli profile, embedded store) vs bare hyper"
     data="$(mktemp -d "${TMPDIR:-/tmp}/paylinks-serve.XXXXXX")"
     port="$(free_port)"
     PAYLINKS_DATA="$data" PAYLINKS_ADDR="127.0.0.1:$port" PAYLINKS_DEMO_MERCHANT="bench_merchant:vk_bench:mk_bench" \
-        "$bin/paylinks" serve >/dev/null 2>&1 &
+        "$cli" serve >/dev/null 2>&1 &
     serve_pid=$!; pids+=("$serve_pid")
     hport="$(free_port)"
     "$bin/hello_http" "127.0.0.1:$hport" >/dev/null &
@@ -141,10 +144,10 @@ if wants size || wants coldstart; then
         AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x PUBLIC_BASE_URL=https://pay.example.com LOG_LEVEL=info
 fi
 if wants size; then
-    say "5. Size (release, stripped by the release profile) and memory"
+    say "5. Size (stripped; the functions in the release profile, paylinks in cli) and memory"
     echo "| binary | size |" | tee -a "$out/summary.md"; echo "|---|---|" | tee -a "$out/summary.md"
-    for f in $functions paylinks hello_lambda; do
-        [[ -f "$bin/$f" ]] && echo "| $f | $(stat -c %s "$bin/$f" | awk '{printf "%.1f MB", $1/1048576}') |" | tee -a "$out/summary.md"
+    for path in $(for f in $functions; do echo "$bin/$f"; done) "$cli" "$bin/hello_lambda"; do
+        [[ -f "$path" ]] && echo "| $(basename "$path") | $(stat -c %s "$path" | awk '{printf "%.1f MB", $1/1048576}') |" | tee -a "$out/summary.md"
     done
     echo | tee -a "$out/summary.md"
     echo "| function (1000 invocations, runtime API responder, moto) | runs | init p50 | first answer p50 | min | invocations | peak RSS | statuses | inv/s |" | tee -a "$out/summary.md"
