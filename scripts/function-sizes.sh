@@ -2,8 +2,9 @@
 # Builds every Lambda function (functions/*) in release as `cargo build -p <function>` builds
 # it: with only the shared crate's features that function asks for, and prints each stripped
 # binary's size (the release profile strips). What a deploy ships is `sam build`'s, with the
-# features unified across the workspace: scripts/sam-build.sh prints those (arm64). Functions asking for the same features build in one cargo
-# command (identical to building them one at a time, and their links run in parallel).
+# features unified across the workspace: scripts/sam-build.sh prints those (arm64). Functions
+# asking for the same features build in one cargo command (identical to building them one at a
+# time, and their links run in parallel).
 # Usage: scripts/function-sizes.sh [TARGET_DIR]   (x86_64 host build; sam build makes arm64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
