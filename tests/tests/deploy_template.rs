@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use paylinks_core::api::ROUTES;
+use heck::ToSnakeCase;
+use paylinks_core::api::{Endpoint, ROUTES};
 use paylinks_core::webhooks::DISPATCH_FUNCTION;
 use paylinks_tests::workspace_root;
 use serde_yaml::Value;
@@ -167,6 +168,11 @@ fn assert_binary_serves(root: &Path, binary: &str, events: &[(String, String)]) 
         if let Some(route) = route {
             let endpoint = format!("Endpoint::{:?}", route.endpoint);
             assert!(source.contains(&endpoint), "{} does not hand {method} {path} to {endpoint}", main.display());
+            // `api::handlers` names each endpoint's handler after it, in snake case.
+            let handler = format!("handlers::{}", format!("{:?}", route.endpoint).to_snake_case());
+            if route.endpoint != Endpoint::Asset {
+                assert!(source.contains(&handler), "{} does not serve {endpoint} with {handler}", main.display());
+            }
         }
     }
 }

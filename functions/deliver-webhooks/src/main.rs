@@ -1,12 +1,8 @@
 //! Lambda function that delivers merchants' webhooks on AWS: woken by DynamoDB Streams (a
 //! batch of new events) and by a one-minute schedule (retries); see `webhooks::dispatch`.
 
-use lambda_http::Error;
-use paylinks_core::{App, lambda, logging};
+use paylinks_core::lambda::{self, Error};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    logging::init();
-    let app = App::from_lambda_env().await?;
-    lambda::serve_webhook_delivery(app).await
+fn main() -> Result<(), Error> {
+    lambda::run_webhook_delivery()
 }

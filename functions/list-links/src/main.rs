@@ -1,14 +1,9 @@
 //! Lambda function for `Endpoint::ListLinks`: builds its state once, then serves invocations with
 //! its one handler.
 
-use lambda_http::Error;
-use paylinks_core::api::{Endpoint, list_links};
-use paylinks_core::{App, lambda, logging};
+use paylinks_core::api::{Endpoint, handlers};
+use paylinks_core::lambda::{self, Error, init};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    logging::init();
-    let app = App::from_lambda_env().await?;
-    lambda::serve(Endpoint::ListLinks, |request, app, caller| Box::pin(list_links::handle(request, app, caller)), app)
-        .await
+fn main() -> Result<(), Error> {
+    lambda::run(Endpoint::ListLinks, init::table, handlers::list_links)
 }

@@ -23,6 +23,7 @@ pub mod check_availability;
 pub mod checkout_page;
 pub mod create;
 pub mod get_link;
+pub mod handlers;
 mod http;
 pub mod list_events;
 pub mod list_links;
@@ -78,9 +79,8 @@ impl Caller {
     }
 }
 
-/// One endpoint's handler as a function pointer, its future boxed:
-/// `|request, app, caller| Box::pin(handle(request, app, caller))`. The Lambda runtime is then
-/// instantiated once for every function (`crate::lambda`).
+/// One endpoint's handler as a function pointer, its future boxed (`handlers`): the Lambda
+/// runtime serving it is then compiled once, in this crate, for every function (`crate::lambda`).
 pub type Handler = for<'a> fn(&'a Request, &'a App, &'a Caller) -> HandlerFuture<'a>;
 
 /// What a `Handler` returns.
@@ -88,13 +88,12 @@ pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Response<Body>, 
 
 /// Runs one request through its endpoint, whichever it is: `paylinks serve` and tests.
 pub async fn handle(endpoint: Endpoint, request: Request, app: &App) -> Response<Body> {
-    let started = Instant::now();
-    let route = endpoint.route();
-    let result = match admit(route, &request, app).await {
-        Ok(caller) => dispatch(endpoint, &request, app, &caller).await,
-        Err(error) => Err(error),
-    };
-    respond(route, &request, &app.config, result, started)
+    handle_with(endpoint, handlers::handler(endpoint).unwrap_or(not_built), request, app).await
+}
+
+/// The handler of an endpoint this build leaves out (a feature not enabled).
+fn not_built<'a>(_: &'a Request, _: &'a App, _: &'a Caller) -> HandlerFuture<'a> {
+    Box::pin(async { Err(ApiError::Internal("this endpoint is not built into this binary".into())) })
 }
 
 /// Runs one request through `handler`, the handler of `endpoint`: what each Lambda function
@@ -200,53 +199,6 @@ pub fn refuse(request: &Request, error: &ApiError) -> Response<Body> {
     add_security_headers(&mut response);
     log_request("unrouted", request, &response, Some(error), started);
     response
-}
-
-async fn dispatch(
-    endpoint: Endpoint,
-    request: &Request,
-    app: &App,
-    caller: &Caller,
-) -> Result<Response<Body>, ApiError> {
-    match endpoint {
-        Endpoint::CreateLink => create::handle(request, app, caller).await,
-        Endpoint::CheckAvailability => check_availability::handle(request, app, caller).await,
-        #[cfg(feature = "pages")]
-        Endpoint::OpenLink => open_link::handle(request, app, caller).await,
-        #[cfg(feature = "pages")]
-        Endpoint::CheckoutPage => checkout_page::handle(request, app, caller).await,
-        #[cfg(feature = "pages")]
-        Endpoint::Pay => pay::handle(request, app, caller).await,
-        #[cfg(feature = "pages")]
-        Endpoint::Cancel => cancel::handle(request, app, caller).await,
-        Endpoint::SessionStatus => session_status::handle(request, app, caller).await,
-        #[cfg(feature = "qr")]
-        Endpoint::QrCode => qr::handle(request, app, caller).await,
-        Endpoint::GetLink => get_link::handle(request, app, caller).await,
-        Endpoint::ListLinks => list_links::handle(request, app, caller).await,
-        Endpoint::ListEvents => list_events::handle(request, app, caller).await,
-        Endpoint::DeactivateLink => set_active::deactivate(request, app, caller).await,
-        Endpoint::ActivateLink => set_active::activate(request, app, caller).await,
-        Endpoint::Asset => assets::handle(request, app, caller).await,
-        #[cfg(feature = "stripe")]
-        Endpoint::StripeWebhook => stripe_webhook::handle(request, app, caller).await,
-        #[cfg(feature = "webhooks")]
-        Endpoint::CreateWebhookEndpoint => webhook_endpoints::create(request, app, caller).await,
-        #[cfg(feature = "webhooks")]
-        Endpoint::ListWebhookEndpoints => webhook_endpoints::list(request, app, caller).await,
-        #[cfg(feature = "webhooks")]
-        Endpoint::GetWebhookEndpoint => webhook_endpoints::get(request, app, caller).await,
-        #[cfg(feature = "webhooks")]
-        Endpoint::ListWebhookDeliveries => webhook_endpoints::deliveries(request, app, caller).await,
-        #[cfg(feature = "webhooks")]
-        Endpoint::DeleteWebhookEndpoint => webhook_endpoints::delete(request, app, caller).await,
-        #[cfg(feature = "webhooks")]
-        Endpoint::RotateWebhookSecret => webhook_endpoints::rotate_secret(request, app, caller).await,
-        #[cfg(feature = "webhooks")]
-        Endpoint::RedeliverEvent => redeliver_event::handle(request, app, caller).await,
-        #[allow(unreachable_patterns)]
-        _ => Err(ApiError::Internal(format!("{} is not built into this binary", endpoint.function()))),
-    }
 }
 
 /// The one place an `ApiError` becomes a response: a page for a route that answers HTML (its
