@@ -22,7 +22,16 @@ pub async fn secret(name: &str) -> Result<SecretString, String> {
 
 #[cfg(feature = "ssm")]
 async fn from_parameter_store(parameter: &str) -> Result<SecretString, String> {
-    read_parameter(&aws_sdk_ssm::Client::new(&crate::aws::lambda_config("SSM").await?), parameter).await
+    // One client per process, made on the first read: a function reading two secrets at init
+    // (stripe-webhook) reuses its connection, one TLS handshake to SSM instead of two. (Its
+    // connections belong to the runtime of that first read: a process has one.)
+    static SSM: tokio::sync::OnceCell<aws_sdk_ssm::Client> = tokio::sync::OnceCell::const_new();
+    let ssm = SSM
+        .get_or_try_init(|| async {
+            Ok::<_, String>(aws_sdk_ssm::Client::new(&crate::aws::lambda_config("SSM").await?))
+        })
+        .await?;
+    read_parameter(ssm, parameter).await
 }
 
 /// The SecureString `parameter`, decrypted.
