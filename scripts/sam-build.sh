@@ -17,6 +17,12 @@ cd "$(dirname "$0")/.."
 bin=$(scripts/tools.sh sam lambda)
 export PATH="$bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_REGION="${AWS_REGION:-us-east-1}"
 
+# The release profile aborts on panic (Cargo.toml), so nothing in a deployed function unwinds:
+# its unwind tables (.eh_frame, ~9% of each bootstrap, BENCHMARKS.md §8) are left out. A panic
+# still logs its message and location before the instance ends. Only these arm64 builds: tests
+# and `paylinks serve` unwind, and need the tables.
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C force-unwind-tables=no"
+
 # cargo-lambda installs the aarch64 std component itself on first use, but parallel builds race
 # to do it (all but one report a failure): install it once, first.
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
