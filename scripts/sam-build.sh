@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `sam build` offline, as a team runs it before `sam deploy`, then checks the result: one
-# aarch64 ELF executable `bootstrap` per function of template.yaml.
+# `sam build` offline, as a team runs it before `sam deploy` (without unwind tables, below), then
+# checks the result: one aarch64 ELF executable `bootstrap` per function of template.yaml.
 #
 #   scripts/sam-build.sh                 # defaults from samconfig.toml (cached, parallel)
 #   scripts/sam-build.sh --no-cached     # extra arguments go to `sam build`
