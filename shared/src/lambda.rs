@@ -106,8 +106,6 @@ pub mod init {
     #[cfg(feature = "stripe")]
     #[inline(never)]
     pub fn stripe_webhook() -> InitFuture {
-        Box::pin(async {
-            App::from_lambda_env().await?.with_configured_processor().await?.with_stripe_webhook_secret(true).await
-        })
+        Box::pin(async { table_and_processor().await?.with_stripe_webhook_secret(true).await })
     }
 }

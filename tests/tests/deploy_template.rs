@@ -168,7 +168,8 @@ fn assert_binary_serves(root: &Path, binary: &str, events: &[(String, String)]) 
         if let Some(route) = route {
             let endpoint = format!("Endpoint::{:?}", route.endpoint);
             assert!(source.contains(&endpoint), "{} does not hand {method} {path} to {endpoint}", main.display());
-            // `api::handlers` names each endpoint's handler after it, in snake case.
+            // `api::handlers` names each endpoint's handler after it, in snake case. The assets
+            // function serves `assets::serve` alone (`lambda::run_request_only`: no store).
             let handler = format!("handlers::{}", format!("{:?}", route.endpoint).to_snake_case());
             if route.endpoint != Endpoint::Asset {
                 assert!(source.contains(&handler), "{} does not serve {endpoint} with {handler}", main.display());

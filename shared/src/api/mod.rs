@@ -96,8 +96,9 @@ fn not_built<'a>(_: &'a Request, _: &'a App, _: &'a Caller) -> HandlerFuture<'a>
     Box::pin(async { Err(ApiError::Internal("this endpoint is not built into this binary".into())) })
 }
 
-/// Runs one request through `handler`, the handler of `endpoint`: what each Lambda function
-/// does, so that it links only its own handler. Everything around the handler is `handle`'s.
+/// Runs one request through `handler`, the handler of `endpoint`: admitted, handled, answered
+/// and logged. `handle` looks the handler up; each Lambda function passes its own, so it links
+/// no other.
 pub(crate) async fn handle_with(endpoint: Endpoint, handler: Handler, request: Request, app: &App) -> Response<Body> {
     let started = Instant::now();
     let route = endpoint.route();
