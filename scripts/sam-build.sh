@@ -23,6 +23,15 @@ export PATH="$bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_REGION="${AWS_REGION:-us-east-1
 # and `paylinks serve` unwind, and need the tables.
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C force-unwind-tables=no"
 
+# cargo-lambda links through cargo-zigbuild, which looks for zig as `python3 -m ziglang` before a
+# plain `zig` binary and asks rustc its version on every link: a Python start and a rustc start
+# for each probe and each of the 23 links (BENCHMARKS.md §8, "The zig wrapper"). Name the
+# ziglang package's own binary, make the Python lookup fail fast (no such file), and give the
+# rustc version once.
+CARGO_ZIGBUILD_ZIG_PATH=$("$bin/python" -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
+CARGO_ZIGBUILD_RUSTC_VERSION=$(rustc -V | cut -d' ' -f2)
+export CARGO_ZIGBUILD_ZIG_PATH CARGO_ZIGBUILD_RUSTC_VERSION CARGO_ZIGBUILD_PYTHON_PATH=/nonexistent/python3
+
 # cargo-lambda installs the aarch64 std component itself on first use, but parallel builds race
 # to do it (all but one report a failure): install it once, first.
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
