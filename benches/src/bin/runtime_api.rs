@@ -7,9 +7,9 @@
 //! times (`GET /2018-06-01/runtime/invocation/next`), and times process start -> first
 //! `/next` (init) and process start -> first `POST .../response` (cold start). After N
 //! responses it reads the process's peak RSS (VmHWM) and kills it, and reads from the kernel
-//! (`getrusage` of reaped children) the CPU time (user + system) and minor page faults the process spent: with one
-//! invocation, what its start and first answer cost in CPU, apart from the time spent waiting on
-//! the store. Prints one markdown row.
+//! (`getrusage` of reaped children) the CPU time (user + system) and minor page faults the
+//! process spent: with one invocation, what its start and first answer cost in CPU, apart from
+//! the time spent waiting on the store. Prints one markdown row.
 
 use std::convert::Infallible;
 use std::process::{Command, Stdio};
