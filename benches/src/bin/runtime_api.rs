@@ -9,7 +9,8 @@
 //! responses it reads the process's peak RSS (VmHWM) and kills it, and reads from the kernel
 //! (`getrusage` of reaped children) the CPU time (user + system) and minor page faults the
 //! process spent: with one invocation, what its start and first answer cost in CPU, apart from
-//! the time spent waiting on the store. Prints one markdown row.
+//! the time spent waiting on the store (it also counts the next `/next` poll and the teardown).
+//! Prints one markdown row.
 
 use std::convert::Infallible;
 use std::process::{Command, Stdio};
