@@ -151,15 +151,13 @@ if wants size; then
         [[ -f "$path" ]] && echo "| $(basename "$path") | $(stat -c %s "$path" | awk '{printf "%.1f MB", $1/1048576}') |" | tee -a "$out/summary.md"
     done
     echo | tee -a "$out/summary.md"
-    echo "| function (1000 invocations, runtime API responder, moto) | runs | init p50 | first answer p50 | min | CPU p50 | minor faults p50 | invocations | peak RSS | statuses | inv/s |" | tee -a "$out/summary.md"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|" | tee -a "$out/summary.md"
+    "$bin/runtime_api" --header "function (1000 invocations, runtime API responder, moto)" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-check.json" --runs 1 --invocations 1000 -- "$bin/check-availability" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-open.json" --runs 1 --invocations 1000 -- "$bin/open-link" | tee -a "$out/summary.md"
 fi
 if wants coldstart; then
     say "6. Cold start: process start -> first invocation answered (runtime API responder on loopback)"
-    echo "| binary | runs | init p50 | first answer p50 | min | CPU p50 | minor faults p50 | invocations | peak RSS | statuses | inv/s |" | tee -a "$out/summary.md"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|" | tee -a "$out/summary.md"
+    "$bin/runtime_api" --header binary | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-check.json" --runs 15 -- "$bin/hello_lambda" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-check.json" --runs 15 -- "$bin/sdk_get_item" | tee -a "$out/summary.md"
     "$bin/runtime_api" --event "$out/event-check.json" --runs 15 -- "$bin/check-availability" | tee -a "$out/summary.md"

@@ -2,6 +2,7 @@
 //! the memory of a function serving many invocations.
 //!
 //!   runtime_api --event FILE [--runs R] [--invocations N] -- BINARY [ARGS...]
+//!   runtime_api --header TITLE     # the markdown header of those rows, TITLE its first column
 //!
 //! Each run spawns BINARY with `AWS_LAMBDA_RUNTIME_API` pointing here, hands it the event N
 //! times (`GET /2018-06-01/runtime/invocation/next`), and times process start -> first
@@ -80,6 +81,24 @@ fn reaped_children_usage() -> (Duration, i64) {
     (time(usage.ru_utime) + time(usage.ru_stime), usage.ru_minflt)
 }
 
+/// The markdown header (and separator) of the rows `main` prints, `title` heading the first column.
+fn header(title: &str) -> String {
+    let columns = [
+        title,
+        "runs",
+        "init p50",
+        "first answer p50",
+        "min",
+        "CPU p50",
+        "minor faults p50",
+        "invocations",
+        "peak RSS",
+        "statuses",
+        "inv/s",
+    ];
+    format!("| {} |\n|{}", columns.join(" | "), "---|".repeat(columns.len()))
+}
+
 fn vm_hwm_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -92,6 +111,12 @@ fn vm_hwm_kb(pid: u32) -> u64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, title] = &args[..]
+        && flag == "--header"
+    {
+        println!("{}", header(title));
+        return;
+    }
     let split = args
         .iter()
         .position(|a| a == "--")
