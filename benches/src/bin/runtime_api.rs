@@ -3,6 +3,7 @@
 //!
 //!   runtime_api --event FILE [--runs R] [--invocations N] -- BINARY [ARGS...]
 //!   runtime_api --header TITLE     # the markdown header of those rows, TITLE its first column
+//!   runtime_api --event FILE --runs R --passes P --compare BASELINE BINARY...
 //!
 //! Each run spawns BINARY with `AWS_LAMBDA_RUNTIME_API` pointing here, hands it the event N
 //! times (`GET /2018-06-01/runtime/invocation/next`), and times process start -> first
@@ -12,6 +13,11 @@
 //! process spent: with one invocation, what its start and first answer cost in CPU, apart from
 //! the time spent waiting on the store (it also counts the next `/next` poll and the teardown).
 //! Prints one markdown row.
+//!
+//! `--compare` measures the binaries in P passes, each pass running every binary R times one
+//! after the other, so that a slow minute of a noisy machine falls on all of them alike. It
+//! prints a table with each binary's medians of the passes' p50s, and its first answer over
+//! BASELINE's: the median of the passes' ratios, and their range.
 
 use std::convert::Infallible;
 use std::process::{Command, Stdio};
@@ -26,6 +32,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 enum Seen {
     Next,
@@ -108,50 +115,49 @@ fn vm_hwm_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::main]
-async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, title] = &args[..]
-        && flag == "--header"
-    {
-        println!("{}", header(title));
-        return;
-    }
-    let split = args
-        .iter()
-        .position(|a| a == "--")
-        .expect("usage: runtime_api --event FILE [--runs R] [--invocations N] -- BINARY");
-    let (options, command) = (&args[..split], &args[split + 1..]);
-    let option = |name: &str| options.iter().position(|a| a == name).map(|i| options[i + 1].clone());
-    let event = std::fs::read(option("--event").expect("--event FILE")).expect("read the event");
-    let runs: usize = option("--runs").map_or(5, |v| v.parse().unwrap());
-    let invocations: usize = option("--invocations").map_or(1, |v| v.parse().unwrap());
+/// What one started process did: the times from spawn, and what the kernel counted.
+struct Sample {
+    init: Duration,
+    first_answer: Duration,
+    cpu: Duration,
+    minor_faults: i64,
+    peak_rss_kb: u64,
+    statuses: Vec<u16>,
+    elapsed: Duration,
+}
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let state = Arc::new(State { event: Bytes::from(event), invocations, handed_out: AtomicUsize::new(0), seen: tx });
-    let server_state = Arc::clone(&state);
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let state = Arc::clone(&server_state);
-            tokio::spawn(async move {
-                let service = service_fn(move |r| {
-                    let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(serve(r, state).await) }
-                });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+/// The Runtime API: the event and how many times each started process is handed it.
+struct Runtime {
+    event: Bytes,
+    invocations: usize,
+}
+
+/// Accepts connections on `listener` and serves them until aborted, which ends them all.
+async fn serve_runtime_api(listener: TcpListener, state: Arc<State>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let state = Arc::clone(&state);
+        connections.spawn(async move {
+            let service = service_fn(move |r| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(serve(r, state).await) }
             });
-        }
-    });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
 
-    let (mut inits, mut colds, mut rss, mut statuses) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut cpus, mut faults) = (Vec::new(), Vec::new());
-    let mut total_for_all = Duration::ZERO;
-    for _ in 0..runs {
-        while rx.try_recv().is_ok() {}
-        state.handed_out.store(0, Ordering::SeqCst);
+impl Runtime {
+    /// Spawns `command`, hands it the event `invocations` times, then kills it. Each run has a
+    /// listener of its own: a killed process's last `/next`, still in the socket's buffer, must
+    /// not take the next process's event.
+    async fn run_once(&self, command: &[String]) -> Sample {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut seen) = mpsc::unbounded_channel();
+        let state = State { event: self.event.clone(), invocations: self.invocations, handed_out: 0.into(), seen: tx };
+        let server = tokio::spawn(serve_runtime_api(listener, Arc::new(state)));
         let started = Instant::now();
         let mut child = Command::new(&command[0])
             .args(&command[1..])
@@ -165,47 +171,148 @@ async fn main() {
             .stdin(Stdio::null())
             .spawn()
             .expect("spawn the function");
-        let (mut init, mut cold, mut answered) = (None, None, 0);
-        while answered < invocations {
-            match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
+        let invocations = self.invocations;
+        let (mut init, mut first_answer, mut statuses) = (None, None, Vec::new());
+        while statuses.len() < invocations {
+            match tokio::time::timeout(Duration::from_secs(60), seen.recv()).await {
                 Ok(Some(Seen::Next)) => init = init.or(Some(started.elapsed())),
                 Ok(Some(Seen::Response(status))) => {
-                    cold = cold.or(Some(started.elapsed()));
+                    first_answer = first_answer.or(Some(started.elapsed()));
                     statuses.push(status);
-                    answered += 1;
                 }
-                _ => panic!("the function answered {answered} of {invocations} invocations within 60 s"),
+                _ => panic!("the function answered {} of {invocations} invocations within 60 s", statuses.len()),
             }
         }
-        total_for_all += started.elapsed();
-        rss.push(vm_hwm_kb(child.id()));
+        let elapsed = started.elapsed();
+        let peak_rss_kb = vm_hwm_kb(child.id());
         let (cpu_before, faults_before) = reaped_children_usage();
         let _ = child.kill();
         let _ = child.wait();
         let (cpu_after, faults_after) = reaped_children_usage();
-        cpus.push(cpu_after - cpu_before);
-        faults.push(faults_after - faults_before);
-        inits.push(init.unwrap());
-        colds.push(cold.unwrap());
+        server.abort();
+        Sample {
+            init: init.unwrap(),
+            first_answer: first_answer.unwrap(),
+            cpu: cpu_after - cpu_before,
+            minor_faults: faults_after - faults_before,
+            peak_rss_kb,
+            statuses,
+            elapsed,
+        }
     }
-    inits.sort();
-    colds.sort();
-    rss.sort();
-    cpus.sort();
-    faults.sort();
+}
+
+/// The median of `values` (the upper one of an even count).
+fn median<T: Copy + PartialOrd>(values: impl IntoIterator<Item = T>) -> T {
+    let mut values: Vec<T> = values.into_iter().collect();
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn file_name(path: &str) -> String {
+    std::path::Path::new(path).file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// One binary's p50s over one pass of runs.
+struct PassMedians {
+    init: Duration,
+    first_answer: Duration,
+    cpu: Duration,
+    minor_faults: i64,
+}
+
+/// `--compare`: the binaries in interleaved passes, and each one's first answer over the first's.
+async fn compare(runtime: &Runtime, binaries: &[String], runs: usize, passes: usize) {
+    let mut by_binary: Vec<Vec<PassMedians>> = binaries.iter().map(|_| Vec::new()).collect();
+    for _ in 0..passes {
+        for (binary, medians) in binaries.iter().zip(&mut by_binary) {
+            let mut samples = Vec::with_capacity(runs);
+            for _ in 0..runs {
+                samples.push(runtime.run_once(std::slice::from_ref(binary)).await);
+            }
+            medians.push(PassMedians {
+                init: median(samples.iter().map(|s| s.init)),
+                first_answer: median(samples.iter().map(|s| s.first_answer)),
+                cpu: median(samples.iter().map(|s| s.cpu)),
+                minor_faults: median(samples.iter().map(|s| s.minor_faults)),
+            });
+        }
+    }
+    let baseline = file_name(&binaries[0]);
+    println!(
+        "| binary | passes × runs | init | first answer (pass range) | CPU | minor faults | first answer / {baseline} (pass range) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (binary, medians) in binaries.iter().zip(&by_binary) {
+        let answers = medians.iter().map(|m| m.first_answer);
+        let ratios: Vec<f64> = medians
+            .iter()
+            .zip(&by_binary[0])
+            .map(|(m, base)| m.first_answer.as_secs_f64() / base.first_answer.as_secs_f64())
+            .collect();
+        let low = |r: &[f64]| r.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = |r: &[f64]| r.iter().copied().fold(0.0, f64::max);
+        println!(
+            "| {} | {passes} × {runs} | {} | {} ({}–{}) | {} | {} | {:.2}× ({:.2}–{:.2}) |",
+            file_name(binary),
+            ms(median(medians.iter().map(|m| m.init))),
+            ms(median(answers.clone())),
+            ms(answers.clone().min().unwrap()),
+            ms(answers.max().unwrap()),
+            ms(median(medians.iter().map(|m| m.cpu))),
+            median(medians.iter().map(|m| m.minor_faults)),
+            median(ratios.iter().copied()),
+            low(&ratios),
+            high(&ratios),
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, title] = &args[..]
+        && flag == "--header"
+    {
+        println!("{}", header(title));
+        return;
+    }
+    const USAGE: &str = "usage: runtime_api --event FILE [--runs R] [--invocations N] -- BINARY [ARGS...] \
+                         | --event FILE --runs R --passes P --compare BASELINE BINARY...";
+    let split = args.iter().position(|a| a == "--" || a == "--compare").expect(USAGE);
+    let (options, command) = (&args[..split], &args[split + 1..]);
+    let option = |name: &str| options.iter().position(|a| a == name).map(|i| options[i + 1].clone());
+    let event = std::fs::read(option("--event").expect("--event FILE")).expect("read the event");
+    let runs: usize = option("--runs").map_or(5, |v| v.parse().unwrap());
+    let invocations: usize = option("--invocations").map_or(1, |v| v.parse().unwrap());
+    let runtime = Runtime { event: Bytes::from(event), invocations };
+    if args[split] == "--compare" {
+        let passes: usize = option("--passes").map_or(10, |v| v.parse().unwrap());
+        return compare(&runtime, command, runs, passes).await;
+    }
+
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        samples.push(runtime.run_once(command).await);
+    }
+    let mut statuses: Vec<u16> = samples.iter().flat_map(|s| s.statuses.iter().copied()).collect();
     statuses.sort();
     statuses.dedup();
-    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
-    let name = std::path::Path::new(&command[0]).file_name().unwrap().to_string_lossy().into_owned();
+    let total: Duration = samples.iter().map(|s| s.elapsed).sum();
     println!(
-        "| {name} | {runs} | {} | {} | {} | {} | {} | {invocations} | {:.1} MB | {:?} | {:.0}/s |",
-        ms(inits[runs / 2]),
-        ms(colds[runs / 2]),
-        ms(colds[0]),
-        ms(cpus[runs / 2]),
-        faults[runs / 2],
-        *rss.last().unwrap() as f64 / 1024.0,
+        "| {} | {runs} | {} | {} | {} | {} | {} | {invocations} | {:.1} MB | {:?} | {:.0}/s |",
+        file_name(&command[0]),
+        ms(median(samples.iter().map(|s| s.init))),
+        ms(median(samples.iter().map(|s| s.first_answer))),
+        ms(samples.iter().map(|s| s.first_answer).min().unwrap()),
+        ms(median(samples.iter().map(|s| s.cpu))),
+        median(samples.iter().map(|s| s.minor_faults)),
+        samples.iter().map(|s| s.peak_rss_kb).max().unwrap() as f64 / 1024.0,
         statuses,
-        (invocations * runs) as f64 / total_for_all.as_secs_f64()
+        (invocations * runs) as f64 / total.as_secs_f64()
     );
 }
