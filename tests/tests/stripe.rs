@@ -4,7 +4,8 @@
 //! Stripe.js, 3-D Secure and the webhook are in browser.rs.)
 
 use paylinks_tests::{
-    Localstripe, MERCHANT_ID, Server, TempDir, client, merchant_request, open_checkout, seed_fixed_amount,
+    Localstripe, MERCHANT_ID, Server, TempDir, client, merchant_request, open_checkout, seed_donation,
+    seed_fixed_amount,
 };
 use serde_json::Value;
 
@@ -28,15 +29,23 @@ impl Stripe {
     async fn link(&self, usage_limit: u64) -> String {
         let mut body = seed_fixed_amount(MERCHANT_ID);
         body["usageLimit"] = usage_limit.into();
+        self.create(&body).await.expect("create")
+    }
+
+    /// Creates the link `body` describes: its id, or the error answer's status and details.
+    async fn create(&self, body: &Value) -> Result<String, (u16, Value)> {
         let response =
             merchant_request(reqwest::Method::POST, &format!("{}/api/payment-links/create", self.server.base))
-                .json(&body)
+                .json(body)
                 .send()
                 .await
                 .expect("create");
-        assert_eq!(response.status(), 201);
-        let created: Value = response.json().await.expect("JSON");
-        created["data"]["paymentLinkId"].as_str().expect("id").to_owned()
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.expect("JSON");
+        match status {
+            201 => Ok(answer["data"]["paymentLinkId"].as_str().expect("id").to_owned()),
+            _ => Err((status, answer["details"].clone())),
+        }
     }
 
     async fn pay(&self, page_url: &str, form_token: &str, fields: &[(&str, &str)]) -> (u16, String) {
@@ -102,6 +111,42 @@ async fn fifty_racing_pays_on_a_link_limited_to_five_make_exactly_five_succeeded
     assert_eq!(succeeded, 5, "succeeded PaymentIntents at localstripe");
     assert_eq!(intents.len(), 5, "the 45 refused were never sent to Stripe: {intents:#?}");
     assert_eq!(s.used(&link).await, 5);
+}
+
+#[tokio::test]
+async fn amounts_stripe_would_refuse_are_refused_to_the_merchant_or_asked_again_of_the_donor() {
+    let s = Stripe::start().await;
+    // Under Stripe's smallest charge (0.50 USD), told at creation, by field.
+    let mut small = seed_fixed_amount(MERCHANT_ID);
+    small["amount"] = "0.25".into();
+    let refused = s.create(&small).await.expect_err("0.25 USD");
+    assert_eq!(refused, (400, serde_json::json!(["amount: Stripe's smallest charge in USD is 0.50"])));
+    let mut donation = seed_donation(MERCHANT_ID);
+    donation["donationConfig"]["minAmount"] = "0.10".into();
+    let refused = s.create(&donation).await.expect_err("a minimum of 0.10 USD");
+    assert_eq!(
+        refused,
+        (400, serde_json::json!(["donationConfig.minAmount: Stripe's smallest charge in USD is 0.50"]))
+    );
+
+    // A yen donation with custom amounts and no minimum: the form's own smallest is one yen,
+    // Stripe's 50. A donor who gives 10 is asked again, and nothing reaches Stripe.
+    let mut yen = seed_donation(MERCHANT_ID);
+    yen["currency"] = "JPY".into();
+    yen["donationConfig"] = serde_json::json!({ "presets": [500, 1000], "allowCustomAmount": true });
+    let link = s.create(&yen).await.expect("a yen donation");
+    let (page, form_token) = open_checkout(&s.server.base, &link).await.expect("open");
+    let card = s.stripe.card_token("4242424242424242").await;
+    let (status, body) = s.pay(&page, &form_token, &[("customAmount", "10"), ("paymentToken", &card)]).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("smallest charge in JPY is 50"), "tells the donor the smallest: {body}");
+    assert!(s.intents_of(session_of(&page)).await.is_empty(), "nothing reached Stripe");
+    // The same session then takes an amount Stripe charges.
+    let card = s.stripe.card_token("4242424242424242").await;
+    let (status, body) = s.pay(&page, &form_token, &[("customAmount", "75"), ("paymentToken", &card)]).await;
+    assert_eq!(status, 303, "{body}");
+    let intents = s.intents_of(session_of(&page)).await;
+    assert_eq!((intents.len(), &intents[0]["amount"], &intents[0]["currency"]), (1, &75.into(), &"jpy".into()));
 }
 
 #[tokio::test]

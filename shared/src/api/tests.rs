@@ -1375,12 +1375,14 @@ async fn a_stripe_deployment_refuses_amounts_stripe_cannot_charge_when_the_link_
     for (currency, amount, why) in [
         ("KWD", "1.234", "amount: Stripe charges KWD only in amounts whose last decimal is 0"),
         ("MGA", "10.50", "amount: Stripe charges MGA in whole units only"),
+        ("USD", "0.49", "amount: Stripe's smallest charge in USD is 0.50"),
+        ("JPY", "49", "amount: Stripe's smallest charge in JPY is 50"),
     ] {
         let (status, response) = h.call(Endpoint::CreateLink, create(currency, amount)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{currency} {amount}");
         assert_eq!(body_json(&response)["details"], json!([why]));
     }
-    for (currency, amount) in [("KWD", "1.230"), ("MGA", "10.00"), ("ISK", "500"), ("USD", "50.00")] {
+    for (currency, amount) in [("KWD", "1.230"), ("MGA", "10.00"), ("ISK", "500"), ("USD", "50.00"), ("USD", "0.50")] {
         assert_eq!(
             h.call(Endpoint::CreateLink, create(currency, amount)).await.0,
             StatusCode::CREATED,

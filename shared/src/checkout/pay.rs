@@ -24,6 +24,7 @@ use subtle::ConstantTimeEq;
 use super::card::parse_card;
 use super::guard;
 use super::processor::{CardEntry, ChargeRequest, Charged, PaymentDetails, PaymentProcessor, ProcessorError};
+use super::stripe_amounts::to_stripe_charge;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::model::{
@@ -163,13 +164,17 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
             }
             // Back from 3-D Secure: finish the attempt the page authenticated, never start another.
             if !form.payment_intent.is_empty() {
+                if !is_stripe_id("pi_", &form.payment_intent) {
+                    return Err(ApiError::StaleForm);
+                }
                 return self.finish_authenticated(session, &form.payment_intent, client_ip).await;
             }
         }
-        let amount = match charge_amount(&session, form) {
-            Ok(amount) => amount,
-            Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
-        };
+        let amount =
+            match charge_amount(&session, form).and_then(|amount| processor_takes(&card_entry, &session, amount)) {
+                Ok(amount) => amount,
+                Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
+            };
         let mut card = None;
         let payment = match card_entry {
             CardEntry::Form => match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now)
@@ -178,7 +183,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 Err(error) => return Ok(PayOutcome::TryAgain { session, message: error.to_string() }),
             },
             CardEntry::StripeJs(_) => match form.payment_token.trim() {
-                token if is_stripe_token(token) => PaymentDetails::StripeToken(token),
+                token if is_stripe_id("tok_", token) => PaymentDetails::StripeToken(token),
                 _ => {
                     let message = "Enter your card details in the card field.".to_owned();
                     return Ok(PayOutcome::TryAgain { session, message });
@@ -478,11 +483,29 @@ fn processor_unreachable(session: &CheckoutSession, error: ProcessorError) -> Ap
     ApiError::ProcessorUnavailable
 }
 
-/// A Stripe.js card token as Stripe writes them: `tok_` and letters or digits.
-pub(crate) fn is_stripe_token(token: &str) -> bool {
-    token.strip_prefix("tok_").is_some_and(|rest| {
+/// A Stripe object's id as Stripe writes them: its `prefix` (`tok_` for a Stripe.js card token,
+/// `pi_` for a PaymentIntent) and letters or digits. What the page posts goes into a Stripe API
+/// path or form only in this shape.
+pub(crate) fn is_stripe_id(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
         (1..=255).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     })
+}
+
+/// `amount` if the processor can charge it. Stripe refuses a donor's own amount that it cannot
+/// state exactly or that is under its smallest charge: the donor is asked for another before
+/// anything is held or charged. (A link's fixed amounts and presets were checked when it was
+/// created.)
+fn processor_takes(
+    card_entry: &CardEntry,
+    session: &CheckoutSession,
+    amount: MinorUnits,
+) -> Result<MinorUnits, String> {
+    let donation = matches!(session.checkout.cart, Cart::Donation { .. });
+    if donation && matches!(card_entry, CardEntry::StripeJs(_)) {
+        to_stripe_charge(amount, session.checkout.currency).map_err(|why| format!("{why}."))?;
+    }
+    Ok(amount)
 }
 
 /// Whether `amount`, as typed, is one this session's donation form takes (a preset, or a custom

@@ -2,8 +2,9 @@
 //! currency (<https://docs.stripe.com/currencies#minor-units>), which are ISO 4217's except for
 //! a few: MGA is zero-decimal at Stripe (two decimals in ISO), ISK two-decimal (zero in ISO,
 //! whole krónur only: <https://support.stripe.com/questions/deprecation-of-fractional-isk-charges-and-refunds>),
-//! and the card networks take three-decimal currencies only in tens. Not behind the `stripe`
-//! feature: creating a link on a Stripe deployment refuses amounts Stripe cannot charge.
+//! and the card networks take three-decimal currencies only in tens; and Stripe refuses a
+//! charge under its smallest amount. Not behind the `stripe` feature: creating a link on a Stripe
+//! deployment refuses amounts Stripe cannot charge.
 
 use crate::money::{Currency, MinorUnits};
 
@@ -13,6 +14,53 @@ const ZERO_DECIMAL: [&str; 16] =
 
 /// Three-decimal currencies, whose last digit must be 0 (<https://docs.stripe.com/currencies#three-decimal>).
 const THREE_DECIMAL: [&str; 5] = ["BHD", "JOD", "KWD", "OMR", "TND"];
+
+/// Stripe's smallest charge, in ISO minor units, for the currencies it lists
+/// (<https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts>). Stripe applies it
+/// in the merchant's settlement currency, after conversion: exact when the link's currency is the
+/// settlement currency, an approximation otherwise. For currencies it does not list, Stripe
+/// itself refuses what converts to less than its minimum.
+const MINIMUM_CHARGE: [(&str, i64); 24] = [
+    ("AED", 200),
+    ("AUD", 50),
+    ("BGN", 100),
+    ("BRL", 50),
+    ("CAD", 50),
+    ("CHF", 50),
+    ("CZK", 1500),
+    ("DKK", 250),
+    ("EUR", 50),
+    ("GBP", 30),
+    ("HKD", 400),
+    ("HUF", 17500),
+    ("INR", 50),
+    ("JPY", 50),
+    ("MXN", 1000),
+    ("MYR", 200),
+    ("NOK", 300),
+    ("NZD", 50),
+    ("PLN", 200),
+    ("RON", 200),
+    ("SEK", 300),
+    ("SGD", 50),
+    ("THB", 1000),
+    ("USD", 50),
+];
+
+/// Stripe's smallest charge in `currency`, when Stripe lists one.
+pub fn minimum_charge(currency: Currency) -> Option<MinorUnits> {
+    MINIMUM_CHARGE.iter().find(|(code, _)| *code == currency.code()).map(|(_, minor)| MinorUnits(*minor))
+}
+
+/// `amount` as Stripe's `amount`, or why Stripe would refuse to charge it: not exactly
+/// (`to_stripe`), or under its smallest charge.
+pub fn to_stripe_charge(amount: MinorUnits, currency: Currency) -> Result<i64, String> {
+    if let Some(minimum) = minimum_charge(currency).filter(|minimum| amount < *minimum) {
+        let code = currency.code();
+        return Err(format!("Stripe's smallest charge in {code} is {}", minimum.to_decimal_string(currency)));
+    }
+    to_stripe(amount, currency)
+}
 
 /// The decimals of Stripe's amounts in `currency`.
 fn stripe_decimals(currency: Currency) -> u32 {
@@ -54,13 +102,14 @@ pub fn from_stripe(amount: i64, currency: Currency) -> Option<MinorUnits> {
     }
 }
 
-/// Why Stripe could not charge `link`'s fixed amounts or donation presets exactly, by field;
-/// empty when it can. (A donor's own amount is checked when the donation is made.)
+/// Why Stripe could not charge `link`'s fixed amounts, donation presets or smallest custom
+/// donation, by field; empty when it can. (A donor's own amount is checked when the donation
+/// is made.)
 pub fn uncharged_amounts(checkout: &crate::model::Checkout) -> Vec<String> {
     use crate::model::Cart;
     let currency = checkout.currency;
     let refusal =
-        |field: &str, amount: MinorUnits| to_stripe(amount, currency).err().map(|why| format!("{field}: {why}"));
+        |field: &str, amount: MinorUnits| to_stripe_charge(amount, currency).err().map(|why| format!("{field}: {why}"));
     match &checkout.cart {
         Cart::Amount { amount } => refusal("amount", *amount).into_iter().collect(),
         Cart::Items { total, .. } | Cart::ItemsOnLink { total } => refusal("items", *total).into_iter().collect(),
@@ -69,6 +118,9 @@ pub fn uncharged_amounts(checkout: &crate::model::Checkout) -> Vec<String> {
             let mut refused: Vec<String> =
                 presets.filter_map(|(n, preset)| refusal(&format!("donationConfig.presets[{n}]"), *preset)).collect();
             refused.extend(donation.default_amount.and_then(|amount| refusal("donationConfig.defaultAmount", amount)));
+            if donation.allow_custom_amount {
+                refused.extend(donation.min_amount.and_then(|amount| refusal("donationConfig.minAmount", amount)));
+            }
             refused
         }
     }
@@ -101,5 +153,18 @@ mod tests {
         let refused = to_stripe(MinorUnits(1234), currency("KWD")).unwrap_err();
         assert!(refused.contains("KWD") && refused.contains("last decimal is 0"), "{refused}");
         assert_eq!(from_stripe(50_050, currency("ISK")), None, "fractional krónur have no ISO amount");
+    }
+
+    #[test]
+    fn amounts_under_stripes_smallest_charge_are_refused_and_its_smallest_is_taken() {
+        for (code, under, smallest) in [("USD", 49, 50), ("GBP", 29, 30), ("JPY", 49, 50), ("HUF", 17_499, 17_500)] {
+            let refused = to_stripe_charge(MinorUnits(under), currency(code)).unwrap_err();
+            let stated = MinorUnits(smallest).to_decimal_string(currency(code));
+            assert_eq!(refused, format!("Stripe's smallest charge in {code} is {stated}"));
+            assert!(to_stripe_charge(MinorUnits(smallest), currency(code)).is_ok(), "{code}");
+        }
+        // A currency Stripe lists no minimum for is only checked for exactness.
+        assert_eq!(to_stripe_charge(MinorUnits(1), currency("ISK")), Ok(100));
+        assert!(to_stripe_charge(MinorUnits(1050), currency("MGA")).unwrap_err().contains("whole units"));
     }
 }

@@ -48,9 +48,14 @@ fn the_merchants_metadata_goes_to_stripe_within_its_limits() {
 #[test]
 fn only_a_stripe_token_is_taken_from_the_form() {
     // The page posts `tok_…`; nothing that could be a card number or another object id.
-    assert!(crate::checkout::pay::is_stripe_token("tok_1NXWPnCo6bFb1KQto6C8OWvE"));
+    assert!(crate::checkout::pay::is_stripe_id("tok_", "tok_1NXWPnCo6bFb1KQto6C8OWvE"));
     for bad in ["", "tok_", "4242424242424242", "pm_card_visa", "tok_a b", "tok_<script>"] {
-        assert!(!crate::checkout::pay::is_stripe_token(bad), "{bad}");
+        assert!(!crate::checkout::pay::is_stripe_id("tok_", bad), "{bad}");
+    }
+    // The PaymentIntent posted back from 3-D Secure goes into an API path: only `pi_…`.
+    assert!(crate::checkout::pay::is_stripe_id("pi_", "pi_3NXWPnCo6bFb1KQt0xYz"));
+    for bad in ["../customers/cus_1", "pi_1/cancel", "pi_1?expand[]=customer", "tok_1", "pi_"] {
+        assert!(!crate::checkout::pay::is_stripe_id("pi_", bad), "{bad}");
     }
 }
 
