@@ -294,7 +294,23 @@ fn the_webhook_dispatcher_is_woken_by_new_events_on_the_stream_and_by_a_schedule
     let resources = &template["Resources"];
     let dispatcher = functions(&template).into_iter().find(|f| f.binary == DISPATCH_FUNCTION).expect("the dispatcher");
     assert_eq!(resources["Table"]["Properties"]["StreamSpecification"]["StreamViewType"].as_str(), Some("KEYS_ONLY"));
-    assert_eq!(dispatcher.properties["ReservedConcurrentExecutions"].as_u64(), Some(1), "one dispatcher at a time");
+    // One dispatcher at a time by default; a parameter lifts the reservation for an account
+    // whose concurrency quota leaves none to reserve (new accounts': 10).
+    let reserved = match &dispatcher.properties["ReservedConcurrentExecutions"] {
+        Value::Tagged(tagged) if tagged.tag == "!If" => tagged.value.as_sequence().expect("!If's three branches"),
+        other => panic!("the reservation depends on a condition: {other:?}"),
+    };
+    assert_eq!((reserved[0].as_str(), reserved[1].as_u64()), (Some("ReserveDispatcher"), Some(1)));
+    assert!(matches!(&reserved[2], Value::Tagged(t) if t.tag == "!Ref" && t.value.as_str() == Some("AWS::NoValue")));
+    let parameter = &template["Parameters"]["WebhookDispatcherReservedConcurrency"];
+    assert_eq!(parameter["Default"].as_u64(), Some(1), "one at a time unless the deployer says otherwise");
+    let condition = &template["Conditions"]["ReserveDispatcher"];
+    let Value::Tagged(condition) = condition else { panic!("ReserveDispatcher is an !Equals: {condition:?}") };
+    let compared = condition.value.as_sequence().expect("!Equals' two values");
+    assert!(
+        matches!(&compared[0], Value::Tagged(t) if t.value.as_str() == Some("WebhookDispatcherReservedConcurrency"))
+    );
+    assert_eq!(compared[1].as_u64(), Some(1));
     let events = dispatcher.properties["Events"].as_mapping().expect("its events");
     let kinds: Vec<&str> = events.values().filter_map(|event| event["Type"].as_str()).collect();
     assert_eq!(kinds, ["DynamoDB", "ScheduleV2"], "woken by the stream and by a schedule, nothing else");
