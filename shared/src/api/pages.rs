@@ -248,8 +248,13 @@ pub fn checkout_page(
         .collect();
     let donation = match &checkout.cart {
         Cart::Donation { donation } => {
-            let chosen_preset =
-                chosen.and_then(|c| donation.presets.iter().find(|p| p.to_decimal_string(currency) == c));
+            // A default that is not a preset (custom amounts allowed) is offered beside them.
+            let mut offered = donation.presets.clone();
+            if let Some(default) = donation.default_amount.filter(|default| !offered.contains(default)) {
+                offered.push(default);
+                offered.sort();
+            }
+            let chosen_preset = chosen.and_then(|c| offered.iter().find(|p| p.to_decimal_string(currency) == c));
             let custom_value = match (chosen, chosen_preset) {
                 (Some(text), None) => text.to_owned(),
                 _ => String::new(),
@@ -262,8 +267,7 @@ pub fn checkout_page(
                 None => format!("At least {}", show(min)),
             });
             Some(DonationView {
-                presets: donation
-                    .presets
+                presets: offered
                     .iter()
                     .map(|p| PresetView {
                         value: p.to_decimal_string(currency),

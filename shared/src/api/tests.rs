@@ -466,6 +466,26 @@ async fn the_checkout_page_escapes_everything_the_merchant_supplied() {
 }
 
 #[tokio::test]
+async fn a_donation_default_that_is_not_a_preset_is_offered_among_them_already_chosen() {
+    let h = harness().await;
+    let id = h
+        .create_link_with(|body| {
+            *body = test_support::seed_donation(MERCHANT.id);
+            body["donationConfig"]["defaultAmount"] = json!(30);
+        })
+        .await;
+    let session = h.open_session(&id).await;
+    let (status, page) = h.call(Endpoint::CheckoutPage, session_event("checkout-page.json", &session.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = body_text(&page);
+    let offered: Vec<&str> =
+        page.match_indices(r#"name="amount" value=""#).map(|(at, _)| &page[at + 21..at + 26]).collect();
+    assert_eq!(offered, ["25.00", "30.00", "50.00", "100.0", "250.0"], "in order, the default among the presets");
+    assert!(page.contains(r#"value="30.00" checked"#), "the default is chosen:\n{page}");
+    assert_eq!(page.matches(" checked").count(), 1, "and nothing else is");
+}
+
+#[tokio::test]
 async fn opening_a_long_cart_writes_a_small_session_and_its_page_still_lists_every_item() {
     for h in [harness().await, TestApp::dynamodb(MERCHANT, START.parse().unwrap()).await] {
         // 100 items of long names and image addresses: a link of about 45 KB.

@@ -521,8 +521,10 @@ fn read_donation(
     let max_amount = fields.money("maxAmount", currency);
     fields.reject_unknown();
     // Without a valid currency no amount could be read: currency reports its own error.
-    currency?;
+    let currency = currency?;
     let mut fields = Fields::new(&prefix, RawObject::new(), errors);
+    let config = DonationConfig { presets, default_amount, allow_custom_amount, min_amount, max_amount };
+    let presets = &config.presets;
 
     if presets.is_empty() && !allow_custom_amount {
         fields.error("presets", "must list at least one amount when allowCustomAmount is false");
@@ -545,12 +547,19 @@ fn read_donation(
             fields.error("defaultAmount", "must be one of the presets when allowCustomAmount is false");
         } else if !in_range(default) {
             fields.error("defaultAmount", "must lie between minAmount and maxAmount");
+        } else if !presets.contains(&default) && default < config.smallest_custom_amount(currency) {
+            // Offered as a custom amount, it must be one the form takes (one whole unit at least
+            // when minAmount is not set).
+            fields.error(
+                "defaultAmount",
+                "must be one of the presets or at least one whole unit when minAmount is not set",
+            );
         }
     }
     if fields.errors.iter().any(|e| e.starts_with(&prefix)) {
         return None;
     }
-    Some(DonationConfig { presets, default_amount, allow_custom_amount, min_amount, max_amount })
+    Some(config)
 }
 
 mod duplicates;

@@ -629,6 +629,12 @@ fn one_rule_cases() -> Vec<Case> {
             "one of the presets",
         ),
         case(
+            "donation defaultAmount a custom amount under one whole unit",
+            set(donation(), "/donationConfig/defaultAmount", json!(0.5)),
+            "donationConfig.defaultAmount",
+            "at least one whole unit",
+        ),
+        case(
             "donation more than 10 presets",
             set(donation(), "/donationConfig/presets", json!([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55])),
             "donationConfig.presets",
