@@ -333,8 +333,27 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 Ok(PayOutcome::Declined { session, reason })
             }
             Charged::NeedsAuthentication { client_secret, .. } => {
+                self.hold_use_while_authenticating(&session).await;
                 Ok(PayOutcome::Authenticate { session, client_secret })
             }
+        }
+    }
+
+    /// Renews the session's hold on a use of its link for the bank's challenge
+    /// (`PaymentAttempt::AUTHENTICATION_HOLD`), so that no other customer takes that use when the
+    /// attempt's lease runs out and the charge, once authenticated, is not refunded as "limit
+    /// reached". Best effort: the card is at the bank already, and the page must go on to
+    /// authenticate; without the renewal, completing takes a free use if one is left.
+    async fn hold_use_while_authenticating(&self, session: &CheckoutSession) {
+        if !session.link_has_usage_limit {
+            return;
+        }
+        let now = self.clock.now();
+        let hold_until = now + PaymentAttempt::AUTHENTICATION_HOLD;
+        match self.store.claim_use(&session.link_id, &session.id, now, hold_until).await {
+            Ok(ClaimUse::Claimed(_)) => {}
+            Ok(other) => tracing::warn!(session_id = %session.id, ?other, "use not held for 3-D Secure"),
+            Err(error) => tracing::warn!(session_id = %session.id, %error, "use not held for 3-D Secure"),
         }
     }
 

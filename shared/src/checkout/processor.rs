@@ -339,12 +339,24 @@ pub(crate) struct ReportingProcessor {
     sandbox: SandboxProcessor,
     reported: ProcessorPayment,
     card_entry: CardEntry,
+    /// Every charge waits for the customer to authenticate with the bank (3-D Secure).
+    authenticates: bool,
 }
 
 #[cfg(test)]
 impl ReportingProcessor {
     pub(crate) fn new(ledger: Arc<dyn ChargeLedger>, reported: ProcessorPayment) -> Self {
-        ReportingProcessor { sandbox: SandboxProcessor::new(ledger), reported, card_entry: CardEntry::Form }
+        ReportingProcessor {
+            sandbox: SandboxProcessor::new(ledger),
+            reported,
+            card_entry: CardEntry::Form,
+            authenticates: false,
+        }
+    }
+
+    /// The same, with Stripe.js's page, answering every charge with a 3-D Secure challenge.
+    pub(crate) fn asking_for_authentication(self) -> Self {
+        ReportingProcessor { authenticates: true, ..self.with_stripe_js() }
     }
 
     /// The same, with a page that takes cards in Stripe.js (and comes back from 3-D Secure).
@@ -368,6 +380,10 @@ impl PaymentProcessor for ReportingProcessor {
         request: &ChargeRequest<'_>,
         payment: PaymentDetails<'_>,
     ) -> Result<Charged, ProcessorError> {
+        if self.authenticates {
+            let payment_id = "pi_reported".to_owned();
+            return Ok(Charged::NeedsAuthentication { client_secret: format!("{payment_id}_secret"), payment_id });
+        }
         self.sandbox.charge(request, payment).await
     }
 

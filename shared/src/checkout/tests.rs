@@ -217,6 +217,7 @@ pay_flow_tests!(
     a_link_that_fills_up_while_the_customer_is_on_the_page_charges_nothing,
     a_crashed_attempt_is_taken_over_with_the_same_charge,
     a_crashed_charge_on_a_link_that_filled_meanwhile_is_voided,
+    a_use_stays_held_while_the_customer_authenticates_with_the_bank,
     cancelling_after_a_crashed_charge_completes_the_payment_instead,
     an_abandoned_hold_is_returned_when_its_lease_lapses,
     fifty_concurrent_pays_on_a_link_limited_to_five_complete_exactly_five,
@@ -420,6 +421,47 @@ async fn a_crashed_charge_on_a_link_that_filled_meanwhile_is_voided(h: Harness) 
     }
     assert!(h.approved_charges(&crashed).await.is_empty(), "the charge is voided");
     assert_eq!(h.link_now(&link).await.used, 1);
+}
+
+/// 3-D Secure takes minutes: the last use of a link stays with the customer at the bank's
+/// challenge past the attempt's lease, so that nobody else takes it and the charge, once
+/// authenticated, completes instead of being refunded as "limit reached".
+async fn a_use_stays_held_while_the_customer_authenticates_with_the_bank(h: Harness) {
+    use super::processor::{ProcessorPayment, ReportingProcessor};
+    let link = h.fixed_link(Some(1)).await;
+    let (at_the_bank, next) = (h.open(&link).await, h.open(&link).await);
+    let approved = ProcessorPayment {
+        session_id: at_the_bank.id.to_string(),
+        attempt: 1,
+        amount: MinorUnits(5000),
+        charged: Charged::Decided(ChargeOutcome::Approved {
+            transaction_id: "pi_reported".into(),
+            card_brand: "visa".into(),
+            card_last_four: "3184".into(),
+        }),
+    };
+    let stripe = ReportingProcessor::new(h.app.store.clone(), approved).asking_for_authentication();
+    let cashier = Cashier { store: h.app.store.as_ref(), processor: &stripe, clock: h.app.clock.as_ref() };
+    let mut posted = PayForm { form_token: at_the_bank.form_token.clone(), ..PayForm::default() };
+    posted.payment_token = "tok_3ds".into();
+    let asked = cashier.pay(at_the_bank.id.as_str(), &posted, Some("198.51.100.7")).await.unwrap();
+    assert!(matches!(asked, PayOutcome::Authenticate { .. }), "{asked:?}");
+
+    // Five minutes at the bank's challenge: the next customer finds the link full, and is not charged.
+    h.clock.advance(TimeDelta::minutes(5));
+    match h.pay(&next, SUCCESS).await {
+        PayOutcome::LinkUnavailable { reason, .. } => assert_eq!(reason, Unavailable::LimitReached),
+        other => panic!("expected the link to be full, got {other:?}"),
+    }
+    assert_eq!(h.charges_tried(&next).await, 0);
+
+    // Back from the bank: the payment completes on the held use.
+    let back = PayForm { payment_intent: "pi_reported".into(), ..posted };
+    let outcome = cashier.pay(at_the_bank.id.as_str(), &back, Some("198.51.100.7")).await.unwrap();
+    assert!(matches!(outcome, PayOutcome::Paid(_)), "{outcome:?}");
+    let link = h.link_now(&link).await;
+    assert_eq!((link.used, link.reserved, link.claims.len()), (1, 1, 0));
+    assert_eq!(h.session_now(&at_the_bank).await.payment.unwrap().transaction_id, "pi_reported");
 }
 
 async fn cancelling_after_a_crashed_charge_completes_the_payment_instead(h: Harness) {

@@ -141,6 +141,11 @@ impl PaymentAttempt {
     /// above the Lambda timeout, so a live attempt is never taken over.
     pub const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
+    /// How long a use stays held for an attempt whose customer is authenticating with the bank
+    /// (3-D Secure): a challenge takes minutes, far beyond the lease. A customer who walks away
+    /// frees the use when it lapses.
+    pub const AUTHENTICATION_HOLD: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
     /// The key the processor deduplicates charges by.
     pub fn idempotency_key(&self, session: &SessionId) -> String {
         format!("{session}:{}", self.number)
