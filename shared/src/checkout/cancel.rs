@@ -30,7 +30,17 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         let session = self.store.cancel_session(&session.id, now).await?.ok_or(ApiError::SessionNotFound)?;
         match session.status {
             SessionStatus::Completed | SessionStatus::Refunded => Ok(Cancelled::AlreadyPaid(session)),
-            _ => Ok(Cancelled::Cancelled(session)),
+            _ => {
+                // A hold the cancelled session still has (one renewed for 3-D Secure outlives the
+                // attempt's lease) goes back now, not when it lapses. Best effort: it lapses anyway.
+                if session.status == SessionStatus::Cancelled
+                    && session.link_has_usage_limit
+                    && let Err(error) = self.store.release_use(&session.link_id, &session.id).await
+                {
+                    tracing::warn!(session_id = %session.id, %error, "the cancelled session's hold lapses instead");
+                }
+                Ok(Cancelled::Cancelled(session))
+            }
         }
     }
 }

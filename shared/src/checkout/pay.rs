@@ -237,7 +237,12 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
 
         let charged = self.processor.charge(&ChargeRequest::of(&session, &attempt), payment).await;
         match charged {
-            Ok(charged) => self.act_on(session, &attempt, charged, client_ip, claimed.as_deref()).await,
+            Ok(charged) => {
+                if let Charged::NeedsAuthentication { .. } = charged {
+                    self.hold_use_while_authenticating(&session).await;
+                }
+                self.act_on(session, &attempt, charged, client_ip, claimed.as_deref()).await
+            }
             Err(ProcessorError::Processing(detail)) => {
                 tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
                 self.give_back_use(&session).await?;
@@ -333,7 +338,6 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 Ok(PayOutcome::Declined { session, reason })
             }
             Charged::NeedsAuthentication { client_secret, .. } => {
-                self.hold_use_while_authenticating(&session).await;
                 Ok(PayOutcome::Authenticate { session, client_secret })
             }
         }
@@ -342,18 +346,18 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
     /// Renews the session's hold on a use of its link for the bank's challenge
     /// (`PaymentAttempt::AUTHENTICATION_HOLD`), so that no other customer takes that use when the
     /// attempt's lease runs out and the charge, once authenticated, is not refunded as "limit
-    /// reached". Best effort: the card is at the bank already, and the page must go on to
-    /// authenticate; without the renewal, completing takes a free use if one is left.
+    /// reached". Once per charge: the page posting the PaymentIntent back, or Stripe reporting
+    /// it, never renews it again. Best effort: the card is at the bank already, and the page
+    /// must go on to authenticate; without the renewal, completing takes a free use if one is left.
     async fn hold_use_while_authenticating(&self, session: &CheckoutSession) {
         if !session.link_has_usage_limit {
             return;
         }
-        let now = self.clock.now();
-        let hold_until = now + PaymentAttempt::AUTHENTICATION_HOLD;
-        match self.store.claim_use(&session.link_id, &session.id, now, hold_until).await {
-            Ok(ClaimUse::Claimed(_)) => {}
-            Ok(other) => tracing::warn!(session_id = %session.id, ?other, "use not held for 3-D Secure"),
-            Err(error) => tracing::warn!(session_id = %session.id, %error, "use not held for 3-D Secure"),
+        let hold_until = self.clock.now() + PaymentAttempt::AUTHENTICATION_HOLD;
+        match self.store.renew_hold(&session.link_id, &session.id, hold_until).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(session_id = %session.id, "no hold to renew for 3-D Secure"),
+            Err(error) => tracing::warn!(session_id = %session.id, %error, "hold not renewed for 3-D Secure"),
         }
     }
 

@@ -218,6 +218,7 @@ pay_flow_tests!(
     a_crashed_attempt_is_taken_over_with_the_same_charge,
     a_crashed_charge_on_a_link_that_filled_meanwhile_is_voided,
     a_use_stays_held_while_the_customer_authenticates_with_the_bank,
+    cancelling_at_the_banks_challenge_gives_the_use_back_at_once,
     cancelling_after_a_crashed_charge_completes_the_payment_instead,
     an_abandoned_hold_is_returned_when_its_lease_lapses,
     fifty_concurrent_pays_on_a_link_limited_to_five_complete_exactly_five,
@@ -442,8 +443,8 @@ async fn a_use_stays_held_while_the_customer_authenticates_with_the_bank(h: Harn
     };
     let stripe = ReportingProcessor::new(h.app.store.clone(), approved).asking_for_authentication();
     let cashier = Cashier { store: h.app.store.as_ref(), processor: &stripe, clock: h.app.clock.as_ref() };
-    let mut posted = PayForm { form_token: at_the_bank.form_token.clone(), ..PayForm::default() };
-    posted.payment_token = "tok_3ds".into();
+    let posted =
+        PayForm { form_token: at_the_bank.form_token.clone(), payment_token: "tok_3ds".into(), ..PayForm::default() };
     let asked = cashier.pay(at_the_bank.id.as_str(), &posted, Some("198.51.100.7")).await.unwrap();
     assert!(matches!(asked, PayOutcome::Authenticate { .. }), "{asked:?}");
 
@@ -462,6 +463,31 @@ async fn a_use_stays_held_while_the_customer_authenticates_with_the_bank(h: Harn
     let link = h.link_now(&link).await;
     assert_eq!((link.used, link.reserved, link.claims.len()), (1, 1, 0));
     assert_eq!(h.session_now(&at_the_bank).await.payment.unwrap().transaction_id, "pi_reported");
+}
+
+/// A customer who gives up at the bank's challenge and cancels frees the link's last use at
+/// once, not when the hold renewed for the challenge lapses.
+async fn cancelling_at_the_banks_challenge_gives_the_use_back_at_once(h: Harness) {
+    use super::processor::{ProcessorPayment, ReportingProcessor};
+    let link = h.fixed_link(Some(1)).await;
+    let (gives_up, next) = (h.open(&link).await, h.open(&link).await);
+    let never_authenticated = ProcessorPayment {
+        session_id: gives_up.id.to_string(),
+        attempt: 1,
+        amount: MinorUnits(5000),
+        charged: Charged::NeedsAuthentication { payment_id: "pi_reported".into(), client_secret: "secret".into() },
+    };
+    let stripe = ReportingProcessor::new(h.app.store.clone(), never_authenticated).asking_for_authentication();
+    let cashier = Cashier { store: h.app.store.as_ref(), processor: &stripe, clock: h.app.clock.as_ref() };
+    let posted =
+        PayForm { form_token: gives_up.form_token.clone(), payment_token: "tok_3ds".into(), ..PayForm::default() };
+    let asked = cashier.pay(gives_up.id.as_str(), &posted, Some("198.51.100.7")).await.unwrap();
+    assert!(matches!(asked, PayOutcome::Authenticate { .. }), "{asked:?}");
+    h.clock.advance(TimeDelta::minutes(2));
+    let cancelled = cashier.cancel(gives_up.id.as_str()).await.unwrap();
+    assert!(matches!(cancelled, super::cancel::Cancelled::Cancelled(_)), "{cancelled:?}");
+    assert_eq!(h.link_now(&link).await.claims.len(), 0, "the hold went with the cancel");
+    assert_paid(&h.pay(&next, SUCCESS).await);
 }
 
 async fn cancelling_after_a_crashed_charge_completes_the_payment_instead(h: Harness) {

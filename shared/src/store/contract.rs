@@ -125,6 +125,7 @@ macro_rules! contract_suite {
                 inactive_expired_and_unknown_links_hold_nothing,
                 unlimited_links_hold_nothing_and_count_every_payment,
                 releasing_gives_the_use_back_once,
+                a_hold_is_renewed_only_by_its_session_even_on_a_blocked_link,
                 completing_turns_the_hold_into_exactly_one_use,
                 completing_after_the_hold_lapsed_takes_a_free_use_or_finds_the_link_full,
                 a_claim_brings_back_the_link_and_completing_from_a_stale_copy_decides_on_the_stored_link,
@@ -1893,6 +1894,26 @@ async fn counters_count_each_client_once_even_concurrently<F: Fixture>() {
     assert_eq!(once_more, ClientCount { count: 21, clients: 5, new_client: false }, "each of the five clients once");
     let new_clients = racers_new.iter().filter(|new| **new).count();
     assert_eq!(new_clients, 5, "each racing client was new exactly once");
+}
+
+async fn a_hold_is_renewed_only_by_its_session_even_on_a_blocked_link<F: Fixture>() {
+    let fixture = F::fresh().await;
+    let store = fixture.store();
+    let link = create_paying_link(store, Some(1)).await;
+    let [holder, other] = [SessionId::generate(), SessionId::generate()];
+    assert_eq!(claim(store, &link, &holder, at(1)).await, Claim::Claimed);
+    // A block for card testing meanwhile: the use is the holder's already, and stays so.
+    store.block_payments(&link.id, at(100)).await.expect("block");
+    assert!(store.renew_hold(&link.id, &holder, at(900)).await.expect("renew"));
+    assert_eq!(uses(store, &link.id).await, (0, 1, vec![held(&holder, at(900))]), "renewed, counted once");
+    // Another session holds nothing to renew, and gets nothing.
+    assert!(!store.renew_hold(&link.id, &other, at(900)).await.expect("renew of no hold"));
+    store.release_use(&link.id, &holder).await.expect("release");
+    assert!(!store.renew_hold(&link.id, &holder, at(950)).await.expect("renew after release"));
+    assert_eq!(uses(store, &link.id).await, (0, 0, vec![]), "nothing held comes back");
+    let unknown = LinkId::generate();
+    assert!(!store.renew_hold(&unknown, &holder, at(900)).await.expect("renew on an unknown link"));
+    assert_eq!(store.get_link(&unknown).await.expect("get link"), None, "no link is made up");
 }
 
 async fn a_blocked_link_refuses_claims_until_the_block_ends<F: Fixture>() {

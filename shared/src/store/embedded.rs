@@ -674,6 +674,23 @@ impl Payments for EmbeddedStore {
         self.write(move |txn| txn.release_use(&key, &session)).await
     }
 
+    async fn renew_hold(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        hold_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (key, session) = (keys::link(link), session.to_string());
+        self.write(move |txn| {
+            let Some(mut link) = txn.get::<PaymentLink>(&key)? else { return Ok(false) };
+            let Some(until) = link.claims.get_mut(&session) else { return Ok(false) };
+            *until = hold_until;
+            txn.put(&key, &link)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn complete_payment(
         &self,
         session: &SessionId,

@@ -215,6 +215,15 @@ impl Payments for FaultyStore {
         self.run(self.inner.release_use(link, session)).await
     }
 
+    async fn renew_hold(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        hold_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.run(self.inner.renew_hold(link, session, hold_until)).await
+    }
+
     async fn complete_payment(
         &self,
         session: &SessionId,

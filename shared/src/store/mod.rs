@@ -185,6 +185,16 @@ pub trait Payments: Send + Sync {
     /// Gives back the use `session` holds, if it still holds one.
     async fn release_use(&self, link: &LinkId, session: &SessionId) -> Result<(), StoreError>;
 
+    /// Moves the end of the hold `session` has on a use of `link` to `hold_until`, whatever
+    /// the link's state: the use is already the session's. False when it holds none (any more),
+    /// and then nothing is written.
+    async fn renew_hold(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        hold_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     /// Atomically: the link counts a completed payment (`used += 1`, the session's hold
     /// becomes the use; if the hold had lapsed, a free use is taken instead) and the session
     /// becomes `completed` with `result`, provided it is still pending with attempt `attempt`

@@ -203,6 +203,19 @@ impl Payments for DynamoStore {
         self.update(&keys::link(link), &releasing(session), ReturnValue::None).await.map(|_| ())
     }
 
+    async fn renew_hold(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        hold_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let pk = keys::link(link);
+        let renewal = Write::new("SET #claims.#sid = :hold", "attribute_exists(#claims.#sid)")
+            .alias("#sid", session.as_str())
+            .value(":hold", attribute(&pk, &hold_until)?);
+        Ok(matches!(self.update(&pk, &renewal, ReturnValue::None).await?, Written::Applied(_)))
+    }
+
     async fn complete_payment(
         &self,
         session: &SessionId,
