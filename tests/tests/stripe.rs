@@ -128,18 +128,27 @@ async fn amounts_stripe_would_refuse_are_refused_to_the_merchant_or_asked_again_
         refused,
         (400, serde_json::json!(["donationConfig.minAmount: Stripe's smallest charge in USD is 0.50"]))
     );
+    // Custom amounts allowed, all of them under Stripe's smallest charge.
+    let mut donation = seed_donation(MERCHANT_ID);
+    donation["donationConfig"] = serde_json::json!({ "presets": [], "allowCustomAmount": true, "maxAmount": 0.4 });
+    let refused = s.create(&donation).await.expect_err("custom amounts up to 0.40 USD");
+    let why = "donationConfig.maxAmount: Stripe's smallest charge in USD is 0.50";
+    assert_eq!(refused, (400, serde_json::json!([why])));
 
-    // A yen donation with custom amounts and no minimum: the form's own smallest is one yen,
-    // Stripe's 50. A donor who gives 10 is asked again, and nothing reaches Stripe.
+    // A yen donation with custom amounts and no minimum: the form's own smallest would be one
+    // yen, Stripe's is 50, and the page says 50. A donor who gives 10 is asked again, and
+    // nothing reaches Stripe.
     let mut yen = seed_donation(MERCHANT_ID);
     yen["currency"] = "JPY".into();
     yen["donationConfig"] = serde_json::json!({ "presets": [500, 1000], "allowCustomAmount": true });
     let link = s.create(&yen).await.expect("a yen donation");
     let (page, form_token) = open_checkout(&s.server.base, &link).await.expect("open");
+    let shown = client().get(&page).send().await.expect("the page").text().await.expect("its text");
+    assert!(shown.contains("At least ¥50 JPY"), "the page states Stripe's smallest: {shown}");
     let card = s.stripe.card_token("4242424242424242").await;
     let (status, body) = s.pay(&page, &form_token, &[("customAmount", "10"), ("paymentToken", &card)]).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body.contains("smallest charge in JPY is 50"), "tells the donor the smallest: {body}");
+    assert!(body.contains("The smallest amount you can give is 50."), "tells the donor the smallest: {body}");
     assert!(s.intents_of(session_of(&page)).await.is_empty(), "nothing reached Stripe");
     // The same session then takes an amount Stripe charges.
     let card = s.stripe.card_token("4242424242424242").await;

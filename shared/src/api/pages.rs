@@ -261,7 +261,7 @@ pub fn checkout_page(
             };
             let default =
                 chosen_preset.copied().or(if custom_value.is_empty() { donation.default_amount } else { None });
-            let min = donation.smallest_custom_amount(currency);
+            let min = crate::checkout::pay::smallest_custom_donation(donation, currency, card_entry);
             let hint = Some(match donation.max_amount {
                 Some(max) => format!("Between {} and {}", show(min), show(max)),
                 None => format!("At least {}", show(min)),

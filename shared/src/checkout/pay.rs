@@ -24,14 +24,14 @@ use subtle::ConstantTimeEq;
 use super::card::parse_card;
 use super::guard;
 use super::processor::{CardEntry, ChargeRequest, Charged, PaymentDetails, PaymentProcessor, ProcessorError};
-use super::stripe_amounts::to_stripe_charge;
+use super::stripe_amounts::{minimum_charge, to_stripe};
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::model::{
-    Cart, ChargeOutcome, ChargeRecord, CheckoutSession, DeclineReason, FailureCode, PaymentAttempt, PaymentLink,
-    PaymentResult, SessionStatus, Unavailable,
+    Cart, ChargeOutcome, ChargeRecord, CheckoutSession, DeclineReason, DonationConfig, FailureCode, PaymentAttempt,
+    PaymentLink, PaymentResult, SessionStatus, Unavailable,
 };
-use crate::money::{MinorUnits, parse_decimal_string};
+use crate::money::{Currency, MinorUnits, parse_decimal_string};
 use crate::store::{
     AttemptEnd, BeginAttempt, ClaimUse, CompletePayment, Counters, LinkRefusal, Links, Payments, Sessions,
 };
@@ -515,8 +515,19 @@ pub(crate) fn is_stripe_id(prefix: &str, id: &str) -> bool {
     })
 }
 
-/// `amount` if the processor can charge it. Stripe refuses a donor's own amount that it cannot
-/// state exactly or that is under its smallest charge: the donor is asked for another before
+/// The smallest custom amount a donor may give on this deployment: the merchant's (or one whole
+/// unit), and with Stripe at least Stripe's smallest charge in the currency. The page states it;
+/// paying checks it.
+pub fn smallest_custom_donation(donation: &DonationConfig, currency: Currency, card_entry: &CardEntry) -> MinorUnits {
+    let merchants = donation.smallest_custom_amount(currency);
+    match card_entry {
+        CardEntry::StripeJs(_) => minimum_charge(currency).map_or(merchants, |stripes| merchants.max(stripes)),
+        CardEntry::Form => merchants,
+    }
+}
+
+/// `amount` if the processor can charge it. Stripe refuses a donor's own amount under its
+/// smallest charge or that it cannot state exactly: the donor is asked for another before
 /// anything is held or charged. (A link's fixed amounts and presets were checked when it was
 /// created.)
 fn processor_takes(
@@ -524,10 +535,15 @@ fn processor_takes(
     session: &CheckoutSession,
     amount: MinorUnits,
 ) -> Result<MinorUnits, String> {
-    let donation = matches!(session.checkout.cart, Cart::Donation { .. });
-    if donation && matches!(card_entry, CardEntry::StripeJs(_)) {
-        to_stripe_charge(amount, session.checkout.currency).map_err(|why| format!("{why}."))?;
+    let (Cart::Donation { donation }, CardEntry::StripeJs(_)) = (&session.checkout.cart, card_entry) else {
+        return Ok(amount);
+    };
+    let currency = session.checkout.currency;
+    let smallest = smallest_custom_donation(donation, currency, card_entry);
+    if amount < smallest && !donation.presets.contains(&amount) {
+        return Err(format!("The smallest amount you can give is {}.", smallest.to_decimal_string(currency)));
     }
+    to_stripe(amount, currency).map_err(|why| format!("{why}."))?;
     Ok(amount)
 }
 

@@ -102,8 +102,8 @@ pub fn from_stripe(amount: i64, currency: Currency) -> Option<MinorUnits> {
     }
 }
 
-/// Why Stripe could not charge `link`'s fixed amounts, donation presets or smallest custom
-/// donation, by field; empty when it can. (A donor's own amount is checked when the donation
+/// Why Stripe could not charge `link`'s fixed amounts, donation presets or custom donation
+/// bounds, by field; empty when it can. (A donor's own amount is checked when the donation
 /// is made.)
 pub fn uncharged_amounts(checkout: &crate::model::Checkout) -> Vec<String> {
     use crate::model::Cart;
@@ -120,6 +120,7 @@ pub fn uncharged_amounts(checkout: &crate::model::Checkout) -> Vec<String> {
             refused.extend(donation.default_amount.and_then(|amount| refusal("donationConfig.defaultAmount", amount)));
             if donation.allow_custom_amount {
                 refused.extend(donation.min_amount.and_then(|amount| refusal("donationConfig.minAmount", amount)));
+                refused.extend(donation.max_amount.and_then(|amount| refusal("donationConfig.maxAmount", amount)));
             }
             refused
         }
