@@ -302,15 +302,16 @@ fn the_webhook_dispatcher_is_woken_by_new_events_on_the_stream_and_by_a_schedule
     };
     assert_eq!((reserved[0].as_str(), reserved[1].as_u64()), (Some("ReserveDispatcher"), Some(1)));
     assert!(matches!(&reserved[2], Value::Tagged(t) if t.tag == "!Ref" && t.value.as_str() == Some("AWS::NoValue")));
-    let parameter = &template["Parameters"]["WebhookDispatcherReservedConcurrency"];
-    assert_eq!(parameter["Default"].as_u64(), Some(1), "one at a time unless the deployer says otherwise");
+    let parameter = &template["Parameters"]["WebhookDispatcherOneAtATime"];
+    assert_eq!(parameter["Default"].as_str(), Some("true"), "one at a time unless the deployer says otherwise");
+    let allowed: Vec<&str> =
+        parameter["AllowedValues"].as_sequence().expect("its values").iter().filter_map(Value::as_str).collect();
+    assert_eq!(allowed, ["true", "false"]);
     let condition = &template["Conditions"]["ReserveDispatcher"];
     let Value::Tagged(condition) = condition else { panic!("ReserveDispatcher is an !Equals: {condition:?}") };
     let compared = condition.value.as_sequence().expect("!Equals' two values");
-    assert!(
-        matches!(&compared[0], Value::Tagged(t) if t.value.as_str() == Some("WebhookDispatcherReservedConcurrency"))
-    );
-    assert_eq!(compared[1].as_u64(), Some(1));
+    assert!(matches!(&compared[0], Value::Tagged(t) if t.value.as_str() == Some("WebhookDispatcherOneAtATime")));
+    assert_eq!(compared[1].as_str(), Some("true"));
     let events = dispatcher.properties["Events"].as_mapping().expect("its events");
     let kinds: Vec<&str> = events.values().filter_map(|event| event["Type"].as_str()).collect();
     assert_eq!(kinds, ["DynamoDB", "ScheduleV2"], "woken by the stream and by a schedule, nothing else");

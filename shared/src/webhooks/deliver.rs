@@ -94,7 +94,8 @@ impl Sender {
 /// Delivers what is due at `now`; returns how many attempts were made. Store errors stop the
 /// round (the outbox keeps everything for the next one).
 ///
-/// One receiver must not hold up the others (the dispatcher runs one at a time): an event's
+/// One receiver must not hold up the others (the dispatcher runs one at a time, unless a
+/// deployment lifts that: `WebhookDispatcherOneAtATime`): an event's
 /// attempts to its endpoints go out together, and an endpoint that does not answer at all
 /// (down, or silent until the timeout) is tried once per round, its other deliveries due in
 /// the round waiting for its next try. One that answers, even with an error, gets each event:
