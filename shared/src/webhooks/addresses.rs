@@ -5,8 +5,9 @@ use std::net::{IpAddr, Ipv4Addr};
 /// Whether `ip` is on the public internet: not loopback, private, link-local (the cloud
 /// metadata address 169.254.169.254 included), shared (100.64/10), benchmarking (198.18/15),
 /// IETF-reserved (192.0.0/24, 240/4), unspecified, multicast or documentation space, in IPv4 or
-/// IPv6. An IPv6 address that carries an IPv4 one (IPv4-mapped, NAT64's 64:ff9b::/96, 6to4's
-/// 2002::/16) is judged as that IPv4 address: a NAT64 or 6to4 gateway would take it there.
+/// IPv6. An IPv6 address that carries an IPv4 one (IPv4-mapped or -translated, NAT64's
+/// 64:ff9b::/96, 6to4's 2002::/16) is judged as that IPv4 address: a translator or gateway
+/// would take it there.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -29,6 +30,7 @@ pub fn is_public(ip: IpAddr) -> bool {
             let ipv4 = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
             let carried = v6
                 .to_ipv4_mapped()
+                .or_else(|| (s[..6] == [0, 0, 0, 0, 0xffff, 0]).then(|| ipv4(s[6], s[7]))) // IPv4-translated
                 .or_else(|| (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]).then(|| ipv4(s[6], s[7])))
                 .or_else(|| (s[0] == 0x2002).then(|| ipv4(s[1], s[2])));
             match carried {
@@ -43,7 +45,10 @@ pub fn is_public(ip: IpAddr) -> bool {
                         || s[..3] == [0x64, 0xff9b, 1] // NAT64 for local use
                         || s[..4] == [0x100, 0, 0, 0] // discard-only
                         || (s[0] == 0x2001 && s[1] < 0x200) // IETF protocol assignments, Teredo
-                        || (s[0] == 0x2001 && s[1] == 0x0db8))
+                        || (s[0] == 0x2001 && s[1] == 0x0db8)
+                        || (s[0] == 0x3fff && s[1] < 0x1000) // documentation (3fff::/20)
+                        || s[0] == 0x5f00 // segment routing (SRv6 SIDs)
+                        || (s[0] & 0xffc0) == 0xfec0) // site-local (deprecated)
                 }
             }
         }
@@ -91,6 +96,10 @@ mod tests {
             "100::1",             // discard-only
             "2001::1",            // Teredo
             "::127.0.0.1",        // IPv4-compatible
+            "::ffff:0:a00:1",     // IPv4-translated 10.0.0.1
+            "3fff::1",            // documentation
+            "5f00::1",            // SRv6
+            "fec0::1",            // site-local
         ];
         for ip in refused {
             assert!(!is_public(ip.parse().unwrap()), "{ip} must be refused");
@@ -105,6 +114,8 @@ mod tests {
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
+            "::ffff:0:808:808",
+            "3fff:1000::1",
         ] {
             assert!(is_public(ip.parse().unwrap()), "{ip} is public");
         }
