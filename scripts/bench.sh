@@ -171,7 +171,7 @@ if wants coldstart; then
     # whose GetItem is a few ms faster than moto's: the start left to the function once the store
     # answers like a near one. Issue 16's start goal is judged here: check-availability's first
     # answer over hello's, in fifty interleaved passes of twenty starts each (one pass on a noisy
-    # machine ranges ~1.2-2.6x).
+    # machine ranges ~1.1-3.1x).
     dynalite_dir="${XDG_CACHE_HOME:-$HOME/.cache}/paylinks/dynalite-4.0.0"
     [[ -x "$dynalite_dir/node_modules/.bin/dynalite" ]] ||
         npm install --prefix "$dynalite_dir" --no-audit --no-fund --silent dynalite@4.0.0 >&2

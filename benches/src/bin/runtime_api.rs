@@ -15,9 +15,10 @@
 //! Prints one markdown row.
 //!
 //! `--compare` measures the binaries in P passes, each pass running every binary R times one
-//! after the other, so that a slow minute of a noisy machine falls on all of them alike. It
-//! prints a table with each binary's medians of the passes' p50s, and its first answer over
-//! BASELINE's: the median of the passes' ratios, and their range.
+//! after the other (each pass starting with the next binary), so that a slow minute of a noisy
+//! machine falls on all of them alike. It prints a table with each binary's medians of the
+//! passes' p50s, and its first answer over BASELINE's: the median of the passes' ratios, and
+//! their range.
 
 use std::convert::Infallible;
 use std::process::{Command, Stdio};
@@ -136,7 +137,11 @@ struct Runtime {
 async fn serve_runtime_api(listener: TcpListener, state: Arc<State>) {
     let mut connections = JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors, say: wait rather than spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
         let state = Arc::clone(&state);
         connections.spawn(async move {
             let service = service_fn(move |r| {
@@ -228,13 +233,15 @@ struct PassMedians {
 /// `--compare`: the binaries in interleaved passes, and each one's first answer over the first's.
 async fn compare(runtime: &Runtime, binaries: &[String], runs: usize, passes: usize) {
     let mut by_binary: Vec<Vec<PassMedians>> = binaries.iter().map(|_| Vec::new()).collect();
-    for _ in 0..passes {
-        for (binary, medians) in binaries.iter().zip(&mut by_binary) {
+    for pass in 0..passes {
+        // Each pass starts with the next binary, so that none always runs first (or after another).
+        for turn in 0..binaries.len() {
+            let which = (pass + turn) % binaries.len();
             let mut samples = Vec::with_capacity(runs);
             for _ in 0..runs {
-                samples.push(runtime.run_once(std::slice::from_ref(binary)).await);
+                samples.push(runtime.run_once(std::slice::from_ref(&binaries[which])).await);
             }
-            medians.push(PassMedians {
+            by_binary[which].push(PassMedians {
                 init: median(samples.iter().map(|s| s.init)),
                 first_answer: median(samples.iter().map(|s| s.first_answer)),
                 cpu: median(samples.iter().map(|s| s.cpu)),
