@@ -7,8 +7,8 @@ use chrono::TimeDelta;
 
 use super::pay::{Cashier, PayForm, PayOutcome};
 use super::processor::{
-    ChargeRequest, Charged, InjectedProcessor, PaymentDetails, PaymentProcessor, SandboxProcessor, approved_charges,
-    recorded_charges,
+    ChargeRequest, Charged, InjectedProcessor, PaymentDetails, PaymentProcessor, ProcessorPayment, ReportingProcessor,
+    SandboxProcessor, approved_charges, recorded_charges,
 };
 use super::processor::{
     TEST_CARD_DECLINED as DECLINED, TEST_CARD_INSUFFICIENT_FUNDS as INSUFFICIENT,
@@ -21,7 +21,7 @@ use crate::model::{
     SessionStatus, Unavailable,
 };
 use crate::money::MinorUnits;
-use crate::store::{BeginAttempt, ClaimUse};
+use crate::store::{BeginAttempt, ClaimUse, Store};
 use crate::test_support::{TestApp, TestMerchant, shop_checkout};
 
 mod faults;
@@ -424,29 +424,38 @@ async fn a_crashed_charge_on_a_link_that_filled_meanwhile_is_voided(h: Harness) 
     assert_eq!(h.link_now(&link).await.used, 1);
 }
 
+/// A Stripe whose every charge asks for 3-D Secure, and that then reports `session`'s first
+/// attempt as `charged` (what the bank decided).
+fn stripe_asking_to_authenticate(h: &Harness, session: &CheckoutSession, charged: Charged) -> ReportingProcessor {
+    let reported =
+        ProcessorPayment { session_id: session.id.to_string(), attempt: 1, amount: MinorUnits(5000), charged };
+    ReportingProcessor::new(h.app.store.clone(), reported).asking_for_authentication()
+}
+
+/// Pays `session` with a Stripe.js token through `cashier`: the bank asks the customer to
+/// authenticate. The form posted, for the page's post back.
+async fn pay_into_3d_secure(cashier: &Cashier<'_, dyn Store>, session: &CheckoutSession) -> PayForm {
+    let posted =
+        PayForm { form_token: session.form_token.clone(), payment_token: "tok_3ds".into(), ..PayForm::default() };
+    let asked = cashier.pay(session.id.as_str(), &posted, Some("198.51.100.7")).await.unwrap();
+    assert!(matches!(asked, PayOutcome::Authenticate { .. }), "{asked:?}");
+    posted
+}
+
 /// 3-D Secure takes minutes: the last use of a link stays with the customer at the bank's
 /// challenge past the attempt's lease, so that nobody else takes it and the charge, once
 /// authenticated, completes instead of being refunded as "limit reached".
 async fn a_use_stays_held_while_the_customer_authenticates_with_the_bank(h: Harness) {
-    use super::processor::{ProcessorPayment, ReportingProcessor};
     let link = h.fixed_link(Some(1)).await;
     let (at_the_bank, next) = (h.open(&link).await, h.open(&link).await);
-    let approved = ProcessorPayment {
-        session_id: at_the_bank.id.to_string(),
-        attempt: 1,
-        amount: MinorUnits(5000),
-        charged: Charged::Decided(ChargeOutcome::Approved {
-            transaction_id: "pi_reported".into(),
-            card_brand: "visa".into(),
-            card_last_four: "3184".into(),
-        }),
-    };
-    let stripe = ReportingProcessor::new(h.app.store.clone(), approved).asking_for_authentication();
+    let approved = Charged::Decided(ChargeOutcome::Approved {
+        transaction_id: "pi_reported".into(),
+        card_brand: "visa".into(),
+        card_last_four: "3184".into(),
+    });
+    let stripe = stripe_asking_to_authenticate(&h, &at_the_bank, approved);
     let cashier = Cashier { store: h.app.store.as_ref(), processor: &stripe, clock: h.app.clock.as_ref() };
-    let posted =
-        PayForm { form_token: at_the_bank.form_token.clone(), payment_token: "tok_3ds".into(), ..PayForm::default() };
-    let asked = cashier.pay(at_the_bank.id.as_str(), &posted, Some("198.51.100.7")).await.unwrap();
-    assert!(matches!(asked, PayOutcome::Authenticate { .. }), "{asked:?}");
+    let posted = pay_into_3d_secure(&cashier, &at_the_bank).await;
 
     // Five minutes at the bank's challenge: the next customer finds the link full, and is not charged.
     h.clock.advance(TimeDelta::minutes(5));
@@ -468,21 +477,13 @@ async fn a_use_stays_held_while_the_customer_authenticates_with_the_bank(h: Harn
 /// A customer who gives up at the bank's challenge and cancels frees the link's last use at
 /// once, not when the hold renewed for the challenge lapses.
 async fn cancelling_at_the_banks_challenge_gives_the_use_back_at_once(h: Harness) {
-    use super::processor::{ProcessorPayment, ReportingProcessor};
     let link = h.fixed_link(Some(1)).await;
     let (gives_up, next) = (h.open(&link).await, h.open(&link).await);
-    let never_authenticated = ProcessorPayment {
-        session_id: gives_up.id.to_string(),
-        attempt: 1,
-        amount: MinorUnits(5000),
-        charged: Charged::NeedsAuthentication { payment_id: "pi_reported".into(), client_secret: "secret".into() },
-    };
-    let stripe = ReportingProcessor::new(h.app.store.clone(), never_authenticated).asking_for_authentication();
+    let still_at_the_bank =
+        Charged::NeedsAuthentication { payment_id: "pi_reported".into(), client_secret: "secret".into() };
+    let stripe = stripe_asking_to_authenticate(&h, &gives_up, still_at_the_bank);
     let cashier = Cashier { store: h.app.store.as_ref(), processor: &stripe, clock: h.app.clock.as_ref() };
-    let posted =
-        PayForm { form_token: gives_up.form_token.clone(), payment_token: "tok_3ds".into(), ..PayForm::default() };
-    let asked = cashier.pay(gives_up.id.as_str(), &posted, Some("198.51.100.7")).await.unwrap();
-    assert!(matches!(asked, PayOutcome::Authenticate { .. }), "{asked:?}");
+    pay_into_3d_secure(&cashier, &gives_up).await;
     h.clock.advance(TimeDelta::minutes(2));
     let cancelled = cashier.cancel(gives_up.id.as_str()).await.unwrap();
     assert!(matches!(cancelled, super::cancel::Cancelled::Cancelled(_)), "{cancelled:?}");
