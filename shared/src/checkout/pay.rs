@@ -243,7 +243,16 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 }
                 self.act_on(session, &attempt, charged, client_ip, claimed.as_deref()).await
             }
-            Err(ProcessorError::Processing(detail)) => {
+            // A donor can give another amount; a fixed amount the processor refuses can never
+            // be paid, and fails as any processing error.
+            Err(ProcessorError::AmountRefused(detail)) if matches!(session.checkout.cart, Cart::Donation { .. }) => {
+                tracing::warn!(session_id = %session_id, detail, "processor refused the donor's amount");
+                self.give_back_use(&session).await?;
+                self.store.end_attempt(&session.id, &attempt, AttemptEnd::Declined).await?;
+                let message = "The card processor cannot take this amount. Choose another.".to_owned();
+                Ok(PayOutcome::TryAgain { session, message })
+            }
+            Err(ProcessorError::Processing(detail) | ProcessorError::AmountRefused(detail)) => {
                 tracing::warn!(session_id = %session_id, detail, "processor failed the charge");
                 self.give_back_use(&session).await?;
                 self.fail(session, &attempt, FailureCode::SystemError).await
@@ -378,7 +387,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
         let payment = match self.processor.payment(payment_id, account).await {
             Ok(payment) => payment,
             Err(error @ ProcessorError::Unavailable(_)) => return Err(processor_unreachable(&session, error)),
-            Err(ProcessorError::Processing(detail)) => {
+            Err(ProcessorError::Processing(detail) | ProcessorError::AmountRefused(detail)) => {
                 tracing::warn!(session_id = %session.id, detail, "payment posted back is not the processor's");
                 return Err(ApiError::StaleForm);
             }

@@ -142,6 +142,10 @@ pub enum ProcessorError {
     /// The processor (or its record keeping) could not be reached; nothing is known to be charged.
     #[error("processor unavailable: {0}")]
     Unavailable(String),
+    /// The processor takes no charge of this amount (under its smallest or over its largest,
+    /// in the merchant's settlement currency): nothing was charged.
+    #[error("amount refused: {0}")]
+    AmountRefused(String),
 }
 
 impl From<StoreError> for ProcessorError {

@@ -84,7 +84,7 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 tracing::warn!(payment_intent, detail, "processor unreachable");
                 Err(ApiError::ProcessorUnavailable)
             }
-            Err(ProcessorError::Processing(detail)) => {
+            Err(ProcessorError::Processing(detail) | ProcessorError::AmountRefused(detail)) => {
                 tracing::warn!(payment_intent, detail, "reported payment is not one of ours");
                 Ok(None)
             }

@@ -33,8 +33,8 @@ pub enum StripeError {
     Unreachable(String),
     /// Stripe refused the request (any other 4xx): a bug or a misconfiguration, not the
     /// customer's to fix. `message` is Stripe's, for the log.
-    #[error("stripe refused the request ({status}, {kind}): {message}")]
-    Refused { status: u16, kind: String, message: String },
+    #[error("stripe refused the request ({status}, {kind}, {code:?}): {message}")]
+    Refused { status: u16, kind: String, code: Option<String>, message: String },
 }
 
 impl StripeError {
@@ -128,6 +128,7 @@ impl StripeClient {
             return serde_json::from_slice(&body).map_err(|e| StripeError::Refused {
                 status: status.as_u16(),
                 kind: "decode".into(),
+                code: None,
                 message: e.to_string(),
             });
         }
@@ -146,7 +147,7 @@ fn classify(status: u16, body: &[u8]) -> StripeError {
     if status == 429 || status >= 500 {
         return StripeError::Unreachable(format!("HTTP {status} {kind}"));
     }
-    StripeError::Refused { status, kind, message: detail.message.unwrap_or_default() }
+    StripeError::Refused { status, kind, code: detail.code, message: detail.message.unwrap_or_default() }
 }
 
 fn encode(params: &[Param]) -> String {

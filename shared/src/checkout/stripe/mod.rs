@@ -52,6 +52,7 @@ impl StripeProcessor {
         let amount = amount::to_stripe(request.amount, request.currency).map_err(|message| StripeError::Refused {
             status: 400,
             kind: "amount".into(),
+            code: None,
             message,
         })?;
         let mut params: Vec<Param> = vec![
@@ -112,6 +113,7 @@ impl StripeProcessor {
                 return Err(StripeError::Refused {
                     status: 200,
                     kind: "unexpected_status".into(),
+                    code: None,
                     message: format!("payment intent {} is {other}", intent.id),
                 });
             }
@@ -298,6 +300,13 @@ fn declined_or(error: StripeError) -> Result<Charged, ProcessorError> {
 fn processor_error(error: StripeError) -> ProcessorError {
     match error {
         StripeError::Unreachable(detail) => ProcessorError::Unavailable(detail),
+        // https://docs.stripe.com/error-codes#amount-too-small: under Stripe's smallest charge
+        // once converted to the settlement currency (or over its largest).
+        StripeError::Refused { ref code, .. }
+            if matches!(code.as_deref(), Some("amount_too_small" | "amount_too_large")) =>
+        {
+            ProcessorError::AmountRefused(error.to_string())
+        }
         other => ProcessorError::Processing(other.to_string()),
     }
 }

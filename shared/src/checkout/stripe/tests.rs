@@ -343,3 +343,59 @@ async fn stopping_a_lapsed_attempt_cancels_its_payment_intent_unless_it_has_succ
     assert!(stripe.stop(&request).await.expect("stopped").is_some());
     server.verify().await;
 }
+
+/// Stripe refuses an amount under its smallest charge once converted to the merchant's
+/// settlement currency (which the link's currency may not be): a donor is asked for another
+/// amount, with nothing held; a fixed amount fails as any refusal.
+#[tokio::test]
+async fn an_amount_stripe_refuses_asks_the_donor_again_and_fails_a_fixed_link() {
+    use crate::checkout::pay::{Cashier, PayForm, PayOutcome};
+    use crate::model::{DonationConfig, FailureCode, SessionStatus};
+    use crate::test_support::{TestApp, TestMerchant};
+
+    let server = MockServer::start().await;
+    answer(&server, "POST", "/v1/customers", 200, customer()).await;
+    let too_small = json!({ "error": { "type": "invalid_request_error", "code": "amount_too_small",
+                                       "message": "Amount must convert to at least 50 cents." } });
+    answer(&server, "POST", "/v1/payment_intents", 400, too_small).await;
+    let merchant = TestMerchant { id: "m_small", name: "Small", vault_key: "vk_small", merchant_key: "mk_small" };
+    let h = TestApp::embedded(merchant, chrono::Utc::now()).await;
+    let stripe = stripe_at(&server).await;
+    let cashier = Cashier { store: h.app.store.as_ref(), processor: &stripe, clock: h.app.clock.as_ref() };
+    let donation = DonationConfig {
+        presets: vec![MinorUnits(500)],
+        default_amount: None,
+        allow_custom_amount: true,
+        min_amount: None,
+        max_amount: None,
+    };
+    for (cart, usage_limit) in [(Cart::Donation { donation }, Some(5)), (Cart::Amount { amount: MinorUnits(60) }, None)]
+    {
+        let donating = matches!(cart, Cart::Donation { .. });
+        let link = PaymentLink::new(merchant.id, shop_checkout(cart), usage_limit, 7, h.app.now());
+        h.app.store.create_link(&link).await.unwrap();
+        let session = CheckoutSession::open(&link, h.app.now());
+        h.app.store.create_session(&session).await.unwrap();
+        let form = PayForm {
+            form_token: session.form_token.clone(),
+            payment_token: TOKEN.into(),
+            amount: Some("5.00".into()),
+            ..PayForm::default()
+        };
+        let outcome = cashier.pay(session.id.as_str(), &form, None).await.unwrap();
+        let stored = h.app.store.get_session(&session.id).await.unwrap().unwrap();
+        if donating {
+            match outcome {
+                PayOutcome::TryAgain { message, .. } => {
+                    assert!(message.contains("cannot take this amount"), "{message}")
+                }
+                other => panic!("a donor is asked again, not {other:?}"),
+            }
+            assert_eq!((stored.status, stored.in_flight), (SessionStatus::Pending, None), "free to try again");
+            assert!(h.app.store.get_link(&link.id).await.unwrap().unwrap().claims.is_empty(), "nothing held");
+        } else {
+            assert!(matches!(outcome, PayOutcome::Failed { code: FailureCode::SystemError, .. }), "{outcome:?}");
+            assert_eq!(stored.status, SessionStatus::Failed);
+        }
+    }
+}
