@@ -55,11 +55,16 @@ pub fn minimum_charge(currency: Currency) -> Option<MinorUnits> {
 /// `amount` as Stripe's `amount`, or why Stripe would refuse to charge it: not exactly
 /// (`to_stripe`), or under its smallest charge.
 pub fn to_stripe_charge(amount: MinorUnits, currency: Currency) -> Result<i64, String> {
-    if let Some(minimum) = minimum_charge(currency).filter(|minimum| amount < *minimum) {
-        let code = currency.code();
-        return Err(format!("Stripe's smallest charge in {code} is {}", minimum.to_decimal_string(currency)));
+    match under_smallest_charge(amount, currency) {
+        Some(why) => Err(why),
+        None => to_stripe(amount, currency),
     }
-    to_stripe(amount, currency)
+}
+
+/// Why `amount` is under Stripe's smallest charge in `currency`, if it is.
+fn under_smallest_charge(amount: MinorUnits, currency: Currency) -> Option<String> {
+    let minimum = minimum_charge(currency).filter(|minimum| amount < *minimum)?;
+    Some(format!("Stripe's smallest charge in {} is {}", currency.code(), minimum.to_decimal_string(currency)))
 }
 
 /// The decimals of Stripe's amounts in `currency`.
@@ -120,7 +125,9 @@ pub fn uncharged_amounts(checkout: &crate::model::Checkout) -> Vec<String> {
             refused.extend(donation.default_amount.and_then(|amount| refusal("donationConfig.defaultAmount", amount)));
             if donation.allow_custom_amount {
                 refused.extend(donation.min_amount.and_then(|amount| refusal("donationConfig.minAmount", amount)));
-                refused.extend(donation.max_amount.and_then(|amount| refusal("donationConfig.maxAmount", amount)));
+                // A bound, not a charge: only Stripe's smallest charge matters to it.
+                let max_under = donation.max_amount.and_then(|max| under_smallest_charge(max, currency));
+                refused.extend(max_under.map(|why| format!("donationConfig.maxAmount: {why}")));
             }
             refused
         }

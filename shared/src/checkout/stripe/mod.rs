@@ -74,6 +74,17 @@ impl StripeProcessor {
         self.read_intent(&created.id, account(request)).await
     }
 
+    /// `current_intent_of`, for an attempt taken over or stopped: none when Stripe refuses the
+    /// attempt's amount, for then it never made one and nothing was charged (the attempt can
+    /// end, instead of every retry meeting the same refusal).
+    async fn existing_intent_of(&self, request: &ChargeRequest<'_>) -> Result<Option<PaymentIntent>, ProcessorError> {
+        match self.current_intent_of(request).await.map_err(processor_error) {
+            Ok(intent) => Ok(Some(intent)),
+            Err(ProcessorError::AmountRefused(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// https://docs.stripe.com/api/payment_intents/retrieve
     async fn read_intent(&self, id: &str, account: Option<&str>) -> Result<PaymentIntent, StripeError> {
         self.client.get(&format!("/v1/payment_intents/{id}"), &[], account).await
@@ -184,7 +195,7 @@ impl PaymentProcessor for StripeProcessor {
     }
 
     async fn lookup(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
-        let intent = self.current_intent_of(request).await.map_err(processor_error)?;
+        let Some(intent) = self.existing_intent_of(request).await? else { return Ok(None) };
         // Not charged (yet): the retry charges this same PaymentIntent.
         self.record_if_succeeded(request, intent).await
     }
@@ -194,7 +205,7 @@ impl PaymentProcessor for StripeProcessor {
     /// cancelled session final; Stripe refuses to cancel one that has succeeded meanwhile, and
     /// then that charge is what the attempt did.
     async fn stop(&self, request: &ChargeRequest<'_>) -> Result<Option<ChargeRecord>, ProcessorError> {
-        let intent = self.current_intent_of(request).await.map_err(processor_error)?;
+        let Some(intent) = self.existing_intent_of(request).await? else { return Ok(None) };
         if intent.is_final() {
             return self.record_if_succeeded(request, intent).await;
         }

@@ -393,6 +393,14 @@ async fn an_amount_stripe_refuses_asks_the_donor_again_and_fails_a_fixed_link() 
             }
             assert_eq!((stored.status, stored.in_flight), (SessionStatus::Pending, None), "free to try again");
             assert!(h.app.store.get_link(&link.id).await.unwrap().unwrap().claims.is_empty(), "nothing held");
+            // A process that died after Stripe refused its amount left its attempt in flight: the
+            // retry after the lease takes it over and is asked again, not told Stripe is down.
+            let now = h.app.now();
+            let begun = h.app.store.begin_attempt(&session.id, MinorUnits(500), now, now + PaymentAttempt::LEASE);
+            assert!(matches!(begun.await, Ok(crate::store::BeginAttempt::Started(_))));
+            h.clock.advance(PaymentAttempt::LEASE + chrono::TimeDelta::seconds(1));
+            let retried = cashier.pay(session.id.as_str(), &form, None).await;
+            assert!(matches!(retried, Ok(PayOutcome::TryAgain { .. })), "{retried:?}");
         } else {
             assert!(matches!(outcome, PayOutcome::Failed { code: FailureCode::SystemError, .. }), "{outcome:?}");
             assert_eq!(stored.status, SessionStatus::Failed);
