@@ -18,7 +18,9 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
     // what a URL claims — and keep a donor's amount if the form would take it.
     let query = request.query_string_parameters();
     let declined = query.first(pay::DECLINED).and(session.last_decline);
-    let chosen = query.first(pay::AMOUNT).filter(|amount| checkout::pay::donation_accepts(&session, amount));
+    let chosen = query
+        .first(pay::AMOUNT)
+        .filter(|amount| checkout::pay::donation_accepts(&session, amount, &app.config.card_entry));
     let state = pages::FormState { declined, chosen, ..Default::default() };
     checkout_form(app, &base_path, &session, state).await
 }

@@ -40,7 +40,9 @@ pub async fn handle(request: &Request, app: &App, _: &Caller) -> Result<Response
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             query.append_pair(DECLINED, &reason.code());
             let chosen = form.chosen_amount();
-            if let Some(amount) = chosen.filter(|amount| crate::checkout::pay::donation_accepts(&session, amount)) {
+            if let Some(amount) =
+                chosen.filter(|amount| crate::checkout::pay::donation_accepts(&session, amount, &app.config.card_entry))
+            {
                 query.append_pair(AMOUNT, amount);
             }
             see_other(&format!("{base_path}/checkout/{}?{}", session.id, query.finish()))

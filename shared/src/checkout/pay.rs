@@ -170,11 +170,10 @@ impl<S: Sessions + Payments + Links + Counters + ?Sized> Cashier<'_, S> {
                 return self.finish_authenticated(session, &form.payment_intent, client_ip).await;
             }
         }
-        let amount =
-            match charge_amount(&session, form).and_then(|amount| processor_takes(&card_entry, &session, amount)) {
-                Ok(amount) => amount,
-                Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
-            };
+        let amount = match charge_amount(&session, form, &card_entry) {
+            Ok(amount) => amount,
+            Err(message) => return Ok(PayOutcome::TryAgain { session, message }),
+        };
         let mut card = None;
         let payment = match card_entry {
             CardEntry::Form => match parse_card(&form.card_number, &form.expiry, &form.cvc, &form.cardholder_name, now)
@@ -535,37 +534,18 @@ pub fn smallest_custom_donation(donation: &DonationConfig, currency: Currency, c
     }
 }
 
-/// `amount` if the processor can charge it. Stripe refuses a donor's own amount under its
-/// smallest charge or that it cannot state exactly: the donor is asked for another before
-/// anything is held or charged. (A link's fixed amounts and presets were checked when it was
-/// created.)
-fn processor_takes(
-    card_entry: &CardEntry,
-    session: &CheckoutSession,
-    amount: MinorUnits,
-) -> Result<MinorUnits, String> {
-    let (Cart::Donation { donation }, CardEntry::StripeJs(_)) = (&session.checkout.cart, card_entry) else {
-        return Ok(amount);
-    };
-    let currency = session.checkout.currency;
-    let smallest = smallest_custom_donation(donation, currency, card_entry);
-    if amount < smallest && !donation.presets.contains(&amount) {
-        return Err(format!("The smallest amount you can give is {}.", smallest.to_decimal_string(currency)));
-    }
-    to_stripe(amount, currency).map_err(|why| format!("{why}."))?;
-    Ok(amount)
-}
-
 /// Whether `amount`, as typed, is one this session's donation form takes (a preset, or a custom
-/// amount within the merchant's bounds); false for carts that are not donations.
-pub fn donation_accepts(session: &CheckoutSession, amount: &str) -> bool {
+/// amount within the bounds), paid through `card_entry`; false for carts that are not donations.
+pub fn donation_accepts(session: &CheckoutSession, amount: &str, card_entry: &CardEntry) -> bool {
     let form = PayForm { custom_amount: Some(amount.to_owned()), ..PayForm::default() };
-    matches!(session.checkout.cart, Cart::Donation { .. }) && charge_amount(session, &form).is_ok()
+    matches!(session.checkout.cart, Cart::Donation { .. }) && charge_amount(session, &form, card_entry).is_ok()
 }
 
 /// The amount to charge, always from the stored session; for donations the form's choice is
-/// checked against the presets and the merchant's bounds.
-fn charge_amount(session: &CheckoutSession, form: &PayForm) -> Result<MinorUnits, String> {
+/// checked against the presets and the bounds (`smallest_custom_donation`), and with Stripe
+/// against what Stripe can state exactly: the donor is asked for another amount before anything
+/// is held or charged. (A link's fixed amounts and presets were checked when it was created.)
+fn charge_amount(session: &CheckoutSession, form: &PayForm, card_entry: &CardEntry) -> Result<MinorUnits, String> {
     let currency = session.checkout.currency;
     let donation = match &session.checkout.cart {
         Cart::Amount { amount } => return Ok(*amount),
@@ -574,18 +554,20 @@ fn charge_amount(session: &CheckoutSession, form: &PayForm) -> Result<MinorUnits
     };
     let text = form.chosen_amount().ok_or("Choose an amount to give.")?;
     let amount = parse_decimal_string(text, currency).map_err(|e| format!("The amount {e}."))?;
-    if donation.presets.contains(&amount) {
-        return Ok(amount);
+    if !donation.presets.contains(&amount) {
+        if !donation.allow_custom_amount {
+            return Err("Choose one of the amounts shown.".to_owned());
+        }
+        let min = smallest_custom_donation(donation, currency, card_entry);
+        if amount < min {
+            return Err(format!("The smallest amount you can give is {}.", min.to_decimal_string(currency)));
+        }
+        if let Some(max) = donation.max_amount.filter(|max| amount > *max) {
+            return Err(format!("The largest amount you can give is {}.", max.to_decimal_string(currency)));
+        }
     }
-    if !donation.allow_custom_amount {
-        return Err("Choose one of the amounts shown.".to_owned());
-    }
-    let min = donation.smallest_custom_amount(currency);
-    if amount < min {
-        return Err(format!("The smallest amount you can give is {}.", min.to_decimal_string(currency)));
-    }
-    if let Some(max) = donation.max_amount.filter(|max| amount > *max) {
-        return Err(format!("The largest amount you can give is {}.", max.to_decimal_string(currency)));
+    if let CardEntry::StripeJs(_) = card_entry {
+        to_stripe(amount, currency).map_err(|why| format!("{why}."))?;
     }
     Ok(amount)
 }
