@@ -222,17 +222,28 @@ fn file_name(path: &str) -> String {
     std::path::Path::new(path).file_name().unwrap().to_string_lossy().into_owned()
 }
 
-/// One binary's p50s over one pass of runs.
-struct PassMedians {
+/// The p50s of a series of runs.
+struct Medians {
     init: Duration,
     first_answer: Duration,
     cpu: Duration,
     minor_faults: i64,
 }
 
+impl Medians {
+    fn of(samples: &[Sample]) -> Medians {
+        Medians {
+            init: median(samples.iter().map(|s| s.init)),
+            first_answer: median(samples.iter().map(|s| s.first_answer)),
+            cpu: median(samples.iter().map(|s| s.cpu)),
+            minor_faults: median(samples.iter().map(|s| s.minor_faults)),
+        }
+    }
+}
+
 /// `--compare`: the binaries in interleaved passes, and each one's first answer over the first's.
 async fn compare(runtime: &Runtime, binaries: &[String], runs: usize, passes: usize) {
-    let mut by_binary: Vec<Vec<PassMedians>> = binaries.iter().map(|_| Vec::new()).collect();
+    let mut by_binary: Vec<Vec<Medians>> = binaries.iter().map(|_| Vec::new()).collect();
     for pass in 0..passes {
         // Each pass starts with the next binary, so that none always runs first (or after another).
         for turn in 0..binaries.len() {
@@ -241,12 +252,7 @@ async fn compare(runtime: &Runtime, binaries: &[String], runs: usize, passes: us
             for _ in 0..runs {
                 samples.push(runtime.run_once(std::slice::from_ref(&binaries[which])).await);
             }
-            by_binary[which].push(PassMedians {
-                init: median(samples.iter().map(|s| s.init)),
-                first_answer: median(samples.iter().map(|s| s.first_answer)),
-                cpu: median(samples.iter().map(|s| s.cpu)),
-                minor_faults: median(samples.iter().map(|s| s.minor_faults)),
-            });
+            by_binary[which].push(Medians::of(&samples));
         }
     }
     let baseline = file_name(&binaries[0]);
@@ -310,14 +316,15 @@ async fn main() {
     statuses.sort();
     statuses.dedup();
     let total: Duration = samples.iter().map(|s| s.elapsed).sum();
+    let medians = Medians::of(&samples);
     println!(
         "| {} | {runs} | {} | {} | {} | {} | {} | {invocations} | {:.1} MB | {:?} | {:.0}/s |",
         file_name(&command[0]),
-        ms(median(samples.iter().map(|s| s.init))),
-        ms(median(samples.iter().map(|s| s.first_answer))),
+        ms(medians.init),
+        ms(medians.first_answer),
         ms(samples.iter().map(|s| s.first_answer).min().unwrap()),
-        ms(median(samples.iter().map(|s| s.cpu))),
-        median(samples.iter().map(|s| s.minor_faults)),
+        ms(medians.cpu),
+        medians.minor_faults,
         samples.iter().map(|s| s.peak_rss_kb).max().unwrap() as f64 / 1024.0,
         statuses,
         (invocations * runs) as f64 / total.as_secs_f64()
